@@ -1,0 +1,72 @@
+/**
+ * Every error the pipeline throws on purpose. The `name` of each class is what the state machine's
+ * Retry/Catch matches, so it is set explicitly (bundlers rename classes).
+ *
+ * Transient errors (worth a Retry) end in `TransientError`'s family; everything else is terminal and
+ * goes to the Catch → RecordFailure → Fail path.
+ */
+
+export interface PipelineErrorOptions {
+  cause?: unknown;
+}
+
+/** A request, file or record the pipeline cannot use as given. Retrying will not help. */
+export class InvalidInputError extends Error {
+  override name = 'InvalidInputError';
+  constructor(message: string, options?: PipelineErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** An event or run request that does not match its JSON Schema. */
+export class SchemaValidationError extends Error {
+  override name = 'SchemaValidationError';
+  readonly errors: readonly string[];
+  constructor(message: string, errors: readonly string[], options?: PipelineErrorOptions) {
+    super(message, options);
+    this.errors = errors;
+  }
+}
+
+/** An object the run needs does not exist in the store. */
+export class ObjectNotFoundError extends Error {
+  override name = 'ObjectNotFoundError';
+  constructor(message: string, options?: PipelineErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A dependency (store, catalog, query engine, model container) failed in a way a retry may cure. */
+export class TransientError extends Error {
+  override name = 'TransientError';
+  constructor(message: string, options?: PipelineErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A transform job ended in Failed or Stopped. The message is the job's FailureReason. */
+export class TransformJobFailedError extends Error {
+  override name = 'TransformJobFailedError';
+  constructor(message: string, options?: PipelineErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** The model's output does not line up with its input (counts differ, unparseable prediction). */
+export class PredictionMismatchError extends Error {
+  override name = 'PredictionMismatchError';
+  constructor(message: string, options?: PipelineErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A query failed, or a query request named an unknown query or bad parameters. */
+export class QueryFailedError extends Error {
+  override name = 'QueryFailedError';
+  constructor(message: string, options?: PipelineErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** The names the state machine's Retry matches as transient. Kept here so ASL tests can check them. */
+export const TRANSIENT_ERROR_NAMES = ['TransientError'] as const;
