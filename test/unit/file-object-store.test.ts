@@ -1,0 +1,90 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileObjectStore } from '../../src/local/file-object-store.js';
+
+describe('FileObjectStore', () => {
+  let root: string;
+  let store: FileObjectStore;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'store-'));
+    store = new FileObjectStore(root);
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('reads back what it wrote, as bytes and as a stream', async () => {
+    await store.put('s3://bucket/a/b.txt', 'hello');
+    expect(Buffer.from(await store.getBytes('s3://bucket/a/b.txt')).toString()).toBe('hello');
+    const chunks: Buffer[] = [];
+    for await (const chunk of await store.getStream('s3://bucket/a/b.txt')) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('hello');
+    expect((await store.head('s3://bucket/a/b.txt'))?.size).toBe(5);
+  });
+
+  it('lists keys under a prefix in UTF-8 byte order, including a partial last segment', async () => {
+    for (const key of [
+      'in/b.csv',
+      'in/a.csv',
+      'in/sub/c.csv',
+      'inside.csv',
+      'other/d.csv',
+      'in/é.csv',
+      'in/😀.csv',
+    ]) {
+      await store.put(`s3://bucket/${key}`, key);
+    }
+    const listed: string[] = [];
+    for await (const o of store.list('s3://bucket/in/')) listed.push(o.uri);
+    expect(listed).toEqual([
+      's3://bucket/in/a.csv',
+      's3://bucket/in/b.csv',
+      's3://bucket/in/sub/c.csv',
+      's3://bucket/in/é.csv',
+      's3://bucket/in/😀.csv',
+    ]);
+    const partial: string[] = [];
+    for await (const o of store.list('s3://bucket/ins')) partial.push(o.uri);
+    expect(partial).toEqual(['s3://bucket/inside.csv']);
+  });
+
+  it('refuses keys that would escape the bucket directory', async () => {
+    await expect(store.put('s3://bucket/../other/x', 'x')).rejects.toThrow(/"\.\."/);
+    await expect(store.put('s3://bucket/a/../../x', 'x')).rejects.toThrow(/"\.\."/);
+    await expect(store.getBytes('s3://bucket/a//x')).rejects.toThrow(/empty/);
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('keeps keys with spaces, percent signs and unicode', async () => {
+    const uri = 's3://bucket/in/my file %20 (1) ü.csv';
+    await store.put(uri, 'x');
+    expect((await store.head(uri))?.uri).toBe(uri);
+  });
+
+  it('throws ObjectNotFoundError naming the URI for a missing object', async () => {
+    await expect(store.getBytes('s3://bucket/missing.csv')).rejects.toMatchObject({
+      name: 'ObjectNotFoundError',
+      message: 'No such object: s3://bucket/missing.csv',
+    });
+    await expect(store.getStream('s3://bucket/missing.csv')).rejects.toMatchObject({
+      name: 'ObjectNotFoundError',
+    });
+    expect(await store.head('s3://bucket/missing.csv')).toBeUndefined();
+  });
+
+  it('publishes nothing when a streamed write fails midway', async () => {
+    const failing = Readable.from(
+      (async function* () {
+        yield Buffer.from('partial');
+        throw new Error('source broke');
+      })(),
+    );
+    await expect(store.putStream('s3://bucket/out/x.out', failing)).rejects.toThrow('source broke');
+    expect(await store.head('s3://bucket/out/x.out')).toBeUndefined();
+    expect(await readdir(join(root, '.tmp'))).toEqual([]);
+  });
+});
