@@ -1,0 +1,380 @@
+import { createHash } from 'node:crypto';
+import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
+import type { ObjectInfo, ObjectStore, PartitionDefinition } from '../ports.js';
+import { formatManifest } from './manifest.js';
+import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
+import { joinS3Uri, parseS3Uri } from './s3-uri.js';
+import type { TransformJobRequest } from './transform-job.js';
+
+export interface BuildManifestEvent {
+  request: RunRequest;
+  /** The execution's name: the default run id, and what makes transform job names unique per attempt. */
+  executionName: string;
+  /** ISO time the execution started; its UTC date is the run's partition date. */
+  executionStartTime: string;
+}
+
+export interface BuildManifestDeps {
+  store: ObjectStore;
+  settings: PipelineSettings;
+  /** Whether a model of this name exists already (SageMaker DescribeModel; locally, the model registry). */
+  modelExists: (modelName: string) => Promise<boolean>;
+}
+
+/** A CreateModel request for a variant given as image + artifact. */
+export interface CreateModelRequest {
+  ModelName: string;
+  ExecutionRoleArn: string;
+  PrimaryContainer: { Image: string; ModelDataUrl: string; Environment: Record<string, string> };
+  VpcConfig?: { Subnets: string[]; SecurityGroupIds: string[] };
+  EnableNetworkIsolation: boolean;
+  Tags: { Key: string; Value: string }[];
+}
+
+/** What ParseResults needs to turn one job's output into result rows. */
+export interface ParseRequest {
+  runId: string;
+  runDate: string;
+  variant: string;
+  modelName: string;
+  shardId: string;
+  inputManifestUri: string;
+  transformOutputPath: string;
+  contentType: string;
+  splitType: string;
+  compressionType: string;
+  accept: string;
+  results: {
+    table: string;
+    resultsPrefix: string;
+    threshold: number;
+    labels?: string[];
+    featureNames?: string[];
+  };
+}
+
+export interface PlannedJob {
+  variant: string;
+  shardId: string;
+  transformRequest: Required<Omit<TransformJobRequest, 'Tags'>> & { Tags: { Key: string; Value: string }[] };
+  parseRequest: ParseRequest;
+}
+
+export interface ResultsTableRef {
+  database: string;
+  table: string;
+  resultsPrefix: string;
+}
+
+/** BuildManifest's output: the whole run, planned, so later states only pass fields along. */
+export interface RunPlan {
+  runId: string;
+  runDate: string;
+  runPrefix: string;
+  executionName: string;
+  inputs: { objects: number; bytes: number; shards: number };
+  modelsToCreate: CreateModelRequest[];
+  jobs: PlannedJob[];
+  table: ResultsTableRef;
+  queries: string[];
+}
+
+const DEFAULT_OBJECTS_PER_SHARD = 500;
+
+/**
+ * Plans a run: lists the input, cuts it into shards of at most `objectsPerShard` objects, writes one
+ * manifest per shard under `runs/<runId>/manifests/`, and returns every transform job (shard × model
+ * variant) as a complete CreateTransformJob request, with SageMaker's defaults filled in, because the
+ * state machine's JSONPath Parameters cannot leave a field out.
+ *
+ * A re-run of the same runId keeps the first attempt's run date, so its results replace the earlier
+ * ones instead of landing in a second partition; the run's old result files are deleted first.
+ *
+ * @throws InvalidInputError when the input holds no objects, or an object is empty.
+ * @throws ObjectNotFoundError when the input names a single object that does not exist.
+ */
+export async function buildManifest(event: BuildManifestEvent, deps: BuildManifestDeps): Promise<RunPlan> {
+  const { request, executionName } = event;
+  const { store, settings } = deps;
+  const runId = request.runId ?? runIdFromExecutionName(executionName);
+  const runPrefix = `s3://${settings.bucket}/runs/${runId}/`;
+  const runDate = (await previousRunDate(store, runPrefix)) ?? utcDate(event.executionStartTime);
+
+  const { prefix, objects } = await listInput(store, request);
+  const shardSize = request.objectsPerShard ?? DEFAULT_OBJECTS_PER_SHARD;
+  const shards: { shardId: string; manifestUri: string }[] = [];
+  for (let start = 0, n = 0; start < objects.length; start += shardSize, n += 1) {
+    const shardId = String(n).padStart(4, '0');
+    const manifestUri = joinS3Uri(runPrefix, `manifests/shard-${shardId}.manifest`);
+    const manifest = formatManifest(
+      prefix,
+      objects.slice(start, start + shardSize).map((o) => o.uri),
+    );
+    await store.put(manifestUri, JSON.stringify(manifest), { contentType: 'application/json' });
+    shards.push({ shardId, manifestUri });
+  }
+
+  const variants = request.models.map((model) => ({ model, modelName: modelNameFor(model) }));
+  const modelsToCreate: CreateModelRequest[] = [];
+  for (const { model, modelName } of variants) {
+    if (model.modelName || (await deps.modelExists(modelName))) continue;
+    modelsToCreate.push(createModelRequest(model, modelName, runId, settings));
+  }
+
+  const table: ResultsTableRef = {
+    database: settings.database,
+    table: request.results?.table ?? 'predictions',
+    resultsPrefix: `s3://${settings.bucket}/results/`,
+  };
+  await deleteRunResults(store, table, runDate, runId);
+
+  const attempt = shortHash(executionName, 6);
+  const jobs: PlannedJob[] = [];
+  for (const { model, modelName } of variants) {
+    for (const shard of shards) {
+      const transformRequest = transformRequestFor({
+        request,
+        settings,
+        modelName,
+        jobName: `${runId}-${model.variant}-${shard.shardId}-${attempt}`,
+        manifestUri: shard.manifestUri,
+        outputPath: joinS3Uri(runPrefix, `transform/${model.variant}/shard-${shard.shardId}/`),
+        tags: [
+          { Key: 'pipeline-run-id', Value: runId },
+          { Key: 'pipeline-variant', Value: model.variant },
+        ],
+      });
+      jobs.push({
+        variant: model.variant,
+        shardId: shard.shardId,
+        transformRequest,
+        parseRequest: {
+          runId,
+          runDate,
+          variant: model.variant,
+          modelName,
+          shardId: shard.shardId,
+          inputManifestUri: shard.manifestUri,
+          transformOutputPath: transformRequest.TransformOutput.S3OutputPath,
+          contentType: transformRequest.TransformInput.ContentType ?? 'text/csv',
+          splitType: transformRequest.TransformInput.SplitType ?? 'Line',
+          compressionType: transformRequest.TransformInput.CompressionType ?? 'None',
+          accept: transformRequest.TransformOutput.Accept ?? 'text/csv',
+          results: {
+            table: table.table,
+            resultsPrefix: table.resultsPrefix,
+            threshold: request.results?.threshold ?? 0.5,
+            ...(request.results?.labels ? { labels: request.results.labels } : {}),
+            ...(request.results?.featureNames ? { featureNames: request.results.featureNames } : {}),
+          },
+        },
+      });
+    }
+  }
+
+  const plan: RunPlan = {
+    runId,
+    runDate,
+    runPrefix,
+    executionName,
+    inputs: {
+      objects: objects.length,
+      bytes: objects.reduce((sum, o) => sum + o.size, 0),
+      shards: shards.length,
+    },
+    modelsToCreate,
+    jobs,
+    table,
+    queries: request.queries ?? ['summary'],
+  };
+  await store.put(joinS3Uri(runPrefix, 'request.json'), JSON.stringify(request, null, 2));
+  await store.put(joinS3Uri(runPrefix, 'plan.json'), JSON.stringify(plan, null, 2));
+  return plan;
+}
+
+/** Turns an execution name into a run id: lower case, [a-z0-9-], at most 32 characters. */
+export function runIdFromExecutionName(executionName: string): string {
+  const cleaned = executionName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  if (cleaned.length === 0) return `run-${shortHash(executionName, 12)}`;
+  return cleaned.length <= 32 ? cleaned : `${cleaned.slice(0, 19)}-${shortHash(executionName, 12)}`;
+}
+
+/**
+ * The SageMaker model name for a variant: its own name when given, else derived from the image, the
+ * artifact and the environment, so the same model is created once and reused by later runs.
+ */
+export function modelNameFor(model: ModelVariant): string {
+  if (model.modelName) return model.modelName;
+  const identity = JSON.stringify([model.image, model.modelDataUrl, sortedEntries(model.environment ?? {})]);
+  return `bt-${model.variant}-${shortHash(identity, 16)}`;
+}
+
+/** The partition a run's results for one variant land in (values in partition-key order). */
+export function resultPartition(
+  table: ResultsTableRef,
+  runDate: string,
+  runId: string,
+  variant: string,
+): PartitionDefinition {
+  return {
+    values: [runDate, runId, variant],
+    location: joinS3Uri(
+      table.resultsPrefix,
+      `${table.table}/run_date=${runDate}/run_id=${runId}/variant=${variant}/`,
+    ),
+  };
+}
+
+/** Marker and folder objects that are never data: Hadoop/Spark `_SUCCESS`-style and dot files. */
+function isDataObject(uri: string): boolean {
+  const name = uri.slice(uri.lastIndexOf('/') + 1);
+  return name !== '' && !name.startsWith('_') && !name.startsWith('.');
+}
+
+async function listInput(
+  store: ObjectStore,
+  request: RunRequest,
+): Promise<{ prefix: string; objects: ObjectInfo[] }> {
+  const input = request.input;
+  parseS3Uri(input);
+  let prefix: string;
+  let objects: ObjectInfo[];
+  if (input.endsWith('/')) {
+    prefix = input;
+    objects = [];
+    for await (const object of store.list(input)) {
+      if (!isDataObject(object.uri)) continue;
+      if (request.inputSuffixes && !request.inputSuffixes.some((s) => object.uri.endsWith(s))) continue;
+      objects.push(object);
+    }
+    if (objects.length === 0) {
+      const filter = request.inputSuffixes ? ` ending in ${request.inputSuffixes.join(', ')}` : '';
+      throw new InvalidInputError(`No input objects${filter} under ${input}`);
+    }
+  } else {
+    const object = await store.head(input);
+    if (!object) throw new ObjectNotFoundError(`Input object not found: ${input}`);
+    prefix = input.slice(0, input.lastIndexOf('/') + 1);
+    objects = [object];
+  }
+  const empty = objects.filter((o) => o.size === 0);
+  if (empty.length > 0) {
+    throw new InvalidInputError(
+      `Input object${empty.length > 1 ? 's are' : ' is'} empty (0 bytes): ${empty.map((o) => o.uri).join(', ')}`,
+    );
+  }
+  return { prefix, objects };
+}
+
+interface TransformRequestInput {
+  request: RunRequest;
+  settings: PipelineSettings;
+  modelName: string;
+  jobName: string;
+  manifestUri: string;
+  outputPath: string;
+  tags: { Key: string; Value: string }[];
+}
+
+function transformRequestFor(input: TransformRequestInput): PlannedJob['transformRequest'] {
+  const t = input.request.transform ?? {};
+  return {
+    TransformJobName: input.jobName,
+    ModelName: input.modelName,
+    BatchStrategy: t.BatchStrategy ?? 'MultiRecord',
+    MaxPayloadInMB: t.MaxPayloadInMB ?? 6,
+    // 0 asks SageMaker to take the container's /execution-parameters (or 1), as leaving it out does.
+    MaxConcurrentTransforms: t.MaxConcurrentTransforms ?? 0,
+    ModelClientConfig: {
+      InvocationsTimeoutInSeconds: t.ModelClientConfig?.InvocationsTimeoutInSeconds ?? 600,
+      InvocationsMaxRetries: t.ModelClientConfig?.InvocationsMaxRetries ?? 3,
+    },
+    Environment: t.Environment ?? {},
+    TransformInput: {
+      DataSource: { S3DataSource: { S3DataType: 'ManifestFile', S3Uri: input.manifestUri } },
+      ContentType: t.ContentType ?? 'text/csv',
+      CompressionType: t.CompressionType ?? 'None',
+      SplitType: t.SplitType ?? 'Line',
+    },
+    TransformOutput: {
+      S3OutputPath: input.outputPath,
+      Accept: t.Accept ?? 'text/csv',
+      AssembleWith: t.AssembleWith ?? 'Line',
+      ...(input.settings.transformKmsKeyId ? { KmsKeyId: input.settings.transformKmsKeyId } : {}),
+    },
+    TransformResources: {
+      InstanceType: t.InstanceType ?? 'ml.m5.xlarge',
+      InstanceCount: t.InstanceCount ?? 1,
+      ...(input.settings.transformVolumeKmsKeyId
+        ? { VolumeKmsKeyId: input.settings.transformVolumeKmsKeyId }
+        : {}),
+    },
+    DataProcessing: {
+      InputFilter: t.DataProcessing?.InputFilter ?? '$',
+      OutputFilter: t.DataProcessing?.OutputFilter ?? '$',
+      JoinSource: t.DataProcessing?.JoinSource ?? 'None',
+    },
+    Tags: input.tags,
+  };
+}
+
+function createModelRequest(
+  model: ModelVariant,
+  modelName: string,
+  runId: string,
+  settings: PipelineSettings,
+): CreateModelRequest {
+  if (!model.image || !model.modelDataUrl) {
+    throw new InvalidInputError(
+      `Model variant "${model.variant}" needs either modelName or both image and modelDataUrl`,
+    );
+  }
+  return {
+    ModelName: modelName,
+    ExecutionRoleArn: settings.sagemakerRoleArn,
+    PrimaryContainer: {
+      Image: model.image,
+      ModelDataUrl: model.modelDataUrl,
+      Environment: model.environment ?? {},
+    },
+    ...(settings.vpcConfig ? { VpcConfig: settings.vpcConfig } : {}),
+    EnableNetworkIsolation: false,
+    Tags: [
+      { Key: 'pipeline-created-by-run', Value: runId },
+      { Key: 'pipeline-variant', Value: model.variant },
+    ],
+  };
+}
+
+async function previousRunDate(store: ObjectStore, runPrefix: string): Promise<string | undefined> {
+  const planUri = joinS3Uri(runPrefix, 'plan.json');
+  if (!(await store.head(planUri))) return undefined;
+  const previous = JSON.parse(
+    Buffer.from(await store.getBytes(planUri)).toString('utf8'),
+  ) as Partial<RunPlan>;
+  return typeof previous.runDate === 'string' ? previous.runDate : undefined;
+}
+
+async function deleteRunResults(store: ObjectStore, table: ResultsTableRef, runDate: string, runId: string) {
+  const runResults = joinS3Uri(table.resultsPrefix, `${table.table}/run_date=${runDate}/run_id=${runId}/`);
+  const stale: string[] = [];
+  for await (const object of store.list(runResults)) stale.push(object.uri);
+  for (const uri of stale) await store.delete(uri);
+}
+
+function utcDate(isoTime: string): string {
+  const time = new Date(isoTime);
+  if (Number.isNaN(time.getTime())) throw new InvalidInputError(`Invalid execution start time "${isoTime}"`);
+  return time.toISOString().slice(0, 10);
+}
+
+function shortHash(text: string, length: number): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, length);
+}
+
+function sortedEntries(record: Record<string, string>): [string, string][] {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}

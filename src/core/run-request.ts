@@ -1,0 +1,57 @@
+import type { TransformJobRequest } from './transform-job.js';
+
+/** A run request as schemas/run-request.schema.json defines it (validated before it reaches the core). */
+export interface RunRequest {
+  runId?: string;
+  input: string;
+  inputSuffixes?: string[];
+  objectsPerShard?: number;
+  models: ModelVariant[];
+  transform?: TransformSettings;
+  results?: ResultsSettings;
+  queries?: string[];
+}
+
+export interface ModelVariant {
+  variant: string;
+  modelName?: string;
+  image?: string;
+  modelDataUrl?: string;
+  environment?: Record<string, string>;
+}
+
+export interface TransformSettings {
+  ContentType?: string;
+  CompressionType?: 'None' | 'Gzip';
+  SplitType?: 'None' | 'Line' | 'RecordIO' | 'TFRecord';
+  BatchStrategy?: 'SingleRecord' | 'MultiRecord';
+  MaxPayloadInMB?: number;
+  MaxConcurrentTransforms?: number;
+  Accept?: string;
+  AssembleWith?: 'None' | 'Line';
+  DataProcessing?: TransformJobRequest['DataProcessing'];
+  ModelClientConfig?: TransformJobRequest['ModelClientConfig'];
+  Environment?: Record<string, string>;
+  InstanceType?: string;
+  InstanceCount?: number;
+}
+
+export interface ResultsSettings {
+  table?: string;
+  threshold?: number;
+  labels?: string[];
+  featureNames?: string[];
+}
+
+/** Where a deployment keeps things and what it runs with: from env vars on AWS, from the local config locally. */
+export interface PipelineSettings {
+  /** The bucket that holds runs/ and results/. */
+  bucket: string;
+  /** Glue database (locally: the DuckDB schema name). */
+  database: string;
+  /** The role SageMaker assumes for models the state machine creates. */
+  sagemakerRoleArn: string;
+  transformKmsKeyId?: string;
+  transformVolumeKmsKeyId?: string;
+  vpcConfig?: { Subnets: string[]; SecurityGroupIds: string[] };
+}

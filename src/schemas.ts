@@ -1,0 +1,56 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import buildManifestEvent from '../schemas/build-manifest-event.schema.json' with { type: 'json' };
+import parseResultsEvent from '../schemas/parse-results-event.schema.json' with { type: 'json' };
+import recordFailureEvent from '../schemas/record-failure-event.schema.json' with { type: 'json' };
+import registerTableEvent from '../schemas/register-table-event.schema.json' with { type: 'json' };
+import runPlan from '../schemas/run-plan.schema.json' with { type: 'json' };
+import runQueriesEvent from '../schemas/run-queries-event.schema.json' with { type: 'json' };
+import runRequest from '../schemas/run-request.schema.json' with { type: 'json' };
+import { SchemaValidationError } from './errors.js';
+
+/** The schemas in schemas/, by file name without `.schema.json`. */
+export const SCHEMAS = {
+  'run-request': runRequest,
+  'build-manifest-event': buildManifestEvent,
+  'run-plan': runPlan,
+  'parse-results-event': parseResultsEvent,
+  'register-table-event': registerTableEvent,
+  'run-queries-event': runQueriesEvent,
+  'record-failure-event': recordFailureEvent,
+} as const;
+
+export type SchemaName = keyof typeof SCHEMAS;
+
+// Step Functions payloads are JSON already: coercing "5" to 5 would hide a caller's bug.
+const ajv = new Ajv({ allErrors: true, coerceTypes: false, useDefaults: false, strict: false });
+for (const schema of Object.values(SCHEMAS)) ajv.addSchema(schema);
+const compiled = new Map<SchemaName, ValidateFunction>();
+
+/**
+ * Checks a value against one of the project's schemas.
+ *
+ * @param what names the value in the error ("run request", "BuildManifest event")
+ * @throws SchemaValidationError listing every problem as `<path> <message>`
+ */
+export function validateAgainstSchema<T>(name: SchemaName, value: unknown, what: string): T {
+  let validate = compiled.get(name);
+  if (!validate) {
+    validate = ajv.getSchema(SCHEMAS[name].$id) as ValidateFunction;
+    compiled.set(name, validate);
+  }
+  if (!validate(value)) {
+    const problems = (validate.errors ?? []).map(describeError);
+    throw new SchemaValidationError(`Invalid ${what}: ${problems.join('; ')}`, problems);
+  }
+  return value as T;
+}
+
+function describeError(error: ErrorObject): string {
+  const where = error.instancePath === '' ? '(root)' : error.instancePath;
+  const params = error.params as Record<string, unknown>;
+  if (error.keyword === 'additionalProperties')
+    return `${where} has unknown property "${params.additionalProperty}"`;
+  if (error.keyword === 'enum')
+    return `${where} must be one of ${(params.allowedValues as unknown[]).join(', ')}`;
+  return `${where} ${error.message ?? 'is invalid'}`;
+}
