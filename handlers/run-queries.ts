@@ -1,0 +1,19 @@
+import middy from '@middy/core';
+import { getAwsRuntime } from '../src/aws/runtime.js';
+import { type RunSummary, type SummarizeRunEvent, summarizeRun } from '../src/core/summarize-run.js';
+import { validation } from '../src/middleware/validation.js';
+import type { ObjectStore, QueryEngine } from '../src/ports.js';
+
+export interface RunQueriesDeps {
+  store: ObjectStore;
+  queryEngine: QueryEngine;
+  loadQuery: (name: string) => Promise<string>;
+}
+
+/** RunQueries over the given query engine (Athena on AWS, DuckDB locally). */
+export const createRunQueriesHandler = (deps: () => RunQueriesDeps) =>
+  middy<SummarizeRunEvent, RunSummary>()
+    .use(validation({ event: 'run-queries-event', eventName: 'RunQueries event' }))
+    .handler((event) => summarizeRun(event, deps()));
+
+export const handler = createRunQueriesHandler(() => getAwsRuntime());

@@ -1,0 +1,198 @@
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBuildManifestHandler } from '../../handlers/build-manifest.js';
+import { createParseResultsHandler } from '../../handlers/parse-results.js';
+import { createRecordFailureHandler } from '../../handlers/record-failure.js';
+import { createRegisterTableHandler } from '../../handlers/register-table.js';
+import { createRunQueriesHandler } from '../../handlers/run-queries.js';
+import type { CreateModelRequest } from '../core/build-manifest.js';
+import type { PipelineSettings, RunRequest } from '../core/run-request.js';
+import type { TransformJobRequest } from '../core/transform-job.js';
+import { createQueryLoader } from '../query-files.js';
+import { DuckDbCatalog } from './duckdb-catalog.js';
+import { FileObjectStore } from './file-object-store.js';
+import { LocalModelContainers } from './model-containers.js';
+import { LocalModelRegistry } from './model-registry.js';
+import {
+  type ExecutionResult,
+  loadDefinition,
+  type ResourceImplementations,
+  runStateMachine,
+} from './state-machine-runner.js';
+import { LocalTransformEngine } from './transform-engine.js';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const DEFINITION_PATH = join(PROJECT_ROOT, 'state-machines/batch-transform.asl.yml');
+export const QUERIES_DIR = join(PROJECT_ROOT, 'queries');
+
+/** The bucket name the local store uses for runs/ and results/ (and, by default, incoming/). */
+export const LOCAL_BUCKET = 'local-pipeline';
+
+export interface LocalPipelineOptions {
+  /** Where everything lives: s3/ (the object store), catalog.duckdb, models.json. */
+  home: string;
+  /** Called as each Task state starts and ends, for progress output. */
+  onStateEvent?: (event: StateEvent) => void;
+  /** Retry waits per state in ms (tests use 0). */
+  retryIntervalOverrides?: Record<string, number | number[]>;
+}
+
+export interface StateEvent {
+  state: string;
+  phase: 'start' | 'end' | 'error';
+  input?: unknown;
+  output?: unknown;
+  error?: Error;
+  elapsedMs?: number;
+}
+
+/**
+ * The whole pipeline on one machine: the same state machine file, the same handler code, with local
+ * adapters (file object store, DuckDB catalog, local transform engine, model containers as processes).
+ */
+export class LocalPipeline {
+  readonly home: string;
+  readonly store: FileObjectStore;
+  readonly catalog: DuckDbCatalog;
+  readonly models: LocalModelRegistry;
+  readonly containers: LocalModelContainers;
+  readonly engine: LocalTransformEngine;
+  readonly settings: PipelineSettings;
+  private readonly options: LocalPipelineOptions;
+
+  private constructor(options: LocalPipelineOptions, catalog: DuckDbCatalog, store: FileObjectStore) {
+    this.options = options;
+    this.home = resolve(options.home);
+    this.store = store;
+    this.catalog = catalog;
+    this.models = new LocalModelRegistry(join(this.home, 'models.json'));
+    this.containers = new LocalModelContainers(this.models, (uri) => this.store.pathOf(uri));
+    this.engine = new LocalTransformEngine({
+      store: this.store,
+      resolveModel: (name: string, environment?: Record<string, string>) =>
+        this.containers.resolve(name, environment),
+    });
+    this.settings = {
+      bucket: LOCAL_BUCKET,
+      database: 'local',
+      sagemakerRoleArn: 'arn:aws:iam::000000000000:role/local-sagemaker-execution',
+    };
+  }
+
+  /** Opens (creating when new) the pipeline home. */
+  static async open(options: LocalPipelineOptions): Promise<LocalPipeline> {
+    const home = resolve(options.home);
+    const store = new FileObjectStore(join(home, 's3'));
+    const catalog = await DuckDbCatalog.open(join(home, 'catalog.duckdb'), store);
+    return new LocalPipeline(options, catalog, store);
+  }
+
+  /** Runs the state machine on a run request; resolves with the execution's result whatever it was. */
+  async run(request: RunRequest, executionName?: string): Promise<ExecutionResult> {
+    const definition = await loadDefinition(DEFINITION_PATH);
+    return runStateMachine(definition, request, this.implementations(), {
+      ...(executionName ? { executionName } : {}),
+      ...(this.options.retryIntervalOverrides
+        ? { retryIntervalOverrides: this.options.retryIntervalOverrides }
+        : {}),
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.containers.close();
+    await this.catalog.close();
+  }
+
+  private implementations(): ResourceImplementations {
+    const store = this.store;
+    const lambda =
+      <E, R>(handler: (event: E, context: never) => Promise<R>) =>
+      (event: unknown) =>
+        handler(event as E, lambdaContext() as never);
+    const buildManifest = createBuildManifestHandler(() => ({
+      store,
+      settings: this.settings,
+      modelExists: (name) => this.models.exists(name),
+    }));
+    const parseResults = createParseResultsHandler(() => ({ store }));
+    const registerTable = createRegisterTableHandler(() => ({ catalog: this.catalog }));
+    const runQueries = createRunQueriesHandler(() => ({
+      store,
+      queryEngine: this.catalog,
+      loadQuery: createQueryLoader(QUERIES_DIR),
+    }));
+    const recordFailure = createRecordFailureHandler(() => ({
+      store,
+      bucket: this.settings.bucket,
+      now: () => new Date(),
+    }));
+
+    const implementations: ResourceImplementations = {
+      'lambda:buildManifest': lambda(buildManifest),
+      'lambda:parseResults': lambda(parseResults),
+      'lambda:registerTable': lambda(registerTable),
+      'lambda:runQueries': lambda(runQueries),
+      'lambda:recordFailure': lambda(recordFailure),
+      'arn:aws:states:::sagemaker:createModel': (input) => this.models.create(input as CreateModelRequest),
+      'arn:aws:states:::sagemaker:createTransformJob.sync': async (input) => {
+        const description = await this.engine.runTransformJob(input as TransformJobRequest);
+        if (description.TransformJobStatus !== 'Completed') {
+          // What the .sync integration raises on AWS: States.TaskFailed with the job description as cause.
+          const error = new Error(JSON.stringify(description));
+          error.name = 'States.TaskFailed';
+          throw error;
+        }
+        return description;
+      },
+    };
+    return this.withStateEvents(implementations);
+  }
+
+  private withStateEvents(implementations: ResourceImplementations): ResourceImplementations {
+    const onStateEvent = this.options.onStateEvent;
+    if (!onStateEvent) return implementations;
+    const wrapped: ResourceImplementations = {};
+    for (const [resource, implementation] of Object.entries(implementations)) {
+      const state = stateLabel(resource);
+      wrapped[resource] = async (input) => {
+        const started = performance.now();
+        onStateEvent({ state, phase: 'start', input });
+        try {
+          const output = await implementation(input);
+          onStateEvent({ state, phase: 'end', input, output, elapsedMs: performance.now() - started });
+          return output;
+        } catch (error) {
+          onStateEvent({
+            state,
+            phase: 'error',
+            input,
+            error: error as Error,
+            elapsedMs: performance.now() - started,
+          });
+          throw error;
+        }
+      };
+    }
+    return wrapped;
+  }
+}
+
+function stateLabel(resource: string): string {
+  if (resource.startsWith('lambda:')) return resource.slice('lambda:'.length);
+  return resource.slice(resource.lastIndexOf(':') + 1);
+}
+
+function lambdaContext() {
+  const deadline = Date.now() + 15 * 60_000;
+  return {
+    functionName: 'local',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:local',
+    memoryLimitInMB: '1024',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: 'local',
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  };
+}

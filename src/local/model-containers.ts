@@ -1,0 +1,110 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { TransientError } from '../errors.js';
+import type { ModelClient } from '../ports.js';
+import { HttpModelClient } from './http-model-client.js';
+import type { LocalModelRegistry } from './model-registry.js';
+
+const MODEL_SERVER_ENTRY = fileURLToPath(new URL('../model-server/main.ts', import.meta.url));
+const START_TIMEOUT_MS = 30_000;
+
+/**
+ * Starts and reuses model containers for the local engine. A model whose image is a URL is a container
+ * the user runs; any other image is served by the built-in XGBoost server in a child process of its own
+ * (its own core, as a SageMaker instance would be), with the job's Environment as its environment.
+ */
+export class LocalModelContainers {
+  private readonly running = new Map<string, Promise<{ client: ModelClient; child?: ChildProcess }>>();
+
+  constructor(
+    private readonly registry: LocalModelRegistry,
+    private readonly artifactPath: (modelDataUrl: string) => string,
+  ) {}
+
+  /** A client for the model, starting its container on first use. */
+  async resolve(modelName: string, environment: Record<string, string> = {}): Promise<ModelClient> {
+    const key = createHash('sha256')
+      .update(JSON.stringify([modelName, environment]))
+      .digest('hex');
+    let started = this.running.get(key);
+    if (!started) {
+      started = this.start(modelName, environment);
+      this.running.set(key, started);
+      started.catch(() => this.running.delete(key));
+    }
+    return (await started).client;
+  }
+
+  /** Stops every container this instance started. */
+  async close(): Promise<void> {
+    const all = await Promise.allSettled(this.running.values());
+    this.running.clear();
+    for (const result of all) {
+      if (result.status === 'fulfilled' && result.value.child) await stopChild(result.value.child);
+    }
+  }
+
+  private async start(modelName: string, environment: Record<string, string>) {
+    const model = await this.registry.get(modelName);
+    const image = model.PrimaryContainer.Image;
+    if (/^https?:\/\//.test(image)) return { client: new HttpModelClient(image) };
+    const modelDataUrl = model.PrimaryContainer.ModelDataUrl;
+    if (!modelDataUrl)
+      throw new TransientError(`Model "${modelName}" has no ModelDataUrl for the built-in server`);
+    const env = { ...model.PrimaryContainer.Environment, ...environment };
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', MODEL_SERVER_ENTRY, '--model', this.artifactPath(modelDataUrl), '--port', '0'],
+      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const url = await waitForListening(child, modelName);
+    return { client: new HttpModelClient(url), child };
+  }
+}
+
+function waitForListening(child: ChildProcess, modelName: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new TransientError(
+          `Model server for "${modelName}" did not start in ${START_TIMEOUT_MS} ms: ${output}`,
+        ),
+      );
+    }, START_TIMEOUT_MS);
+    const onData = (data: Buffer) => {
+      output += data.toString();
+      const match = /https?:\/\/[\w.:[\]-]+:\d+/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        resolve(match[0]);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (data: Buffer) => {
+      output += data.toString();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(
+        new TransientError(`Model server for "${modelName}" exited with code ${code}: ${output.trim()}`),
+      );
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
