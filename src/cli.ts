@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import { failureMessage } from './core/record-failure.js';
 import type { RunRequest } from './core/run-request.js';
 import type { RunSummary } from './core/summarize-run.js';
-import { LOCAL_BUCKET, LocalPipeline, PROJECT_ROOT, type StateEvent } from './local/local-pipeline.js';
+import { LOCAL_BUCKET, LocalPipeline, type StateEvent } from './local/local-pipeline.js';
+import { PROJECT_ROOT } from './local/paths.js';
 import type { QueryRow } from './ports.js';
 import { validateAgainstSchema } from './schemas.js';
 

@@ -1,5 +1,4 @@
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createBuildManifestHandler } from '../../handlers/build-manifest.js';
 import { createParseResultsHandler } from '../../handlers/parse-results.js';
 import { createRecordFailureHandler } from '../../handlers/record-failure.js';
@@ -13,6 +12,7 @@ import { DuckDbCatalog } from './duckdb-catalog.js';
 import { FileObjectStore } from './file-object-store.js';
 import { LocalModelContainers } from './model-containers.js';
 import { LocalModelRegistry } from './model-registry.js';
+import { DEFINITION_PATH, QUERIES_DIR } from './paths.js';
 import {
   type ExecutionResult,
   loadDefinition,
@@ -20,10 +20,6 @@ import {
   runStateMachine,
 } from './state-machine-runner.js';
 import { LocalTransformEngine } from './transform-engine.js';
-
-export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const DEFINITION_PATH = join(PROJECT_ROOT, 'state-machines/batch-transform.asl.yml');
-export const QUERIES_DIR = join(PROJECT_ROOT, 'queries');
 
 /** The bucket name the local store uses for runs/ and results/ (and, by default, incoming/). */
 export const LOCAL_BUCKET = 'local-pipeline';

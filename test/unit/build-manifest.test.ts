@@ -1,0 +1,194 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildManifest, modelNameFor, runIdFromExecutionName } from '../../src/core/build-manifest.js';
+import { parseManifest } from '../../src/core/manifest.js';
+import type { PipelineSettings, RunRequest } from '../../src/core/run-request.js';
+import { FileObjectStore } from '../../src/local/file-object-store.js';
+
+const settings: PipelineSettings = {
+  bucket: 'results-bucket',
+  database: 'analytics',
+  sagemakerRoleArn: 'arn:aws:iam::123456789012:role/sm',
+};
+
+describe('buildManifest', () => {
+  let root: string;
+  let store: FileObjectStore;
+  const deps = () => ({ store, settings, modelExists: async () => false });
+  const event = (request: RunRequest, executionName = 'exec-1') => ({
+    request,
+    executionName,
+    executionStartTime: '2026-11-21T10:00:00.000Z',
+  });
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'manifest-'));
+    store = new FileObjectStore(root);
+    for (const name of ['a.csv', 'b.csv', 'c.csv', '_SUCCESS', 'sub/d.csv']) {
+      await store.put(`s3://in-bucket/incoming/day1/${name}`, name === '_SUCCESS' ? '' : '1,2\n');
+    }
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('writes one manifest per shard listing every data object under the prefix, skipping markers', async () => {
+    const plan = await buildManifest(
+      event({
+        input: 's3://in-bucket/incoming/day1/',
+        objectsPerShard: 3,
+        models: [{ variant: 'a', modelName: 'm1' }],
+      }),
+      deps(),
+    );
+    expect(plan.inputs).toEqual({ objects: 4, bytes: 16, shards: 2 });
+    const manifests = await Promise.all(
+      plan.jobs.map(async (job) => {
+        const uri = job.transformRequest.TransformInput.DataSource.S3DataSource.S3Uri;
+        return parseManifest(Buffer.from(await store.getBytes(uri)).toString(), uri);
+      }),
+    );
+    expect(manifests.map((m) => m.objects.map((o) => o.relativeKey))).toEqual([
+      ['a.csv', 'b.csv', 'c.csv'],
+      ['sub/d.csv'],
+    ]);
+    expect(manifests[0]?.prefix).toBe('s3://in-bucket/incoming/day1/');
+  });
+
+  it('plans one complete transform request per shard and variant, with SageMaker defaults filled in', async () => {
+    const plan = await buildManifest(
+      event(
+        {
+          runId: 'nightly-1',
+          input: 's3://in-bucket/incoming/day1/a.csv',
+          models: [
+            { variant: 'champion', modelName: 'xgb-v1' },
+            { variant: 'challenger', image: 'img:1', modelDataUrl: 's3://m/model.tar.gz' },
+          ],
+          transform: { MaxPayloadInMB: 2, SplitType: 'Line' },
+        },
+        'exec-xyz',
+      ),
+      deps(),
+    );
+    expect(plan.jobs).toHaveLength(2);
+    const [champion] = plan.jobs;
+    expect(champion?.transformRequest).toMatchObject({
+      ModelName: 'xgb-v1',
+      BatchStrategy: 'MultiRecord',
+      MaxPayloadInMB: 2,
+      MaxConcurrentTransforms: 0,
+      ModelClientConfig: { InvocationsTimeoutInSeconds: 600, InvocationsMaxRetries: 3 },
+      TransformInput: { ContentType: 'text/csv', CompressionType: 'None', SplitType: 'Line' },
+      TransformOutput: {
+        S3OutputPath: 's3://results-bucket/runs/nightly-1/transform/champion/shard-0000/',
+        Accept: 'text/csv',
+        AssembleWith: 'Line',
+      },
+      DataProcessing: { InputFilter: '$', OutputFilter: '$', JoinSource: 'None' },
+    });
+    expect(champion?.transformRequest.TransformJobName).toMatch(/^nightly-1-champion-0000-[0-9a-f]{6}$/);
+    expect(plan.modelsToCreate).toEqual([
+      expect.objectContaining({
+        ModelName: modelNameFor({
+          variant: 'challenger',
+          image: 'img:1',
+          modelDataUrl: 's3://m/model.tar.gz',
+        }),
+        ExecutionRoleArn: settings.sagemakerRoleArn,
+        PrimaryContainer: { Image: 'img:1', ModelDataUrl: 's3://m/model.tar.gz', Environment: {} },
+      }),
+    ]);
+    expect(plan.jobs[1]?.parseRequest).toMatchObject({
+      runId: 'nightly-1',
+      runDate: '2026-11-21',
+      variant: 'challenger',
+      results: { table: 'predictions', resultsPrefix: 's3://results-bucket/results/', threshold: 0.5 },
+    });
+  });
+
+  it('does not create a model that exists already', async () => {
+    const plan = await buildManifest(
+      event({
+        input: 's3://in-bucket/incoming/day1/',
+        models: [{ variant: 'a', image: 'i', modelDataUrl: 's3://m/x' }],
+      }),
+      { store, settings, modelExists: async () => true },
+    );
+    expect(plan.modelsToCreate).toEqual([]);
+  });
+
+  it('keeps the first attempt run date and deletes the run old results when a run id is re-run', async () => {
+    const request: RunRequest = {
+      runId: 'again',
+      input: 's3://in-bucket/incoming/day1/',
+      models: [{ variant: 'a', modelName: 'm' }],
+    };
+    await buildManifest(event(request), deps());
+    const stale =
+      's3://results-bucket/results/predictions/run_date=2026-11-21/run_id=again/variant=a/part-0009.json';
+    await store.put(stale, '{}\n');
+    const rerun = await buildManifest(
+      { ...event(request, 'exec-2'), executionStartTime: '2026-11-25T00:00:00Z' },
+      deps(),
+    );
+    expect(rerun.runDate).toBe('2026-11-21');
+    expect(await store.head(stale)).toBeUndefined();
+  });
+
+  it('fails naming the prefix when no data objects match', async () => {
+    await expect(
+      buildManifest(
+        event({
+          input: 's3://in-bucket/incoming/day1/',
+          inputSuffixes: ['.parquet'],
+          models: [{ variant: 'a', modelName: 'm' }],
+        }),
+        deps(),
+      ),
+    ).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: 'No input objects ending in .parquet under s3://in-bucket/incoming/day1/',
+    });
+  });
+
+  it('fails naming the object when an input object is empty', async () => {
+    await store.put('s3://in-bucket/incoming/day2/empty.csv', '');
+    await expect(
+      buildManifest(
+        event({ input: 's3://in-bucket/incoming/day2/', models: [{ variant: 'a', modelName: 'm' }] }),
+        deps(),
+      ),
+    ).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: 'Input object is empty (0 bytes): s3://in-bucket/incoming/day2/empty.csv',
+    });
+  });
+
+  it('fails with ObjectNotFoundError for a missing single input object', async () => {
+    await expect(
+      buildManifest(
+        event({ input: 's3://in-bucket/incoming/nope.csv', models: [{ variant: 'a', modelName: 'm' }] }),
+        deps(),
+      ),
+    ).rejects.toMatchObject({
+      name: 'ObjectNotFoundError',
+      message: 'Input object not found: s3://in-bucket/incoming/nope.csv',
+    });
+  });
+});
+
+describe('runIdFromExecutionName', () => {
+  it('lower-cases and replaces characters a run id cannot hold', () => {
+    expect(runIdFromExecutionName('Nightly_Run 7')).toBe('nightly-run-7');
+  });
+
+  it('shortens long names with a hash so distinct names stay distinct', () => {
+    const a = runIdFromExecutionName('x'.repeat(60));
+    const b = runIdFromExecutionName(`${'x'.repeat(59)}y`);
+    expect(a).toHaveLength(32);
+    expect(a).not.toBe(b);
+  });
+});
