@@ -70,3 +70,19 @@ export class QueryFailedError extends Error {
 
 /** The names the state machine's Retry matches as transient. Kept here so ASL tests can check them. */
 export const TRANSIENT_ERROR_NAMES = ['TransientError'] as const;
+
+/** A model file the built-in model server cannot serve (booster, objective or format), named in the message. */
+export class UnsupportedModelError extends Error {
+  override name = 'UnsupportedModelError';
+  constructor(message: string, options?: PipelineErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** The catalog refused a table or partition definition (Glue validation, permissions). Retrying will not help. */
+export class CatalogError extends Error {
+  override name = 'CatalogError';
+  constructor(message: string, options?: PipelineErrorOptions) {
+    super(message, options);
+  }
+}
