@@ -1,0 +1,89 @@
+/**
+ * The deployment's settings, read from the Lambda environment (serverless.yml provider.environment).
+ * Read once, on first use, by getAwsRuntime(): importing a handler module reads nothing, so the local
+ * runner can import the same handler factories without AWS env vars.
+ */
+export interface AwsConfig {
+  /** The bucket holding incoming/, runs/, results/ and athena-results/. */
+  readonly resultsBucket: string;
+  /** Uploads under this key prefix start runs (always ends in `/`). */
+  readonly inputPrefix: string;
+  /** Only keys ending in one of these start runs; empty means any key. */
+  readonly inputSuffixes: readonly string[];
+  /** When set, only an object with this file name starts a run, for its whole folder. */
+  readonly runMarker: string | undefined;
+  /** Key, in the results bucket, of the run request template used for uploads (models, transform…). */
+  readonly runTemplateKey: string;
+  readonly glueDatabase: string;
+  readonly athenaWorkgroup: string;
+  /** Only the startRun function gets it; see requireStateMachineArn(). */
+  readonly stateMachineArn: string | undefined;
+  readonly sagemakerRoleArn: string;
+  readonly transformKmsKeyId: string | undefined;
+  readonly transformVolumeKmsKeyId: string | undefined;
+  readonly subnetIds: readonly string[];
+  readonly securityGroupIds: readonly string[];
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads and checks every env var the Lambdas use.
+ *
+ * @throws Error `"X is required"` for a missing required variable, and for half a VPC configuration.
+ */
+export function loadAwsConfig(env: Env = process.env): AwsConfig {
+  const subnetIds = list(env.SUBNET_IDS);
+  const securityGroupIds = list(env.SECURITY_GROUP_IDS);
+  if (subnetIds.length > 0 && securityGroupIds.length === 0) {
+    throw new Error('SECURITY_GROUP_IDS is required when SUBNET_IDS is set');
+  }
+  if (securityGroupIds.length > 0 && subnetIds.length === 0) {
+    throw new Error('SUBNET_IDS is required when SECURITY_GROUP_IDS is set');
+  }
+  const inputPrefix = optional(env.INPUT_PREFIX) ?? 'incoming/';
+  return Object.freeze({
+    resultsBucket: required(env, 'RESULTS_BUCKET'),
+    inputPrefix: inputPrefix.endsWith('/') ? inputPrefix : `${inputPrefix}/`,
+    inputSuffixes: Object.freeze(list(env.INPUT_SUFFIXES)),
+    runMarker: optional(env.RUN_MARKER),
+    runTemplateKey: optional(env.RUN_TEMPLATE_KEY) ?? 'config/run-template.json',
+    glueDatabase: required(env, 'GLUE_DATABASE'),
+    athenaWorkgroup: required(env, 'ATHENA_WORKGROUP'),
+    stateMachineArn: optional(env.STATE_MACHINE_ARN),
+    sagemakerRoleArn: required(env, 'SAGEMAKER_ROLE_ARN'),
+    transformKmsKeyId: optional(env.TRANSFORM_KMS_KEY_ID),
+    transformVolumeKmsKeyId: optional(env.TRANSFORM_VOLUME_KMS_KEY_ID),
+    subnetIds: Object.freeze(subnetIds),
+    securityGroupIds: Object.freeze(securityGroupIds),
+  });
+}
+
+/**
+ * The state machine ARN, which only the startRun function is given.
+ *
+ * @throws Error "STATE_MACHINE_ARN is required" when it is not set.
+ */
+export function requireStateMachineArn(config: AwsConfig): string {
+  if (!config.stateMachineArn) throw new Error('STATE_MACHINE_ARN is required');
+  return config.stateMachineArn;
+}
+
+function required(env: Env, name: string): string {
+  const value = optional(env[name]);
+  if (value === undefined) throw new Error(`${name} is required`);
+  return value;
+}
+
+// serverless.yml passes unset optional parameters as empty strings: treat them as absent.
+function optional(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}

@@ -1,0 +1,499 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} here is CloudFormation Fn::Sub syntax, not JS.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+
+/**
+ * Packages the service offline with osls (`sls package`, the same command `npx sls package` runs) once,
+ * then checks the generated CloudFormation template: what would be deployed, short of deploying it.
+ */
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ASL_PATH = join(ROOT, 'state-machines/batch-transform.asl.yml');
+const require = createRequire(import.meta.url);
+const aslValidator = require('asl-validator') as (definition: unknown) => {
+  isValid: boolean;
+  errorsText: (separator?: string) => string;
+};
+
+type Json = Record<string, unknown>;
+interface Resource {
+  Type: string;
+  Properties: Json;
+  Condition?: string;
+}
+interface Statement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Json;
+  Principal?: unknown;
+}
+
+const FUNCTIONS = {
+  startRun: 'start-run',
+  buildManifest: 'build-manifest',
+  parseResults: 'parse-results',
+  registerTable: 'register-table',
+  runQueries: 'run-queries',
+  recordFailure: 'record-failure',
+} as const;
+
+let packageDir: string;
+let resources: Record<string, Resource>;
+let packagingMs: number;
+
+beforeAll(() => {
+  packageDir = mkdtempSync(join(tmpdir(), 'sls-package-'));
+  const started = performance.now();
+  // The test's own Node (22, pinned in node_modules) runs osls, whatever `node` is first on PATH.
+  const result = spawnSync(
+    process.execPath,
+    [require.resolve('osls/bin/serverless.js'), 'package', '--stage', 'test', '--package', packageDir],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', CI: '1' },
+      timeout: 120_000,
+    },
+  );
+  packagingMs = performance.now() - started;
+  if (result.status !== 0) {
+    throw new Error(`sls package failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+  }
+  const template = JSON.parse(
+    readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'),
+  ) as { Resources: Record<string, Resource> };
+  resources = template.Resources;
+}, 120_000);
+
+afterAll(() => {
+  if (packageDir) rmSync(packageDir, { recursive: true, force: true });
+});
+
+const resource = (logicalId: string): Resource => {
+  const found = resources[logicalId];
+  if (!found) throw new Error(`No resource ${logicalId} in the template`);
+  return found;
+};
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+const logicalIdOf = (fn: string) => `${fn[0]?.toUpperCase()}${fn.slice(1)}LambdaFunction`;
+
+/** Every statement of a role's inline policies (both branches of an Fn::If). */
+function roleStatements(logicalId: string): Statement[] {
+  const policies = (resource(logicalId).Properties.Policies ?? []) as { PolicyDocument: Json }[];
+  return policies.flatMap((p) => flattenStatements(p.PolicyDocument.Statement as unknown[]));
+}
+
+function flattenStatements(statements: unknown[]): Statement[] {
+  return statements.flatMap((s) => {
+    const conditional = (s as Json)['Fn::If'] as [string, unknown, unknown] | undefined;
+    if (!conditional) return [s as Statement];
+    return [conditional[1], conditional[2]].filter((b) => !(b as Json).Ref) as Statement[];
+  });
+}
+
+/** Every IAM statement in the template: roles, managed policies and the bucket policy. */
+function allStatements(): { owner: string; statement: Statement }[] {
+  const out: { owner: string; statement: Statement }[] = [];
+  for (const [id] of ofType('AWS::IAM::Role')) {
+    for (const statement of roleStatements(id)) out.push({ owner: id, statement });
+  }
+  for (const [id, r] of [...ofType('AWS::IAM::ManagedPolicy'), ...ofType('AWS::S3::BucketPolicy')]) {
+    const document = r.Properties.PolicyDocument as Json;
+    for (const statement of flattenStatements(document.Statement as unknown[]))
+      out.push({ owner: id, statement });
+  }
+  return out;
+}
+
+const actionsOf = (statements: Statement[]) => statements.flatMap((s) => asArray(s.Action));
+const sub = (value: unknown) => (value as Json)['Fn::Sub'] as string;
+
+describe('sls package', () => {
+  it('packages the service offline from a clean state', () => {
+    expect(resources).toBeDefined();
+    // Bundling six handlers and compiling the template takes seconds, not minutes.
+    expect(packagingMs).toBeLessThan(60_000);
+  });
+
+  it('ships each function as its own esbuild bundle and nothing else', () => {
+    for (const [fn, file] of Object.entries(FUNCTIONS)) {
+      const zip = readFileSync(join(packageDir, `${fn}.zip`)).toString('latin1');
+      expect(zip).toContain(`dist/handlers/${file}.mjs`);
+      expect(zip).not.toContain('node_modules/');
+      for (const other of Object.values(FUNCTIONS).filter((f) => f !== file)) {
+        expect(zip).not.toContain(`dist/handlers/${other}.mjs`);
+      }
+    }
+    expect(readFileSync(join(packageDir, 'runQueries.zip')).toString('latin1')).toContain('queries/');
+  });
+});
+
+describe('the Lambda functions', () => {
+  it('run each handler file on nodejs22.x with its own role', () => {
+    for (const [fn, file] of Object.entries(FUNCTIONS)) {
+      const props = resource(logicalIdOf(fn)).Properties;
+      expect(props.Handler).toBe(`dist/handlers/${file}.handler`);
+      expect(props.Runtime).toBe('nodejs22.x');
+      expect(props.Role).toEqual({ 'Fn::GetAtt': [`${fn[0]?.toUpperCase()}${fn.slice(1)}Role`, 'Arn'] });
+    }
+  });
+
+  it('give every function the pipeline settings, and only startRun the state machine ARN', () => {
+    for (const fn of Object.keys(FUNCTIONS)) {
+      const variables = (resource(logicalIdOf(fn)).Properties.Environment as Json).Variables as Json;
+      expect(variables).toMatchObject({
+        RESULTS_BUCKET: { Ref: 'ResultsBucket' },
+        INPUT_PREFIX: 'incoming/',
+        GLUE_DATABASE: 'batch_pipeline_test',
+        ATHENA_WORKGROUP: 'sagemaker-batch-pipeline-test',
+        SAGEMAKER_ROLE_ARN: { 'Fn::GetAtt': ['SageMakerExecutionRole', 'Arn'] },
+      });
+      expect('STATE_MACHINE_ARN' in variables).toBe(fn === 'startRun');
+    }
+    const startRun = (resource('StartRunLambdaFunction').Properties.Environment as Json).Variables as Json;
+    expect(startRun.STATE_MACHINE_ARN).toEqual({ Ref: 'BatchTransformStateMachine' });
+  });
+
+  it('route S3 Object Created events under incoming/ of the results bucket to startRun', () => {
+    const rules = ofType('AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    const props = rules[0]?.[1].Properties as Json;
+    expect(props.EventPattern).toEqual({
+      source: ['aws.s3'],
+      'detail-type': ['Object Created'],
+      detail: { bucket: { name: [{ Ref: 'ResultsBucket' }] }, object: { key: [{ prefix: 'incoming/' }] } },
+    });
+    expect((props.Targets as Json[])[0]?.Arn).toEqual({ 'Fn::GetAtt': ['StartRunLambdaFunction', 'Arn'] });
+  });
+});
+
+describe('the results bucket', () => {
+  it('blocks all public access', () => {
+    expect(resource('ResultsBucket').Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+  });
+
+  it('encrypts with SSE-KMS and an S3 Bucket Key', () => {
+    const rules = (resource('ResultsBucket').Properties.BucketEncryption as Json)
+      .ServerSideEncryptionConfiguration as Json[];
+    expect(rules).toHaveLength(1);
+    const byDefault = rules[0]?.ServerSideEncryptionByDefault as Json | undefined;
+    expect(byDefault?.SSEAlgorithm).toBe('aws:kms');
+    expect(rules[0]?.BucketKeyEnabled).toBe(true);
+  });
+
+  it('aborts incomplete multipart uploads within a week', () => {
+    const rules = (resource('ResultsBucket').Properties.LifecycleConfiguration as Json).Rules as Json[];
+    const abort = rules.find((r) => r.AbortIncompleteMultipartUpload);
+    expect(abort?.Status).toBe('Enabled');
+    expect(abort?.Prefix).toBeUndefined();
+    const days = (abort?.AbortIncompleteMultipartUpload as Json | undefined)?.DaysAfterInitiation as number;
+    expect(days).toBeGreaterThanOrEqual(1);
+    expect(days).toBeLessThanOrEqual(7);
+  });
+
+  it('sends its events to EventBridge', () => {
+    expect(resource('ResultsBucket').Properties.NotificationConfiguration).toEqual({
+      EventBridgeConfiguration: { EventBridgeEnabled: true },
+    });
+  });
+
+  it('denies every request made without TLS', () => {
+    const policy = resource('ResultsBucketPolicy').Properties;
+    expect(policy.Bucket).toEqual({ Ref: 'ResultsBucket' });
+    const statements = (policy.PolicyDocument as Json).Statement as Statement[];
+    expect(statements).toContainEqual({
+      Sid: 'DenyInsecureTransport',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:*',
+      Resource: [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }, { 'Fn::Sub': '${ResultsBucket.Arn}/*' }],
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    });
+  });
+});
+
+describe('the catalog and query resources', () => {
+  it('creates the Glue database the functions are told about', () => {
+    const props = resource('GlueDatabase').Properties;
+    expect(props.CatalogId).toEqual({ Ref: 'AWS::AccountId' });
+    expect((props.DatabaseInput as Json).Name).toBe('batch_pipeline_test');
+  });
+
+  it('creates an Athena workgroup that enforces an encrypted result location in the bucket', () => {
+    const props = resource('AthenaWorkGroup').Properties;
+    expect(props.Name).toBe('sagemaker-batch-pipeline-test');
+    const config = props.WorkGroupConfiguration as Json;
+    expect(config.EnforceWorkGroupConfiguration).toBe(true);
+    const result = config.ResultConfiguration as Json;
+    expect(result.OutputLocation).toEqual({ 'Fn::Sub': 's3://${ResultsBucket}/athena-results/' });
+    const [, withKey, withoutKey] = (result.EncryptionConfiguration as Json)['Fn::If'] as [
+      string,
+      Json,
+      Json,
+    ];
+    expect(withKey.EncryptionOption).toBe('SSE_KMS');
+    expect(withoutKey.EncryptionOption).toBe('SSE_S3');
+  });
+});
+
+describe('IAM', () => {
+  it('allows no wildcard action anywhere', () => {
+    for (const { owner, statement } of allStatements()) {
+      if (statement.Effect !== 'Allow') continue;
+      for (const action of asArray(statement.Action)) {
+        expect(action, `${owner} ${statement.Sid}`).not.toBe('*');
+        expect(action, `${owner} ${statement.Sid}`).not.toMatch(/:\*$/);
+      }
+    }
+  });
+
+  it('uses a wildcard action only in bucket policies that deny plain HTTP', () => {
+    const wildcard = allStatements().filter(({ statement }) =>
+      asArray(statement.Action).some((a) => a.endsWith('*')),
+    );
+    // The framework's own deployment bucket gets the same TLS-only Deny.
+    expect(wildcard.map(({ owner }) => owner).sort()).toEqual(
+      ['ResultsBucketPolicy', 'ServerlessDeploymentBucketPolicy'].sort(),
+    );
+    for (const { statement } of wildcard) {
+      expect(statement.Effect).toBe('Deny');
+      const bool = statement.Condition?.Bool as Json | undefined;
+      expect(String(bool?.['aws:SecureTransport'])).toBe('false');
+    }
+  });
+
+  it('uses a `*` resource only for APIs without resource-level permissions', () => {
+    const star = allStatements().filter(({ statement }) => asArray(statement.Resource).includes('*'));
+    const actions = new Set(star.flatMap(({ statement }) => asArray(statement.Action)));
+    expect([...actions].sort()).toEqual(
+      [
+        'ecr:GetAuthorizationToken',
+        'cloudwatch:PutMetricData',
+        'ec2:CreateNetworkInterface',
+        'ec2:CreateNetworkInterfacePermission',
+        'ec2:DeleteNetworkInterface',
+        'ec2:DeleteNetworkInterfacePermission',
+        'ec2:DescribeNetworkInterfaces',
+        'ec2:DescribeVpcs',
+        'ec2:DescribeDhcpOptions',
+        'ec2:DescribeSubnets',
+        'ec2:DescribeSecurityGroups',
+      ].sort(),
+    );
+    for (const { owner } of star) expect(['SageMakerExecutionRole', 'ResultsBucketPolicy']).toContain(owner);
+  });
+
+  it('scopes every S3 object action to a prefix of the results bucket', () => {
+    const allowed = /^\$\{ResultsBucket\.Arn\}\/(incoming|runs|results|athena-results|models|config)\/\*$/;
+    for (const { owner, statement } of allStatements()) {
+      if (statement.Effect !== 'Allow') continue;
+      const s3Object = asArray(statement.Action).filter((a) =>
+        /^s3:(GetObject|PutObject|DeleteObject|AbortMultipartUpload)$/.test(a),
+      );
+      if (s3Object.length === 0) continue;
+      for (const r of asArray(statement.Resource))
+        expect(sub(r), `${owner} ${statement.Sid}`).toMatch(allowed);
+    }
+  });
+
+  it('lets only the bucket itself be listed', () => {
+    for (const { statement } of allStatements()) {
+      if (!asArray(statement.Action).includes('s3:ListBucket')) continue;
+      expect(statement.Resource).toEqual({ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] });
+    }
+  });
+
+  it('scopes Glue actions to the catalog, the pipeline database and its tables', () => {
+    const glue = allStatements().filter(({ statement }) =>
+      asArray(statement.Action).some((a) => a.startsWith('glue:')),
+    );
+    expect(glue.map((g) => g.owner).sort()).toEqual(['RegisterTableRole', 'RunQueriesRole']);
+    for (const { statement } of glue) {
+      expect(asArray(statement.Resource).map(sub)).toEqual([
+        'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:catalog',
+        'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:database/batch_pipeline_test',
+        'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/batch_pipeline_test/*',
+      ]);
+    }
+    const registerActions = actionsOf(roleStatements('RegisterTableRole')).filter((a) =>
+      a.startsWith('glue:'),
+    );
+    expect(registerActions.sort()).toEqual(
+      ['glue:BatchCreatePartition', 'glue:CreateTable', 'glue:GetTable', 'glue:UpdateTable'].sort(),
+    );
+  });
+
+  it('scopes Athena actions to the pipeline workgroup', () => {
+    const athena = allStatements().filter(({ statement }) =>
+      asArray(statement.Action).some((a) => a.startsWith('athena:')),
+    );
+    expect(athena).toHaveLength(1);
+    expect(athena[0]?.owner).toBe('RunQueriesRole');
+    expect(sub(athena[0]?.statement.Resource)).toBe(
+      'arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/sagemaker-batch-pipeline-test',
+    );
+  });
+
+  it('scopes SageMaker actions to transform jobs and models', () => {
+    const sageMaker = allStatements().filter(({ statement }) =>
+      asArray(statement.Action).some((a) => a.startsWith('sagemaker:')),
+    );
+    const arn = 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}';
+    for (const { statement } of sageMaker) {
+      expect([`${arn}:transform-job/*`, `${arn}:model/*`]).toContain(sub(statement.Resource));
+    }
+    const machine = roleStatements('PipelineStateMachineRole');
+    const jobActions = machine.find((s) => sub(s.Resource) === `${arn}:transform-job/*`)?.Action;
+    expect(jobActions).toEqual(
+      expect.arrayContaining([
+        'sagemaker:CreateTransformJob',
+        'sagemaker:DescribeTransformJob',
+        'sagemaker:StopTransformJob',
+        'sagemaker:AddTags',
+      ]),
+    );
+    const modelActions = machine.find((s) => sub(s.Resource) === `${arn}:model/*`)?.Action;
+    expect(modelActions).toEqual(['sagemaker:CreateModel', 'sagemaker:AddTags']);
+  });
+
+  it('lets the state machine manage only the rule Step Functions uses for .sync transform jobs', () => {
+    const events = allStatements().filter(({ statement }) =>
+      asArray(statement.Action).some((a) => a.startsWith('events:')),
+    );
+    expect(events).toHaveLength(1);
+    expect(events[0]?.owner).toBe('PipelineStateMachineRole');
+    expect(events[0]?.statement.Action).toEqual([
+      'events:PutTargets',
+      'events:PutRule',
+      'events:DescribeRule',
+    ]);
+    expect(sub(events[0]?.statement.Resource)).toBe(
+      'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/StepFunctionsGetEventsForSageMakerTransformJobsRule',
+    );
+  });
+
+  it('passes only the SageMaker execution role, and only to SageMaker', () => {
+    const passRole = allStatements().filter(({ statement }) =>
+      asArray(statement.Action).includes('iam:PassRole'),
+    );
+    expect(passRole).toHaveLength(1);
+    expect(passRole[0]?.owner).toBe('PipelineStateMachineRole');
+    expect(passRole[0]?.statement.Resource).toEqual({ 'Fn::GetAtt': ['SageMakerExecutionRole', 'Arn'] });
+    expect(passRole[0]?.statement.Condition).toEqual({
+      StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' },
+    });
+  });
+
+  it('lets only startRun start executions, and only of this state machine', () => {
+    const start = allStatements().filter(({ statement }) =>
+      asArray(statement.Action).some((a) => a.startsWith('states:')),
+    );
+    expect(start).toHaveLength(1);
+    expect(start[0]?.owner).toBe('StartRunRole');
+    expect(start[0]?.statement.Action).toBe('states:StartExecution');
+    expect(start[0]?.statement.Resource).toEqual({ Ref: 'BatchTransformStateMachine' });
+  });
+
+  it('lets the state machine invoke the five step functions and not startRun', () => {
+    const invoke = roleStatements('PipelineStateMachineRole').find(
+      (s) => s.Action === 'lambda:InvokeFunction',
+    );
+    const targets = JSON.stringify(invoke?.Resource);
+    for (const fn of ['buildManifest', 'parseResults', 'registerTable', 'runQueries', 'recordFailure']) {
+      expect(targets).toContain(logicalIdOf(fn));
+    }
+    expect(targets).not.toContain('StartRunLambdaFunction');
+  });
+
+  it('has SageMaker assume an execution role that reads incoming/ and runs/ and writes runs/ only', () => {
+    const role = resource('SageMakerExecutionRole').Properties;
+    const trust = (role.AssumeRolePolicyDocument as Json).Statement as Statement[];
+    expect(trust.map((s) => s.Principal)).toEqual([{ Service: 'sagemaker.amazonaws.com' }]);
+    const statements = roleStatements('SageMakerExecutionRole');
+    const reads = statements.filter((s) => asArray(s.Action).includes('s3:GetObject'));
+    expect(reads.flatMap((s) => asArray(s.Resource)).map(sub)).toEqual(
+      expect.arrayContaining(['${ResultsBucket.Arn}/incoming/*', '${ResultsBucket.Arn}/runs/*']),
+    );
+    const writes = statements.filter((s) => asArray(s.Action).includes('s3:PutObject'));
+    expect(writes.flatMap((s) => asArray(s.Resource)).map(sub)).toEqual(['${ResultsBucket.Arn}/runs/*']);
+  });
+});
+
+describe('the state machine', () => {
+  const definitionString = () => {
+    const props = resource('BatchTransformStateMachine').Properties;
+    return props.DefinitionString as {
+      'Fn::Sub': [string, Record<string, { 'Fn::GetAtt': [string, string] }>];
+    };
+  };
+
+  it('runs with the pipeline role, not a generated one', () => {
+    expect(resource('BatchTransformStateMachine').Properties.RoleArn).toEqual({
+      'Fn::GetAtt': ['PipelineStateMachineRole', 'Arn'],
+    });
+  });
+
+  it('creates only the pipeline roles, none generated by the framework or the plugin', () => {
+    expect(
+      ofType('AWS::IAM::Role')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(
+      [
+        'PipelineStateMachineRole',
+        'SageMakerExecutionRole',
+        'StartRunRole',
+        'BuildManifestRole',
+        'ParseResultsRole',
+        'RegisterTableRole',
+        'RunQueriesRole',
+        'RecordFailureRole',
+      ].sort(),
+    );
+  });
+
+  it('is the definition in state-machines/batch-transform.asl.yml, Lambda ARNs aside', () => {
+    const [text, substitutions] = definitionString()['Fn::Sub'];
+    // Substitute each ${placeholder} with a marker naming the function it resolves to. The plugin's
+    // validator writes the default `QueryLanguage: JSONPath` into every state it checks: same meaning,
+    // so that field is dropped before comparing.
+    const resolved = text.replace(/\$\{([^}]+)\}/g, (_m, name: string) => {
+      const target = substitutions[name]?.['Fn::GetAtt']?.[0];
+      if (!target) throw new Error(`Unresolved substitution ${name}`);
+      return `lambda:${target}`;
+    });
+    const expected = JSON.parse(
+      JSON.stringify(parseYaml(readFileSync(ASL_PATH, 'utf8'), { merge: true }), (_key, value: unknown) => {
+        const getAtt = (value as Json | null)?.['Fn::GetAtt'] as [string, string] | undefined;
+        return getAtt ? `lambda:${logicalIdOf(getAtt[0])}` : value;
+      }),
+    );
+    const deployed = JSON.parse(resolved, (key, value: unknown) =>
+      key === 'QueryLanguage' && value === 'JSONPath' ? undefined : value,
+    );
+    expect(deployed).toEqual(expected);
+  });
+
+  it('passes asl-validator with Lambda ARNs in place', () => {
+    const [text] = definitionString()['Fn::Sub'];
+    const definition = JSON.parse(
+      text.replace(/\$\{[^}]+\}/g, 'arn:aws:lambda:us-east-1:123456789012:function:step'),
+    ) as unknown;
+    const result = aslValidator(definition);
+    expect(result.isValid, result.errorsText('\n')).toBe(true);
+  });
+});

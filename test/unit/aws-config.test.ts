@@ -1,0 +1,109 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { loadAwsConfig, requireStateMachineArn } from '../../src/aws/config.js';
+import { getAwsRuntime } from '../../src/aws/runtime.js';
+
+const ENV = {
+  RESULTS_BUCKET: 'pipeline-bucket',
+  GLUE_DATABASE: 'batch_pipeline_dev',
+  ATHENA_WORKGROUP: 'sagemaker-batch-pipeline-dev',
+  SAGEMAKER_ROLE_ARN: 'arn:aws:iam::123456789012:role/sagemaker',
+};
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe('loadAwsConfig', () => {
+  it('reads the settings and fills in defaults for the optional ones', () => {
+    expect(loadAwsConfig({ ...ENV })).toEqual({
+      resultsBucket: 'pipeline-bucket',
+      inputPrefix: 'incoming/',
+      inputSuffixes: [],
+      runMarker: undefined,
+      runTemplateKey: 'config/run-template.json',
+      glueDatabase: 'batch_pipeline_dev',
+      athenaWorkgroup: 'sagemaker-batch-pipeline-dev',
+      stateMachineArn: undefined,
+      sagemakerRoleArn: 'arn:aws:iam::123456789012:role/sagemaker',
+      transformKmsKeyId: undefined,
+      transformVolumeKmsKeyId: undefined,
+      subnetIds: [],
+      securityGroupIds: [],
+    });
+  });
+
+  it('splits lists, adds the trailing slash to the prefix and treats empty strings as unset', () => {
+    const config = loadAwsConfig({
+      ...ENV,
+      INPUT_PREFIX: 'uploads',
+      INPUT_SUFFIXES: '.csv, .csv.gz,,.jsonl',
+      RUN_MARKER: '',
+      TRANSFORM_KMS_KEY_ID: '',
+      SUBNET_IDS: 'subnet-1,subnet-2',
+      SECURITY_GROUP_IDS: 'sg-1',
+    });
+    expect(config.inputPrefix).toBe('uploads/');
+    expect(config.inputSuffixes).toEqual(['.csv', '.csv.gz', '.jsonl']);
+    expect(config.runMarker).toBeUndefined();
+    expect(config.transformKmsKeyId).toBeUndefined();
+    expect(config.subnetIds).toEqual(['subnet-1', 'subnet-2']);
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadAwsConfig({ ...ENV });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.inputSuffixes)).toBe(true);
+  });
+
+  it.each(Object.keys(ENV))('fails fast when %s is missing', (name) => {
+    const env: Record<string, string> = { ...ENV };
+    delete env[name];
+    expect(() => loadAwsConfig(env)).toThrow(`${name} is required`);
+  });
+
+  it('refuses subnets without security groups', () => {
+    expect(() => loadAwsConfig({ ...ENV, SUBNET_IDS: 'subnet-1' })).toThrow(
+      'SECURITY_GROUP_IDS is required when SUBNET_IDS is set',
+    );
+  });
+
+  it('requires the state machine ARN only where it is used', () => {
+    expect(() => requireStateMachineArn(loadAwsConfig({ ...ENV }))).toThrow('STATE_MACHINE_ARN is required');
+    const arn = 'arn:aws:states:us-east-1:123456789012:stateMachine:m';
+    expect(requireStateMachineArn(loadAwsConfig({ ...ENV, STATE_MACHINE_ARN: arn }))).toBe(arn);
+  });
+});
+
+describe('getAwsRuntime', () => {
+  it('reads nothing when a handler module is imported', async () => {
+    vi.stubEnv('RESULTS_BUCKET', undefined);
+    const module = await import('../../handlers/start-run.js');
+    expect(typeof module.handler).toBe('function');
+  });
+
+  it('fails on first use when the environment is incomplete', () => {
+    vi.stubEnv('RESULTS_BUCKET', undefined);
+    expect(() => getAwsRuntime()).toThrow('RESULTS_BUCKET is required');
+  });
+
+  it('builds the adapters once per container and reuses them', () => {
+    for (const [name, value] of Object.entries(ENV)) vi.stubEnv(name, value);
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('STATE_MACHINE_ARN', 'arn:aws:states:us-east-1:123456789012:stateMachine:m');
+
+    const first = getAwsRuntime();
+    const second = getAwsRuntime();
+
+    expect(second).toBe(first);
+    expect(first.buildManifestDeps.store).toBe(first.store);
+    expect(first.settings).toEqual({
+      bucket: 'pipeline-bucket',
+      database: 'batch_pipeline_dev',
+      sagemakerRoleArn: 'arn:aws:iam::123456789012:role/sagemaker',
+    });
+    expect(first.startRunDeps()).toBe(first.startRunDeps());
+    expect(first.startRunDeps().settings.runTemplateUri).toBe(
+      's3://pipeline-bucket/config/run-template.json',
+    );
+  });
+});

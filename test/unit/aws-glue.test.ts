@@ -1,0 +1,160 @@
+import {
+  AlreadyExistsException,
+  BatchCreatePartitionCommand,
+  CreateTableCommand,
+  GetTableCommand,
+  GlueClient,
+  UpdateTableCommand,
+} from '@aws-sdk/client-glue';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { GlueCatalog, tableInput } from '../../src/aws/glue-catalog.js';
+import { CatalogError, TransientError } from '../../src/errors.js';
+import type { PartitionDefinition, TableDefinition } from '../../src/ports.js';
+
+const glue = mockClient(GlueClient);
+const catalog = () => new GlueCatalog(new GlueClient({ region: 'us-east-1' }));
+
+const table: TableDefinition = {
+  database: 'batch_pipeline_dev',
+  name: 'predictions',
+  location: 's3://bucket/results/predictions/',
+  columns: [
+    { name: 'record_id', type: 'string' },
+    { name: 'score', type: 'double', comment: 'probability of labels[1]' },
+  ],
+  partitionKeys: [
+    { name: 'run_date', type: 'string' },
+    { name: 'run_id', type: 'string' },
+    { name: 'variant', type: 'string' },
+  ],
+};
+
+const partition = (n: number): PartitionDefinition => ({
+  values: ['2024-05-01', `run-${n}`, 'a'],
+  location: `s3://bucket/results/predictions/run_date=2024-05-01/run_id=run-${n}/variant=a/`,
+});
+
+const jsonStorage = (location: string) => ({
+  Columns: [
+    { Name: 'record_id', Type: 'string' },
+    { Name: 'score', Type: 'double', Comment: 'probability of labels[1]' },
+  ],
+  Location: location,
+  InputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+  OutputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+  Compressed: false,
+  SerdeInfo: {
+    SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
+    Parameters: { 'ignore.malformed.json': 'false' },
+  },
+});
+
+beforeEach(() => {
+  glue.reset();
+});
+
+describe('GlueCatalog.registerTable', () => {
+  it('creates an external JSON table read with the OpenX JSON SerDe', async () => {
+    glue.on(CreateTableCommand).resolves({});
+    await catalog().registerTable(table);
+    expect(glue.commandCalls(CreateTableCommand)[0]?.args[0].input).toEqual({
+      DatabaseName: 'batch_pipeline_dev',
+      TableInput: {
+        Name: 'predictions',
+        TableType: 'EXTERNAL_TABLE',
+        Parameters: { classification: 'json', EXTERNAL: 'TRUE' },
+        PartitionKeys: [
+          { Name: 'run_date', Type: 'string' },
+          { Name: 'run_id', Type: 'string' },
+          { Name: 'variant', Type: 'string' },
+        ],
+        StorageDescriptor: jsonStorage('s3://bucket/results/predictions/'),
+      },
+    });
+  });
+
+  it('updates the table when it exists with another definition', async () => {
+    glue.on(CreateTableCommand).rejects(new AlreadyExistsException({ message: 'exists', $metadata: {} }));
+    glue.on(GetTableCommand).resolves({
+      Table: {
+        ...tableInput(table),
+        Name: 'predictions',
+        StorageDescriptor: { ...jsonStorage('s3://old/') },
+      },
+    });
+    glue.on(UpdateTableCommand).resolves({});
+
+    await catalog().registerTable(table);
+
+    expect(glue.commandCalls(GetTableCommand)[0]?.args[0].input).toEqual({
+      DatabaseName: 'batch_pipeline_dev',
+      Name: 'predictions',
+    });
+    expect(glue.commandCalls(UpdateTableCommand)[0]?.args[0].input).toEqual({
+      DatabaseName: 'batch_pipeline_dev',
+      TableInput: tableInput(table),
+    });
+  });
+
+  it('leaves an identical existing table alone, so runs do not pile up table versions', async () => {
+    glue.on(CreateTableCommand).rejects(new AlreadyExistsException({ message: 'exists', $metadata: {} }));
+    glue.on(GetTableCommand).resolves({ Table: { ...tableInput(table), Name: 'predictions' } });
+    await catalog().registerTable(table);
+    expect(glue.commandCalls(UpdateTableCommand)).toHaveLength(0);
+  });
+});
+
+describe('GlueCatalog.addPartitions', () => {
+  it('sends partitions in batches of at most 100', async () => {
+    glue.on(BatchCreatePartitionCommand).resolves({ Errors: [] });
+    const partitions = Array.from({ length: 250 }, (_, n) => partition(n));
+
+    await catalog().addPartitions(table, partitions);
+
+    const calls = glue.commandCalls(BatchCreatePartitionCommand).map((c) => c.args[0].input);
+    expect(calls.map((c) => c.PartitionInputList?.length)).toEqual([100, 100, 50]);
+    expect(calls[0]).toMatchObject({ DatabaseName: 'batch_pipeline_dev', TableName: 'predictions' });
+    expect(calls[2]?.PartitionInputList?.[49]).toEqual({
+      Values: ['2024-05-01', 'run-249', 'a'],
+      StorageDescriptor: jsonStorage(partition(249).location),
+    });
+  });
+
+  it('treats partitions that exist already as added', async () => {
+    glue.on(BatchCreatePartitionCommand).resolves({
+      Errors: [
+        {
+          PartitionValues: ['2024-05-01', 'run-0', 'a'],
+          ErrorDetail: { ErrorCode: 'AlreadyExistsException', ErrorMessage: 'Partition already exists.' },
+        },
+      ],
+    });
+    await expect(catalog().addPartitions(table, [partition(0)])).resolves.toBeUndefined();
+  });
+
+  it('fails naming the partition when Glue refuses it for another reason', async () => {
+    glue.on(BatchCreatePartitionCommand).resolves({
+      Errors: [
+        {
+          PartitionValues: ['2024-05-01', 'run-1', 'a'],
+          ErrorDetail: { ErrorCode: 'InvalidInputException', ErrorMessage: 'bad location' },
+        },
+      ],
+    });
+    const attempt = catalog().addPartitions(table, [partition(0), partition(1)]);
+    await expect(attempt).rejects.toBeInstanceOf(CatalogError);
+    await expect(catalog().addPartitions(table, [partition(1)])).rejects.toThrow(
+      '[2024-05-01, run-1, a] InvalidInputException: bad location',
+    );
+  });
+
+  it('reports per-partition throttling as a TransientError', async () => {
+    glue.on(BatchCreatePartitionCommand).resolves({
+      Errors: [
+        { PartitionValues: ['x'], ErrorDetail: { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow' } },
+      ],
+    });
+    await expect(catalog().addPartitions(table, [partition(0)])).rejects.toBeInstanceOf(TransientError);
+  });
+});
