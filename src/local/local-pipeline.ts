@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createBuildManifestHandler } from '../../handlers/build-manifest.js';
 import { createParseResultsHandler } from '../../handlers/parse-results.js';
@@ -78,6 +79,7 @@ export class LocalPipeline {
   /** Opens (creating when new) the pipeline home. */
   static async open(options: LocalPipelineOptions): Promise<LocalPipeline> {
     const home = resolve(options.home);
+    await mkdir(home, { recursive: true });
     const store = new FileObjectStore(join(home, 's3'));
     const catalog = await DuckDbCatalog.open(join(home, 'catalog.duckdb'), store);
     return new LocalPipeline(options, catalog, store);
