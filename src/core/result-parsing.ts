@@ -1,0 +1,595 @@
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { InvalidInputError, ObjectNotFoundError, PredictionMismatchError } from '../errors.js';
+import type { ObjectStore, PartitionDefinition } from '../ports.js';
+import { parseManifest } from './manifest.js';
+import { type InputRecord, splitRecordChunks } from './record-splitting.js';
+import { assertIdentifier, partitionLocation, resultsTableDefinition } from './results-table.js';
+import { transformOutputUri } from './transform-output.js';
+
+/** What ParseResults needs to turn one transform job's output into result rows. */
+export interface ParseTransformOutputRequest {
+  runId: string;
+  /** `YYYY-MM-DD` */
+  runDate: string;
+  variant: string;
+  modelName: string;
+  /** Names the part file, so a re-run of the same shard overwrites instead of duplicating. */
+  shardId: string;
+  /** The manifest the transform job read: its objects are the inputs, in order. */
+  inputManifestUri: string;
+  /** The job's S3OutputPath: each input's predictions are in `<path>/<relative key>.out`. */
+  transformOutputPath: string;
+  /** `text/csv` or `application/jsonlines` (`application/json` is read as JSON lines, as SplitType Line implies). */
+  contentType: string;
+  /** Only `Line`: it is what makes one output line the prediction for one input record. */
+  splitType: string;
+  compressionType: string;
+  /** `text/csv` or `application/jsonlines`. */
+  accept: string;
+  results: {
+    table: string;
+    /** `s3://bucket/results/` */
+    resultsPrefix: string;
+    /** Binary models: the score at or above which the label is `labels[1]`. Default 0.5. */
+    threshold?: number;
+    /**
+     * Class names. Two labels and one score per record: binary, the score is the probability of
+     * `labels[1]`. A score per class: multiclass, the label is the arg-max class. More than two labels
+     * and one value per record: the value is the class index.
+     */
+    labels?: string[];
+    /** Names of the input's columns (CSV, JSON arrays) or the keys to read from JSON objects, in order. */
+    featureNames?: string[];
+    /** A column (one of featureNames, or a JSON object key) holding the record id; it is not a feature. */
+    idColumn?: string;
+  };
+}
+
+/** ParseResults' output: what RegisterTable and RunQueries need from one job. */
+export interface ParseTransformOutputResult {
+  recordsIn: number;
+  recordsOut: number;
+  partition: PartitionDefinition;
+  files: string[];
+}
+
+export interface ParseTransformOutputDeps {
+  store: ObjectStore;
+}
+
+const RUN_DATE = /^\d{4}-\d{2}-\d{2}$/;
+const SHARD_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const DEFAULT_THRESHOLD = 0.5;
+/** Flush written rows to the store in chunks of about this many characters. */
+const WRITE_CHUNK_CHARS = 1 << 18;
+
+/**
+ * Joins each input record with its prediction and writes the rows as JSON lines to the run's partition:
+ * `<resultsPrefix><table>/run_date=<d>/run_id=<r>/variant=<v>/part-<shardId>.json`.
+ *
+ * Inputs and outputs are read line by line in lockstep and rows are streamed to the store, so memory
+ * does not grow with the data. The part file appears only when every record has its prediction; a
+ * re-run writes the same file name, so results are replaced, never duplicated.
+ *
+ * @throws PredictionMismatchError when an input object has more records than its output has predictions
+ *   or fewer, or a prediction is not numeric (naming the files and the record).
+ * @throws InvalidInputError when the request is malformed or a feature is not numeric.
+ * @throws ObjectNotFoundError when the manifest, an input or its output object does not exist.
+ */
+export async function parseTransformOutput(
+  request: ParseTransformOutputRequest,
+  deps: ParseTransformOutputDeps,
+): Promise<ParseTransformOutputResult> {
+  const { store } = deps;
+  const settings = readSettings(request);
+  const table = resultsTableDefinition({
+    database: 'results',
+    table: request.results.table,
+    resultsPrefix: request.results.resultsPrefix,
+  });
+  const values = [request.runDate, request.runId, request.variant];
+  const location = partitionLocation(table, values);
+  const partUri = `${location}part-${request.shardId}.json`;
+
+  const manifest = parseManifest(
+    Buffer.from(await store.getBytes(request.inputManifestUri)).toString('utf8'),
+    request.inputManifestUri,
+  );
+  const counts = { recordsIn: 0, recordsOut: 0 };
+  const rows = async function* (): AsyncGenerator<Buffer> {
+    for (const object of manifest.objects) {
+      const outputUri = transformOutputUri(manifest.prefix, object.uri, request.transformOutputPath);
+      yield* joinObject(store, object.uri, outputUri, settings, counts);
+    }
+  };
+  await store.putStream(partUri, rows(), { contentType: 'application/x-ndjson' });
+  return { ...counts, partition: { values, location }, files: [partUri] };
+}
+
+type InputFormat = 'csv' | 'jsonlines';
+
+interface Settings {
+  input: InputFormat;
+  output: InputFormat;
+  gzip: boolean;
+  threshold: number;
+  labels: string[] | undefined;
+  /** Pre-encoded `,"label":"…"` fragments, one per label, so rows do not re-escape label strings. */
+  labelFragments: string[] | undefined;
+  featureNames: string[] | undefined;
+  idColumn: string | undefined;
+  /** Index of the id column among featureNames (CSV and JSON array records), or -1. */
+  idIndex: number;
+  modelFragment: string;
+}
+
+function readSettings(request: ParseTransformOutputRequest): Settings {
+  if (!RUN_DATE.test(request.runDate)) {
+    throw new InvalidInputError(`runDate must be YYYY-MM-DD, got "${request.runDate}"`);
+  }
+  if (!SHARD_ID.test(request.shardId)) {
+    throw new InvalidInputError(`shardId must be letters, digits, _ or -, got "${request.shardId}"`);
+  }
+  assertIdentifier(request.results.table, 'table name');
+  if (request.splitType !== 'Line') {
+    throw new InvalidInputError(
+      `SplitType ${request.splitType} cannot be joined record by record: ParseResults needs SplitType Line`,
+    );
+  }
+  if (request.compressionType !== 'None' && request.compressionType !== 'Gzip') {
+    throw new InvalidInputError(`CompressionType must be None or Gzip, got "${request.compressionType}"`);
+  }
+  const { labels, featureNames, idColumn } = request.results;
+  const threshold = request.results.threshold ?? DEFAULT_THRESHOLD;
+  if (!Number.isFinite(threshold)) throw new InvalidInputError(`threshold must be a number`);
+  if (labels && (labels.length < 2 || new Set(labels).size !== labels.length)) {
+    throw new InvalidInputError(
+      `labels must name at least two distinct classes, got ${JSON.stringify(labels)}`,
+    );
+  }
+  let idIndex = -1;
+  if (idColumn !== undefined && featureNames) {
+    idIndex = featureNames.indexOf(idColumn);
+    if (idIndex === -1) {
+      throw new InvalidInputError(`idColumn "${idColumn}" is not one of featureNames`);
+    }
+  }
+  const input = mediaFormat(request.contentType, 'ContentType');
+  if (idColumn !== undefined && idIndex === -1 && input === 'csv') {
+    throw new InvalidInputError(`idColumn "${idColumn}" needs featureNames to find it in CSV records`);
+  }
+  return {
+    input,
+    output: mediaFormat(request.accept, 'Accept'),
+    gzip: request.compressionType === 'Gzip',
+    threshold,
+    labels,
+    labelFragments: labels?.map((l) => `,"label":${JSON.stringify(l)}`),
+    featureNames,
+    idColumn,
+    idIndex,
+    modelFragment: `,"model":${JSON.stringify(request.modelName)}}\n`,
+  };
+}
+
+function mediaFormat(mediaType: string, field: string): InputFormat {
+  const type = mediaType.split(';')[0]?.trim().toLowerCase();
+  if (type === 'text/csv') return 'csv';
+  if (type === 'application/jsonlines' || type === 'application/json') return 'jsonlines';
+  throw new InvalidInputError(
+    `${field} ${mediaType} is not supported by ParseResults: use text/csv or application/jsonlines`,
+  );
+}
+
+/** One input object and its output, joined: yields chunks of JSON lines and counts records. */
+async function* joinObject(
+  store: ObjectStore,
+  inputUri: string,
+  outputUri: string,
+  settings: Settings,
+  counts: { recordsIn: number; recordsOut: number },
+): AsyncGenerator<Buffer> {
+  const inputStream = await store.getStream(inputUri);
+  let outputStream: Readable;
+  try {
+    outputStream = await store.getStream(outputUri);
+  } catch (error) {
+    inputStream.destroy();
+    if (error instanceof ObjectNotFoundError) {
+      throw new ObjectNotFoundError(`No transform output ${outputUri} for input ${inputUri}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  const inputBytes = settings.gzip ? inputStream.pipe(createGunzip()) : inputStream;
+  // Records come a chunk at a time (one await per chunk, not per record): at hundreds of thousands of
+  // records per second, per-record awaits on two streams would cost more than the parsing itself.
+  const inputs = new RecordCursor(splitRecordChunks(inputBytes, 'Line', { source: inputUri }), inputUri);
+  const outputs = new RecordCursor(splitRecordChunks(outputStream, 'Line', { source: outputUri }), outputUri);
+  // The row prefix is the same for every record of the object: encode the URI once.
+  const sourceFragment = `{"source":${JSON.stringify(inputUri)},"record":`;
+  let records = 0;
+  let buffer = '';
+  try {
+    for (;;) {
+      const hasInput = await inputs.fill();
+      const hasOutput = await outputs.fill();
+      if (!hasInput || !hasOutput) {
+        if (!hasInput && !hasOutput) break;
+        const first = hasInput
+          ? `; input line ${inputs.peek().index} is the first with no prediction`
+          : `; output line ${outputs.peek().index} is the first with no input record`;
+        const totalRecords = records + (await inputs.countRest());
+        const totalPredictions = records + (await outputs.countRest());
+        throw new PredictionMismatchError(
+          `${inputUri}: ${totalRecords} records but ${totalPredictions} predictions in ${outputUri}${first}`,
+        );
+      }
+      const n = Math.min(inputs.available(), outputs.available());
+      for (let i = 0; i < n; i += 1) {
+        buffer += formatRow(sourceFragment, inputs.take(), outputs.take(), inputUri, outputUri, settings);
+      }
+      records += n;
+      if (buffer.length >= WRITE_CHUNK_CHARS) {
+        yield Buffer.from(buffer, 'utf8');
+        buffer = '';
+      }
+    }
+    if (buffer.length > 0) yield Buffer.from(buffer, 'utf8');
+  } finally {
+    inputStream.destroy();
+    outputStream.destroy();
+  }
+  counts.recordsIn += records;
+  counts.recordsOut += records;
+}
+
+/** Walks records handed over in batches, so two streams can be read in lockstep without per-record awaits. */
+class RecordCursor {
+  private batch: InputRecord[] = [];
+  private position = 0;
+  private ended = false;
+  private readonly batches: AsyncIterator<InputRecord[]>;
+  private readonly uri: string;
+
+  constructor(batches: AsyncIterator<InputRecord[]>, uri: string) {
+    this.batches = batches;
+    this.uri = uri;
+  }
+
+  /** Makes at least one record available; false when the stream has no more. */
+  async fill(): Promise<boolean> {
+    while (this.position >= this.batch.length) {
+      if (this.ended) return false;
+      let next: IteratorResult<InputRecord[]>;
+      try {
+        next = await this.batches.next();
+      } catch (error) {
+        throw asInputError(error, this.uri);
+      }
+      if (next.done) {
+        this.ended = true;
+        this.batch = [];
+        this.position = 0;
+        return false;
+      }
+      this.batch = next.value;
+      this.position = 0;
+    }
+    return true;
+  }
+
+  available(): number {
+    return this.batch.length - this.position;
+  }
+
+  /** The next record; call only when {@link available} is positive. */
+  take(): InputRecord {
+    const record = this.batch[this.position] as InputRecord;
+    this.position += 1;
+    return record;
+  }
+
+  peek(): InputRecord {
+    return this.batch[this.position] as InputRecord;
+  }
+
+  /** Consumes and counts the records left (for a count-mismatch message). */
+  async countRest(): Promise<number> {
+    let n = 0;
+    while (await this.fill()) {
+      n += this.available();
+      this.position = this.batch.length;
+    }
+    return n;
+  }
+}
+
+/** zlib reports corrupt gzip as a bare Z_DATA_ERROR; say which object it was. */
+function asInputError(error: unknown, uri: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    return new InvalidInputError(`${uri}: cannot decompress (Gzip): ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return error;
+}
+
+/**
+ * A JSON number list: `1,-2.5,3e-4`. A CSV line that matches is numeric-only, has no quotes, and is
+ * already valid JSON array content, so it is copied into the row as is — no field splitting, no float
+ * parsing, no re-formatting. This is the common case and what makes parsing fast.
+ */
+const JSON_NUMBER = '-?(?:0|[1-9][0-9]*)(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?';
+const JSON_NUMBER_LIST = new RegExp(`^${JSON_NUMBER}(?:,${JSON_NUMBER})*$`);
+const JSON_NUMBER_ONLY = new RegExp(`^${JSON_NUMBER}$`);
+const COMMA = 0x2c;
+
+function formatRow(
+  sourceFragment: string,
+  input: InputRecord,
+  output: InputRecord,
+  inputUri: string,
+  outputUri: string,
+  settings: Settings,
+): string {
+  const inputData = input.data as Buffer;
+  const outputData = output.data as Buffer;
+  let features: string | undefined;
+  let id: string | undefined;
+  if (settings.input === 'csv' && settings.idIndex === -1 && !settings.featureNames) {
+    // latin1 decodes faster than utf8 and is exact for the ASCII-only text the pattern accepts.
+    const ascii = inputData.toString('latin1');
+    if (JSON_NUMBER_LIST.test(ascii)) features = ascii;
+  }
+  if (features === undefined) {
+    const parsed =
+      settings.input === 'csv'
+        ? csvFeatures(inputData.toString('utf8'), input.index, inputUri, settings)
+        : jsonFeatures(inputData.toString('utf8'), input.index, inputUri, settings);
+    features = parsed.features;
+    id = parsed.id;
+  }
+  // One JSON number per line is the common output: its text goes into the row as written, which is
+  // cheaper than formatting the parsed double back into text.
+  let prediction: Prediction | undefined;
+  let scoreText: string | undefined;
+  if (settings.output === 'csv' && outputData.indexOf(COMMA) === -1) {
+    const text = outputData.toString('latin1');
+    if (JSON_NUMBER_ONLY.test(text)) {
+      const value = Number(text);
+      if (Number.isFinite(value)) {
+        prediction = value;
+        scoreText = text;
+      }
+    }
+  }
+  if (prediction === undefined) {
+    prediction = parsePrediction(output, input.index, inputUri, outputUri, settings.output);
+  }
+  let row = `${sourceFragment}${input.index}`;
+  if (id !== undefined) row += `,"id":${JSON.stringify(id)}`;
+  row += `,"features":[${features}]`;
+  row += predictionFragment(prediction, scoreText, output.index, outputUri, settings);
+  return row + settings.modelFragment;
+}
+
+/** Returns the features as JSON array content (without brackets) and the id, when configured. */
+function csvFeatures(
+  line: string,
+  index: number,
+  uri: string,
+  settings: Settings,
+): { features: string; id: string | undefined } {
+  // Numeric CSV needs no CSV parser: numbers cannot contain commas, quotes or newlines, so a split on
+  // "," is exact. Only a line with a quote (a quoted field) needs real CSV parsing.
+  const fields = line.includes('"') ? csvFields(line, index, uri) : line.split(',');
+  if (settings.featureNames && fields.length !== settings.featureNames.length) {
+    throw new InvalidInputError(
+      `${uri}, record ${index}: ${fields.length} columns but ${settings.featureNames.length} featureNames`,
+    );
+  }
+  let features = '';
+  let separator = '';
+  let id: string | undefined;
+  for (let i = 0; i < fields.length; i += 1) {
+    const field = fields[i] as string;
+    if (i === settings.idIndex) {
+      id = field;
+      continue;
+    }
+    features += separator + featureValue(field, i, index, uri, settings);
+    separator = ',';
+  }
+  return { features, id };
+}
+
+function csvFields(line: string, index: number, uri: string): string[] {
+  try {
+    const rows = parseCsv(line, { relax_column_count: true }) as string[][];
+    return rows[0] ?? [];
+  } catch (error) {
+    throw new InvalidInputError(`${uri}, record ${index}: not valid CSV: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** A feature as JSON text. Empty fields are missing values (XGBoost reads them so): JSON null. */
+function featureValue(field: string, column: number, index: number, uri: string, settings: Settings): string {
+  const text = field.trim();
+  if (text === '') return 'null';
+  const value = Number(text);
+  if (!Number.isFinite(value)) {
+    const name = settings.featureNames?.[column];
+    throw new InvalidInputError(
+      `${uri}, record ${index}: feature ${column + 1}${name ? ` (${name})` : ''} is not a number: ${JSON.stringify(field)}`,
+    );
+  }
+  return String(value);
+}
+
+function jsonFeatures(
+  line: string,
+  index: number,
+  uri: string,
+  settings: Settings,
+): { features: string; id: string | undefined } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    throw new InvalidInputError(`${uri}, record ${index}: not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  let list: unknown[];
+  let id: unknown;
+  let names: readonly (string | undefined)[] | undefined;
+  if (Array.isArray(value)) {
+    list = value;
+    names = settings.featureNames;
+    if (settings.idIndex !== -1) {
+      id = list[settings.idIndex];
+      list = list.filter((_, i) => i !== settings.idIndex);
+      names = settings.featureNames?.filter((_, i) => i !== settings.idIndex);
+    }
+  } else if (value !== null && typeof value === 'object') {
+    const object = value as Record<string, unknown>;
+    if (settings.idColumn !== undefined) id = object[settings.idColumn];
+    if (settings.featureNames) {
+      names = settings.featureNames.filter((n) => n !== settings.idColumn);
+      list = names.map((n) => object[n as string]);
+    } else if (Array.isArray(object.features)) {
+      list = object.features;
+    } else {
+      throw new InvalidInputError(
+        `${uri}, record ${index}: a JSON object record needs a "features" array, or results.featureNames to read its fields`,
+      );
+    }
+  } else {
+    throw new InvalidInputError(
+      `${uri}, record ${index}: expected a JSON array of features or an object, got ${line.slice(0, 80)}`,
+    );
+  }
+  let features = '';
+  for (let i = 0; i < list.length; i += 1) {
+    const item = list[i];
+    let text: string;
+    if (item === null || item === undefined) {
+      text = 'null';
+    } else if (typeof item === 'number' && Number.isFinite(item)) {
+      text = String(item);
+    } else {
+      const name = names?.[i];
+      throw new InvalidInputError(
+        `${uri}, record ${index}: feature ${i + 1}${name ? ` (${name})` : ''} is not a number: ${JSON.stringify(item)}`,
+      );
+    }
+    features += i === 0 ? text : `,${text}`;
+  }
+  if (id !== undefined && id !== null && typeof id !== 'string' && typeof id !== 'number') {
+    throw new InvalidInputError(
+      `${uri}, record ${index}: id ${JSON.stringify(id)} is not a string or number`,
+    );
+  }
+  return { features, id: id === undefined || id === null ? undefined : String(id) };
+}
+
+/** One prediction: a single value, or one value per class. */
+type Prediction = number | number[];
+
+function parsePrediction(
+  output: InputRecord,
+  inputIndex: number,
+  inputUri: string,
+  outputUri: string,
+  format: InputFormat,
+): Prediction {
+  const line = (output.data as Buffer).toString('utf8');
+  const where = `${outputUri}, line ${output.index} (prediction for ${inputUri} record ${inputIndex})`;
+  if (format === 'csv') {
+    if (!line.includes(',') && !line.includes('"')) return predictionNumber(line, where);
+    const fields = line.includes('"') ? csvPredictionFields(line, where) : line.split(',');
+    return fields.length === 1
+      ? predictionNumber(fields[0] as string, where)
+      : fields.map((f) => predictionNumber(f, where));
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new PredictionMismatchError(`${where}: not valid JSON: ${line.slice(0, 80)}`);
+  }
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const object = value as { score?: unknown; scores?: unknown };
+    value = object.scores !== undefined ? object.scores : object.score;
+  }
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every((v) => typeof v === 'number' && Number.isFinite(v))
+  ) {
+    return value.length === 1 ? (value[0] as number) : (value as number[]);
+  }
+  throw new PredictionMismatchError(
+    `${where}: expected a number, an array of numbers, {"score": n} or {"scores": [..]}, got ${line.slice(0, 80)}`,
+  );
+}
+
+function csvPredictionFields(line: string, where: string): string[] {
+  try {
+    return (parseCsv(line) as string[][])[0] ?? [];
+  } catch (error) {
+    throw new PredictionMismatchError(`${where}: not valid CSV: ${(error as Error).message}`);
+  }
+}
+
+function predictionNumber(text: string, where: string): number {
+  const trimmed = text.trim();
+  const value = trimmed === '' ? Number.NaN : Number(trimmed);
+  if (!Number.isFinite(value)) {
+    throw new PredictionMismatchError(`${where}: prediction is not a number: ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+/** `,"score":…` plus `,"scores":[…]` and `,"label":"…"` as the prediction and labels call for. */
+function predictionFragment(
+  prediction: Prediction,
+  scoreText: string | undefined,
+  outputLine: number,
+  outputUri: string,
+  settings: Settings,
+): string {
+  const { labels, labelFragments } = settings;
+  if (typeof prediction === 'number') {
+    const score = `,"score":${scoreText ?? prediction}`;
+    if (!labels || !labelFragments) return score;
+    if (labels.length === 2) return score + labelFragments[prediction >= settings.threshold ? 1 : 0];
+    // More than two classes but one value: the model answered with the class index (multi:softmax).
+    const fragment = Number.isInteger(prediction) ? labelFragments[prediction] : undefined;
+    if (fragment === undefined) {
+      throw new PredictionMismatchError(
+        `${outputUri}, line ${outputLine}: ${prediction} is not a class index for ${labels.length} labels`,
+      );
+    }
+    return score + fragment;
+  }
+  if (labels && prediction.length !== labels.length) {
+    throw new PredictionMismatchError(
+      `${outputUri}, line ${outputLine}: ${prediction.length} class scores but ${labels.length} labels`,
+    );
+  }
+  let best = 0;
+  for (let i = 1; i < prediction.length; i += 1) {
+    if ((prediction[i] as number) > (prediction[best] as number)) best = i;
+  }
+  const label = labelFragments ? labelFragments[best] : `,"label":"${best}"`;
+  return `,"score":${prediction[best]},"scores":[${prediction.join(',')}]${label}`;
+}

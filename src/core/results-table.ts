@@ -1,0 +1,238 @@
+import { InvalidInputError } from '../errors.js';
+import type { ColumnDefinition, PartitionDefinition, TableDefinition } from '../ports.js';
+import { parseS3Uri } from './s3-uri.js';
+
+/**
+ * The results table: one definition drives the Glue table (and so Athena) on AWS and the DuckDB view
+ * locally. Rows are JSON lines written by {@link parseTransformOutput}; the partition columns are not in
+ * the files (Hive/Glue convention) but come from the partition a file is registered under.
+ */
+
+/** Glue, Athena and the local catalog all accept these names, unquoted, in every position we use. */
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,127}$/;
+
+/**
+ * Partition values become path segments (`run_id=<v>/`) and, locally, SQL literals in a view; values
+ * that would need Hive path escaping or SQL quoting are refused rather than escaped.
+ */
+const PARTITION_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** What kind of model wrote the results: only documents the table (the schema is the same for all). */
+export type ModelKind = 'binary' | 'multiclass' | 'regression';
+
+/**
+ * The columns of every results file, in file order. One schema for every model kind, so runs of
+ * different models share a table: a column a model does not produce is left out of the line (NULL).
+ */
+export const RESULT_COLUMNS: readonly ColumnDefinition[] = Object.freeze([
+  { name: 'id', type: 'string', comment: 'record id taken from the idColumn of the input, when configured' },
+  { name: 'source', type: 'string', comment: 'URI of the input object the record came from' },
+  { name: 'record', type: 'bigint', comment: '1-based record (line) number within the source object' },
+  { name: 'features', type: 'array<double>', comment: 'the numeric features sent to the model' },
+  {
+    name: 'score',
+    type: 'double',
+    comment:
+      'binary: probability of the positive class; regression: the prediction; multiclass: top probability',
+  },
+  { name: 'scores', type: 'array<double>', comment: 'multiclass: probability of each class, in label order' },
+  { name: 'label', type: 'string', comment: 'predicted class name, when labels are configured' },
+  { name: 'model', type: 'string', comment: 'SageMaker model name that produced the prediction' },
+]);
+
+/** Partition keys, in path order: one partition per run and model variant. */
+export const RESULT_PARTITION_KEYS: readonly ColumnDefinition[] = Object.freeze([
+  { name: 'run_date', type: 'string', comment: 'UTC date the run started, YYYY-MM-DD' },
+  { name: 'run_id', type: 'string', comment: 'pipeline run id' },
+  { name: 'variant', type: 'string', comment: 'model variant name from the run request' },
+]);
+
+export interface ResultsTableOptions {
+  database: string;
+  table: string;
+  /** `s3://bucket/results/`: the table lives at `<resultsPrefix><table>/`. */
+  resultsPrefix: string;
+  modelKind?: ModelKind;
+}
+
+/**
+ * The results table's definition.
+ *
+ * @example resultsTableDefinition({ database: 'ml', table: 'predictions', resultsPrefix: 's3://b/results/' })
+ *   // location 's3://b/results/predictions/', partitioned by run_date, run_id, variant
+ * @throws InvalidInputError when the database or table name is not a valid identifier, or the prefix is
+ *   not an `s3://bucket/…/` prefix.
+ */
+export function resultsTableDefinition(options: ResultsTableOptions): TableDefinition {
+  assertIdentifier(options.database, 'database name');
+  assertIdentifier(options.table, 'table name');
+  parseS3Uri(options.resultsPrefix);
+  if (!options.resultsPrefix.endsWith('/')) {
+    throw new InvalidInputError(`Results prefix must end with "/": "${options.resultsPrefix}"`);
+  }
+  const kind = options.modelKind ? ` (${options.modelKind} model)` : '';
+  return {
+    database: options.database,
+    name: options.table,
+    location: `${options.resultsPrefix}${options.table}/`,
+    columns: RESULT_COLUMNS.map((c) => ({ ...c })),
+    partitionKeys: RESULT_PARTITION_KEYS.map((c) => ({ ...c })),
+    description: `Batch Transform predictions joined with their inputs${kind}`,
+  };
+}
+
+/**
+ * Where a partition's files live: `<location>run_date=<d>/run_id=<r>/variant=<v>/` (Hive layout, so
+ * Athena's MSCK REPAIR and partition projection would find the same partitions).
+ *
+ * @throws InvalidInputError when the number of values differs from the partition keys or a value is not
+ *   a plain path segment.
+ */
+export function partitionLocation(def: TableDefinition, values: readonly string[]): string {
+  if (values.length !== def.partitionKeys.length) {
+    throw new InvalidInputError(
+      `Table ${def.name} has ${def.partitionKeys.length} partition keys (${def.partitionKeys
+        .map((k) => k.name)
+        .join(', ')}) but ${values.length} values were given`,
+    );
+  }
+  const segments = def.partitionKeys.map((key, i) => {
+    const value = values[i] ?? '';
+    assertPartitionValue(value, key.name);
+    return `${key.name}=${value}/`;
+  });
+  return `${def.location}${segments.join('')}`;
+}
+
+/** The partition of `def` holding these values, as the catalog registers it. */
+export function resultsPartition(def: TableDefinition, values: readonly string[]): PartitionDefinition {
+  return { values: [...values], location: partitionLocation(def, values) };
+}
+
+/**
+ * Checks a name can be used unquoted as a Glue/Athena/DuckDB identifier.
+ *
+ * @throws InvalidInputError naming what the identifier is for.
+ */
+export function assertIdentifier(name: string, what: string): void {
+  if (!IDENTIFIER.test(name)) {
+    throw new InvalidInputError(
+      `Invalid ${what} "${name}": use lower-case letters, digits and _ (not first), at most 128 characters`,
+    );
+  }
+}
+
+/** @throws InvalidInputError when a partition value is not a plain path segment. */
+export function assertPartitionValue(value: string, key: string): void {
+  if (!PARTITION_VALUE.test(value)) {
+    throw new InvalidInputError(
+      `Invalid value "${value}" for partition key ${key}: use letters, digits, ".", "_" and "-" (not first)`,
+    );
+  }
+}
+
+/** The subset of Glue's TableInput this pipeline sets; structurally assignable to the SDK's type. */
+export interface GlueTableInput {
+  Name: string;
+  Description?: string;
+  TableType: 'EXTERNAL_TABLE';
+  Parameters: Record<string, string>;
+  PartitionKeys: GlueColumn[];
+  StorageDescriptor: GlueStorageDescriptor;
+}
+
+export interface GlueColumn {
+  Name: string;
+  Type: string;
+  Comment?: string;
+}
+
+export interface GlueStorageDescriptor {
+  Columns: GlueColumn[];
+  Location: string;
+  InputFormat: string;
+  OutputFormat: string;
+  SerdeInfo: { SerializationLibrary: string; Parameters: Record<string, string> };
+}
+
+/** The subset of Glue's PartitionInput this pipeline sets. */
+export interface GluePartitionInput {
+  Values: string[];
+  StorageDescriptor: GlueStorageDescriptor;
+}
+
+const JSON_SERDE = 'org.openx.data.jsonserde.JsonSerDe';
+const TEXT_INPUT_FORMAT = 'org.apache.hadoop.mapred.TextInputFormat';
+const TEXT_OUTPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat';
+
+/**
+ * The Glue TableInput for CreateTable/UpdateTable: an external table over JSON lines read by the OpenX
+ * JSON SerDe, which Athena uses for `classification=json` tables.
+ */
+export function glueTableInput(def: TableDefinition): GlueTableInput {
+  return {
+    Name: def.name,
+    ...(def.description ? { Description: def.description } : {}),
+    TableType: 'EXTERNAL_TABLE',
+    Parameters: { EXTERNAL: 'TRUE', classification: 'json', typeOfData: 'file' },
+    PartitionKeys: def.partitionKeys.map(glueColumn),
+    StorageDescriptor: storageDescriptor(def, def.location),
+  };
+}
+
+/** The Glue PartitionInput for BatchCreatePartition: the table's storage format at the partition's location. */
+export function gluePartitionInput(def: TableDefinition, partition: PartitionDefinition): GluePartitionInput {
+  return { Values: [...partition.values], StorageDescriptor: storageDescriptor(def, partition.location) };
+}
+
+function storageDescriptor(def: TableDefinition, location: string): GlueStorageDescriptor {
+  return {
+    Columns: def.columns.map(glueColumn),
+    Location: location,
+    InputFormat: TEXT_INPUT_FORMAT,
+    OutputFormat: TEXT_OUTPUT_FORMAT,
+    // Lines the SerDe cannot parse fail the query rather than silently reading as NULL rows.
+    SerdeInfo: { SerializationLibrary: JSON_SERDE, Parameters: { 'ignore.malformed.json': 'FALSE' } },
+  };
+}
+
+function glueColumn(column: ColumnDefinition): GlueColumn {
+  return {
+    Name: column.name,
+    Type: column.type,
+    ...(column.comment ? { Comment: column.comment } : {}),
+  };
+}
+
+/**
+ * The Athena DDL equivalent to {@link glueTableInput}, for people reading or recreating the table by
+ * hand (the pipeline itself calls Glue). Partitions still have to be added (or `MSCK REPAIR TABLE`).
+ */
+export function athenaCreateTableDdl(def: TableDefinition): string {
+  assertIdentifier(def.database, 'database name');
+  assertIdentifier(def.name, 'table name');
+  const column = (c: ColumnDefinition) => {
+    assertIdentifier(c.name, 'column name');
+    return `  \`${c.name}\` ${c.type}${c.comment ? ` COMMENT '${hiveString(c.comment)}'` : ''}`;
+  };
+  return [
+    `CREATE EXTERNAL TABLE IF NOT EXISTS \`${def.database}\`.\`${def.name}\` (`,
+    def.columns.map(column).join(',\n'),
+    ')',
+    ...(def.description ? [`COMMENT '${hiveString(def.description)}'`] : []),
+    'PARTITIONED BY (',
+    def.partitionKeys.map(column).join(',\n'),
+    ')',
+    `ROW FORMAT SERDE '${JSON_SERDE}'`,
+    "WITH SERDEPROPERTIES ('ignore.malformed.json' = 'FALSE')",
+    `STORED AS INPUTFORMAT '${TEXT_INPUT_FORMAT}'`,
+    `OUTPUTFORMAT '${TEXT_OUTPUT_FORMAT}'`,
+    `LOCATION '${hiveString(def.location)}'`,
+    "TBLPROPERTIES ('classification' = 'json');",
+  ].join('\n');
+}
+
+/** Hive DDL string literals escape quotes and backslashes with a backslash. */
+function hiveString(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+}

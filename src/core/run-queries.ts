@@ -1,0 +1,85 @@
+import { QueryFailedError } from '../errors.js';
+import type { QueryEngine, QueryRow, QueryValue } from '../ports.js';
+import {
+  bindParameters,
+  loadNamedQuery,
+  NAMED_QUERIES,
+  renderQuery,
+  validateQueryRequest,
+} from './queries.js';
+
+/** One query's answer, as the run summary stores it. */
+export interface QueryResult {
+  columns: string[];
+  rows: QueryRow[];
+}
+
+export interface RunNamedQueriesRequest {
+  runId: string;
+  /** The results table the queries read (its `{{table}}`). */
+  table: string;
+  /** Named queries (queries/<name>.sql), each run once with `run_id` = runId. */
+  queries: string[];
+}
+
+export interface NamedQueryDeps {
+  queryEngine: QueryEngine;
+  /** The SQL text of a named query (from queries/ on disk, or packaged with the function). */
+  loadQuery: (name: string) => Promise<string>;
+  /** Query names accepted; the shipped set by default. */
+  knownQueries?: readonly string[];
+}
+
+/**
+ * The RunQueries step's core: runs each named query over one run's results.
+ *
+ * Every name is checked before any query runs, so a typo fails fast listing the known queries. The
+ * run id is bound as a parameter, never spliced into the SQL.
+ *
+ * @example runNamedQueries({ runId: 'r1', table: 'predictions', queries: ['summary'] }, deps)
+ *   // { summary: { columns: ['variant', 'records', …], rows: [...] } }
+ * @throws QueryFailedError naming the query that failed, or listing the known ones for an unknown name.
+ */
+export async function runNamedQueries(
+  request: RunNamedQueriesRequest,
+  deps: NamedQueryDeps,
+): Promise<Record<string, QueryResult>> {
+  const known = deps.knownQueries ?? NAMED_QUERIES;
+  for (const name of request.queries) validateQueryRequest({ name }, known);
+  const names = [...new Set(request.queries)];
+  const results = await Promise.all(
+    names.map((name) =>
+      runNamedQuery({ name, parameters: { run_id: request.runId } }, request.table, deps, { partial: true }),
+    ),
+  );
+  return Object.fromEntries(names.map((name, i) => [name, results[i] as QueryResult]));
+}
+
+/**
+ * Runs one named query with the given parameter values (`npm start -- query`, tests).
+ *
+ * With `partial`, parameters the query does not declare are ignored (RunQueries offers `run_id` to
+ * every query; a query may not need it). Otherwise an unknown parameter is an error.
+ *
+ * @throws QueryFailedError naming the query.
+ */
+export async function runNamedQuery(
+  request: { name: string; parameters: Record<string, QueryValue> },
+  table: string,
+  deps: NamedQueryDeps,
+  options: { partial?: boolean } = {},
+): Promise<QueryResult> {
+  const { name } = validateQueryRequest(request, deps.knownQueries ?? NAMED_QUERIES);
+  const query = loadNamedQuery(name, await deps.loadQuery(name));
+  const offered = options.partial
+    ? Object.fromEntries(Object.entries(request.parameters).filter(([key]) => query.parameters.includes(key)))
+    : request.parameters;
+  const parameters = bindParameters(query, offered);
+  const sql = renderQuery(query.sql, table);
+  try {
+    return await deps.queryEngine.runQuery(sql, parameters);
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new QueryFailedError(`Query ${name} failed: ${message}`, { cause: error });
+  }
+}

@@ -1,0 +1,377 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerResultsTable } from '../../src/core/register-table.js';
+import { parseTransformOutput } from '../../src/core/result-parsing.js';
+import { resultsTableDefinition } from '../../src/core/results-table.js';
+import { runNamedQueries, runNamedQuery } from '../../src/core/run-queries.js';
+import { QueryFailedError } from '../../src/errors.js';
+import { DuckDbCatalog } from '../../src/local/duckdb-catalog.js';
+import { FileObjectStore } from '../../src/local/file-object-store.js';
+import type { PartitionDefinition } from '../../src/ports.js';
+import { createQueryLoader } from '../../src/query-files.js';
+
+const QUERIES_DIR = join(import.meta.dirname, '../../queries');
+const TABLE = { database: 'local', table: 'predictions', resultsPrefix: 's3://bucket/results/' };
+const loadQuery = createQueryLoader(QUERIES_DIR);
+
+/**
+ * Writes one transform job's input and output and parses them into the results table's layout, as the
+ * pipeline does: the rows queried below are the real ParseResults output.
+ */
+async function parsedJob(
+  store: FileObjectStore,
+  run: { runId: string; variant: string },
+  input: string,
+  output: string,
+): Promise<PartitionDefinition> {
+  const base = `s3://bucket/runs/${run.runId}`;
+  await store.put('s3://bucket/incoming/a.csv', input);
+  await store.put(`${base}/transform/${run.variant}/a.csv.out`, output);
+  await store.put(`${base}/shard.manifest`, JSON.stringify([{ prefix: 's3://bucket/incoming/' }, 'a.csv']));
+  const result = await parseTransformOutput(
+    {
+      runId: run.runId,
+      runDate: '2024-05-01',
+      variant: run.variant,
+      modelName: `model-${run.variant}`,
+      shardId: '0000',
+      inputManifestUri: `${base}/shard.manifest`,
+      transformOutputPath: `${base}/transform/${run.variant}/`,
+      contentType: 'text/csv',
+      splitType: 'Line',
+      compressionType: 'None',
+      accept: 'text/csv',
+      results: {
+        table: TABLE.table,
+        resultsPrefix: TABLE.resultsPrefix,
+        threshold: 0.5,
+        labels: ['no', 'yes'],
+      },
+    },
+    { store },
+  );
+  return result.partition;
+}
+
+const INPUT = '1,10\n2,20\n3,30\n4,40\n';
+
+describe('DuckDbCatalog with the named queries', () => {
+  let root: string;
+  let store: FileObjectStore;
+  let catalog: DuckDbCatalog;
+  let partitions: PartitionDefinition[];
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'duckdb-catalog-'));
+    store = new FileObjectStore(join(root, 's3'));
+    catalog = await DuckDbCatalog.open(join(root, 'catalog.duckdb'), store);
+    // run-1: two variants over the same four records.
+    const champion = await parsedJob(
+      store,
+      { runId: 'run-1', variant: 'champion' },
+      INPUT,
+      '0.9\n0.2\n0.6\n0.05\n',
+    );
+    const challenger = await parsedJob(
+      store,
+      { runId: 'run-1', variant: 'challenger' },
+      INPUT,
+      '0.8\n0.7\n0.3\n1.0\n',
+    );
+    // run-2: one variant, registered too.
+    const other = await parsedJob(
+      store,
+      { runId: 'run-2', variant: 'champion' },
+      INPUT,
+      '0.5\n0.5\n0.5\n0.5\n',
+    );
+    // dead-run: its files exist under the table's location but it never registered its partition.
+    await parsedJob(store, { runId: 'dead-run', variant: 'champion' }, INPUT, '0.1\n0.1\n0.1\n0.1\n');
+    partitions = [champion, challenger, other];
+    await registerResultsTable({ ...TABLE, partitions }, { catalog });
+  });
+
+  afterAll(async () => {
+    await catalog.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('shows the rows of registered partitions, with partition values as columns', async () => {
+    const { rows } = await catalog.runQuery(
+      'SELECT run_id, variant, count(*) AS records FROM predictions GROUP BY run_id, variant ORDER BY run_id, variant',
+    );
+
+    expect(rows).toEqual([
+      { run_id: 'run-1', variant: 'challenger', records: 4 },
+      { run_id: 'run-1', variant: 'champion', records: 4 },
+      { run_id: 'run-2', variant: 'champion', records: 4 },
+    ]);
+  });
+
+  it('does not show files of a partition that was never registered', async () => {
+    const { rows } = await catalog.runQuery('SELECT count(*) AS n FROM predictions WHERE run_id = ?', [
+      'dead-run',
+    ]);
+
+    expect(rows).toEqual([{ n: 0 }]);
+  });
+
+  it('returns rows with the definition types: numbers, strings, and lists as JSON text', async () => {
+    const { columns, rows } = await catalog.runQuery(
+      'SELECT * FROM local.predictions WHERE run_id = ? AND variant = ? AND record = ?',
+      ['run-1', 'champion', 2],
+    );
+
+    expect(columns).toEqual([
+      'id',
+      'source',
+      'record',
+      'features',
+      'score',
+      'scores',
+      'label',
+      'model',
+      'run_date',
+      'run_id',
+      'variant',
+    ]);
+    expect(rows).toEqual([
+      {
+        id: null,
+        source: 's3://bucket/incoming/a.csv',
+        record: 2,
+        features: '[2,20]',
+        score: 0.2,
+        scores: null,
+        label: 'no',
+        model: 'model-champion',
+        run_date: '2024-05-01',
+        run_id: 'run-1',
+        variant: 'champion',
+      },
+    ]);
+  });
+
+  it('answers summary per variant with score statistics and label counts', async () => {
+    const { summary } = await runNamedQueries(
+      { runId: 'run-1', table: 'predictions', queries: ['summary'] },
+      { queryEngine: catalog, loadQuery },
+    );
+
+    expect(summary?.columns).toEqual([
+      'variant',
+      'records',
+      'mean_score',
+      'min_score',
+      'max_score',
+      'label',
+      'label_records',
+      'label_share',
+    ]);
+    const rounded = summary?.rows.map((r) => ({ ...r, mean_score: round(r.mean_score) }));
+    expect(rounded).toEqual([
+      {
+        variant: 'challenger',
+        records: 4,
+        mean_score: 0.7,
+        min_score: 0.3,
+        max_score: 1,
+        label: 'no',
+        label_records: 1,
+        label_share: 0.25,
+      },
+      {
+        variant: 'challenger',
+        records: 4,
+        mean_score: 0.7,
+        min_score: 0.3,
+        max_score: 1,
+        label: 'yes',
+        label_records: 3,
+        label_share: 0.75,
+      },
+      {
+        variant: 'champion',
+        records: 4,
+        mean_score: 0.4375,
+        min_score: 0.05,
+        max_score: 0.9,
+        label: 'no',
+        label_records: 2,
+        label_share: 0.5,
+      },
+      {
+        variant: 'champion',
+        records: 4,
+        mean_score: 0.4375,
+        min_score: 0.05,
+        max_score: 0.9,
+        label: 'yes',
+        label_records: 2,
+        label_share: 0.5,
+      },
+    ]);
+  });
+
+  it('answers label-counts with each label count and share, most frequent first', async () => {
+    const { 'label-counts': counts } = await runNamedQueries(
+      { runId: 'run-1', table: 'predictions', queries: ['label-counts'] },
+      { queryEngine: catalog, loadQuery },
+    );
+
+    expect(counts?.rows).toEqual([
+      { variant: 'challenger', label: 'yes', records: 3, share: 0.75 },
+      { variant: 'challenger', label: 'no', records: 1, share: 0.25 },
+      { variant: 'champion', label: 'no', records: 2, share: 0.5 },
+      { variant: 'champion', label: 'yes', records: 2, share: 0.5 },
+    ]);
+  });
+
+  it('answers score-histogram with all ten buckets per variant, a score of 1 in the last', async () => {
+    const { 'score-histogram': histogram } = await runNamedQueries(
+      { runId: 'run-1', table: 'predictions', queries: ['score-histogram'] },
+      { queryEngine: catalog, loadQuery },
+    );
+
+    const counts = (variant: string) =>
+      histogram?.rows.filter((r) => r.variant === variant).map((r) => r.records);
+    expect(counts('champion')).toEqual([1, 0, 1, 0, 0, 0, 1, 0, 0, 1]);
+    expect(counts('challenger')).toEqual([0, 0, 0, 1, 0, 0, 0, 1, 1, 1]);
+    expect(histogram?.rows[3]).toEqual({
+      variant: 'challenger',
+      bucket: 3,
+      lower_bound: 0.3,
+      upper_bound: 0.4,
+      records: 1,
+    });
+  });
+
+  it('answers variant-comparison with label agreement and score differences on shared records', async () => {
+    const { 'variant-comparison': comparison } = await runNamedQueries(
+      { runId: 'run-1', table: 'predictions', queries: ['variant-comparison'] },
+      { queryEngine: catalog, loadQuery },
+    );
+
+    expect(
+      comparison?.rows.map((r) => ({ ...r, mean_abs_score_diff: round(r.mean_abs_score_diff) })),
+    ).toEqual([
+      {
+        variant_a: 'challenger',
+        variant_b: 'champion',
+        records: 4,
+        label_agreement: 0.25,
+        mean_abs_score_diff: 0.4625,
+        max_abs_score_diff: 0.95,
+      },
+    ]);
+  });
+
+  it('answers variant-comparison with no rows for a run with one variant', async () => {
+    const { 'variant-comparison': comparison } = await runNamedQueries(
+      { runId: 'run-2', table: 'predictions', queries: ['variant-comparison'] },
+      { queryEngine: catalog, loadQuery },
+    );
+
+    expect(comparison?.rows).toEqual([]);
+  });
+
+  it('treats a parameter holding quotes and SQL as a plain value', async () => {
+    const injection = "run-1' OR '1'='1'; DROP TABLE predictions; --";
+
+    const summary = await runNamedQuery(
+      { name: 'summary', parameters: { run_id: injection } },
+      'predictions',
+      {
+        queryEngine: catalog,
+        loadQuery,
+      },
+    );
+    const { rows } = await catalog.runQuery('SELECT count(*) AS n FROM predictions');
+
+    expect(summary.rows).toEqual([]);
+    expect(rows).toEqual([{ n: 12 }]);
+  });
+
+  it('changes nothing when the same table and partitions are registered again', async () => {
+    await registerResultsTable({ ...TABLE, partitions }, { catalog });
+    await catalog.addPartitions(resultsTableDefinition(TABLE), partitions);
+
+    const { rows } = await catalog.runQuery('SELECT count(*) AS n FROM predictions');
+    expect(rows).toEqual([{ n: 12 }]);
+    expect(await catalog.listPartitions('local', 'predictions')).toHaveLength(3);
+  });
+
+  it('keeps tables and partitions when the catalog file is opened again', async () => {
+    const path = join(root, 'reopened.duckdb');
+    const first = await DuckDbCatalog.open(path, store);
+    await registerResultsTable({ ...TABLE, partitions }, { catalog: first });
+    await first.close();
+
+    const second = await DuckDbCatalog.open(path, store);
+    try {
+      const { rows } = await second.runQuery('SELECT count(*) AS n FROM predictions');
+      expect(rows).toEqual([{ n: 12 }]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('refuses several statements in one call and a wrong number of parameters', async () => {
+    await expect(catalog.runQuery('SELECT 1; DROP TABLE x')).rejects.toThrow(
+      new QueryFailedError('Expected one SQL statement, got 2'),
+    );
+    await expect(catalog.runQuery('SELECT ? AS a', [])).rejects.toThrow(
+      'The query has 1 ? parameter(s) but 0 value(s) were given',
+    );
+    await expect(catalog.runQuery('SELECT * FROM no_such_table')).rejects.toBeInstanceOf(QueryFailedError);
+  });
+});
+
+describe('DuckDbCatalog without partitions', () => {
+  it('exposes a registered table with no partitions as an empty view with every column', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'duckdb-empty-'));
+    const catalog = await DuckDbCatalog.open(
+      join(root, 'catalog.duckdb'),
+      new FileObjectStore(join(root, 's3')),
+    );
+    try {
+      await registerResultsTable({ ...TABLE, partitions: [] }, { catalog });
+
+      const result = await catalog.runQuery('SELECT * FROM predictions');
+      const { summary } = await runNamedQueries(
+        { runId: 'run-1', table: 'predictions', queries: ['summary'] },
+        { queryEngine: catalog, loadQuery },
+      );
+
+      expect(result.rows).toEqual([]);
+      expect(result.columns).toHaveLength(11);
+      expect(summary?.rows).toEqual([]);
+    } finally {
+      await catalog.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses partitions for a table that was never registered', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'duckdb-unregistered-'));
+    const catalog = await DuckDbCatalog.open(
+      join(root, 'catalog.duckdb'),
+      new FileObjectStore(join(root, 's3')),
+    );
+    try {
+      const def = resultsTableDefinition(TABLE);
+      await expect(
+        catalog.addPartitions(def, [{ values: ['2024-05-01', 'r', 'v'], location: `${def.location}x/` }]),
+      ).rejects.toThrow('Table local.predictions is not registered');
+    } finally {
+      await catalog.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+function round(value: unknown): unknown {
+  return typeof value === 'number' ? Math.round(value * 1e9) / 1e9 : value;
+}
