@@ -57,7 +57,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'sample':
       return runCommand(home, {
         path: join(SAMPLE_DIR, 'input'),
+        inputName: 'sample',
         models: [SAMPLE_MODEL],
+        variantNames: ['xgb'],
         containers: [],
         requestFile: join(SAMPLE_DIR, 'run-request.json'),
         runId: values['run-id'],
@@ -84,7 +86,11 @@ export async function main(argv: string[]): Promise<number> {
 
 interface RunCommandOptions {
   path: string | undefined;
+  /** The folder name under incoming/ (default: the file or folder's own name). */
+  inputName?: string;
   models: string[];
+  /** Variant names for `models`, in order (default: from the file names). */
+  variantNames?: string[];
   containers: string[];
   requestFile: string | undefined;
   runId: string | undefined;
@@ -96,7 +102,9 @@ async function runCommand(home: string, options: RunCommandOptions): Promise<num
     : {};
   const pipeline = await LocalPipeline.open({ home, onStateEvent: printStateEvent });
   try {
-    const input = options.path ? await uploadInput(pipeline, resolve(options.path)) : fromFile.input;
+    const input = options.path
+      ? await uploadInput(pipeline, resolve(options.path), options.inputName)
+      : fromFile.input;
     if (!input) throw new UsageError('Give a file or folder to transform, or a --request whose input is set');
     const models = await registerModels(pipeline, options);
     const request = validateAgainstSchema<RunRequest>(
@@ -141,10 +149,10 @@ async function queryCommand(home: string, sql: string, params: string[]): Promis
 }
 
 /** Copies a local file or folder into the store under incoming/, streaming, and returns its S3 URI. */
-async function uploadInput(pipeline: LocalPipeline, path: string): Promise<string> {
+async function uploadInput(pipeline: LocalPipeline, path: string, inputName?: string): Promise<string> {
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new UsageError(`No such file or folder: ${path}`);
-  const name = basename(path).replace(/[^\w.-]+/g, '-');
+  const name = inputName ?? basename(path).replace(/[^\w.-]+/g, '-');
   if (info.isFile()) {
     const uri = `s3://${LOCAL_BUCKET}/incoming/${name}`;
     await pipeline.store.putStream(uri, createReadStream(path));
@@ -171,18 +179,15 @@ async function registerModels(
       .replace(/[^a-z0-9-]+/g, '-')
       .replace(/^-+|-+$/g, '')
       .slice(0, 16) || 'model';
-  for (const file of options.models) {
+  for (const [index, file] of options.models.entries()) {
     const bytes = await readFile(file).catch(() => {
       throw new UsageError(`No such model file: ${file}`);
     });
     const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
     const modelDataUrl = `s3://${LOCAL_BUCKET}/models/${digest}/model.json`;
     await pipeline.store.put(modelDataUrl, bytes);
-    models.push({
-      variant: uniqueVariant(models, variantOf(basename(file))),
-      image: 'builtin:xgboost',
-      modelDataUrl,
-    });
+    const wanted = options.variantNames?.[index] ?? variantOf(basename(file));
+    models.push({ variant: uniqueVariant(models, wanted), image: 'builtin:xgboost', modelDataUrl });
   }
   for (const url of options.containers) {
     const modelName = `container-${createHash('sha256').update(url).digest('hex').slice(0, 12)}`;
