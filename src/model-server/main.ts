@@ -8,10 +8,13 @@
  * SIGTERM or SIGINT after closing the server. As in a SageMaker container, the model defaults to
  * $SM_MODEL_DIR or /opt/ml/model and the port to $SAGEMAKER_BIND_TO_PORT or 8080.
  */
+import cluster, { type Worker } from 'node:cluster';
 import { realpathSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SAGEMAKER_DEFAULT_PORT, SAGEMAKER_MODEL_DIR, startModelServer } from './server.js';
+import { loadXGBoostModel } from './xgboost-model.js';
 
 export interface ServeModelOptions {
   /** Model file, directory or model.tar.gz; default $SM_MODEL_DIR, then /opt/ml/model. */
@@ -37,9 +40,19 @@ export async function serveModelCommand(
     process.stderr.write(`Invalid port "${portText}"\n`);
     return 1;
   }
+  const workers = workerCount(env.SAGEMAKER_MODEL_SERVER_WORKERS);
+  if (workers === undefined) {
+    process.stderr.write(
+      `Invalid SAGEMAKER_MODEL_SERVER_WORKERS "${env.SAGEMAKER_MODEL_SERVER_WORKERS}": give a positive integer\n`,
+    );
+    return 1;
+  }
+  const host = options.host ?? '127.0.0.1';
+  if (cluster.isWorker) return serveAsWorker(modelPath, port, host);
+  if (workers > 1) return serveWithWorkers(modelPath, workers);
   let server: Awaited<ReturnType<typeof startModelServer>>;
   try {
-    server = await startModelServer({ modelPath, port, host: options.host ?? '127.0.0.1' });
+    server = await startModelServer({ modelPath, port, host });
   } catch (error) {
     process.stderr.write(`Model server could not start: ${(error as Error).message}\n`);
     return 1;
@@ -55,6 +68,104 @@ export async function serveModelCommand(
   });
   await server.close();
   process.stderr.write(`Model server stopped (${signal})\n`);
+  return 0;
+}
+
+/**
+ * Model server processes, as SageMaker's own containers size them: SAGEMAKER_MODEL_SERVER_WORKERS, by
+ * default one per core. Prediction is CPU-bound, and one process would use one core however many
+ * requests MaxConcurrentTransforms sends at once. `undefined` when the value is not a positive integer.
+ */
+function workerCount(text: string | undefined): number | undefined {
+  if (text === undefined || text.trim() === '') return availableParallelism();
+  const count = Number(text);
+  return Number.isInteger(count) && count >= 1 ? count : undefined;
+}
+
+/**
+ * The primary of a multi-process server: checks the model loads (so a bad model fails at once, with
+ * the reason), forks the workers, which share one listening port (connections are dealt round-robin),
+ * prints the URL once every worker listens, replaces a worker that dies, and stops them all on SIGTERM.
+ */
+async function serveWithWorkers(modelPath: string, count: number): Promise<number> {
+  // Each worker reads the same --port and --host and listens itself; the cluster shares the socket.
+  let model: Awaited<ReturnType<typeof loadXGBoostModel>>;
+  try {
+    model = await loadXGBoostModel(modelPath);
+  } catch (error) {
+    process.stderr.write(`Model server could not start: ${(error as Error).message}\n`);
+    return 1;
+  }
+  let stopping = false;
+  let url = '';
+  const fork = (): Worker => cluster.fork({ SAGEMAKER_MODEL_SERVER_WORKERS: '1', SM_MODEL_DIR: modelPath });
+  const started = await new Promise<string | Error>((resolve) => {
+    let listening = 0;
+    cluster.on('message', (_worker, message: { url?: string; error?: string }) => {
+      if (message.error) resolve(new Error(message.error));
+      else if (message.url && ++listening === count) resolve(message.url);
+    });
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) return;
+      if (!url) {
+        resolve(new Error(`worker ${worker.process.pid} exited (${signal ?? code}) while starting`));
+        return;
+      }
+      process.stderr.write(
+        `Model server worker ${worker.process.pid} exited (${signal ?? code}); replacing it\n`,
+      );
+      fork();
+    });
+    for (let n = 0; n < count; n++) fork();
+  });
+  const stopAll = () =>
+    Promise.all(
+      Object.values(cluster.workers ?? {}).map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (!worker || worker.isDead()) return resolve();
+            worker.once('exit', () => resolve());
+            worker.process.kill('SIGTERM');
+          }),
+      ),
+    );
+  if (started instanceof Error) {
+    stopping = true;
+    await stopAll();
+    process.stderr.write(`Model server could not start: ${started.message}\n`);
+    return 1;
+  }
+  url = started;
+  process.stdout.write(
+    `Model server listening on ${url} (${modelPath}: ${model.objective}, ` +
+      `${model.numFeature} features, ${model.numTrees} trees; ${count} worker processes)\n`,
+  );
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  stopping = true;
+  await stopAll();
+  process.stderr.write(`Model server stopped (${signal})\n`);
+  return 0;
+}
+
+/** A worker of {@link serveWithWorkers}: serves until SIGTERM, telling the primary its URL or why it failed. */
+async function serveAsWorker(modelPath: string, port: number, host: string): Promise<number> {
+  let server: Awaited<ReturnType<typeof startModelServer>>;
+  try {
+    server = await startModelServer({ modelPath, port, host });
+  } catch (error) {
+    process.send?.({ error: (error as Error).message });
+    return 1;
+  }
+  process.send?.({ url: server.url });
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  await server.close();
+  process.disconnect?.(); // the IPC channel to the primary would keep this process alive
   return 0;
 }
 

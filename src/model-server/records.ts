@@ -47,17 +47,53 @@ export function parseCsvRecords(body: Uint8Array, numFeatures: number, firstLine
     const end = lineEnd > pos && body[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
     const line = firstLine + row;
     if (end === pos && numFeatures > 1) throw recordError(line, 'is empty');
-    let column = 0;
-    let start = pos;
     const rowOffset = row * numFeatures;
-    for (let i = pos; i <= end; i++) {
-      if (i !== end && body[i] !== COMMA) continue;
+    let column = 0;
+    let i = pos;
+    // One pass over the bytes: plain decimals ("-12.5") are read as they are scanned; any other field
+    // (a sign "+", spaces, an exponent, "nan", more than 15 significant digits) goes to parseNumberBytes.
+    while (true) {
       if (column === numFeatures) {
         throw wrongCount(line, numFeatures + countCommas(body, i, end) + 1, numFeatures);
       }
-      values[rowOffset + column] = parseNumberBytes(body, start, i, line, column + 1);
+      const start = i;
+      let c = i < end ? (body[i] as number) : COMMA;
+      const negative = c === 0x2d;
+      if (negative) c = ++i < end ? (body[i] as number) : COMMA;
+      let mantissa = 0;
+      let significant = 0;
+      let digits = 0;
+      while (c >= 0x30 && c <= 0x39) {
+        if (significant > 0 || c !== 0x30) significant++;
+        mantissa = mantissa * 10 + (c - 0x30);
+        digits++;
+        c = ++i < end ? (body[i] as number) : COMMA;
+      }
+      let scale = 0;
+      if (c === 0x2e) {
+        c = ++i < end ? (body[i] as number) : COMMA;
+        while (c >= 0x30 && c <= 0x39) {
+          if (significant > 0 || c !== 0x30) significant++;
+          mantissa = mantissa * 10 + (c - 0x30);
+          digits++;
+          scale++;
+          c = ++i < end ? (body[i] as number) : COMMA;
+        }
+      }
+      let value: number;
+      if (c === COMMA && digits > 0 && significant <= 15 && scale <= 22) {
+        value = scale === 0 ? mantissa : mantissa / (POW10[scale] as number);
+        if (negative) value = -value;
+      } else if (c === COMMA && i === start) {
+        value = Number.NaN; // an empty field is a missing value
+      } else {
+        while (i < end && body[i] !== COMMA) i++;
+        value = parseNumberBytes(body, start, i, line, column + 1);
+      }
+      values[rowOffset + column] = value;
       column++;
-      start = i + 1;
+      if (i >= end) break;
+      i++; // past the comma
     }
     if (column !== numFeatures) throw wrongCount(line, column, numFeatures);
     row++;
