@@ -250,6 +250,7 @@ function printSummary(summary: RunSummary, pipeline: LocalPipeline, seconds: str
   for (const partition of summary.partitions)
     log(`  results: ${pipeline.store.pathOf(`${partition.location}x`).slice(0, -1)}`);
   log(`  summary: ${pipeline.store.pathOf(summary.summaryUri)}`);
+  log(`  report:  ${pipeline.store.pathOf(summary.reportUri)}`);
   for (const [name, result] of Object.entries(summary.queries)) {
     log(`\nQuery "${name}":`);
     printTable(result.columns, result.rows);
