@@ -2,6 +2,7 @@ import { InvalidInputError } from '../errors.js';
 import type { Catalog, PartitionDefinition } from '../ports.js';
 import { type ModelKind, partitionLocation, resultsTableDefinition } from './results-table.js';
 
+/** RegisterTable's input: the results table and the run's partitions. */
 export interface RegisterResultsTableRequest {
   database: string;
   table: string;
@@ -12,6 +13,7 @@ export interface RegisterResultsTableRequest {
   modelKind?: ModelKind;
 }
 
+/** RegisterTable's output (the state machine keeps it at `$.registered`). */
 export interface RegisterResultsTableResult {
   /** `database.table` */
   table: string;

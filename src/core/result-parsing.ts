@@ -55,6 +55,7 @@ export interface ParseTransformOutputResult {
   files: string[];
 }
 
+/** The ports ParseResults uses: only the object store. */
 export interface ParseTransformOutputDeps {
   store: ObjectStore;
 }
@@ -62,8 +63,6 @@ export interface ParseTransformOutputDeps {
 const RUN_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const SHARD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const DEFAULT_THRESHOLD = 0.5;
-/** Flush written rows to the store in chunks of about this many characters. */
-const WRITE_CHUNK_CHARS = 1 << 18;
 
 /**
  * Joins each input record with its prediction and writes the rows as JSON lines to the run's partition:
@@ -209,10 +208,8 @@ async function* joinObject(
   // records per second, per-record awaits on two streams would cost more than the parsing itself.
   const inputs = new RecordCursor(splitRecordChunks(inputBytes, 'Line', { source: inputUri }), inputUri);
   const outputs = new RecordCursor(splitRecordChunks(outputStream, 'Line', { source: outputUri }), outputUri);
-  // The row prefix is the same for every record of the object: encode the URI once.
-  const sourceFragment = `{"source":${JSON.stringify(inputUri)},"record":`;
+  const writer = new RowWriter(inputUri, outputUri, settings);
   let records = 0;
-  let buffer = '';
   try {
     for (;;) {
       const hasInput = await inputs.fill();
@@ -229,16 +226,12 @@ async function* joinObject(
         );
       }
       const n = Math.min(inputs.available(), outputs.available());
-      for (let i = 0; i < n; i += 1) {
-        buffer += formatRow(sourceFragment, inputs.take(), outputs.take(), inputUri, outputUri, settings);
-      }
+      for (let i = 0; i < n; i += 1) writer.row(inputs.take(), outputs.take());
       records += n;
-      if (buffer.length >= WRITE_CHUNK_CHARS) {
-        yield Buffer.from(buffer, 'utf8');
-        buffer = '';
-      }
+      for (let chunk = writer.takeFull(); chunk; chunk = writer.takeFull()) yield chunk;
     }
-    if (buffer.length > 0) yield Buffer.from(buffer, 'utf8');
+    const last = writer.takeRest();
+    if (last) yield last;
   } finally {
     inputStream.destroy();
     outputStream.destroy();
@@ -319,63 +312,235 @@ function asInputError(error: unknown, uri: string): unknown {
   return error;
 }
 
-/**
- * A JSON number list: `1,-2.5,3e-4`. A CSV line that matches is numeric-only, has no quotes, and is
- * already valid JSON array content, so it is copied into the row as is — no field splitting, no float
- * parsing, no re-formatting. This is the common case and what makes parsing fast.
- */
-const JSON_NUMBER = '-?(?:0|[1-9][0-9]*)(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?';
-const JSON_NUMBER_LIST = new RegExp(`^${JSON_NUMBER}(?:,${JSON_NUMBER})*$`);
-const JSON_NUMBER_ONLY = new RegExp(`^${JSON_NUMBER}$`);
 const COMMA = 0x2c;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const ONE = 0x31;
+const NINE = 0x39;
+const LOWER_E = 0x65;
+const UPPER_E = 0x45;
+/** At most 200 integer digits and a 2-digit exponent: below 1e300, so no such number overflows a double. */
+const MAX_PLAIN_DIGITS = 200;
+const MAX_PLAIN_EXPONENT_DIGITS = 2;
 
-function formatRow(
-  sourceFragment: string,
-  input: InputRecord,
-  output: InputRecord,
-  inputUri: string,
-  outputUri: string,
-  settings: Settings,
-): string {
-  const inputData = input.data as Buffer;
-  const outputData = output.data as Buffer;
-  let features: string | undefined;
-  let id: string | undefined;
-  if (settings.input === 'csv' && settings.idIndex === -1 && !settings.featureNames) {
-    // latin1 decodes faster than utf8 and is exact for the ASCII-only text the pattern accepts.
-    const ascii = inputData.toString('latin1');
-    if (JSON_NUMBER_LIST.test(ascii)) features = ascii;
+/**
+ * How many JSON numbers `data` (bytes) holds as a comma-separated list (`1,-2.5,3e-4`), or 0 when it is
+ * not exactly such a list. A CSV line that is one is numeric-only, has no quotes, and is already valid
+ * JSON array content, so its bytes are copied into the row as they are — no decoding, no field
+ * splitting, no float parsing, no re-formatting. This is the common case and what makes parsing fast.
+ *
+ * Scans bytes (tight digit loops, measured as fast as a RegExp) so the line never becomes a JS string.
+ */
+function countJsonNumbers(data: Uint8Array): number {
+  const n = data.length;
+  let i = 0;
+  let count = 0;
+  for (;;) {
+    if (i < n && data[i] === MINUS) i += 1;
+    if (i >= n) return 0;
+    const first = data[i] as number;
+    if (first === ZERO) i += 1;
+    else if (first >= ONE && first <= NINE) {
+      const start = i;
+      i = skipDigits(data, i + 1);
+      // Only short numbers are taken as written: a long one might overflow a double (checked path).
+      if (i - start > MAX_PLAIN_DIGITS) return 0;
+    } else return 0;
+    if (i < n && data[i] === DOT) {
+      const start = i + 1;
+      i = skipDigits(data, start);
+      if (i === start) return 0;
+    }
+    if (i < n && (data[i] === LOWER_E || data[i] === UPPER_E)) {
+      i += 1;
+      if (i < n && (data[i] === PLUS || data[i] === MINUS)) i += 1;
+      const start = i;
+      i = skipDigits(data, start);
+      if (i === start || i - start > MAX_PLAIN_EXPONENT_DIGITS) return 0;
+    }
+    count += 1;
+    if (i === n) return count;
+    if (data[i] !== COMMA) return 0;
+    i += 1;
   }
-  if (features === undefined) {
-    const parsed =
-      settings.input === 'csv'
-        ? csvFeatures(inputData.toString('utf8'), input.index, inputUri, settings)
-        : jsonFeatures(inputData.toString('utf8'), input.index, inputUri, settings);
-    features = parsed.features;
-    id = parsed.id;
+}
+
+/** The index of the first non-digit at or after `from`. */
+function skipDigits(data: Uint8Array, from: number): number {
+  let i = from;
+  while (i < data.length) {
+    const c = data[i] as number;
+    if (c < ZERO || c > NINE) break;
+    i += 1;
   }
-  // One JSON number per line is the common output: its text goes into the row as written, which is
-  // cheaper than formatting the parsed double back into text.
-  let prediction: Prediction | undefined;
-  let scoreText: string | undefined;
-  if (settings.output === 'csv' && outputData.indexOf(COMMA) === -1) {
-    const text = outputData.toString('latin1');
-    if (JSON_NUMBER_ONLY.test(text)) {
-      const value = Number(text);
-      if (Number.isFinite(value)) {
-        prediction = value;
-        scoreText = text;
-      }
+  return i;
+}
+
+/** Rows are built as UTF-8 bytes in chunks of this size, handed to the store whole. */
+const CHUNK_BYTES = 1 << 18;
+const FEATURES_OPEN = Buffer.from(',"features":[');
+const FEATURES_CLOSE = Buffer.from(']');
+const FEATURES_CLOSE_SCORE = Buffer.from('],"score":');
+/** Fragments up to this many bytes are copied with a loop rather than TypedArray.set. */
+const SMALL_COPY = 48;
+const ID = Buffer.from(',"id":');
+
+/**
+ * Joins one input object's records with their predictions into JSON lines, written straight into
+ * byte chunks: the common numeric case copies input and output bytes without making JS strings.
+ */
+class RowWriter {
+  private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  private position = 0;
+  private readonly full: Buffer[] = [];
+  private readonly inputUri: string;
+  private readonly outputUri: string;
+  private readonly settings: Settings;
+  /** The row prefix is the same for every record of the object: encoded once. */
+  private readonly sourceFragment: Buffer;
+  private readonly labelFragments: Buffer[] | undefined;
+  private readonly modelFragment: Buffer;
+  /** Numbers a CSV line must hold to be copied as is: -1 any, 0 never (an id column to take out). */
+  private readonly plainCsvColumns: number;
+
+  constructor(inputUri: string, outputUri: string, settings: Settings) {
+    this.inputUri = inputUri;
+    this.outputUri = outputUri;
+    this.settings = settings;
+    this.sourceFragment = Buffer.from(`{"source":${JSON.stringify(inputUri)},"record":`);
+    this.labelFragments = settings.labelFragments?.map((f) => Buffer.from(f));
+    this.modelFragment = Buffer.from(settings.modelFragment);
+    this.plainCsvColumns =
+      settings.input !== 'csv' || settings.idIndex !== -1 ? 0 : (settings.featureNames?.length ?? -1);
+  }
+
+  row(input: InputRecord, output: InputRecord): void {
+    const { settings } = this;
+    const inputData = input.data;
+    const outputData = output.data;
+    let features: Uint8Array | string;
+    let id: string | undefined;
+    const columns = this.plainCsvColumns === 0 ? 0 : countJsonNumbers(inputData);
+    if (columns > 0 && (this.plainCsvColumns === -1 || columns === this.plainCsvColumns)) {
+      features = inputData;
+    } else {
+      const text = Buffer.from(inputData.buffer, inputData.byteOffset, inputData.byteLength).toString('utf8');
+      const parsed =
+        settings.input === 'csv'
+          ? csvFeatures(text, input.index, this.inputUri, settings)
+          : jsonFeatures(text, input.index, this.inputUri, settings);
+      features = parsed.features;
+      id = parsed.id;
+    }
+    // One JSON number per line is the common output: its bytes go into the row as written. Anything
+    // else is parsed and checked, and formatted before the row is started.
+    let label: Buffer | undefined;
+    let prediction: string | undefined;
+    if (settings.output === 'csv' && countJsonNumbers(outputData) === 1) {
+      if (this.labelFragments) label = this.labelFor(Number(latin1(outputData)), output.index);
+    } else {
+      prediction = predictionFragment(
+        parsePrediction(output, input.index, this.inputUri, this.outputUri, settings.output),
+        output.index,
+        this.outputUri,
+        settings,
+      );
+    }
+    this.bytes(this.sourceFragment);
+    this.ascii(String(input.index));
+    if (id !== undefined) {
+      this.bytes(ID);
+      this.text(JSON.stringify(id));
+    }
+    this.bytes(FEATURES_OPEN);
+    if (typeof features === 'string') this.ascii(features);
+    else this.bytes(features);
+    if (prediction === undefined) {
+      this.bytes(FEATURES_CLOSE_SCORE);
+      this.bytes(outputData);
+      if (label) this.bytes(label);
+    } else {
+      this.bytes(FEATURES_CLOSE);
+      this.text(prediction);
+    }
+    this.bytes(this.modelFragment);
+  }
+
+  /** A completed chunk, or undefined when none is full yet. */
+  takeFull(): Buffer | undefined {
+    return this.full.shift();
+  }
+
+  /** Whatever has been written and not yet taken. */
+  takeRest(): Buffer | undefined {
+    if (this.position === 0) return undefined;
+    const rest = this.chunk.subarray(0, this.position);
+    this.position = 0;
+    return rest;
+  }
+
+  private labelFor(score: number, outputLine: number): Buffer {
+    const fragments = this.labelFragments as Buffer[];
+    if (!Number.isFinite(score)) {
+      // Valid JSON number syntax can still overflow a double (1e999).
+      throw new PredictionMismatchError(
+        `${this.outputUri}, line ${outputLine}: prediction ${score} is not finite`,
+      );
+    }
+    if (fragments.length === 2) return fragments[score >= this.settings.threshold ? 1 : 0] as Buffer;
+    const fragment = Number.isInteger(score) ? fragments[score] : undefined;
+    if (fragment === undefined) {
+      throw new PredictionMismatchError(
+        `${this.outputUri}, line ${outputLine}: ${score} is not a class index for ${fragments.length} labels`,
+      );
+    }
+    return fragment;
+  }
+
+  private bytes(data: Uint8Array): void {
+    const length = data.length;
+    const position = this.position;
+    if (length <= SMALL_COPY && position + length <= this.chunk.length) {
+      // TypedArray.set costs more than a byte loop for the short fragments most of a row is made of.
+      const chunk = this.chunk;
+      for (let i = 0; i < length; i += 1) chunk[position + i] = data[i] as number;
+      this.position = position + length;
+      return;
+    }
+    let offset = 0;
+    while (offset < data.length) {
+      if (this.position === this.chunk.length) this.rotate();
+      const n = Math.min(data.length - offset, this.chunk.length - this.position);
+      this.chunk.set(n === data.length ? data : data.subarray(offset, offset + n), this.position);
+      this.position += n;
+      offset += n;
     }
   }
-  if (prediction === undefined) {
-    prediction = parsePrediction(output, input.index, inputUri, outputUri, settings.output);
+
+  /** Text known to be ASCII (numbers, JSON number lists): one byte per character. */
+  private ascii(text: string): void {
+    if (this.chunk.length - this.position < text.length) {
+      this.bytes(Buffer.from(text, 'latin1'));
+      return;
+    }
+    this.position += this.chunk.write(text, this.position, 'latin1');
   }
-  let row = `${sourceFragment}${input.index}`;
-  if (id !== undefined) row += `,"id":${JSON.stringify(id)}`;
-  row += `,"features":[${features}]`;
-  row += predictionFragment(prediction, scoreText, output.index, outputUri, settings);
-  return row + settings.modelFragment;
+
+  private text(text: string): void {
+    this.bytes(Buffer.from(text, 'utf8'));
+  }
+
+  private rotate(): void {
+    this.full.push(this.chunk);
+    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.position = 0;
+  }
+}
+
+function latin1(data: Uint8Array): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1');
 }
 
 /** Returns the features as JSON array content (without brackets) and the id, when configured. */
@@ -419,10 +584,11 @@ function csvFields(line: string, index: number, uri: string): string[] {
   }
 }
 
-/** A feature as JSON text. Empty fields are missing values (XGBoost reads them so): JSON null. */
+/** A feature as JSON text. Empty fields and "nan" are missing values (XGBoost reads them so): JSON null. */
 function featureValue(field: string, column: number, index: number, uri: string, settings: Settings): string {
   const text = field.trim();
-  if (text === '') return 'null';
+  // The model server reads "nan" as missing, as numpy does; so must the results, or a run it scored fails here.
+  if (text === '' || MISSING_NAN.test(text)) return 'null';
   const value = Number(text);
   if (!Number.isFinite(value)) {
     const name = settings.featureNames?.[column];
@@ -432,6 +598,8 @@ function featureValue(field: string, column: number, index: number, uri: string,
   }
   return String(value);
 }
+
+const MISSING_NAN = /^[+-]?nan$/i;
 
 function jsonFeatures(
   line: string,
@@ -562,14 +730,13 @@ function predictionNumber(text: string, where: string): number {
 /** `,"score":…` plus `,"scores":[…]` and `,"label":"…"` as the prediction and labels call for. */
 function predictionFragment(
   prediction: Prediction,
-  scoreText: string | undefined,
   outputLine: number,
   outputUri: string,
   settings: Settings,
 ): string {
   const { labels, labelFragments } = settings;
   if (typeof prediction === 'number') {
-    const score = `,"score":${scoreText ?? prediction}`;
+    const score = `,"score":${prediction}`;
     if (!labels || !labelFragments) return score;
     if (labels.length === 2) return score + labelFragments[prediction >= settings.threshold ? 1 : 0];
     // More than two classes but one value: the model answered with the class index (multi:softmax).

@@ -36,7 +36,11 @@ export const RESULT_COLUMNS: readonly ColumnDefinition[] = Object.freeze([
       'binary: probability of the positive class; regression: the prediction; multiclass: top probability',
   },
   { name: 'scores', type: 'array<double>', comment: 'multiclass: probability of each class, in label order' },
-  { name: 'label', type: 'string', comment: 'predicted class name, when labels are configured' },
+  {
+    name: 'label',
+    type: 'string',
+    comment: 'predicted class: its label, or its index when no labels are configured',
+  },
   { name: 'model', type: 'string', comment: 'SageMaker model name that produced the prediction' },
 ]);
 
@@ -47,6 +51,7 @@ export const RESULT_PARTITION_KEYS: readonly ColumnDefinition[] = Object.freeze(
   { name: 'variant', type: 'string', comment: 'model variant name from the run request' },
 ]);
 
+/** What names and places a results table. */
 export interface ResultsTableOptions {
   database: string;
   table: string;
@@ -141,12 +146,14 @@ export interface GlueTableInput {
   StorageDescriptor: GlueStorageDescriptor;
 }
 
+/** A Glue column (Name, Type, Comment). */
 export interface GlueColumn {
   Name: string;
   Type: string;
   Comment?: string;
 }
 
+/** Where and how a Glue table's or partition's files are stored and read. */
 export interface GlueStorageDescriptor {
   Columns: GlueColumn[];
   Location: string;

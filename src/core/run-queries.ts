@@ -14,6 +14,7 @@ export interface QueryResult {
   rows: QueryRow[];
 }
 
+/** RunQueries' input: which queries to run over which run's results. */
 export interface RunNamedQueriesRequest {
   runId: string;
   /** The results table the queries read (its `{{table}}`). */
@@ -22,6 +23,7 @@ export interface RunNamedQueriesRequest {
   queries: string[];
 }
 
+/** The ports named queries need: an engine to run SQL and a way to read a query's text. */
 export interface NamedQueryDeps {
   queryEngine: QueryEngine;
   /** The SQL text of a named query (from queries/ on disk, or packaged with the function). */

@@ -6,7 +6,7 @@ import {
   type DuckDBValue,
 } from '@duckdb/node-api';
 import { joinS3Uri } from '../core/s3-uri.js';
-import { InvalidInputError, QueryFailedError } from '../errors.js';
+import { CatalogError, InvalidInputError, QueryFailedError } from '../errors.js';
 import type {
   Catalog,
   PartitionDefinition,
@@ -59,7 +59,15 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
    * files the views read.
    */
   static async open(path: string, store: FileObjectStore): Promise<DuckDbCatalog> {
-    const instance = await DuckDBInstance.create(path);
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(path);
+    } catch (error) {
+      // Most often another process (a second `npm start`) holds the file's lock.
+      throw new CatalogError(`Cannot open the local catalog ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
     const connection = await instance.connect();
     const catalog = new DuckDbCatalog(instance, connection, store);
     await catalog.exclusive(async () => {
@@ -101,8 +109,8 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
    * Adds partitions to a registered table; a partition that exists already is kept as it is (Glue's
    * AlreadyExists, which re-runs ignore).
    *
-   * @throws InvalidInputError when the table is not registered or a partition's values do not match
-   *   the partition keys.
+   * @throws CatalogError when the table is not registered (Glue's EntityNotFound).
+   * @throws InvalidInputError when a partition's values do not match the partition keys.
    */
   async addPartitions(table: TableDefinition, partitions: PartitionDefinition[]): Promise<void> {
     checkDefinition(table);
@@ -111,7 +119,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
       this.transaction(async () => {
         const stored = await this.storedDefinition(table.database, table.name);
         if (!stored) {
-          throw new InvalidInputError(`Table ${table.database}.${table.name} is not registered`);
+          throw new CatalogError(`Table ${table.database}.${table.name} is not registered`);
         }
         for (const partition of partitions) {
           await this.connection.run(

@@ -286,6 +286,20 @@ describe('parseTransformOutput', () => {
     ]);
   });
 
+  it('copies features that are already JSON numbers byte for byte and rejects what is no number', async () => {
+    await givenJob(store, [{ key: 'a.csv', input: '-0,0.0e-1,1E+2,12.50\n', output: '1.500\n' }]);
+
+    await parseTransformOutput(request(), { store });
+
+    expect(store.text(PART)).toContain('"features":[-0,0.0e-1,1E+2,12.50],"score":1.500,');
+    for (const bad of ['1e', '-', '1.2.3', 'Infinity', '0x', '1e999']) {
+      await givenJob(store, [{ key: 'a.csv', input: `1,${bad}\n`, output: '0.5\n' }]);
+      await expect(parseTransformOutput(request(), { store }), bad).rejects.toThrow(
+        `s3://bucket/incoming/a.csv, record 1: feature 2 is not a number: "${bad}"`,
+      );
+    }
+  });
+
   it('gunzips Gzip input and reads CRLF lines and a missing final newline', async () => {
     await givenJob(store, [
       { key: 'a.csv.gz', input: gzipSync('1,2\r\n3,4\r\n5,6'), output: '0.1\r\n0.2\r\n0.3' },
@@ -379,6 +393,21 @@ describe('parseTransformOutput', () => {
       ),
     ).rejects.toThrow(
       new InvalidInputError('s3://bucket/incoming/a.csv, record 2: feature 2 (y) is not a number: "abc"'),
+    );
+  });
+
+  it('fails naming the record when a CSV line has more or fewer columns than featureNames', async () => {
+    await givenJob(store, [{ key: 'a.csv', input: '1,2\n3,4,5\n', output: '0.1\n0.2\n' }]);
+
+    await expect(
+      parseTransformOutput(
+        request({
+          results: { table: 'predictions', resultsPrefix: 's3://bucket/results/', featureNames: ['x', 'y'] },
+        }),
+        { store },
+      ),
+    ).rejects.toThrow(
+      new InvalidInputError('s3://bucket/incoming/a.csv, record 2: 3 columns but 2 featureNames'),
     );
   });
 

@@ -137,7 +137,7 @@ describe('athenaCreateTableDdl', () => {
         "  `features` array<double> COMMENT 'the numeric features sent to the model',",
         "  `score` double COMMENT 'binary: probability of the positive class; regression: the prediction; multiclass: top probability',",
         "  `scores` array<double> COMMENT 'multiclass: probability of each class, in label order',",
-        "  `label` string COMMENT 'predicted class name, when labels are configured',",
+        "  `label` string COMMENT 'predicted class: its label, or its index when no labels are configured',",
         "  `model` string COMMENT 'SageMaker model name that produced the prediction'",
         ')',
         "COMMENT 'Batch Transform predictions joined with their inputs'",
