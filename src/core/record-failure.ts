@@ -26,6 +26,9 @@ export interface FailureRecord {
   uri: string;
 }
 
+/** What schemas/run-request.schema.json allows as a runId. */
+const RUN_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
 /**
  * Writes `runs/<runId>/failure.json` for a failed execution, so the reason sits next to the run's
  * other files, and returns it. Causes come in several shapes (a Lambda error's JSON, a failed
@@ -36,7 +39,10 @@ export async function recordFailure(
   deps: { store: ObjectStore; bucket: string; now: () => Date },
 ): Promise<FailureRecord> {
   const { state, executionName } = event;
-  const runId = state.runId ?? state.request?.runId ?? runIdFromExecutionName(executionName);
+  // A request that failed its schema may carry any runId (even "../x"): only a valid one names a folder.
+  const runId =
+    [state.runId, state.request?.runId].find((id) => typeof id === 'string' && RUN_ID.test(id)) ??
+    runIdFromExecutionName(executionName);
   const cause = state.failure?.Cause ?? '';
   const uri = joinS3Uri(`s3://${deps.bucket}/runs/${runId}/`, 'failure.json');
   const record: FailureRecord = {

@@ -59,6 +59,18 @@ describe('FileObjectStore', () => {
     expect(await readdir(root)).toEqual([]);
   });
 
+  it('refuses to list, read or delete through a prefix or key outside the bucket, or one with a NUL byte', async () => {
+    await store.put('s3://bucket/inside.csv', 'x');
+    const list = async (prefix: string) => {
+      for await (const _ of store.list(prefix)) return;
+    };
+    await expect(list('s3://bucket/../')).rejects.toThrow(/"\.\."/);
+    await expect(list('s3://bucket/a/../../b')).rejects.toThrow(/"\.\."/);
+    await expect(store.delete('s3://bucket/../bucket/inside.csv')).rejects.toThrow(/"\.\."/);
+    await expect(store.getStream('s3://bucket/in\0side.csv')).rejects.toThrow(/NUL/);
+    expect(await store.head('s3://bucket/inside.csv')).toBeDefined();
+  });
+
   it('keeps keys with spaces, percent signs and unicode', async () => {
     const uri = 's3://bucket/in/my file %20 (1) ü.csv';
     await store.put(uri, 'x');

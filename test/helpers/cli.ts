@@ -1,0 +1,59 @@
+/** Runs the CLI as a user does: `node --import tsx src/cli.ts <args> --home <home>`, a child process. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../src/local/paths.js';
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** Resolves when the process has exited, with everything it printed. */
+  done: Promise<CliResult>;
+  /** SIGKILLs the process (if still running) and waits for it to exit. */
+  kill(): Promise<CliResult>;
+}
+
+/** Starts the CLI; the caller must await `done` or call `kill()` (in a finally). */
+export function spawnCli(args: string[], home: string): CliProcess {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli.ts'), ...args, '--home', home],
+    {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (data: Buffer) => {
+    stdout += data.toString();
+  });
+  child.stderr?.on('data', (data: Buffer) => {
+    stderr += data.toString();
+  });
+  const done = once(child, 'close').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+    stdout,
+    stderr,
+  }));
+  return {
+    child,
+    done,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      return done;
+    },
+  };
+}
+
+/** Runs the CLI to its end. */
+export function runCli(args: string[], home: string): Promise<CliResult> {
+  return spawnCli(args, home).done;
+}
