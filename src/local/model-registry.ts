@@ -21,6 +21,9 @@ export class SageMakerValidationError extends Error {
  * container (`http://…`), or any other name, which means the built-in XGBoost server loads the artifact.
  */
 export class LocalModelRegistry {
+  /** Writes are read-modify-write of one file: run them one at a time (the Map creates models in parallel). */
+  private writes: Promise<unknown> = Promise.resolve();
+
   constructor(
     private readonly file: string,
     private readonly now: () => Date = () => new Date(),
@@ -37,9 +40,11 @@ export class LocalModelRegistry {
   }
 
   /** CreateModel: refuses an existing name, as SageMaker does. */
-  async create(
-    request: Pick<CreateModelRequest, 'ModelName' | 'PrimaryContainer'>,
-  ): Promise<{ ModelArn: string }> {
+  create(request: Pick<CreateModelRequest, 'ModelName' | 'PrimaryContainer'>): Promise<{ ModelArn: string }> {
+    return this.serialized(() => this.createNow(request));
+  }
+
+  private async createNow(request: Pick<CreateModelRequest, 'ModelName' | 'PrimaryContainer'>) {
     const models = await this.load();
     if (models[request.ModelName]) {
       throw new SageMakerValidationError(`Cannot create already existing model "${request.ModelName}".`);
@@ -57,10 +62,18 @@ export class LocalModelRegistry {
   }
 
   /** Registers or replaces a model by name (the CLI's `--model` does this for the user's file). */
-  async put(model: Omit<LocalModel, 'CreationTime'>): Promise<void> {
-    const models = await this.load();
-    models[model.ModelName] = { ...model, CreationTime: this.now().toISOString() };
-    await this.save(models);
+  put(model: Omit<LocalModel, 'CreationTime'>): Promise<void> {
+    return this.serialized(async () => {
+      const models = await this.load();
+      models[model.ModelName] = { ...model, CreationTime: this.now().toISOString() };
+      await this.save(models);
+    });
+  }
+
+  private serialized<T>(write: () => Promise<T>): Promise<T> {
+    const result = this.writes.then(write);
+    this.writes = result.catch(() => undefined);
+    return result;
   }
 
   private async load(): Promise<Record<string, LocalModel>> {
