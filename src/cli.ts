@@ -8,6 +8,7 @@ import type { RunRequest } from './core/run-request.js';
 import type { RunSummary } from './core/summarize-run.js';
 import { LOCAL_BUCKET, LocalPipeline, type StateEvent } from './local/local-pipeline.js';
 import { PROJECT_ROOT } from './local/paths.js';
+import { createTransformProgress } from './local/progress.js';
 import type { QueryRow } from './ports.js';
 import { validateAgainstSchema } from './schemas.js';
 
@@ -100,7 +101,15 @@ async function runCommand(home: string, options: RunCommandOptions): Promise<num
   const fromFile = options.requestFile
     ? (JSON.parse(await readFile(options.requestFile, 'utf8')) as Partial<RunRequest>)
     : {};
-  const pipeline = await LocalPipeline.open({ home, onStateEvent: printStateEvent });
+  const pipeline = await LocalPipeline.open({
+    home,
+    onStateEvent: printStateEvent,
+    onTransformProgress: createTransformProgress({
+      isTTY: process.stdout.isTTY,
+      columns: process.stdout.columns,
+      write: (text) => process.stdout.write(text),
+    }),
+  });
   try {
     const input = options.path
       ? await uploadInput(pipeline, resolve(options.path), options.inputName)

@@ -20,7 +20,7 @@ import {
   type ResourceImplementations,
   runStateMachine,
 } from './state-machine-runner.js';
-import { LocalTransformEngine } from './transform-engine.js';
+import { LocalTransformEngine, type TransformProgressEvent } from './transform-engine.js';
 
 /** The bucket name the local store uses for runs/ and results/ (and, by default, incoming/). */
 export const LOCAL_BUCKET = 'local-pipeline';
@@ -30,6 +30,8 @@ export interface LocalPipelineOptions {
   home: string;
   /** Called as each Task state starts and ends, for progress output. */
   onStateEvent?: (event: StateEvent) => void;
+  /** Called as transform jobs read, batch and write, for progress bars. */
+  onTransformProgress?: (event: TransformProgressEvent) => void;
   /** Retry waits per state in ms (tests use 0). */
   retryIntervalOverrides?: Record<string, number | number[]>;
 }
@@ -68,6 +70,7 @@ export class LocalPipeline {
       store: this.store,
       resolveModel: (name: string, environment?: Record<string, string>) =>
         this.containers.resolve(name, environment),
+      ...(options.onTransformProgress ? { log: options.onTransformProgress } : {}),
     });
     this.settings = {
       bucket: LOCAL_BUCKET,

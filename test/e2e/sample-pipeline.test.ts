@@ -44,9 +44,17 @@ describe('npm start (the sample pipeline)', () => {
   });
 
   it('stores the predictions XGBoost itself makes for every sample row, in input order', async () => {
-    const expected = (await readFile(join(SAMPLE, 'expected-predictions.csv'), 'utf8')).trim().split('\n').map(Number);
+    const expected = (await readFile(join(SAMPLE, 'expected-predictions.csv'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map(Number);
     const { stdout, code } = await cli(
-      ['query', 'SELECT source, record, score, label FROM predictions WHERE run_id = ? ORDER BY source, record', '--param', 'sample'],
+      [
+        'query',
+        'SELECT source, record, score, label FROM predictions WHERE run_id = ? ORDER BY source, record',
+        '--param',
+        'sample',
+      ],
       home,
     );
     expect(code).toBe(0);
@@ -78,7 +86,14 @@ describe('npm start (the sample pipeline)', () => {
       const { writeFile } = await import('node:fs/promises');
       await writeFile(join(dataDir, 'bad.csv'), lines.join('\n'));
       const result = await cli(
-        ['run', join(dataDir, 'bad.csv'), '--model', join(PROJECT_ROOT, 'examples/model/xgboost-model.json'), '--run-id', 'bad'],
+        [
+          'run',
+          join(dataDir, 'bad.csv'),
+          '--model',
+          join(PROJECT_ROOT, 'examples/model/xgboost-model.json'),
+          '--run-id',
+          'bad',
+        ],
         badHome,
       );
       expect(result.code).toBe(1);
@@ -86,10 +101,18 @@ describe('npm start (the sample pipeline)', () => {
       expect(result.stderr).toMatch(/bad\.csv/);
       expect(result.stderr).toMatch(/abc/);
       const { readdir } = await import('node:fs/promises');
-      const results = await readdir(join(badHome, 's3/local-pipeline/results'), { recursive: true }).catch(() => []);
+      const results = await readdir(join(badHome, 's3/local-pipeline/results'), { recursive: true }).catch(
+        () => [],
+      );
       expect(results.filter((f) => String(f).endsWith('.json'))).toEqual([]);
-      const failure = JSON.parse(await readFile(join(badHome, 's3/local-pipeline/runs/bad/failure.json'), 'utf8'));
-      expect(failure).toMatchObject({ runId: 'bad', failedState: 'RunTransforms', error: 'States.TaskFailed' });
+      const failure = JSON.parse(
+        await readFile(join(badHome, 's3/local-pipeline/runs/bad/failure.json'), 'utf8'),
+      );
+      expect(failure).toMatchObject({
+        runId: 'bad',
+        failedState: 'RunTransforms',
+        error: 'States.TaskFailed',
+      });
       await rm(dataDir, { recursive: true, force: true });
     } finally {
       await rm(badHome, { recursive: true, force: true });
