@@ -4,23 +4,18 @@ import {
   CreateTableCommand,
   GetTableCommand,
   type GlueClient,
+  type PartitionInput,
   type StorageDescriptor,
   type TableInput,
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
+import { gluePartitionInput, glueTableInput } from '../core/results-table.js';
 import { CatalogError, TransientError } from '../errors.js';
-import type { Catalog, ColumnDefinition, PartitionDefinition, TableDefinition } from '../ports.js';
+import type { Catalog, PartitionDefinition, TableDefinition } from '../ports.js';
 import { errorNameOf, rethrowSdkError } from './sdk-errors.js';
 
 /** BatchCreatePartition takes at most 100 partitions per call. */
 export const GLUE_PARTITION_BATCH_SIZE = 100;
-
-/** JSON lines read by Athena: the OpenX JSON SerDe over plain text files. */
-export const JSON_SERDE = {
-  inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
-  outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-  serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
-} as const;
 
 // Glue error codes a later attempt may get past.
 const TRANSIENT_GLUE_CODES = new Set([
@@ -82,10 +77,9 @@ export class GlueCatalog implements Catalog {
             new BatchCreatePartitionCommand({
               DatabaseName: table.database,
               TableName: table.name,
-              PartitionInputList: batch.map((partition) => ({
-                Values: partition.values,
-                StorageDescriptor: storageDescriptor(table.columns, partition.location),
-              })),
+              PartitionInputList: batch.map(
+                (partition) => gluePartitionInput(table, partition) as PartitionInput,
+              ),
             }),
           ),
         `Glue BatchCreatePartition ${table.database}.${table.name}`,
@@ -117,39 +111,12 @@ export class GlueCatalog implements Catalog {
   }
 }
 
-/** The Glue TableInput for a results table: external, JSON lines, partitioned. */
+/**
+ * The Glue TableInput for a results table: the core's definition (src/core/results-table.ts), so the
+ * Glue table, the local DuckDB view and the documented DDL cannot drift apart.
+ */
 export function tableInput(table: TableDefinition): TableInput {
-  return {
-    Name: table.name,
-    ...(table.description ? { Description: table.description } : {}),
-    TableType: 'EXTERNAL_TABLE',
-    Parameters: { classification: 'json', EXTERNAL: 'TRUE' },
-    PartitionKeys: table.partitionKeys.map(column),
-    StorageDescriptor: storageDescriptor(table.columns, table.location),
-  };
-}
-
-function storageDescriptor(columns: ColumnDefinition[], location: string): StorageDescriptor {
-  return {
-    Columns: columns.map(column),
-    Location: location,
-    InputFormat: JSON_SERDE.inputFormat,
-    OutputFormat: JSON_SERDE.outputFormat,
-    Compressed: false,
-    SerdeInfo: {
-      SerializationLibrary: JSON_SERDE.serializationLibrary,
-      // A malformed line should fail the query, not silently become a row of nulls.
-      Parameters: { 'ignore.malformed.json': 'false' },
-    },
-  };
-}
-
-function column(definition: ColumnDefinition): Column {
-  return {
-    Name: definition.name,
-    Type: definition.type,
-    ...(definition.comment ? { Comment: definition.comment } : {}),
-  };
+  return glueTableInput(table) as TableInput;
 }
 
 function sameDefinition(

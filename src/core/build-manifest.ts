@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
 import type { ObjectInfo, ObjectStore, PartitionDefinition } from '../ports.js';
 import { formatManifest } from './manifest.js';
+import type { ParseTransformOutputRequest } from './result-parsing.js';
 import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
 import { joinS3Uri, parseS3Uri } from './s3-uri.js';
 import type { TransformJobRequest } from './transform-job.js';
@@ -31,27 +32,10 @@ export interface CreateModelRequest {
   Tags: { Key: string; Value: string }[];
 }
 
-/** What ParseResults needs to turn one job's output into result rows. */
-export interface ParseRequest {
-  runId: string;
-  runDate: string;
-  variant: string;
-  modelName: string;
-  shardId: string;
-  inputManifestUri: string;
-  transformOutputPath: string;
-  contentType: string;
-  splitType: string;
-  compressionType: string;
-  accept: string;
-  results: {
-    table: string;
-    resultsPrefix: string;
-    threshold: number;
-    labels?: string[];
-    featureNames?: string[];
-  };
-}
+/** What ParseResults needs to turn one job's output into result rows (planned here, in full). */
+export type ParseRequest = ParseTransformOutputRequest & {
+  results: ParseTransformOutputRequest['results'] & { threshold: number };
+};
 
 export interface PlannedJob {
   variant: string;

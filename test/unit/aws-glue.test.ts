@@ -43,10 +43,9 @@ const jsonStorage = (location: string) => ({
   Location: location,
   InputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
   OutputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
-  Compressed: false,
   SerdeInfo: {
     SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
-    Parameters: { 'ignore.malformed.json': 'false' },
+    Parameters: { 'ignore.malformed.json': 'FALSE' },
   },
 });
 
@@ -63,7 +62,7 @@ describe('GlueCatalog.registerTable', () => {
       TableInput: {
         Name: 'predictions',
         TableType: 'EXTERNAL_TABLE',
-        Parameters: { classification: 'json', EXTERNAL: 'TRUE' },
+        Parameters: { EXTERNAL: 'TRUE', classification: 'json', typeOfData: 'file' },
         PartitionKeys: [
           { Name: 'run_date', Type: 'string' },
           { Name: 'run_id', Type: 'string' },
