@@ -56,7 +56,8 @@ export class LocalModelContainers {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', MODEL_SERVER_ENTRY, '--model', this.artifactPath(modelDataUrl), '--port', '0'],
-      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      // The IPC channel is how the server notices this process is gone (see main.ts untilStopped).
+      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
     );
     const url = await waitForListening(child, modelName);
     return { client: new HttpModelClient(url), child };

@@ -62,10 +62,7 @@ export async function serveModelCommand(
     `Model server listening on ${server.url} (${modelPath}: ${model.objective}, ` +
       `${model.numFeature} features, ${model.numTrees} trees)\n`,
   );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await untilStopped();
   await server.close();
   process.stderr.write(`Model server stopped (${signal})\n`);
   return 0;
@@ -140,10 +137,7 @@ async function serveWithWorkers(modelPath: string, count: number): Promise<numbe
     `Model server listening on ${url} (${modelPath}: ${model.objective}, ` +
       `${model.numFeature} features, ${model.numTrees} trees; ${count} worker processes)\n`,
   );
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await untilStopped();
   stopping = true;
   await stopAll();
   process.stderr.write(`Model server stopped (${signal})\n`);
@@ -186,4 +180,16 @@ if (isEntryPoint()) {
     options: { model: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
   });
   process.exitCode = await serveModelCommand(values);
+}
+
+/**
+ * Resolves when the server should stop: on SIGTERM or SIGINT, or when the process that started it with
+ * an IPC channel (the local pipeline) is gone, so a killed runner leaves no orphaned containers.
+ */
+function untilStopped(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+    if (process.send) process.once('disconnect', () => resolve('parent exited'));
+  });
 }
