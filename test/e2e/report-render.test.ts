@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/local/paths.js';
+import { runCli } from '../helpers/cli.js';
 
 const run = promisify(execFile);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -43,12 +44,8 @@ describe('report.html of a run with two model variants, rendered in Chromium', (
       );
     }
     home = await mkdtemp(join(tmpdir(), 'report-'));
-    await run(
-      process.execPath,
+    const result = await runCli(
       [
-        '--import',
-        'tsx',
-        join(PROJECT_ROOT, 'src/cli.ts'),
         'run',
         join(PROJECT_ROOT, 'examples/sample/input'),
         '--model',
@@ -59,11 +56,10 @@ describe('report.html of a run with two model variants, rendered in Chromium', (
         join(PROJECT_ROOT, 'examples/sample/run-request.json'),
         '--run-id',
         'two-variants',
-        '--home',
-        home,
       ],
-      { cwd: PROJECT_ROOT, maxBuffer: 16 << 20 },
+      home,
     );
+    if (result.code !== 0) throw new Error(`the two-variant run failed: ${result.stderr}`);
     reportPath = join(home, 's3/local-pipeline/runs/two-variants/report.html');
   }, 120_000);
   afterAll(async () => {

@@ -1,36 +1,19 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/local/paths.js';
+import { type CliResult, runCli } from '../helpers/cli.js';
 
-const run = promisify(execFile);
 const SAMPLE = join(PROJECT_ROOT, 'examples/sample');
-
-/** Runs `npm start -- <args>` the way a user does (tsx src/cli.ts under the pinned Node 22). */
-async function cli(args: string[], home: string) {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli.ts'), ...args, '--home', home],
-      { cwd: PROJECT_ROOT, maxBuffer: 16 << 20 },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('npm start (the sample pipeline)', () => {
   let home: string;
-  let first: Awaited<ReturnType<typeof cli>>;
+  let first: CliResult;
 
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), 'e2e-'));
-    first = await cli([], home);
+    first = await runCli([], home);
   }, 120_000);
   afterAll(async () => {
     await rm(home, { recursive: true, force: true });
@@ -48,7 +31,7 @@ describe('npm start (the sample pipeline)', () => {
       .trim()
       .split('\n')
       .map(Number);
-    const { stdout, code } = await cli(
+    const { stdout, code } = await runCli(
       [
         'query',
         'SELECT source, record, score, label FROM predictions WHERE run_id = ? ORDER BY source, record',
@@ -71,9 +54,9 @@ describe('npm start (the sample pipeline)', () => {
   });
 
   it('replaces, not duplicates, the results when the same run id runs again', async () => {
-    const again = await cli([], home);
+    const again = await runCli([], home);
     expect(again.code).toBe(0);
-    const { stdout } = await cli(['query', 'SELECT count(*) AS n FROM predictions'], home);
+    const { stdout } = await runCli(['query', 'SELECT count(*) AS n FROM predictions'], home);
     expect(stdout).toMatch(/^n\s*\n-+\s*\n569\s*$/m);
   }, 120_000);
 
@@ -85,7 +68,7 @@ describe('npm start (the sample pipeline)', () => {
       lines[2] = lines[2]?.replace(/^[^,]+/, 'abc') ?? '';
       const { writeFile } = await import('node:fs/promises');
       await writeFile(join(dataDir, 'bad.csv'), lines.join('\n'));
-      const result = await cli(
+      const result = await runCli(
         [
           'run',
           join(dataDir, 'bad.csv'),

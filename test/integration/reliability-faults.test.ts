@@ -16,27 +16,21 @@ import {
   startFaultyContainer,
 } from '../helpers/model-containers.js';
 import { expectedOutput, multisetDigest, recordLines, sampleLines, sha256 } from '../helpers/records.js';
+import { csvTransformRequest } from '../helpers/transform-request.js';
 
 const INPUT = 's3://bucket/in/records.csv';
 const OUTPUT = 's3://bucket/out/records.csv.out';
 
 function request(overrides: Partial<TransformJobRequest> = {}): TransformJobRequest {
-  return {
+  return csvTransformRequest({
     TransformJobName: 'reliability',
     ModelName: 'xgb',
     BatchStrategy: 'SingleRecord',
     MaxConcurrentTransforms: 8,
     MaxPayloadInMB: 1,
     ModelClientConfig: { InvocationsTimeoutInSeconds: 1, InvocationsMaxRetries: 3 },
-    TransformInput: {
-      DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://bucket/in/' } },
-      ContentType: 'text/csv',
-      SplitType: 'Line',
-    },
-    TransformOutput: { S3OutputPath: 's3://bucket/out', Accept: 'text/csv', AssembleWith: 'Line' },
-    TransformResources: { InstanceType: 'local', InstanceCount: 1 },
     ...overrides,
-  };
+  });
 }
 
 describe('transform jobs under container faults', () => {

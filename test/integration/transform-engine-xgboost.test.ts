@@ -7,6 +7,7 @@ import { FileObjectStore } from '../../src/local/file-object-store.js';
 import { HttpModelClient } from '../../src/local/http-model-client.js';
 import { LocalTransformEngine } from '../../src/local/transform-engine.js';
 import { type RunningModelServer, startModelServer } from '../../src/model-server/server.js';
+import { csvTransformRequest } from '../helpers/transform-request.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const PARTS = ['part-0001.csv', 'part-0002.csv'];
@@ -31,20 +32,15 @@ describe('LocalTransformEngine with the built-in XGBoost server', () => {
     }
     const client = new HttpModelClient(server.url);
     const engine = new LocalTransformEngine({ store, resolveModel: () => client });
-    const description = await engine.runTransformJob({
-      TransformJobName: 'xgb-sample',
-      ModelName: 'xgboost-sample',
-      MaxConcurrentTransforms: 4,
-      MaxPayloadInMB: 1,
-      BatchStrategy: 'MultiRecord',
-      TransformInput: {
-        DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://bucket/in/' } },
-        ContentType: 'text/csv',
-        SplitType: 'Line',
-      },
-      TransformOutput: { S3OutputPath: 's3://bucket/out', Accept: 'text/csv', AssembleWith: 'Line' },
-      TransformResources: { InstanceType: 'local', InstanceCount: 1 },
-    });
+    const description = await engine.runTransformJob(
+      csvTransformRequest({
+        TransformJobName: 'xgb-sample',
+        ModelName: 'xgboost-sample',
+        MaxConcurrentTransforms: 4,
+        MaxPayloadInMB: 1,
+        BatchStrategy: 'MultiRecord',
+      }),
+    );
     client.close();
     expect(description.TransformJobStatus).toBe('Completed');
     const predictions: number[] = [];

@@ -10,6 +10,7 @@ import type { SplitType, TransformJobRequest } from '../../src/core/transform-jo
 import { FileObjectStore } from '../../src/local/file-object-store.js';
 import { HttpModelClient } from '../../src/local/http-model-client.js';
 import { LocalTransformEngine, type TransformProgressEvent } from '../../src/local/transform-engine.js';
+import { csvTransformRequest } from '../helpers/transform-request.js';
 
 /** What the test container saw of one POST /invocations. */
 interface SeenRequest {
@@ -137,20 +138,8 @@ describe('LocalTransformEngine', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  function request(overrides: Partial<TransformJobRequest> = {}): TransformJobRequest {
-    return {
-      TransformJobName: 'job-1',
-      ModelName: 'sum-model',
-      TransformInput: {
-        DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://bucket/in/' } },
-        ContentType: 'text/csv',
-        SplitType: 'Line',
-      },
-      TransformOutput: { S3OutputPath: 's3://bucket/out', Accept: 'text/csv', AssembleWith: 'Line' },
-      TransformResources: { InstanceType: 'local', InstanceCount: 1 },
-      ...overrides,
-    };
-  }
+  const request = (overrides: Partial<TransformJobRequest> = {}) =>
+    csvTransformRequest({ ModelName: 'sum-model', ...overrides });
 
   const read = async (uri: string) => Buffer.from(await store.getBytes(uri)).toString();
   const outputKeys = async () =>
