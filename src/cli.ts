@@ -257,7 +257,7 @@ function printSummary(summary: RunSummary, pipeline: LocalPipeline, seconds: str
   log(`  records: ${summary.recordsIn} in, ${summary.recordsOut} out (${summary.jobs} transform job(s))`);
   log(`  table:   ${summary.table} (DuckDB ${join(pipeline.home, 'catalog.duckdb')})`);
   for (const partition of summary.partitions)
-    log(`  results: ${pipeline.store.pathOf(`${partition.location}x`).slice(0, -1)}`);
+    log(`  results: ${pipeline.store.directoryOf(partition.location)}/`);
   log(`  summary: ${pipeline.store.pathOf(summary.summaryUri)}`);
   log(`  report:  ${pipeline.store.pathOf(summary.reportUri)}`);
   for (const [name, result] of Object.entries(summary.queries)) {

@@ -68,7 +68,7 @@ export class QueryFailedError extends Error {
   }
 }
 
-/** The names the state machine's Retry matches as transient. Kept here so ASL tests can check them. */
+/** The names the state machine's Retry matches as transient (test/unit/state-machine-definition.test.ts checks the ASL). */
 export const TRANSIENT_ERROR_NAMES = ['TransientError'] as const;
 
 /** A model file the built-in model server cannot serve (booster, objective or format), named in the message. */

@@ -31,6 +31,13 @@ export class FileObjectStore implements ObjectStore {
     return this.objectPath(bucket, key, uri);
   }
 
+  /** The directory that holds the objects under a prefix (`s3://bucket/a/b/`), with the same escape checks. */
+  directoryOf(prefixUri: string): string {
+    const { bucket, key } = parseS3Uri(prefixUri);
+    if (!key.endsWith('/')) throw new InvalidInputError(`Not a prefix (it must end in "/"): "${prefixUri}"`);
+    return this.objectPath(bucket, key.slice(0, -1), prefixUri);
+  }
+
   private objectPath(bucket: string, key: string, uri: string): string {
     if (key === '' || key.endsWith('/')) {
       throw new InvalidInputError(`Object key must name an object, not a prefix: "${uri}"`);

@@ -71,6 +71,16 @@ describe('FileObjectStore', () => {
     expect(await store.head('s3://bucket/inside.csv')).toBeDefined();
   });
 
+  it('names the directory of a prefix, with the same escape checks as keys', () => {
+    expect(store.directoryOf('s3://bucket/results/t/run_id=r1/')).toBe(
+      join(root, 'bucket/results/t/run_id=r1'),
+    );
+    expect(() => store.directoryOf('s3://bucket/a/../../x/')).toThrow(/"\.\."/);
+    expect(() => store.directoryOf('s3://bucket/a/file.csv')).toThrow(
+      'Not a prefix (it must end in "/"): "s3://bucket/a/file.csv"',
+    );
+  });
+
   it('keeps keys with spaces, percent signs and unicode', async () => {
     const uri = 's3://bucket/in/my file %20 (1) ü.csv';
     await store.put(uri, 'x');

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TRANSIENT_ERROR_NAMES } from '../../src/errors.js';
 import { DEFINITION_PATH } from '../../src/local/paths.js';
 import { loadDefinition } from '../../src/local/state-machine-runner.js';
 
@@ -72,7 +73,7 @@ describe('the batch-transform state machine', () => {
     for (const [, state] of lambdaTasks) {
       expect(state.Retry?.[0]?.ErrorEquals).toEqual(
         expect.arrayContaining([
-          'TransientError',
+          ...TRANSIENT_ERROR_NAMES,
           'Lambda.ServiceException',
           'Lambda.TooManyRequestsException',
         ]),
