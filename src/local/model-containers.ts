@@ -15,7 +15,7 @@ const START_TIMEOUT_MS = 30_000;
  * (its own core, as a SageMaker instance would be), with the job's Environment as its environment.
  */
 export class LocalModelContainers {
-  private readonly running = new Map<string, Promise<{ client: ModelClient; child?: ChildProcess }>>();
+  private readonly running = new Map<string, Promise<{ client: HttpModelClient; child?: ChildProcess }>>();
 
   constructor(
     private readonly registry: LocalModelRegistry,
@@ -36,12 +36,14 @@ export class LocalModelContainers {
     return (await started).client;
   }
 
-  /** Stops every container this instance started. */
+  /** Closes every client's connections and stops every container this instance started. */
   async close(): Promise<void> {
     const all = await Promise.allSettled(this.running.values());
     this.running.clear();
     for (const result of all) {
-      if (result.status === 'fulfilled' && result.value.child) await stopChild(result.value.child);
+      if (result.status !== 'fulfilled') continue;
+      result.value.client.close();
+      if (result.value.child) await stopChild(result.value.child);
     }
   }
 
