@@ -3,8 +3,9 @@ import { createGunzip } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { InvalidInputError, ObjectNotFoundError, PredictionMismatchError } from '../errors.js';
 import type { ObjectStore, PartitionDefinition } from '../ports.js';
+import { copyNumberListWithNulls, jsonNumberValue, NumberListScan } from './json-numbers.js';
+import { LineCursor } from './line-cursor.js';
 import { parseManifest } from './manifest.js';
-import { type InputRecord, splitRecordChunks } from './record-splitting.js';
 import { assertIdentifier, partitionLocation, resultsTableDefinition } from './results-table.js';
 import { transformOutputUri } from './transform-output.js';
 
@@ -203,32 +204,41 @@ async function* joinObject(
     }
     throw error;
   }
-  const inputBytes = settings.gzip ? inputStream.pipe(createGunzip()) : inputStream;
-  // Records come a chunk at a time (one await per chunk, not per record): at hundreds of thousands of
-  // records per second, per-record awaits on two streams would cost more than the parsing itself.
-  const inputs = new RecordCursor(splitRecordChunks(inputBytes, 'Line', { source: inputUri }), inputUri);
-  const outputs = new RecordCursor(splitRecordChunks(outputStream, 'Line', { source: outputUri }), outputUri);
+  const inputBytes = settings.gzip ? inputStream.pipe(createGunzip({ chunkSize: 1 << 18 })) : inputStream;
+  // Both streams are walked line by line in lockstep without an object, string or await per record:
+  // at hundreds of thousands of records per second, those would cost more than the joining itself.
+  const inputs = new LineCursor(inputBytes, (error) => asInputError(error, inputUri));
+  const outputs = new LineCursor(outputStream, (error) => asInputError(error, outputUri));
   const writer = new RowWriter(inputUri, outputUri, settings);
   let records = 0;
   try {
     for (;;) {
-      const hasInput = await inputs.fill();
-      const hasOutput = await outputs.fill();
+      if (!inputs.find() && !inputs.ended) {
+        await inputs.fill();
+        continue;
+      }
+      if (!outputs.find() && !outputs.ended) {
+        await outputs.fill();
+        continue;
+      }
+      const hasInput = inputs.find();
+      const hasOutput = outputs.find();
       if (!hasInput || !hasOutput) {
         if (!hasInput && !hasOutput) break;
         const first = hasInput
-          ? `; input line ${inputs.peek().index} is the first with no prediction`
-          : `; output line ${outputs.peek().index} is the first with no input record`;
+          ? `; input line ${inputs.line} is the first with no prediction`
+          : `; output line ${outputs.line} is the first with no input record`;
         const totalRecords = records + (await inputs.countRest());
         const totalPredictions = records + (await outputs.countRest());
         throw new PredictionMismatchError(
           `${inputUri}: ${totalRecords} records but ${totalPredictions} predictions in ${outputUri}${first}`,
         );
       }
-      const n = Math.min(inputs.available(), outputs.available());
-      for (let i = 0; i < n; i += 1) writer.row(inputs.take(), outputs.take());
-      records += n;
-      for (let chunk = writer.takeFull(); chunk; chunk = writer.takeFull()) yield chunk;
+      writer.row(inputs, outputs);
+      inputs.consume();
+      outputs.consume();
+      records += 1;
+      if (writer.hasFull) for (let chunk = writer.takeFull(); chunk; chunk = writer.takeFull()) yield chunk;
     }
     const last = writer.takeRest();
     if (last) yield last;
@@ -238,67 +248,6 @@ async function* joinObject(
   }
   counts.recordsIn += records;
   counts.recordsOut += records;
-}
-
-/** Walks records handed over in batches, so two streams can be read in lockstep without per-record awaits. */
-class RecordCursor {
-  private batch: InputRecord[] = [];
-  private position = 0;
-  private ended = false;
-  private readonly batches: AsyncIterator<InputRecord[]>;
-  private readonly uri: string;
-
-  constructor(batches: AsyncIterator<InputRecord[]>, uri: string) {
-    this.batches = batches;
-    this.uri = uri;
-  }
-
-  /** Makes at least one record available; false when the stream has no more. */
-  async fill(): Promise<boolean> {
-    while (this.position >= this.batch.length) {
-      if (this.ended) return false;
-      let next: IteratorResult<InputRecord[]>;
-      try {
-        next = await this.batches.next();
-      } catch (error) {
-        throw asInputError(error, this.uri);
-      }
-      if (next.done) {
-        this.ended = true;
-        this.batch = [];
-        this.position = 0;
-        return false;
-      }
-      this.batch = next.value;
-      this.position = 0;
-    }
-    return true;
-  }
-
-  available(): number {
-    return this.batch.length - this.position;
-  }
-
-  /** The next record; call only when {@link available} is positive. */
-  take(): InputRecord {
-    const record = this.batch[this.position] as InputRecord;
-    this.position += 1;
-    return record;
-  }
-
-  peek(): InputRecord {
-    return this.batch[this.position] as InputRecord;
-  }
-
-  /** Consumes and counts the records left (for a count-mismatch message). */
-  async countRest(): Promise<number> {
-    let n = 0;
-    while (await this.fill()) {
-      n += this.available();
-      this.position = this.batch.length;
-    }
-    return n;
-  }
 }
 
 /** zlib reports corrupt gzip as a bare Z_DATA_ERROR; say which object it was. */
@@ -312,86 +261,26 @@ function asInputError(error: unknown, uri: string): unknown {
   return error;
 }
 
-const COMMA = 0x2c;
-const MINUS = 0x2d;
-const PLUS = 0x2b;
-const DOT = 0x2e;
-const ZERO = 0x30;
-const ONE = 0x31;
-const NINE = 0x39;
-const LOWER_E = 0x65;
-const UPPER_E = 0x45;
-/** At most 200 integer digits and a 2-digit exponent: below 1e300, so no such number overflows a double. */
-const MAX_PLAIN_DIGITS = 200;
-const MAX_PLAIN_EXPONENT_DIGITS = 2;
-
-/**
- * How many JSON numbers `data` (bytes) holds as a comma-separated list (`1,-2.5,3e-4`), or 0 when it is
- * not exactly such a list. A CSV line that is one is numeric-only, has no quotes, and is already valid
- * JSON array content, so its bytes are copied into the row as they are — no decoding, no field
- * splitting, no float parsing, no re-formatting. This is the common case and what makes parsing fast.
- *
- * Scans bytes (tight digit loops, measured as fast as a RegExp) so the line never becomes a JS string.
- */
-function countJsonNumbers(data: Uint8Array): number {
-  const n = data.length;
-  let i = 0;
-  let count = 0;
-  for (;;) {
-    if (i < n && data[i] === MINUS) i += 1;
-    if (i >= n) return 0;
-    const first = data[i] as number;
-    if (first === ZERO) i += 1;
-    else if (first >= ONE && first <= NINE) {
-      const start = i;
-      i = skipDigits(data, i + 1);
-      // Only short numbers are taken as written: a long one might overflow a double (checked path).
-      if (i - start > MAX_PLAIN_DIGITS) return 0;
-    } else return 0;
-    if (i < n && data[i] === DOT) {
-      const start = i + 1;
-      i = skipDigits(data, start);
-      if (i === start) return 0;
-    }
-    if (i < n && (data[i] === LOWER_E || data[i] === UPPER_E)) {
-      i += 1;
-      if (i < n && (data[i] === PLUS || data[i] === MINUS)) i += 1;
-      const start = i;
-      i = skipDigits(data, start);
-      if (i === start || i - start > MAX_PLAIN_EXPONENT_DIGITS) return 0;
-    }
-    count += 1;
-    if (i === n) return count;
-    if (data[i] !== COMMA) return 0;
-    i += 1;
-  }
-}
-
-/** The index of the first non-digit at or after `from`. */
-function skipDigits(data: Uint8Array, from: number): number {
-  let i = from;
-  while (i < data.length) {
-    const c = data[i] as number;
-    if (c < ZERO || c > NINE) break;
-    i += 1;
-  }
-  return i;
-}
-
 /** Rows are built as UTF-8 bytes in chunks of this size, handed to the store whole. */
 const CHUNK_BYTES = 1 << 18;
 const FEATURES_OPEN = Buffer.from(',"features":[');
 const FEATURES_CLOSE = Buffer.from(']');
 const FEATURES_CLOSE_SCORE = Buffer.from('],"score":');
-/** Fragments up to this many bytes are copied with a loop rather than TypedArray.set. */
-const SMALL_COPY = 48;
+/** Fragments up to this many bytes are copied with a loop rather than a native copy call. */
+const SMALL_COPY = 32;
 const ID = Buffer.from(',"id":');
+/** Room for a row's record number: up to 16 digits. */
+const RECORD_NUMBER_BYTES = 16;
+/** `null`, written for an empty CSV field. */
+const NULL_BYTES = 4;
 
 /**
  * Joins one input object's records with their predictions into JSON lines, written straight into
  * byte chunks: the common numeric case copies input and output bytes without making JS strings.
  */
 class RowWriter {
+  /** True when {@link takeFull} has a chunk. */
+  hasFull = false;
   private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   private position = 0;
   private readonly full: Buffer[] = [];
@@ -402,8 +291,11 @@ class RowWriter {
   private readonly sourceFragment: Buffer;
   private readonly labelFragments: Buffer[] | undefined;
   private readonly modelFragment: Buffer;
+  /** The bytes of a row that are not the input's or the output's own (the longest label counted). */
+  private readonly fixedBytes: number;
   /** Numbers a CSV line must hold to be copied as is: -1 any, 0 never (an id column to take out). */
   private readonly plainCsvColumns: number;
+  private readonly scan = new NumberListScan();
 
   constructor(inputUri: string, outputUri: string, settings: Settings) {
     this.inputUri = inputUri;
@@ -412,65 +304,66 @@ class RowWriter {
     this.sourceFragment = Buffer.from(`{"source":${JSON.stringify(inputUri)},"record":`);
     this.labelFragments = settings.labelFragments?.map((f) => Buffer.from(f));
     this.modelFragment = Buffer.from(settings.modelFragment);
+    this.fixedBytes =
+      this.sourceFragment.length +
+      RECORD_NUMBER_BYTES +
+      FEATURES_OPEN.length +
+      FEATURES_CLOSE_SCORE.length +
+      Math.max(0, ...(this.labelFragments ?? []).map((f) => f.length)) +
+      this.modelFragment.length;
     this.plainCsvColumns =
       settings.input !== 'csv' || settings.idIndex !== -1 ? 0 : (settings.featureNames?.length ?? -1);
   }
 
-  row(input: InputRecord, output: InputRecord): void {
-    const { settings } = this;
-    const inputData = input.data;
-    const outputData = output.data;
-    let features: Uint8Array | string;
-    let id: string | undefined;
-    const columns = this.plainCsvColumns === 0 ? 0 : countJsonNumbers(inputData);
-    if (columns > 0 && (this.plainCsvColumns === -1 || columns === this.plainCsvColumns)) {
-      features = inputData;
-    } else {
-      const text = Buffer.from(inputData.buffer, inputData.byteOffset, inputData.byteLength).toString('utf8');
-      const parsed =
-        settings.input === 'csv'
-          ? csvFeatures(text, input.index, this.inputUri, settings)
-          : jsonFeatures(text, input.index, this.inputUri, settings);
-      features = parsed.features;
-      id = parsed.id;
+  /** Writes the row joining the input's current line with the output's. */
+  row(input: LineCursor, output: LineCursor): void {
+    const inputLength = input.end - input.start;
+    const outputLength = output.end - output.start;
+    const scan = this.scan;
+    const plainFeatures =
+      this.plainCsvColumns !== 0 &&
+      scan.scan(input.buffer, input.start, input.end) &&
+      (this.plainCsvColumns === -1 || scan.fields === this.plainCsvColumns);
+    const emptyFields = plainFeatures ? scan.emptyFields : 0;
+    // One JSON number per line is the common output: its bytes go into the row as written.
+    const plainScore =
+      this.settings.output === 'csv' &&
+      scan.scan(output.buffer, output.start, output.end) &&
+      scan.fields === 1 &&
+      scan.emptyFields === 0;
+    if (!plainFeatures || !plainScore) {
+      this.checkedRow(input, output, plainFeatures && emptyFields === 0);
+      return;
     }
-    // One JSON number per line is the common output: its bytes go into the row as written. Anything
-    // else is parsed and checked, and formatted before the row is started.
-    let label: Buffer | undefined;
-    let prediction: string | undefined;
-    if (settings.output === 'csv' && countJsonNumbers(outputData) === 1) {
-      if (this.labelFragments) label = this.labelFor(Number(latin1(outputData)), output.index);
-    } else {
-      prediction = predictionFragment(
-        parsePrediction(output, input.index, this.inputUri, this.outputUri, settings.output),
-        output.index,
-        this.outputUri,
-        settings,
+    const label = this.labelFragments
+      ? this.labelFor(jsonNumberValue(output.buffer, output.start, output.end), output.line)
+      : undefined;
+    this.reserve(this.fixedBytes + inputLength + NULL_BYTES * emptyFields + outputLength);
+    this.bytes(this.sourceFragment);
+    this.recordNumber(input.line);
+    this.bytes(FEATURES_OPEN);
+    if (emptyFields === 0) this.copy(input.buffer, input.start, input.end);
+    else {
+      // Empty fields are missing values (XGBoost reads them so): JSON null.
+      this.position = copyNumberListWithNulls(
+        input.buffer,
+        input.start,
+        input.end,
+        this.chunk,
+        this.position,
       );
     }
-    this.bytes(this.sourceFragment);
-    this.ascii(String(input.index));
-    if (id !== undefined) {
-      this.bytes(ID);
-      this.text(JSON.stringify(id));
-    }
-    this.bytes(FEATURES_OPEN);
-    if (typeof features === 'string') this.ascii(features);
-    else this.bytes(features);
-    if (prediction === undefined) {
-      this.bytes(FEATURES_CLOSE_SCORE);
-      this.bytes(outputData);
-      if (label) this.bytes(label);
-    } else {
-      this.bytes(FEATURES_CLOSE);
-      this.text(prediction);
-    }
+    this.bytes(FEATURES_CLOSE_SCORE);
+    this.copy(output.buffer, output.start, output.end);
+    if (label) this.bytes(label);
     this.bytes(this.modelFragment);
   }
 
   /** A completed chunk, or undefined when none is full yet. */
   takeFull(): Buffer | undefined {
-    return this.full.shift();
+    const chunk = this.full.shift();
+    this.hasFull = this.full.length > 0;
+    return chunk;
   }
 
   /** Whatever has been written and not yet taken. */
@@ -479,6 +372,42 @@ class RowWriter {
     const rest = this.chunk.subarray(0, this.position);
     this.position = 0;
     return rest;
+  }
+
+  /** The general row: features or prediction parsed, checked and formatted (errors name the record). */
+  private checkedRow(input: LineCursor, output: LineCursor, plainFeatures: boolean): void {
+    const { settings } = this;
+    const inputData = input.buffer.subarray(input.start, input.end);
+    const outputData = output.buffer.subarray(output.start, output.end);
+    let features: Buffer | string = inputData;
+    let id: string | undefined;
+    if (!plainFeatures) {
+      const text = inputData.toString('utf8');
+      const parsed =
+        settings.input === 'csv'
+          ? csvFeatures(text, input.line, this.inputUri, settings)
+          : jsonFeatures(text, input.line, this.inputUri, settings);
+      features = parsed.features;
+      id = parsed.id;
+    }
+    const prediction = predictionFragment(
+      parsePrediction(outputData, output.line, input.line, this.inputUri, this.outputUri, settings.output),
+      output.line,
+      this.outputUri,
+      settings,
+    );
+    this.bytes(this.sourceFragment);
+    this.ascii(String(input.line));
+    if (id !== undefined) {
+      this.bytes(ID);
+      this.text(JSON.stringify(id));
+    }
+    this.bytes(FEATURES_OPEN);
+    if (typeof features === 'string') this.ascii(features);
+    else this.bytes(features);
+    this.bytes(FEATURES_CLOSE);
+    this.text(prediction);
+    this.bytes(this.modelFragment);
   }
 
   private labelFor(score: number, outputLine: number): Buffer {
@@ -499,11 +428,42 @@ class RowWriter {
     return fragment;
   }
 
+  /** Makes room for `length` bytes in the current chunk (a row is never split across chunks). */
+  private reserve(length: number): void {
+    if (this.position + length <= this.chunk.length) return;
+    if (this.position > 0) {
+      this.full.push(this.chunk.subarray(0, this.position));
+      this.hasFull = true;
+    }
+    this.chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, length));
+    this.position = 0;
+  }
+
+  /** Copies bytes the caller has reserved room for. */
+  private copy(data: Buffer, start: number, end: number): void {
+    this.position += data.copy(this.chunk, this.position, start, end);
+  }
+
+  /** Writes a record number the caller has reserved room for, digit by digit (no string). */
+  private recordNumber(value: number): void {
+    const chunk = this.chunk;
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits += 1;
+    let at = this.position + digits;
+    this.position = at;
+    let rest = value;
+    do {
+      at -= 1;
+      chunk[at] = 0x30 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    } while (rest > 0);
+  }
+
   private bytes(data: Uint8Array): void {
     const length = data.length;
     const position = this.position;
     if (length <= SMALL_COPY && position + length <= this.chunk.length) {
-      // TypedArray.set costs more than a byte loop for the short fragments most of a row is made of.
+      // A native copy costs more than a byte loop for the short fragments most of a row is made of.
       const chunk = this.chunk;
       for (let i = 0; i < length; i += 1) chunk[position + i] = data[i] as number;
       this.position = position + length;
@@ -534,13 +494,10 @@ class RowWriter {
 
   private rotate(): void {
     this.full.push(this.chunk);
+    this.hasFull = true;
     this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
     this.position = 0;
   }
-}
-
-function latin1(data: Uint8Array): string {
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1');
 }
 
 /** Returns the features as JSON array content (without brackets) and the id, when configured. */
@@ -672,14 +629,15 @@ function jsonFeatures(
 type Prediction = number | number[];
 
 function parsePrediction(
-  output: InputRecord,
+  data: Buffer,
+  outputLine: number,
   inputIndex: number,
   inputUri: string,
   outputUri: string,
   format: InputFormat,
 ): Prediction {
-  const line = (output.data as Buffer).toString('utf8');
-  const where = `${outputUri}, line ${output.index} (prediction for ${inputUri} record ${inputIndex})`;
+  const line = data.toString('utf8');
+  const where = `${outputUri}, line ${outputLine} (prediction for ${inputUri} record ${inputIndex})`;
   if (format === 'csv') {
     if (!line.includes(',') && !line.includes('"')) return predictionNumber(line, where);
     const fields = line.includes('"') ? csvPredictionFields(line, where) : line.split(',');

@@ -276,13 +276,18 @@ describe('parseTransformOutput', () => {
   });
 
   it('writes empty CSV fields as null (missing values) and normalizes numbers JSON cannot hold as written', async () => {
-    await givenJob(store, [{ key: 'a.csv', input: '1,,3\n.5,+2,007\n', output: '0.1\n0.2\n' }]);
+    await givenJob(store, [
+      { key: 'a.csv', input: '1,,3\n.5,+2,007\n,2.5,\n,,\n1,nan,\n', output: '0.1\n0.2\n0.3\n0.4\n0.5\n' },
+    ]);
 
     await parseTransformOutput(request(), { store });
 
     expect(store.rows(PART).map((r) => r.features)).toEqual([
       [1, null, 3],
       [0.5, 2, 7],
+      [null, 2.5, null],
+      [null, null, null],
+      [1, null, null],
     ]);
   });
 

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { copyNumberListWithNulls, jsonNumberValue, NumberListScan } from '../../src/core/json-numbers.js';
+
+function scanOf(text: string): { fields: number; emptyFields: number } | false {
+  const scan = new NumberListScan();
+  const bytes = Buffer.from(`#${text}#`);
+  // Scanned inside a larger buffer, as ParseResults does: only [start, end) may count.
+  return scan.scan(bytes, 1, bytes.length - 1)
+    ? { fields: scan.fields, emptyFields: scan.emptyFields }
+    : false;
+}
+
+/** A small seeded generator, so a failure names a case that can be re-run. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+describe('NumberListScan', () => {
+  it('accepts comma-separated JSON numbers and counts them', () => {
+    expect(scanOf('17.99,10.38,-122.8,0,0.5,1e5,2E-7,3.5e+10')).toEqual({ fields: 8, emptyFields: 0 });
+    expect(scanOf('0')).toEqual({ fields: 1, emptyFields: 0 });
+    expect(scanOf('-0.0')).toEqual({ fields: 1, emptyFields: 0 });
+  });
+
+  it('counts empty fields (missing values) anywhere in the line', () => {
+    expect(scanOf('1,,2')).toEqual({ fields: 3, emptyFields: 1 });
+    expect(scanOf(',1')).toEqual({ fields: 2, emptyFields: 1 });
+    expect(scanOf('1,')).toEqual({ fields: 2, emptyFields: 1 });
+    expect(scanOf(',')).toEqual({ fields: 2, emptyFields: 2 });
+  });
+
+  it('rejects what JSON would not read as a number, so such lines take the checked path', () => {
+    for (const text of [
+      '+1',
+      '.5',
+      '5.',
+      '01',
+      '-',
+      '1e',
+      '1e+',
+      '1.2.3',
+      '1-2',
+      'nan',
+      '1,nan',
+      ' 1',
+      '1 ',
+      '"1"',
+      '1e100',
+      'Infinity',
+      '0x10',
+      '1,2;3',
+      '--1',
+      '1ee2',
+    ]) {
+      expect(scanOf(text), text).toBe(false);
+    }
+  });
+
+  it('leaves fields over 200 bytes to the checked path (they might overflow a double)', () => {
+    expect(scanOf(`1,${'9'.repeat(200)}`)).toEqual({ fields: 2, emptyFields: 0 });
+    expect(scanOf(`1,${'9'.repeat(201)}`)).toBe(false);
+    expect(scanOf(`${'9'.repeat(201)},1`)).toBe(false);
+  });
+
+  it('agrees with JSON.parse on random byte strings over the number alphabet', () => {
+    const next = random(42);
+    const alphabet = '0123456789-+.eE,';
+    for (let n = 0; n < 20_000; n++) {
+      let text = '';
+      const length = 1 + Math.floor(next() * 8);
+      for (let i = 0; i < length; i++) text += alphabet[Math.floor(next() * alphabet.length)];
+      const fields = text.split(',');
+      const jsonOk = fields.every((f) => {
+        if (f === '') return true;
+        if (/[eE][+-]?\d{3}/.test(f)) return false;
+        try {
+          return typeof JSON.parse(f) === 'number';
+        } catch {
+          return false;
+        }
+      });
+      const scanned = scanOf(text);
+      expect(scanned !== false, text).toBe(jsonOk);
+      if (scanned) expect(scanned.emptyFields, text).toBe(fields.filter((f) => f === '').length);
+    }
+  });
+});
+
+describe('copyNumberListWithNulls', () => {
+  it('writes null for each empty field and copies the rest byte for byte', () => {
+    for (const [text, expected] of [
+      [',1,,2.50,', 'null,1,null,2.50,null'],
+      ['1,2', '1,2'],
+      [',', 'null,null'],
+    ] as const) {
+      const source = Buffer.from(`x${text}x`);
+      const target = Buffer.alloc(64, 0x20);
+      const end = copyNumberListWithNulls(source, 1, source.length - 1, target, 3);
+      expect(target.subarray(3, end).toString(), text).toBe(expected);
+      expect(JSON.parse(`[${expected}]`)).toHaveLength(expected.split(',').length);
+    }
+  });
+});
+
+describe('jsonNumberValue', () => {
+  const numberIn = (text: string) => {
+    const bytes = Buffer.from(`[${text}]`);
+    return jsonNumberValue(bytes, 1, bytes.length - 1);
+  };
+
+  it('reads numbers exactly as Number() does', () => {
+    for (const text of [
+      '0',
+      '-0',
+      '0.5',
+      '0.1',
+      '0.30000000000000004',
+      '123456789012345',
+      '1234567890123456789',
+      '1e22',
+      '1e23',
+      '1.5e-7',
+      '-2.5E+3',
+      '0.000001234',
+      '9007199254740993',
+      '4.35',
+      '1e-300',
+    ]) {
+      expect(Object.is(numberIn(text), Number(text)), text).toBe(true);
+    }
+  });
+
+  it('matches Number() on random decimals, the threshold comparison depends on it', () => {
+    const next = random(7);
+    for (let n = 0; n < 50_000; n++) {
+      const digits = String(Math.floor(next() * 10 ** (1 + Math.floor(next() * 17))));
+      const point = Math.floor(next() * (digits.length + 1));
+      let text = point === digits.length ? digits : `${digits.slice(0, point) || '0'}.${digits.slice(point)}`;
+      if (next() < 0.3) text += `e${next() < 0.5 ? '-' : ''}${Math.floor(next() * 30)}`;
+      if (next() < 0.5) text = `-${text}`;
+      expect(numberIn(text), text).toBe(Number(text));
+    }
+  });
+});
