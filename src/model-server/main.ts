@@ -58,11 +58,13 @@ export async function serveModelCommand(
     return 1;
   }
   const { model } = server;
+  // Listen for SIGTERM before saying so: whoever reads the line may stop the server at once.
+  const stopped = untilStopped();
   process.stdout.write(
     `Model server listening on ${server.url} (${modelPath}: ${model.objective}, ` +
       `${model.numFeature} features, ${model.numTrees} trees)\n`,
   );
-  const signal = await untilStopped();
+  const signal = await stopped;
   await server.close();
   process.stderr.write(`Model server stopped (${signal})\n`);
   return 0;
@@ -133,11 +135,12 @@ async function serveWithWorkers(modelPath: string, count: number): Promise<numbe
     return 1;
   }
   url = started;
+  const stopped = untilStopped();
   process.stdout.write(
     `Model server listening on ${url} (${modelPath}: ${model.objective}, ` +
       `${model.numFeature} features, ${model.numTrees} trees; ${count} worker processes)\n`,
   );
-  const signal = await untilStopped();
+  const signal = await stopped;
   stopping = true;
   await stopAll();
   process.stderr.write(`Model server stopped (${signal})\n`);
@@ -153,13 +156,13 @@ async function serveAsWorker(modelPath: string, port: number, host: string): Pro
     process.send?.({ error: (error as Error).message });
     return 1;
   }
-  process.send?.({ url: server.url });
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
   });
+  process.send?.({ url: server.url });
+  await stopped;
   await server.close();
-  process.disconnect?.(); // the IPC channel to the primary would keep this process alive
   return 0;
 }
 
@@ -180,6 +183,8 @@ if (isEntryPoint()) {
     options: { model: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
   });
   process.exitCode = await serveModelCommand(values);
+  // Started by the local pipeline, the IPC channel to it would keep this process alive after a stop.
+  if (process.connected) process.disconnect();
 }
 
 /**

@@ -203,11 +203,11 @@ describe('startModelServer', () => {
 describe('model server process', () => {
   const ENTRY = join(ROOT, 'src/model-server/main.ts');
 
-  function start(args: string[], env: Record<string, string> = {}): ChildProcess {
+  function start(args: string[], env: Record<string, string> = {}, ipc = false): ChildProcess {
     return spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });
   }
 
@@ -246,6 +246,19 @@ describe('model server process', () => {
     expect(line.trim().split('\n')).toHaveLength(1);
     expect(ping.status).toBe(200);
     expect(await exit).toBe(0);
+  });
+
+  it('exits 0 on SIGTERM with its workers when started with an IPC channel, as the local pipeline does', async () => {
+    // The IPC channel (which lets the server notice a dead parent) must not keep it alive after a stop.
+    const child = start(['--port', '0'], { SM_MODEL_DIR: IRIS, SAGEMAKER_MODEL_SERVER_WORKERS: '2' }, true);
+    const line = await output(child, 'stdout', /listening on http:\/\/127\.0\.0\.1:\d+.*\n/);
+    const exit = new Promise<[number | null, string | null]>((resolve) =>
+      child.once('exit', (code, signal) => resolve([code, signal])),
+    );
+    child.kill('SIGTERM');
+
+    expect(line).toMatch(/2 worker processes/);
+    expect(await exit).toEqual([0, null]);
   });
 
   it('listens on SAGEMAKER_BIND_TO_PORT when no --port is given', async () => {
