@@ -57,31 +57,32 @@ export function parseCsvRecords(body: Uint8Array, numFeatures: number, firstLine
         throw wrongCount(line, numFeatures + countCommas(body, i, end) + 1, numFeatures);
       }
       const start = i;
-      let c = i < end ? (body[i] as number) : COMMA;
-      const negative = c === 0x2d;
-      if (negative) c = ++i < end ? (body[i] as number) : COMMA;
+      if (i < end && body[i] === 0x2d) i++;
+      const negative = i > start;
+      // Digits are counted from positions, not per digit: at most 15 digits in all means at most 15
+      // significant ones, which is all the fast path needs (longer numbers go to parseNumberBytes).
       let mantissa = 0;
-      let significant = 0;
-      let digits = 0;
-      while (c >= 0x30 && c <= 0x39) {
-        if (significant > 0 || c !== 0x30) significant++;
-        mantissa = mantissa * 10 + (c - 0x30);
-        digits++;
-        c = ++i < end ? (body[i] as number) : COMMA;
+      const intStart = i;
+      for (; i < end; i++) {
+        const digit = (body[i] as number) - 0x30;
+        if (digit >>> 0 > 9) break;
+        mantissa = mantissa * 10 + digit;
       }
+      let digits = i - intStart;
       let scale = 0;
-      if (c === 0x2e) {
-        c = ++i < end ? (body[i] as number) : COMMA;
-        while (c >= 0x30 && c <= 0x39) {
-          if (significant > 0 || c !== 0x30) significant++;
-          mantissa = mantissa * 10 + (c - 0x30);
-          digits++;
-          scale++;
-          c = ++i < end ? (body[i] as number) : COMMA;
+      if (i < end && body[i] === 0x2e) {
+        const fractionStart = ++i;
+        for (; i < end; i++) {
+          const digit = (body[i] as number) - 0x30;
+          if (digit >>> 0 > 9) break;
+          mantissa = mantissa * 10 + digit;
         }
+        scale = i - fractionStart;
+        digits += scale;
       }
+      const c = i < end ? (body[i] as number) : COMMA;
       let value: number;
-      if (c === COMMA && digits > 0 && significant <= 15 && scale <= 22) {
+      if (c === COMMA && digits > 0 && digits <= 15) {
         value = scale === 0 ? mantissa : mantissa / (POW10[scale] as number);
         if (negative) value = -value;
       } else if (c === COMMA && i === start) {

@@ -72,6 +72,33 @@ describe('parseCsvRecords', () => {
     expect(Array.from(values)).toEqual([1.5, 2, 3, 4.25]);
   });
 
+  it('reads random decimal fields as Number() does, rounded to float32, whatever their length', () => {
+    const random = lcg(7);
+    const rows: string[][] = [];
+    for (let r = 0; r < 2000; r++) {
+      const row: string[] = [];
+      for (let c = 0; c < 8; c++) {
+        const digits = String(Math.floor(random() * 10 ** (1 + Math.floor(random() * 19))));
+        const point = Math.floor(random() * (digits.length + 1));
+        let text = point === digits.length ? digits : `${digits.slice(0, point)}.${digits.slice(point)}`;
+        if (text.startsWith('.')) text = `0${text}`;
+        if (random() < 0.2) text = `00${text}`;
+        if (random() < 0.2) text += `e${random() < 0.5 ? '-' : ''}${Math.floor(random() * 40)}`;
+        if (random() < 0.5) text = `-${text}`;
+        row.push(text);
+      }
+      rows.push(row);
+    }
+    const { values, numRows } = parseCsvRecords(Buffer.from(rows.map((row) => row.join(',')).join('\n')), 8);
+
+    const expected = rows.flat().map((text) => Math.fround(Number(text)));
+    const mismatches = expected.flatMap((value, i) =>
+      Object.is(values[i], value) ? [] : [`${rows.flat()[i]}: ${values[i]} != ${value}`],
+    );
+    expect(numRows).toBe(2000);
+    expect(mismatches).toEqual([]);
+  });
+
   it('stores each value rounded to float32 from the correctly rounded double', () => {
     const text = readFileSync(join(ROOT, 'examples/sample/input/part-0001.csv'), 'utf8');
     const expected = text
