@@ -74,12 +74,14 @@ const DEFAULT_OBJECTS_PER_SHARD = 500;
  * A re-run of the same runId keeps the first attempt's run date, so its results replace the earlier
  * ones instead of landing in a second partition; the run's old result files are deleted first.
  *
- * @throws InvalidInputError when the input holds no objects, or an object is empty.
+ * @throws InvalidInputError when the input holds no objects, an object is empty, or the results settings
+ *   cannot be applied (an idColumn ParseResults could not find).
  * @throws ObjectNotFoundError when the input names a single object that does not exist.
  */
 export async function buildManifest(event: BuildManifestEvent, deps: BuildManifestDeps): Promise<RunPlan> {
   const { request, executionName } = event;
   const { store, settings } = deps;
+  checkResultsSettings(request);
   const runId = request.runId ?? runIdFromExecutionName(executionName);
   const runPrefix = `s3://${settings.bucket}/runs/${runId}/`;
   const runDate = (await previousRunDate(store, runPrefix)) ?? utcDate(event.executionStartTime);
@@ -150,6 +152,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
             threshold: request.results?.threshold ?? 0.5,
             ...(request.results?.labels ? { labels: request.results.labels } : {}),
             ...(request.results?.featureNames ? { featureNames: request.results.featureNames } : {}),
+            ...(request.results?.idColumn ? { idColumn: request.results.idColumn } : {}),
           },
         },
       });
@@ -174,6 +177,21 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
   await store.put(joinS3Uri(runPrefix, 'request.json'), JSON.stringify(request, null, 2));
   await store.put(joinS3Uri(runPrefix, 'plan.json'), JSON.stringify(plan, null, 2));
   return plan;
+}
+
+/** Results settings ParseResults would reject, caught before any model is created or job runs. */
+function checkResultsSettings(request: RunRequest): void {
+  const { featureNames, idColumn } = request.results ?? {};
+  if (idColumn === undefined) return;
+  if (featureNames && !featureNames.includes(idColumn)) {
+    throw new InvalidInputError(`results.idColumn "${idColumn}" is not one of results.featureNames`);
+  }
+  const contentType = (request.transform?.ContentType ?? 'text/csv').split(';')[0]?.trim().toLowerCase();
+  if (!featureNames && contentType === 'text/csv') {
+    throw new InvalidInputError(
+      `results.idColumn "${idColumn}" needs results.featureNames to find the column in CSV records`,
+    );
+  }
 }
 
 /** Turns an execution name into a run id: lower case, [a-z0-9-], at most 32 characters. */

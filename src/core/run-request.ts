@@ -41,6 +41,8 @@ export interface ResultsSettings {
   threshold?: number;
   labels?: string[];
   featureNames?: string[];
+  /** The input column or JSON key holding each record's id (stored as `id`, not as a feature). */
+  idColumn?: string;
 }
 
 /** Where a deployment keeps things and what it runs with: from env vars on AWS, from the local config locally. */

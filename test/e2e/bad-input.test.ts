@@ -319,6 +319,29 @@ describe('bad input through the local pipeline', () => {
       expect(run.rows.slice(0, 2).map(first)).toEqual([null, null]);
     });
 
+    it('an id column, dropped by InputFilter before the model and stored as each row id', async () => {
+      const ids = good.map((_, i) => `cust-${1000 + i}`);
+      const withIds = good.map((line, i) => `${ids[i]},${line}`);
+      const featureNames = ['customer_id', ...Array.from({ length: 30 }, (_, i) => `f${i + 1}`)];
+      const run = await runCase(
+        'record-ids',
+        { 'data.csv': csv(withIds) },
+        {
+          transform: { ContentType: 'text/csv', DataProcessing: { InputFilter: '$[1:]' } },
+          results: { featureNames, idColumn: 'customer_id' },
+        },
+      );
+      expectAccepted(run, good);
+      const { rows } = await pipeline.catalog.runQuery(
+        'SELECT id, score FROM predictions WHERE run_id = ? ORDER BY record',
+        ['record-ids'],
+      );
+      expect(rows.map((r) => r.id)).toEqual(ids);
+      expect(rows.map((r) => Number(r.score))).toEqual(
+        recordLines(expectedOutput(server.model, good)).map(Number),
+      );
+    });
+
     it('object keys with spaces, unicode, % and +, kept exactly in outputs and results', async () => {
       const name = 'My Data ü 100% +plus (1).csv';
       const run = await runCase('odd-keys', { [name]: goodFile() });

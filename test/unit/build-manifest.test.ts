@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildManifest, modelNameFor, runIdFromExecutionName } from '../../src/core/build-manifest.js';
 import { parseManifest } from '../../src/core/manifest.js';
-import type { PipelineSettings, RunRequest } from '../../src/core/run-request.js';
+import type { PipelineSettings, ResultsSettings, RunRequest } from '../../src/core/run-request.js';
 import { FileObjectStore } from '../../src/local/file-object-store.js';
 
 const settings: PipelineSettings = {
@@ -165,6 +165,46 @@ describe('buildManifest', () => {
       name: 'InvalidInputError',
       message: 'Input object is empty (0 bytes): s3://in-bucket/incoming/day2/empty.csv',
     });
+  });
+
+  it('hands results.idColumn to ParseResults and rejects one it could not find, before writing anything', async () => {
+    const models = [{ variant: 'a', modelName: 'm' }];
+    const input = 's3://in-bucket/incoming/day1/a.csv';
+    const plan = await buildManifest(
+      event({ input, models, results: { featureNames: ['id', 'x'], idColumn: 'id' } }),
+      deps(),
+    );
+    expect(plan.jobs[0]?.parseRequest.results).toMatchObject({ featureNames: ['id', 'x'], idColumn: 'id' });
+
+    const rejected: [ResultsSettings, string][] = [
+      [
+        { featureNames: ['x', 'y'], idColumn: 'id' },
+        'results.idColumn "id" is not one of results.featureNames',
+      ],
+      [
+        { idColumn: 'id' },
+        'results.idColumn "id" needs results.featureNames to find the column in CSV records',
+      ],
+    ];
+    for (const [results, message] of rejected) {
+      await expect(
+        buildManifest(event({ runId: 'bad-id', input, models, results }), deps()),
+      ).rejects.toMatchObject({ name: 'InvalidInputError', message });
+      const written: string[] = [];
+      for await (const object of store.list('s3://results-bucket/runs/bad-id/')) written.push(object.uri);
+      expect(written).toEqual([]);
+    }
+    // JSON object records name their id by key: no featureNames needed.
+    const json = await buildManifest(
+      event({
+        input,
+        models,
+        transform: { ContentType: 'application/jsonlines' },
+        results: { idColumn: 'id' },
+      }),
+      deps(),
+    );
+    expect(json.jobs[0]?.parseRequest.results.idColumn).toBe('id');
   });
 
   it('fails with ObjectNotFoundError for a missing single input object', async () => {
