@@ -47,7 +47,15 @@ export interface InvocationResult {
   statusCode: number;
   body: Uint8Array;
   contentType?: string;
+  /**
+   * On a 4xx answer, the 1-based record of the request the container rejected, when it says which
+   * (the `X-Invalid-Record` header of the built-in server), so the engine can name the input's line.
+   */
+  invalidRecord?: number;
 }
+
+/** The response header in which a container names the 1-based record of a request it rejected. */
+export const INVALID_RECORD_HEADER = 'x-invalid-record';
 
 export interface InvokeOptions {
   contentType: string;

@@ -1,6 +1,12 @@
 import { Agent, type IncomingMessage, request } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { ExecutionParameters, InvocationResult, InvokeOptions, ModelClient } from '../ports.js';
+import {
+  type ExecutionParameters,
+  INVALID_RECORD_HEADER,
+  type InvocationResult,
+  type InvokeOptions,
+  type ModelClient,
+} from '../ports.js';
 
 /**
  * A model client that can also send a body as it is read (HTTP chunked encoding), which the engine uses
@@ -114,10 +120,12 @@ export class HttpModelClient implements StreamingModelClient {
           settled = true;
           clearTimeout(timer);
           const contentType = res.headers['content-type'];
+          const invalidRecord = Number(res.headers[INVALID_RECORD_HEADER]);
           resolve({
             statusCode: res.statusCode ?? 0,
             body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size),
             ...(contentType ? { contentType } : {}),
+            ...(Number.isSafeInteger(invalidRecord) && invalidRecord > 0 ? { invalidRecord } : {}),
           });
         });
       });

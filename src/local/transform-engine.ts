@@ -623,8 +623,13 @@ export class LocalTransformEngine implements TransformRunner {
       }
       const { batch } = item;
       const range = describeRange(plan.splitType, batch);
-      const response = await this.invokeWithRetries(plan, state, object.uri, range, () =>
-        client.invoke(batch.body, invokeOptions(plan)),
+      const response = await this.invokeWithRetries(
+        plan,
+        state,
+        object.uri,
+        range,
+        () => client.invoke(batch.body, invokeOptions(plan)),
+        (record) => this.locateRecord(plan, object.uri, batch, record),
       );
       const chunks = this.assemble(plan, object.uri, range, batch, response);
       return {
@@ -679,6 +684,7 @@ export class LocalTransformEngine implements TransformRunner {
     uri: string,
     range: string,
     call: () => Promise<InvocationResult>,
+    locate?: (record: number) => Promise<string | undefined>,
   ): Promise<InvocationResult> {
     const attempts = plan.maxRetries + 1;
     let problem = '';
@@ -697,7 +703,13 @@ export class LocalTransformEngine implements TransformRunner {
         if (response.statusCode >= 200 && response.statusCode < 300) return response;
         problem = `HTTP ${response.statusCode}: ${containerMessage(response.body)}`;
         if (response.statusCode < 500) {
-          throw new JobFailure(`Model container rejected ${uri} ${range} with ${problem}`);
+          const record = response.invalidRecord;
+          const where = record !== undefined ? await locate?.(record) : undefined;
+          throw new JobFailure(
+            where
+              ? `Model container rejected ${uri} ${where} (record ${record} of the request for ${range}) with ${problem}`
+              : `Model container rejected ${uri} ${range} with ${problem}`,
+          );
         }
       }
       if (attempt < attempts) {
@@ -708,6 +720,41 @@ export class LocalTransformEngine implements TransformRunner {
     throw new JobFailure(
       `Invocation for ${uri} ${range} failed after ${attempts} attempt${attempts === 1 ? '' : 's'} (InvocationsMaxRetries ${plan.maxRetries}): ${problem}`,
     );
+  }
+
+  /**
+   * The input's line (or record) that is the `record`-th (1-based) of a batch, for a container's
+   * rejection; undefined when the batch has no such record. Blank lines are not sent, so a batch that
+   * spans some is counted again from the object (only on this error path).
+   */
+  private async locateRecord(
+    plan: JobPlan,
+    uri: string,
+    batch: RecordBatch,
+    record: number,
+  ): Promise<string | undefined> {
+    if (record > batch.count) return undefined;
+    const sent = batch.records?.[record - 1];
+    if (sent) return describeIndex(plan.splitType, sent.index);
+    if (batch.lastIndex - batch.firstIndex + 1 === batch.count) {
+      return describeIndex(plan.splitType, batch.firstIndex + record - 1);
+    }
+    const input = await this.openInput(uri, plan.gzip, { bytes: 0 });
+    try {
+      let seen = 0;
+      for await (const records of splitRecordChunks(input, plan.splitType, { source: uri })) {
+        for (const candidate of records) {
+          if (candidate.index < batch.firstIndex) continue;
+          seen += 1;
+          if (seen === record) return describeIndex(plan.splitType, candidate.index);
+        }
+      }
+      return undefined;
+    } catch {
+      return undefined;
+    } finally {
+      input.destroy();
+    }
   }
 
   private async deleteOutputs(outputs: string[]): Promise<void> {

@@ -308,8 +308,17 @@ function countCommas(body: Uint8Array, from: number, end: number): number {
   return count;
 }
 
+/** A request's record the server cannot read: `record` is its 1-based number within the request. */
+export class InvalidRecordError extends InvalidInputError {
+  readonly record: number;
+  constructor(record: number, problem: string) {
+    super(`Record ${record} ${problem}`);
+    this.record = record;
+  }
+}
+
 function recordError(line: number, problem: string): InvalidInputError {
-  return new InvalidInputError(`Record ${line} ${problem}`);
+  return new InvalidRecordError(line, problem);
 }
 
 function wrongCount(line: number, got: number, expected: number): InvalidInputError {

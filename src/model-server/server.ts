@@ -6,12 +6,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { InvalidInputError } from '../errors.js';
-import type { ExecutionParameters } from '../ports.js';
+import { type ExecutionParameters, INVALID_RECORD_HEADER } from '../ports.js';
 import {
   CONTENT_TYPES,
   type ContentType,
   CsvInvocation,
   formatPredictions,
+  InvalidRecordError,
   type ParsedRecords,
   parseCsvRecords,
   parseJsonLinesRecords,
@@ -157,7 +158,11 @@ function invoke(model: XGBoostModel, request: IncomingMessage, response: ServerR
   const fail = (error: unknown) => {
     failed = true;
     if (error instanceof InvalidInputError) {
-      send(response, 400, `${error.message}\n`);
+      // Says which record in a header too, so a caller that knows where the request came from (the
+      // local engine) can name the input's line without reading the message.
+      const headers: Record<string, string> =
+        error instanceof InvalidRecordError ? { [INVALID_RECORD_HEADER]: String(error.record) } : {};
+      send(response, 400, `${error.message}\n`, headers);
     } else {
       process.stderr.write(`model server: ${(error as Error).stack ?? String(error)}\n`);
       send(response, 500, `Internal error: ${(error as Error).message}\n`);

@@ -144,19 +144,28 @@ describe('bad input through the local pipeline', () => {
     it('a ragged CSV row with fewer columns than the model expects', async () => {
       const lines = [...good];
       lines[2] = (lines[2] as string).split(',').slice(0, -1).join(',');
-      const run = await runCase('ragged', { 'a-good.csv': goodFile(), 'b-ragged.csv': csv(lines) });
+      // A blank line before it: the request's 3rd record is the file's 4th line.
+      const body = `${lines.slice(0, 2).join('\n')}\n\n${lines.slice(2).join('\n')}\n`;
+      const run = await runCase('ragged', { 'a-good.csv': goodFile(), 'b-ragged.csv': body });
       expectRejected(
         run,
         'RunTransforms',
-        /b-ragged\.csv lines 1-8 .*Record 3 has 29 values; the model expects 30/,
+        /b-ragged\.csv line 4 \(record 3 of the request for lines 1-9 .*Record 3 has 29 values; the model expects 30/,
       );
     });
 
     it('a row with a trailing comma (one column too many)', async () => {
       const lines = [...good];
       lines[4] = `${lines[4]},`;
-      const run = await runCase('trailing-comma', { 'a-good.csv': goodFile(), 'b-comma.csv': csv(lines) });
-      expectRejected(run, 'RunTransforms', /b-comma\.csv lines 1-8 .*Record 5 has 31 values/);
+      const run = await runCase('trailing-comma', {
+        'a-good.csv': goodFile(),
+        'b-comma.csv': `\n\n${csv(lines)}`,
+      });
+      expectRejected(
+        run,
+        'RunTransforms',
+        /b-comma\.csv line 7 \(record 5 of the request for lines 3-10 .*Record 5 has 31 values/,
+      );
     });
 
     it('a non-numeric feature', async () => {
@@ -166,7 +175,7 @@ describe('bad input through the local pipeline', () => {
       expectRejected(
         run,
         'RunTransforms',
-        /b-text\.csv lines 1-8 .*Record 2 has a non-numeric value in field 4: "abc"/,
+        /b-text\.csv line 2 \(record 2 of the request for lines 1-8 .*Record 2 has a non-numeric value in field 4: "abc"/,
       );
     });
 
@@ -180,7 +189,7 @@ describe('bad input through the local pipeline', () => {
       expectRejected(
         run,
         'RunTransforms',
-        /b-latin\.csv lines 1-8 .*Record 4 has a non-numeric value in field 1/,
+        /b-latin\.csv line 4 \(record 4 of the request for lines 1-8 .*Record 4 has a non-numeric value in field 1/,
       );
     });
 
@@ -193,7 +202,7 @@ describe('bad input through the local pipeline', () => {
       expectRejected(
         run,
         'RunTransforms',
-        /b-header\.csv lines 1-9 .*Record 1 has a non-numeric value in field 1: "mean radius"/,
+        /b-header\.csv line 1 \(record 1 of the request for lines 1-9 .*Record 1 has a non-numeric value in field 1: "mean radius"/,
       );
     });
 
@@ -230,7 +239,11 @@ describe('bad input through the local pipeline', () => {
         { 'a-good.jsonl': json(good), 'b-broken.jsonl': csv(broken) },
         { transform: { ContentType: 'application/jsonlines' } },
       );
-      expectRejected(run, 'RunTransforms', /b-broken\.jsonl lines 1-8 .*Record 6 is not valid JSON/);
+      expectRejected(
+        run,
+        'RunTransforms',
+        /b-broken\.jsonl line 6 \(record 6 of the request for lines 1-8 .*Record 6 is not valid JSON/,
+      );
     });
 
     it('an input object that does not exist', async () => {

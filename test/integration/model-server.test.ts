@@ -145,7 +145,7 @@ describe('startModelServer', () => {
     );
   });
 
-  it('answers 400 naming the record and the problem when a line is bad', async () => {
+  it('answers 400 naming the record and the problem when a line is bad, the record also in X-Invalid-Record', async () => {
     const rows = SAMPLE_INPUT.trimEnd().split('\n').slice(0, 4);
     rows[2] = rows[2]?.replace(/^[^,]*/, 'oops') ?? '';
     const short = [rows[0], rows[1]?.split(',').slice(1).join(',')].join('\n');
@@ -157,6 +157,10 @@ describe('startModelServer', () => {
     expect(await badValue.text()).toBe('Record 3 has a non-numeric value in field 1: "oops"\n');
     expect(badCount.status).toBe(400);
     expect(await badCount.text()).toBe('Record 2 has 29 values; the model expects 30\n');
+    expect([badValue.headers.get('x-invalid-record'), badCount.headers.get('x-invalid-record')]).toEqual([
+      '3',
+      '2',
+    ]);
   });
 
   it('answers 400 naming the line when the bad record arrives in a later chunk of a streamed body', async () => {

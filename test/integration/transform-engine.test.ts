@@ -20,7 +20,7 @@ interface SeenRequest {
   body: Buffer;
 }
 
-type Reply = { status?: number; body: string | Buffer; delayMs?: number };
+type Reply = { status?: number; body: string | Buffer; delayMs?: number; headers?: Record<string, string> };
 
 /**
  * A tiny model container on 127.0.0.1: by default it answers each CSV line with the sum of its
@@ -77,7 +77,9 @@ class TestContainer {
       const reply = await this.reply(seen, this.requests.length);
       if (reply.delayMs) await new Promise((r) => setTimeout(r, reply.delayMs));
       if (!res.destroyed)
-        res.writeHead(reply.status ?? 200, { 'content-type': seen.accept ?? 'text/csv' }).end(reply.body);
+        res
+          .writeHead(reply.status ?? 200, { 'content-type': seen.accept ?? 'text/csv', ...reply.headers })
+          .end(reply.body);
     } finally {
       this.inFlight -= 1;
     }
@@ -475,6 +477,32 @@ describe('LocalTransformEngine', () => {
       expect(container.requests).toHaveLength(1);
       expect(description.FailureReason).toMatch(
         /rejected s3:\/\/bucket\/in\/a\.csv line 1 \(1 record\) with HTTP 400: bad input/,
+      );
+    });
+
+    it('names the file line of the record a container rejects in X-Invalid-Record, blank lines counted', async () => {
+      const rejectSecond = () => ({
+        status: 400,
+        body: 'cannot read it',
+        headers: { 'x-invalid-record': '2' },
+      });
+      // Plain lines (batched from bytes), a blank line inside the batch:
+      await store.put('s3://bucket/in/a.csv', '1,2\n\n3,4\n5,6\n');
+      container.reply = rejectSecond;
+      const plain = await engine.runTransformJob(request());
+      // Records cut for an InputFilter, blank lines before the batch:
+      await store.put('s3://bucket/in/a.csv', '\n\n1,2\n3,4\n5,6\n');
+      const filtered = await engine.runTransformJob(request({ DataProcessing: { InputFilter: '$[1:]' } }));
+      // A record number the request does not have: only the range is named.
+      container.reply = () => ({ status: 400, body: 'no', headers: { 'x-invalid-record': '9' } });
+      const unknown = await engine.runTransformJob(request());
+
+      expect(plain.FailureReason).toBe(
+        'Model container rejected s3://bucket/in/a.csv line 3 (record 2 of the request for lines 1-4 (3 records)) with HTTP 400: cannot read it',
+      );
+      expect(filtered.FailureReason).toMatch(/a\.csv line 4 \(record 2 of the request for lines 3-5 /);
+      expect(unknown.FailureReason).toBe(
+        'Model container rejected s3://bucket/in/a.csv lines 3-5 (3 records) with HTTP 400: no',
       );
     });
 
