@@ -29,6 +29,8 @@ export class LineCursor {
   private next = 0;
   /** Whether [start, end) is a line found and not yet consumed. */
   private found = false;
+  /** {@link buffer} as a latin1 string (one character per byte), made on first use after a fill. */
+  private latin1: string | undefined;
   private readonly chunks: AsyncIterator<Uint8Array>;
   private readonly onError: (error: unknown) => unknown;
 
@@ -71,6 +73,15 @@ export class LineCursor {
     return false;
   }
 
+  /**
+   * {@link buffer} as a string of one character per byte, so `start`/`end` index it too: for matching
+   * lines with a RegExp, which runs as native code. Made once per fill, and only if asked for.
+   */
+  text(): string {
+    this.latin1 ??= this.buffer.toString('latin1');
+    return this.latin1;
+  }
+
   /** Moves past the line {@link find} found. */
   consume(): void {
     this.found = false;
@@ -108,6 +119,7 @@ export class LineCursor {
     }
     this.buffer = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, size);
     this.next = 0;
+    this.latin1 = undefined;
   }
 
   /** Counts the lines left, this one included (for a count-mismatch message). */

@@ -291,6 +291,8 @@ class RowWriter {
   private readonly sourceFragment: Buffer;
   private readonly labelFragments: Buffer[] | undefined;
   private readonly modelFragment: Buffer;
+  /** Per label: its fragment followed by the model's, the end of a row with that label. */
+  private readonly labelEnds: Buffer[] | undefined;
   /** The bytes of a row that are not the input's or the output's own (the longest label counted). */
   private readonly fixedBytes: number;
   /** Numbers a CSV line must hold to be copied as is: -1 any, 0 never (an id column to take out). */
@@ -304,6 +306,7 @@ class RowWriter {
     this.sourceFragment = Buffer.from(`{"source":${JSON.stringify(inputUri)},"record":`);
     this.labelFragments = settings.labelFragments?.map((f) => Buffer.from(f));
     this.modelFragment = Buffer.from(settings.modelFragment);
+    this.labelEnds = this.labelFragments?.map((f) => Buffer.concat([f, this.modelFragment]));
     this.fixedBytes =
       this.sourceFragment.length +
       RECORD_NUMBER_BYTES +
@@ -320,11 +323,19 @@ class RowWriter {
     const inputLength = input.end - input.start;
     const outputLength = output.end - output.start;
     const scan = this.scan;
-    const plainFeatures =
-      this.plainCsvColumns !== 0 &&
-      scan.scan(input.buffer, input.start, input.end) &&
-      (this.plainCsvColumns === -1 || scan.fields === this.plainCsvColumns);
-    const emptyFields = plainFeatures ? scan.emptyFields : 0;
+    let plainFeatures = false;
+    let emptyFields = 0;
+    if (this.plainCsvColumns !== 0) {
+      if (scan.isPlainList(input.text(), input.start, input.end, this.plainCsvColumns)) {
+        plainFeatures = true;
+      } else if (
+        scan.scan(input.buffer, input.start, input.end) &&
+        (this.plainCsvColumns === -1 || scan.fields === this.plainCsvColumns)
+      ) {
+        plainFeatures = true;
+        emptyFields = scan.emptyFields;
+      }
+    }
     // One JSON number per line is the common output: its bytes go into the row as written.
     const plainScore =
       this.settings.output === 'csv' &&
@@ -335,11 +346,12 @@ class RowWriter {
       this.checkedRow(input, output, plainFeatures && emptyFields === 0);
       return;
     }
-    const label = this.labelFragments
-      ? this.labelFor(jsonNumberValue(output.buffer, output.start, output.end), output.line)
-      : undefined;
+    // The row's end, label and model, is one of a few fragments made once.
+    const end = this.labelEnds
+      ? this.labelEnds[this.labelFor(jsonNumberValue(output.buffer, output.start, output.end), output.line)]
+      : this.modelFragment;
     this.reserve(this.fixedBytes + inputLength + NULL_BYTES * emptyFields + outputLength);
-    this.bytes(this.sourceFragment);
+    this.copy(this.sourceFragment, 0, this.sourceFragment.length);
     this.recordNumber(input.line);
     this.bytes(FEATURES_OPEN);
     if (emptyFields === 0) this.copy(input.buffer, input.start, input.end);
@@ -354,9 +366,8 @@ class RowWriter {
       );
     }
     this.bytes(FEATURES_CLOSE_SCORE);
-    this.copy(output.buffer, output.start, output.end);
-    if (label) this.bytes(label);
-    this.bytes(this.modelFragment);
+    this.put(output.buffer, output.start, output.end);
+    this.put(end as Buffer, 0, (end as Buffer).length);
   }
 
   /** A completed chunk, or undefined when none is full yet. */
@@ -410,7 +421,8 @@ class RowWriter {
     this.bytes(this.modelFragment);
   }
 
-  private labelFor(score: number, outputLine: number): Buffer {
+  /** The index of the score's label. */
+  private labelFor(score: number, outputLine: number): number {
     const fragments = this.labelFragments as Buffer[];
     if (!Number.isFinite(score)) {
       // Valid JSON number syntax can still overflow a double (1e999).
@@ -418,14 +430,13 @@ class RowWriter {
         `${this.outputUri}, line ${outputLine}: prediction ${score} is not finite`,
       );
     }
-    if (fragments.length === 2) return fragments[score >= this.settings.threshold ? 1 : 0] as Buffer;
-    const fragment = Number.isInteger(score) ? fragments[score] : undefined;
-    if (fragment === undefined) {
+    if (fragments.length === 2) return score >= this.settings.threshold ? 1 : 0;
+    if (!Number.isInteger(score) || score < 0 || score >= fragments.length) {
       throw new PredictionMismatchError(
         `${this.outputUri}, line ${outputLine}: ${score} is not a class index for ${fragments.length} labels`,
       );
     }
-    return fragment;
+    return score;
   }
 
   /** Makes room for `length` bytes in the current chunk (a row is never split across chunks). */
@@ -442,6 +453,18 @@ class RowWriter {
   /** Copies bytes the caller has reserved room for. */
   private copy(data: Buffer, start: number, end: number): void {
     this.position += data.copy(this.chunk, this.position, start, end);
+  }
+
+  /** {@link copy}, by a byte loop when short (cheaper than a native call for a few bytes). */
+  private put(data: Buffer, start: number, end: number): void {
+    if (end - start > SMALL_COPY) {
+      this.copy(data, start, end);
+      return;
+    }
+    const chunk = this.chunk;
+    let at = this.position;
+    for (let i = start; i < end; i += 1) chunk[at++] = data[i] as number;
+    this.position = at;
   }
 
   /** Writes a record number the caller has reserved room for, digit by digit (no string). */

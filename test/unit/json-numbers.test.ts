@@ -68,6 +68,7 @@ describe('NumberListScan', () => {
 
   it('agrees with JSON.parse on random byte strings over the number alphabet', () => {
     const next = random(42);
+    const scan = new NumberListScan();
     const alphabet = '0123456789-+.eE,';
     for (let n = 0; n < 20_000; n++) {
       let text = '';
@@ -86,6 +87,12 @@ describe('NumberListScan', () => {
       const scanned = scanOf(text);
       expect(scanned !== false, text).toBe(jsonOk);
       if (scanned) expect(scanned.emptyFields, text).toBe(fields.filter((f) => f === '').length);
+      // The RegExp used first for the common line agrees: a list with no empty field.
+      const plain = scanned !== false && scanned.emptyFields === 0;
+      const line = `#${text}\n`;
+      expect(scan.isPlainList(line, 1, line.length - 1, -1), text).toBe(plain);
+      expect(scan.isPlainList(line, 1, line.length - 1, fields.length), text).toBe(plain);
+      expect(scan.isPlainList(line, 1, line.length - 1, fields.length + 1), text).toBe(false);
     }
   });
 });
