@@ -136,9 +136,4 @@ export class LineCursor {
       }
     }
   }
-
-  /** Stops reading (the stream's own cleanup runs). */
-  async close(): Promise<void> {
-    await this.chunks.return?.(undefined);
-  }
 }
