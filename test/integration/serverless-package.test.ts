@@ -292,9 +292,23 @@ describe('IAM', () => {
         'ec2:DescribeDhcpOptions',
         'ec2:DescribeSubnets',
         'ec2:DescribeSecurityGroups',
+        'logs:CreateLogDelivery',
+        'logs:GetLogDelivery',
+        'logs:UpdateLogDelivery',
+        'logs:DeleteLogDelivery',
+        'logs:ListLogDeliveries',
+        'logs:PutResourcePolicy',
+        'logs:DescribeResourcePolicies',
+        'logs:DescribeLogGroups',
+        'xray:PutTraceSegments',
+        'xray:PutTelemetryRecords',
+        'xray:GetSamplingRules',
+        'xray:GetSamplingTargets',
       ].sort(),
     );
-    for (const { owner } of star) expect(['SageMakerExecutionRole', 'ResultsBucketPolicy']).toContain(owner);
+    for (const { owner } of star) {
+      expect(['SageMakerExecutionRole', 'ResultsBucketPolicy', 'PipelineStateMachineRole']).toContain(owner);
+    }
   });
 
   it('scopes every S3 object action to a prefix of the results bucket', () => {
@@ -444,6 +458,22 @@ describe('the state machine', () => {
   it('runs with the pipeline role, not a generated one', () => {
     expect(resource('BatchTransformStateMachine').Properties.RoleArn).toEqual({
       'Fn::GetAtt': ['PipelineStateMachineRole', 'Arn'],
+    });
+  });
+
+  it('logs failed states with their data to a 30-day log group and traces executions in X-Ray', () => {
+    const props = resource('BatchTransformStateMachine').Properties;
+    expect(props.LoggingConfiguration).toEqual({
+      Level: 'ERROR',
+      IncludeExecutionData: true,
+      Destinations: [
+        { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['StateMachineLogGroup', 'Arn'] } } },
+      ],
+    });
+    expect(props.TracingConfiguration).toEqual({ Enabled: true });
+    expect(resource('StateMachineLogGroup').Properties).toEqual({
+      LogGroupName: '/aws/vendedlogs/states/sagemaker-batch-pipeline-test-batch-transform',
+      RetentionInDays: 30,
     });
   });
 
