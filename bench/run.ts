@@ -25,7 +25,7 @@ const MODEL = join(ROOT, 'examples/model/xgboost-model.json');
 const SAMPLE = join(ROOT, 'examples/sample');
 const ENGINE_CHILD = join(ROOT, 'bench/engine-child.ts');
 const GB = 1024 ** 3;
-/** Rounds of (1) then (2). */
+/** Alternating rounds of (1), (2) and (3). */
 const ROUNDS = 3;
 
 const { values: flags } = parseArgs({

@@ -3,8 +3,9 @@
  * numeric CSV line and CSV prediction. Such bytes are already valid JSON array content, so result
  * parsing copies them into rows as they are: no decoding, no field splitting, no float formatting.
  *
- * The scan is a table-driven automaton over byte classes: two table loads per byte, no strings, no
- * allocation. That is what lets ParseResults join hundreds of thousands of records per second.
+ * The common line (no empty field) is checked by a sticky RegExp, which V8 runs as native code; the
+ * rest by a table-driven automaton (one table load per byte, no strings, no allocation), which also
+ * accepts empty fields. That is what lets ParseResults join hundreds of thousands of records a second.
  */
 
 // Byte classes.
