@@ -4,6 +4,17 @@ const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 const EMPTY = Buffer.alloc(0);
 
+/** How a {@link LineCursor} reports read errors and lines over a size limit. */
+export interface LineCursorOptions {
+  /** Maps a read error to the one to throw (e.g. to name the object). */
+  onError?: (error: unknown) => unknown;
+  /**
+   * The longest line allowed, in bytes without its `\r\n` (default: no limit), and the error for a
+   * longer one, given its number and the bytes counted.
+   */
+  maxLine?: { bytes: number; tooLong: (line: number, bytes: number) => Error };
+}
+
 /**
  * The lines of a byte stream as offsets into the bytes read so far: {@link find} locates the next
  * line without allocating, so two streams can be walked in lockstep at millions of lines per second
@@ -13,6 +24,10 @@ const EMPTY = Buffer.alloc(0);
  * newline still ends the last line, and blank lines are skipped while still counted in line numbers.
  *
  * A line is `buffer[start, end)`, valid until the next {@link fill}.
+ *
+ * With `maxLine`, a longer line fails as soon as it is known to be too long, and a line spanning
+ * chunks stops being held once over the limit (its bytes are still counted, for the message), so an
+ * endless line cannot exhaust memory.
  */
 export class LineCursor {
   /** The bytes the current line is in. */
@@ -33,14 +48,17 @@ export class LineCursor {
   private latin1: string | undefined;
   private readonly chunks: AsyncIterator<Uint8Array>;
   private readonly onError: (error: unknown) => unknown;
+  private readonly maxLineBytes: number;
+  private readonly tooLong: (line: number, bytes: number) => Error;
 
-  /** @param onError maps a read error to the one to throw (e.g. to name the object). */
-  constructor(source: ByteSource, onError: (error: unknown) => unknown = (error) => error) {
+  constructor(source: ByteSource, options: LineCursorOptions = {}) {
     this.chunks =
       Symbol.asyncIterator in source
         ? source[Symbol.asyncIterator]()
         : (source[Symbol.iterator]() as unknown as AsyncIterator<Uint8Array>);
-    this.onError = onError;
+    this.onError = options.onError ?? ((error) => error);
+    this.maxLineBytes = options.maxLine?.bytes ?? Number.POSITIVE_INFINITY;
+    this.tooLong = options.maxLine?.tooLong ?? ((line, bytes) => new Error(`line ${line}: ${bytes} bytes`));
   }
 
   /**
@@ -63,6 +81,7 @@ export class LineCursor {
       this.next = newline + 1;
       this.line += 1;
       const end = newline > from && buffer[newline - 1] === CARRIAGE_RETURN ? newline - 1 : newline;
+      if (end - from > this.maxLineBytes) throw this.tooLong(this.line, end - from);
       if (end > from) {
         this.start = from;
         this.end = end;
@@ -92,6 +111,7 @@ export class LineCursor {
    * unread tail is carried over; a line spanning many chunks is joined once, not once per chunk.
    */
   async fill(): Promise<void> {
+    // The partial line carried into this fill: its bytes (while within the limit) and its size.
     const pieces: Buffer[] = [];
     let size = 0;
     if (this.next < this.buffer.length) {
@@ -99,6 +119,9 @@ export class LineCursor {
       pieces.push(tail);
       size = tail.length;
     }
+    const limit = this.maxLineBytes;
+    // The carried line's last byte, kept even when its bytes are not: a final CR is not the line's.
+    let last = pieces[0]?.at(-1);
     for (;;) {
       let result: IteratorResult<Uint8Array>;
       try {
@@ -108,18 +131,38 @@ export class LineCursor {
       }
       if (result.done) {
         this.ended = true;
+        const lineBytes = size - (last === CARRIAGE_RETURN ? 1 : 0);
+        if (lineBytes > limit) throw this.tooLong(this.line + 1, lineBytes);
         break;
       }
       const raw = result.value;
       const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       if (chunk.length === 0) continue;
+      const newline = chunk.indexOf(NEWLINE);
+      if (newline === -1) {
+        size += chunk.length;
+        last = chunk[chunk.length - 1];
+        // One byte of slack for a CR that a newline in a later chunk would make the line's end.
+        if (size <= limit + 1) pieces.push(chunk);
+        else pieces.length = 0;
+        continue;
+      }
+      // This chunk ends the carried line: check its length before joining it.
+      if (newline > 0) last = chunk[newline - 1];
+      const lineBytes = size + newline - (last === CARRIAGE_RETURN ? 1 : 0);
+      if (lineBytes > limit) throw this.tooLong(this.line + 1, lineBytes);
       pieces.push(chunk);
       size += chunk.length;
-      if (chunk.indexOf(NEWLINE) !== -1) break;
+      break;
     }
     this.buffer = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, size);
     this.next = 0;
     this.latin1 = undefined;
+  }
+
+  /** Stops reading: the source's own cleanup runs (a stream is destroyed). */
+  async close(): Promise<void> {
+    await this.chunks.return?.(undefined);
   }
 
   /** Counts the lines left, this one included (for a count-mismatch message). */

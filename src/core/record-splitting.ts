@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../errors.js';
+import { LineCursor } from './line-cursor.js';
 import type { SplitType } from './transform-job.js';
 
 /** One record cut from an input object, with where it came from (1-based) for error messages. */
@@ -56,8 +57,6 @@ function formatMiB(bytes: number): string {
 }
 
 const MIB = 1024 * 1024;
-const NEWLINE = 0x0a;
-const CARRIAGE_RETURN = 0x0d;
 
 /** MXNet/dmlc RecordIO magic number, stored little-endian before every record part. */
 export const RECORDIO_MAGIC = 0xced7230a;
@@ -141,61 +140,31 @@ async function* splitLines(
   name: string,
   maxRecordBytes: number | undefined,
 ): AsyncGenerator<InputRecord[]> {
-  // The partial line carried across chunks, as pieces (concatenated once when the line ends, so a long
-  // line spanning many chunks is copied once, not once per chunk).
-  let pieces: Buffer[] = [];
-  let carried = 0;
-  let line = 0;
-  const limit = maxRecordBytes ?? Number.POSITIVE_INFINITY;
-  const finishCarried = (tail: Buffer): Buffer => {
-    const total = carried + tail.length;
-    if (total - (tail.length > 0 && tail[tail.length - 1] === CARRIAGE_RETURN ? 1 : 0) > limit) {
-      throw new RecordTooLargeError(name, line, total, limit, 'line');
+  const lines = new LineCursor(
+    source,
+    maxRecordBytes === undefined
+      ? {}
+      : {
+          maxLine: {
+            bytes: maxRecordBytes,
+            tooLong: (line, bytes) => new RecordTooLargeError(name, line, bytes, maxRecordBytes, 'line'),
+          },
+        },
+  );
+  try {
+    for (;;) {
+      const out: InputRecord[] = [];
+      while (lines.find()) {
+        out.push({ data: lines.buffer.subarray(lines.start, lines.end), index: lines.line });
+        lines.consume();
+      }
+      if (out.length > 0) yield out;
+      if (lines.ended) return;
+      await lines.fill();
     }
-    pieces.push(tail);
-    const data = Buffer.concat(pieces, total);
-    pieces = [];
-    carried = 0;
-    return data;
-  };
-  for await (const raw of source) {
-    const chunk = asBuffer(raw);
-    const out: InputRecord[] = [];
-    let start = 0;
-    let end = chunk.indexOf(NEWLINE, start);
-    while (end !== -1) {
-      line += 1;
-      const piece = chunk.subarray(start, end);
-      const data = carried > 0 || pieces.length > 0 ? finishCarried(piece) : piece;
-      const record = trimCarriageReturn(data);
-      if (record.length > limit) throw new RecordTooLargeError(name, line, record.length, limit, 'line');
-      if (record.length > 0) out.push({ data: record, index: line });
-      start = end + 1;
-      end = chunk.indexOf(NEWLINE, start);
-    }
-    if (start < chunk.length) {
-      const rest = chunk.subarray(start);
-      carried += rest.length;
-      // Over the limit: keep only the count, so an endless line cannot exhaust memory.
-      if (carried <= limit + 1) pieces.push(rest);
-      else if (pieces.length > 0) pieces = [];
-    }
-    if (out.length > 0) yield out;
+  } finally {
+    await lines.close();
   }
-  if (carried > 0) {
-    line += 1;
-    if (carried > limit + 1 || pieces.length === 0) {
-      throw new RecordTooLargeError(name, line, carried, limit, 'line');
-    }
-    const record = trimCarriageReturn(finishCarried(Buffer.alloc(0)));
-    if (record.length > 0) yield [{ data: record, index: line }];
-  }
-}
-
-function trimCarriageReturn(data: Buffer): Buffer {
-  return data.length > 0 && data[data.length - 1] === CARRIAGE_RETURN
-    ? data.subarray(0, data.length - 1)
-    : data;
 }
 
 /**

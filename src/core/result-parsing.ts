@@ -207,8 +207,8 @@ async function* joinObject(
   const inputBytes = settings.gzip ? inputStream.pipe(createGunzip({ chunkSize: 1 << 18 })) : inputStream;
   // Both streams are walked line by line in lockstep without an object, string or await per record:
   // at hundreds of thousands of records per second, those would cost more than the joining itself.
-  const inputs = new LineCursor(inputBytes, (error) => asInputError(error, inputUri));
-  const outputs = new LineCursor(outputStream, (error) => asInputError(error, outputUri));
+  const inputs = new LineCursor(inputBytes, { onError: (error) => asInputError(error, inputUri) });
+  const outputs = new LineCursor(outputStream, { onError: (error) => asInputError(error, outputUri) });
   const writer = new RowWriter(inputUri, outputUri, settings);
   let records = 0;
   try {

@@ -66,10 +66,9 @@ describe('LineCursor', () => {
       yield Buffer.from('a\nb');
       throw new Error('disk gone');
     }
-    const cursor = new LineCursor(
-      failing(),
-      (error) => new Error(`s3://b/in/x: ${(error as Error).message}`),
-    );
+    const cursor = new LineCursor(failing(), {
+      onError: (error) => new Error(`s3://b/in/x: ${(error as Error).message}`),
+    });
     await expect(linesOf(cursor)).rejects.toThrow('s3://b/in/x: disk gone');
   });
 });

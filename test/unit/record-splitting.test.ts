@@ -58,6 +58,25 @@ describe('splitRecords with SplitType Line', () => {
   });
 });
 
+describe('splitRecords with SplitType Line and a size limit', () => {
+  it('measures a line without its CR wherever chunks end: a line of exactly the limit passes', async () => {
+    const input = `ok\r\n${'y'.repeat(10)}\r\n${'z'.repeat(11)}\r\nlast\r\n`;
+    for (let size = 1; size <= input.length; size++) {
+      const seen: string[] = [];
+      const error = await (async () => {
+        for await (const r of splitRecords(chunked(Buffer.from(input), size), 'Line', {
+          source: 's3://b/in/x',
+          maxRecordBytes: 10,
+        })) {
+          seen.push(Buffer.from(r.data).toString());
+        }
+      })().catch((e: unknown) => e);
+      expect((error as Error).message, `chunk size ${size}`).toContain('s3://b/in/x: line 3 is 11 bytes');
+      expect(seen, `chunk size ${size}`).toEqual(['ok', 'y'.repeat(10)].slice(0, seen.length));
+    }
+  });
+});
+
 describe('splitRecords with SplitType None', () => {
   it('yields the whole object as one record', async () => {
     expect(text(await split('a\nb\n', 'None'))).toEqual(['a\nb\n']);
