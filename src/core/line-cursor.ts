@@ -44,6 +44,9 @@ export class LineCursor {
   private next = 0;
   /** Whether [start, end) is a line found and not yet consumed. */
   private found = false;
+  /** The chunk a joined line was cut from, and where its unread part begins. */
+  private rest: Buffer | undefined;
+  private restFrom = 0;
   /** {@link buffer} as a latin1 string (one character per byte), made on first use after a fill. */
   private latin1: string | undefined;
   private readonly chunks: AsyncIterator<Uint8Array>;
@@ -68,9 +71,19 @@ export class LineCursor {
    */
   find(): boolean {
     if (this.found) return true;
-    const buffer = this.buffer;
-    const length = buffer.length;
-    while (this.next < length) {
+    let buffer = this.buffer;
+    let length = buffer.length;
+    for (;;) {
+      if (this.next >= length) {
+        if (!this.rest) return false;
+        // Past a joined line: back to the chunk it was cut from.
+        this.load(this.rest);
+        this.next = this.restFrom;
+        this.rest = undefined;
+        buffer = this.buffer;
+        length = buffer.length;
+        continue;
+      }
       const from = this.next;
       let newline = buffer.indexOf(NEWLINE, from);
       if (newline === -1) {
@@ -89,7 +102,6 @@ export class LineCursor {
         return true;
       }
     }
-    return false;
   }
 
   /**
@@ -108,7 +120,8 @@ export class LineCursor {
 
   /**
    * Reads until at least one more whole line (or the end of the stream) is in {@link buffer}. The
-   * unread tail is carried over; a line spanning many chunks is joined once, not once per chunk.
+   * unread tail is carried over; a line spanning chunks is joined once, alone: the chunk that ends it
+   * is not copied.
    */
   async fill(): Promise<void> {
     // The partial line carried into this fill: its bytes (while within the limit) and its size.
@@ -133,7 +146,8 @@ export class LineCursor {
         this.ended = true;
         const lineBytes = size - (last === CARRIAGE_RETURN ? 1 : 0);
         if (lineBytes > limit) throw this.tooLong(this.line + 1, lineBytes);
-        break;
+        this.load(pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, size));
+        return;
       }
       const raw = result.value;
       const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -147,15 +161,27 @@ export class LineCursor {
         else pieces.length = 0;
         continue;
       }
-      // This chunk ends the carried line: check its length before joining it.
+      if (size === 0) {
+        this.load(chunk);
+        return;
+      }
+      // This chunk ends the carried line: check its length, then join only that line (with its
+      // newline); the rest of the chunk is read in place once the joined line is passed.
       if (newline > 0) last = chunk[newline - 1];
       const lineBytes = size + newline - (last === CARRIAGE_RETURN ? 1 : 0);
       if (lineBytes > limit) throw this.tooLong(this.line + 1, lineBytes);
-      pieces.push(chunk);
-      size += chunk.length;
-      break;
+      pieces.push(chunk.subarray(0, newline + 1));
+      this.load(Buffer.concat(pieces, size + newline + 1));
+      if (newline + 1 < chunk.length) {
+        this.rest = chunk;
+        this.restFrom = newline + 1;
+      }
+      return;
     }
-    this.buffer = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, size);
+  }
+
+  private load(buffer: Buffer): void {
+    this.buffer = buffer;
     this.next = 0;
     this.latin1 = undefined;
   }
