@@ -1,3 +1,4 @@
+import { LineCursor } from './line-cursor.js';
 import {
   type ByteSource,
   encodeRecordIO,
@@ -144,9 +145,6 @@ function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
-
 /**
  * SplitType Line batching straight from the byte stream, for jobs that send records untouched (no
  * InputFilter, no join). It produces exactly what `batchRecords(splitRecords(…, 'Line'))` produces
@@ -162,26 +160,33 @@ export async function* batchLines(
 ): AsyncGenerator<RecordBatch> {
   const limit = options.maxPayloadBytes > 0 ? options.maxPayloadBytes : Number.POSITIVE_INFINITY;
   const single = options.strategy === 'SingleRecord';
+  const lines = new LineCursor(
+    source,
+    Number.isFinite(limit)
+      ? {
+          maxLine: {
+            bytes: limit,
+            tooLong: (line, bytes) => new RecordTooLargeError(options.source, line, bytes, limit, 'line'),
+          },
+        }
+      : {},
+  );
   // The batch being built: its parts (runs of input and separators), size, count and line numbers.
   let parts: Buffer[] = [];
   let size = 0;
   let count = 0;
   let firstIndex = 0;
   let lastIndex = 0;
-  // The open run: a contiguous range of the current chunk holding whole lines joined by "\n".
-  let runChunk: Buffer | undefined;
+  // The open run: a contiguous range of one buffer holding whole lines joined by "\n".
+  let runBuffer: Buffer | undefined;
   let runStart = 0;
   let runEnd = 0;
-  let line = 0;
-  // A line spanning chunks, as pieces; `carried` counts bytes even after pieces are dropped (oversize).
-  let pieces: Buffer[] = [];
-  let carried = 0;
   const ready: RecordBatch[] = [];
 
   const closeRun = () => {
-    if (runChunk) {
-      parts.push(runChunk.subarray(runStart, runEnd));
-      runChunk = undefined;
+    if (runBuffer) {
+      parts.push(runBuffer.subarray(runStart, runEnd));
+      runBuffer = undefined;
     }
   };
   const flush = () => {
@@ -193,16 +198,16 @@ export async function* batchLines(
     size = 0;
     count = 0;
   };
-  /** Adds one non-empty line; `chunk`/`start`/`end` locate it when it lies inside the current chunk. */
-  const add = (length: number, index: number, chunk: Buffer | undefined, start: number, data?: Buffer) => {
-    if (length > limit) throw new RecordTooLargeError(options.source, index, length, limit, 'line');
+  /** Adds the non-empty line `buffer[start, end)`. */
+  const add = (buffer: Buffer, start: number, end: number, index: number) => {
+    const length = end - start;
     const added = count === 0 ? length : length + 1;
     if (count > 0 && (single || size + added > limit)) flush();
     if (count === 0) firstIndex = index;
     else {
       // Extend the open run when this line follows it across exactly one "\n".
-      if (chunk && runChunk === chunk && start === runEnd + 1) {
-        runEnd = start + length;
+      if (runBuffer === buffer && start === runEnd + 1) {
+        runEnd = end;
         size += length + 1;
         count += 1;
         lastIndex = index;
@@ -212,68 +217,30 @@ export async function* batchLines(
       parts.push(NEWLINE);
       size += 1;
     }
-    if (chunk) {
-      runChunk = chunk;
-      runStart = start;
-      runEnd = start + length;
-    } else {
-      parts.push(data as Buffer);
-    }
+    runBuffer = buffer;
+    runStart = start;
+    runEnd = end;
     size += length;
     count += 1;
     lastIndex = index;
   };
 
-  for await (const raw of source) {
-    const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-    let start = 0;
-    let end = chunk.indexOf(LF, 0);
-    while (end !== -1) {
-      line += 1;
-      if (carried > 0) {
-        const total = carried + end;
-        let length = total;
-        if (end > 0 ? chunk[end - 1] === CR : pieces.length > 0 && lastByte(pieces) === CR) length -= 1;
-        if (length > limit) throw new RecordTooLargeError(options.source, line, length, limit, 'line');
-        pieces.push(chunk.subarray(0, end));
-        const data = Buffer.concat(pieces, total).subarray(0, length);
-        pieces = [];
-        carried = 0;
-        if (length > 0) add(length, line, undefined, 0, data);
-      } else {
-        const length = end - start - (end > start && chunk[end - 1] === CR ? 1 : 0);
-        if (length > 0) add(length, line, chunk, start);
+  try {
+    for (;;) {
+      while (lines.find()) {
+        add(lines.buffer, lines.start, lines.end, lines.line);
+        lines.consume();
       }
-      start = end + 1;
-      end = chunk.indexOf(LF, start);
+      if (ready.length > 0) {
+        yield* ready;
+        ready.length = 0;
+      }
+      if (lines.ended) break;
+      await lines.fill();
     }
-    if (start < chunk.length) {
-      const rest = chunk.subarray(start);
-      carried += rest.length;
-      if (carried <= limit + 1) pieces.push(rest);
-      else pieces = [];
-    }
-    // Runs never reach into the next chunk, so the batch cannot extend this run later.
-    closeRun();
-    if (ready.length > 0) {
-      yield* ready;
-      ready.length = 0;
-    }
+    flush();
+    yield* ready;
+  } finally {
+    await lines.close();
   }
-  if (carried > 0) {
-    line += 1;
-    if (carried > limit + 1 || pieces.length === 0) {
-      throw new RecordTooLargeError(options.source, line, carried, limit, 'line');
-    }
-    let data = Buffer.concat(pieces, carried);
-    if (data[data.length - 1] === CR) data = data.subarray(0, data.length - 1);
-    if (data.length > 0) add(data.length, line, undefined, 0, data);
-  }
-  flush();
-  yield* ready;
-}
-
-function lastByte(pieces: Buffer[]): number | undefined {
-  const last = pieces[pieces.length - 1];
-  return last ? last[last.length - 1] : undefined;
 }
