@@ -3,6 +3,7 @@ import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
 import type { ObjectInfo, ObjectStore, PartitionDefinition } from '../ports.js';
 import { formatManifest } from './manifest.js';
 import type { ParseTransformOutputRequest } from './result-parsing.js';
+import { idColumnIndex } from './results-table.js';
 import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
 import { joinS3Uri, parseS3Uri } from './s3-uri.js';
 import type { TransformJobRequest } from './transform-job.js';
@@ -181,17 +182,8 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
 
 /** Results settings ParseResults would reject, caught before any model is created or job runs. */
 function checkResultsSettings(request: RunRequest): void {
-  const { featureNames, idColumn } = request.results ?? {};
-  if (idColumn === undefined) return;
-  if (featureNames && !featureNames.includes(idColumn)) {
-    throw new InvalidInputError(`results.idColumn "${idColumn}" is not one of results.featureNames`);
-  }
   const contentType = (request.transform?.ContentType ?? 'text/csv').split(';')[0]?.trim().toLowerCase();
-  if (!featureNames && contentType === 'text/csv') {
-    throw new InvalidInputError(
-      `results.idColumn "${idColumn}" needs results.featureNames to find the column in CSV records`,
-    );
-  }
+  idColumnIndex(request.results ?? {}, contentType === 'text/csv');
 }
 
 /** Turns an execution name into a run id: lower case, [a-z0-9-], at most 32 characters. */

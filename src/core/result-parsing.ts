@@ -6,7 +6,12 @@ import type { ObjectStore, PartitionDefinition } from '../ports.js';
 import { copyNumberListWithNulls, jsonNumberValue, NumberListScan } from './json-numbers.js';
 import { LineCursor } from './line-cursor.js';
 import { parseManifest } from './manifest.js';
-import { assertIdentifier, partitionLocation, resultsTableDefinition } from './results-table.js';
+import {
+  assertIdentifier,
+  idColumnIndex,
+  partitionLocation,
+  resultsTableDefinition,
+} from './results-table.js';
 import { transformOutputUri } from './transform-output.js';
 
 /** What ParseResults needs to turn one transform job's output into result rows. */
@@ -149,17 +154,8 @@ function readSettings(request: ParseTransformOutputRequest): Settings {
       `labels must name at least two distinct classes, got ${JSON.stringify(labels)}`,
     );
   }
-  let idIndex = -1;
-  if (idColumn !== undefined && featureNames) {
-    idIndex = featureNames.indexOf(idColumn);
-    if (idIndex === -1) {
-      throw new InvalidInputError(`idColumn "${idColumn}" is not one of featureNames`);
-    }
-  }
   const input = mediaFormat(request.contentType, 'ContentType');
-  if (idColumn !== undefined && idIndex === -1 && input === 'csv') {
-    throw new InvalidInputError(`idColumn "${idColumn}" needs featureNames to find it in CSV records`);
-  }
+  const idIndex = idColumnIndex(request.results, input === 'csv');
   return {
     input,
     output: mediaFormat(request.accept, 'Accept'),

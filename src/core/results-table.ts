@@ -243,3 +243,31 @@ export function athenaCreateTableDdl(def: TableDefinition): string {
 function hiveString(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
 }
+
+/**
+ * Where `results.idColumn` is among the record's columns (featureNames order), or -1 when there is no
+ * id column or a JSON object record names it by key. BuildManifest checks it too, before a run starts.
+ *
+ * @param csv whether records are CSV lines, which have no keys: the column must be in featureNames.
+ * @throws InvalidInputError when the id column could not be found.
+ */
+export function idColumnIndex(
+  results: { featureNames?: string[] | undefined; idColumn?: string | undefined },
+  csv: boolean,
+): number {
+  const { featureNames, idColumn } = results;
+  if (idColumn === undefined) return -1;
+  if (featureNames) {
+    const index = featureNames.indexOf(idColumn);
+    if (index === -1) {
+      throw new InvalidInputError(`results.idColumn "${idColumn}" is not one of results.featureNames`);
+    }
+    return index;
+  }
+  if (csv) {
+    throw new InvalidInputError(
+      `results.idColumn "${idColumn}" needs results.featureNames to find the column in CSV records`,
+    );
+  }
+  return -1;
+}
