@@ -349,7 +349,7 @@ class RowWriter {
     this.reserve(this.fixedBytes + inputLength + NULL_BYTES * emptyFields + outputLength);
     this.copy(this.sourceFragment, 0, this.sourceFragment.length);
     this.recordNumber(input.line);
-    this.bytes(FEATURES_OPEN);
+    this.put(FEATURES_OPEN, 0, FEATURES_OPEN.length);
     if (emptyFields === 0) this.copy(input.buffer, input.start, input.end);
     else {
       // Empty fields are missing values (XGBoost reads them so): JSON null.
@@ -361,7 +361,7 @@ class RowWriter {
         this.position,
       );
     }
-    this.bytes(FEATURES_CLOSE_SCORE);
+    this.put(FEATURES_CLOSE_SCORE, 0, FEATURES_CLOSE_SCORE.length);
     this.put(output.buffer, output.start, output.end);
     this.put(end as Buffer, 0, (end as Buffer).length);
   }
@@ -403,18 +403,18 @@ class RowWriter {
       this.outputUri,
       settings,
     );
-    this.bytes(this.sourceFragment);
-    this.ascii(String(input.line));
-    if (id !== undefined) {
-      this.bytes(ID);
-      this.text(JSON.stringify(id));
-    }
-    this.bytes(FEATURES_OPEN);
-    if (typeof features === 'string') this.ascii(features);
-    else this.bytes(features);
-    this.bytes(FEATURES_CLOSE);
-    this.text(prediction);
-    this.bytes(this.modelFragment);
+    // Numbers and `null` are ASCII: latin1 encodes them a byte per character.
+    const parts = [this.sourceFragment, Buffer.from(String(input.line), 'latin1')];
+    if (id !== undefined) parts.push(ID, Buffer.from(JSON.stringify(id), 'utf8'));
+    parts.push(
+      FEATURES_OPEN,
+      typeof features === 'string' ? Buffer.from(features, 'latin1') : features,
+      FEATURES_CLOSE,
+      Buffer.from(prediction, 'utf8'),
+      this.modelFragment,
+    );
+    this.reserve(parts.reduce((total, part) => total + part.length, 0));
+    for (const part of parts) this.put(part, 0, part.length);
   }
 
   /** The index of the score's label. */
@@ -476,46 +476,6 @@ class RowWriter {
       chunk[at] = 0x30 + (rest % 10);
       rest = Math.floor(rest / 10);
     } while (rest > 0);
-  }
-
-  private bytes(data: Uint8Array): void {
-    const length = data.length;
-    const position = this.position;
-    if (length <= SMALL_COPY && position + length <= this.chunk.length) {
-      // A native copy costs more than a byte loop for the short fragments most of a row is made of.
-      const chunk = this.chunk;
-      for (let i = 0; i < length; i += 1) chunk[position + i] = data[i] as number;
-      this.position = position + length;
-      return;
-    }
-    let offset = 0;
-    while (offset < data.length) {
-      if (this.position === this.chunk.length) this.rotate();
-      const n = Math.min(data.length - offset, this.chunk.length - this.position);
-      this.chunk.set(n === data.length ? data : data.subarray(offset, offset + n), this.position);
-      this.position += n;
-      offset += n;
-    }
-  }
-
-  /** Text known to be ASCII (numbers, JSON number lists): one byte per character. */
-  private ascii(text: string): void {
-    if (this.chunk.length - this.position < text.length) {
-      this.bytes(Buffer.from(text, 'latin1'));
-      return;
-    }
-    this.position += this.chunk.write(text, this.position, 'latin1');
-  }
-
-  private text(text: string): void {
-    this.bytes(Buffer.from(text, 'utf8'));
-  }
-
-  private rotate(): void {
-    this.full.push(this.chunk);
-    this.hasFull = true;
-    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-    this.position = 0;
   }
 }
 

@@ -305,6 +305,20 @@ describe('parseTransformOutput', () => {
     }
   });
 
+  it('writes rows larger than a write chunk whole, on the checked path and the plain one', async () => {
+    const wide = Array.from({ length: 70_000 }, (_, i) => String(i % 10)).join(',');
+    await givenJob(store, [
+      { key: 'a.csv', input: `nan,${wide}\n${wide},1\n2,3\n`, output: '0.1\n0.2\n0.3\n' },
+    ]);
+
+    await parseTransformOutput(request(), { store });
+
+    const rows = store.rows(PART);
+    expect(rows.map((r) => (r.features as unknown[]).length)).toEqual([70_001, 70_001, 2]);
+    expect((rows[0]?.features as unknown[]).slice(0, 3)).toEqual([null, 0, 1]);
+    expect(rows.map((r) => r.score)).toEqual([0.1, 0.2, 0.3]);
+  });
+
   it('gunzips Gzip input and reads CRLF lines and a missing final newline', async () => {
     await givenJob(store, [
       { key: 'a.csv.gz', input: gzipSync('1,2\r\n3,4\r\n5,6'), output: '0.1\r\n0.2\r\n0.3' },
