@@ -315,7 +315,7 @@ describe('parseTransformOutput', () => {
 
     const rows = store.rows(PART);
     expect(rows.map((r) => (r.features as unknown[]).length)).toEqual([70_001, 70_001, 2]);
-    expect((rows[0]?.features as unknown[]).slice(0, 3)).toEqual([null, 0, 1]);
+    expect((rows.map((r) => r.features)[0] as unknown[]).slice(0, 3)).toEqual([null, 0, 1]);
     expect(rows.map((r) => r.score)).toEqual([0.1, 0.2, 0.3]);
   });
 
