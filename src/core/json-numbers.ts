@@ -107,6 +107,11 @@ const JSON_NUMBER = String.raw`-?(?:0|[1-9]\d{0,199})(?:\.\d+)?(?:[eE][+-]?\d\d?
  * values). One instance is reused line after line, so scanning allocates nothing.
  */
 export class NumberListScan {
+  /** Fields in the last line scanned, empty ones included. */
+  fields = 0;
+  /** Empty fields in the last line scanned (each is written as `null`). */
+  emptyFields = 0;
+
   /** Sticky RegExps for lists of exactly n numbers (key n) or any number of them (key -1). */
   private readonly lists = new Map<number, RegExp>();
 
@@ -125,11 +130,6 @@ export class NumberListScan {
     list.lastIndex = start;
     return list.test(text) && list.lastIndex === end;
   }
-
-  /** Fields in the last line scanned, empty ones included. */
-  fields = 0;
-  /** Empty fields in the last line scanned (each is written as `null`). */
-  emptyFields = 0;
 
   /**
    * Whether `bytes[start, end)` is exactly a comma-separated list of JSON numbers and empty fields.
