@@ -44,10 +44,18 @@ export class TransientError extends Error {
   }
 }
 
-/** A transform job ended in Failed or Stopped. The message is the job's FailureReason. */
+/** A failure that ends a transform job. The message becomes the job's FailureReason. */
 export class TransformJobFailedError extends Error {
   override name = 'TransformJobFailedError';
   constructor(message: string, options?: PipelineErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A transform job was asked to stop (StopTransformJob) and ends as Stopped. */
+export class TransformJobStoppedError extends Error {
+  override name = 'TransformJobStoppedError';
+  constructor(message = 'Stopped by request (StopTransformJob)', options?: PipelineErrorOptions) {
     super(message, options);
   }
 }
@@ -85,4 +93,9 @@ export class CatalogError extends Error {
   constructor(message: string, options?: PipelineErrorOptions) {
     super(message, options);
   }
+}
+
+/** An error's message, or the thrown value as text when something other than an Error was thrown. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

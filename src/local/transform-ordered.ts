@@ -1,3 +1,5 @@
+import pLimit from 'p-limit';
+
 /**
  * Maps an async source through an async function with at most `concurrency` calls running, yielding
  * results in source order. At most `window` items are taken from the source ahead of the consumer, so
@@ -16,20 +18,9 @@ export async function* mapOrdered<T, R>(
   const window = Math.max(concurrency, options.window);
   const iterator = source[Symbol.asyncIterator]();
   const pending: Promise<R>[] = [];
-  const waiting: (() => void)[] = [];
-  let active = 0;
+  const limit = pLimit(concurrency);
   let exhausted = false;
-
-  const run = async (item: T): Promise<R> => {
-    while (active >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
-    active += 1;
-    try {
-      return await fn(item);
-    } finally {
-      active -= 1;
-      waiting.shift()?.();
-    }
-  };
+  const run = (item: T): Promise<R> => limit(() => fn(item));
 
   try {
     while (true) {
