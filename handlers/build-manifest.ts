@@ -1,24 +1,17 @@
-import middy from '@middy/core';
-import { getAwsRuntime } from '../src/aws/runtime.js';
-import {
-  type BuildManifestDeps,
-  type BuildManifestEvent,
-  buildManifest,
-  type RunPlan,
-} from '../src/core/build-manifest.js';
-import { validation } from '../src/middleware/validation.js';
+// BuildManifest on AWS: S3 for inputs, manifests and the plan; SageMaker only to ask whether a model exists.
+import { S3Client } from '@aws-sdk/client-s3';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { s3ClientOptions } from '../src/aws/clients.js';
+import { loadAwsConfig, pipelineSettingsFrom } from '../src/aws/config.js';
+import { S3ObjectStore } from '../src/aws/s3-object-store.js';
+import { sageMakerModelExists } from '../src/aws/sagemaker-models.js';
+import { createBuildManifestHandler } from '../src/steps/build-manifest.js';
 
-/** BuildManifest over the given ports (the local runner passes local ones). */
-export const createBuildManifestHandler = (deps: () => BuildManifestDeps) =>
-  middy<BuildManifestEvent, RunPlan>()
-    .use(
-      validation({
-        event: 'build-manifest-event',
-        eventName: 'BuildManifest event',
-        result: 'run-plan',
-        resultName: 'run plan',
-      }),
-    )
-    .handler((event) => buildManifest(event, deps()));
+const config = loadAwsConfig();
+const deps = {
+  store: new S3ObjectStore(new S3Client(s3ClientOptions())),
+  settings: pipelineSettingsFrom(config),
+  modelExists: sageMakerModelExists(new SageMakerClient({})),
+};
 
-export const handler = createBuildManifestHandler(() => getAwsRuntime().buildManifestDeps);
+export const handler = createBuildManifestHandler(() => deps);

@@ -1,20 +1,9 @@
-import middy from '@middy/core';
-import { getAwsRuntime } from '../src/aws/runtime.js';
-import type { ParseRequest } from '../src/core/build-manifest.js';
-import { parseTransformOutput } from '../src/core/result-parsing.js';
-import type { JobResult } from '../src/core/summarize-run.js';
-import { validation } from '../src/middleware/validation.js';
-import type { ObjectStore } from '../src/ports.js';
+// ParseResults on AWS: S3 only.
+import { S3Client } from '@aws-sdk/client-s3';
+import { s3ClientOptions } from '../src/aws/clients.js';
+import { S3ObjectStore } from '../src/aws/s3-object-store.js';
+import { createParseResultsHandler } from '../src/steps/parse-results.js';
 
-export interface ParseResultsEvent {
-  request: ParseRequest;
-  transformJob: { TransformJobName: string; TransformJobStatus: 'Completed' };
-}
+const deps = { store: new S3ObjectStore(new S3Client(s3ClientOptions())) };
 
-/** ParseResults over the given store (the local runner passes the local one). */
-export const createParseResultsHandler = (deps: () => { store: ObjectStore }) =>
-  middy<ParseResultsEvent, JobResult>()
-    .use(validation({ event: 'parse-results-event', eventName: 'ParseResults event' }))
-    .handler((event) => parseTransformOutput(event.request, deps()));
-
-export const handler = createParseResultsHandler(() => getAwsRuntime());
+export const handler = createParseResultsHandler(() => deps);

@@ -1,18 +1,15 @@
-import middy from '@middy/core';
-import { getAwsRuntime } from '../src/aws/runtime.js';
-import { type FailureRecord, type RecordFailureEvent, recordFailure } from '../src/core/record-failure.js';
-import { validation } from '../src/middleware/validation.js';
-import type { ObjectStore } from '../src/ports.js';
+// RecordFailure on AWS: S3 only.
+import { S3Client } from '@aws-sdk/client-s3';
+import { s3ClientOptions } from '../src/aws/clients.js';
+import { loadAwsConfig } from '../src/aws/config.js';
+import { S3ObjectStore } from '../src/aws/s3-object-store.js';
+import { createRecordFailureHandler } from '../src/steps/record-failure.js';
 
-/** RecordFailure over the given store (the local runner passes the local one). */
-export const createRecordFailureHandler = (
-  deps: () => { store: ObjectStore; bucket: string; now: () => Date },
-) =>
-  middy<RecordFailureEvent, FailureRecord>()
-    .use(validation({ event: 'record-failure-event', eventName: 'RecordFailure event' }))
-    .handler((event) => recordFailure(event, deps()));
+const config = loadAwsConfig();
+const deps = {
+  store: new S3ObjectStore(new S3Client(s3ClientOptions())),
+  bucket: config.resultsBucket,
+  now: () => new Date(),
+};
 
-export const handler = createRecordFailureHandler(() => {
-  const runtime = getAwsRuntime();
-  return { store: runtime.store, bucket: runtime.settings.bucket, now: () => new Date() };
-});
+export const handler = createRecordFailureHandler(() => deps);

@@ -1,26 +1,23 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import middy from '@middy/core';
-import { getAwsRuntime } from '../src/aws/runtime.js';
-import {
-  type StartRunDeps,
-  type StartRunEvent,
-  type StartRunResult,
-  startRun,
-} from '../src/core/start-run.js';
+// StartRun on AWS: S3 for the run template, Step Functions to start the execution.
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { s3ClientOptions } from '../src/aws/clients.js';
+import { loadAwsConfig, requireStateMachineArn } from '../src/aws/config.js';
+import { S3ObjectStore } from '../src/aws/s3-object-store.js';
+import { SfnStarter } from '../src/aws/sfn-starter.js';
+import { createStartRunHandler } from '../src/steps/start-run.js';
 
-const logger = new Logger({ serviceName: 'startRun' });
+const config = loadAwsConfig();
+const deps = {
+  starter: new SfnStarter(new SFNClient({}), requireStateMachineArn(config)),
+  store: new S3ObjectStore(new S3Client(s3ClientOptions())),
+  settings: {
+    bucket: config.resultsBucket,
+    inputPrefix: config.inputPrefix,
+    inputSuffixes: config.inputSuffixes,
+    runMarker: config.runMarker,
+    runTemplateUri: `s3://${config.resultsBucket}/${config.runTemplateKey}`,
+  },
+};
 
-/**
- * StartRun over the given ports. EventBridge invokes it asynchronously and drops the result, so the
- * decision (started, or why not) is logged as well as returned.
- */
-export const createStartRunHandler = (deps: () => StartRunDeps) =>
-  middy<StartRunEvent, StartRunResult>()
-    .use({
-      after: (request) => {
-        logger.info(request.response?.started ? 'run started' : 'no run started', { ...request.response });
-      },
-    })
-    .handler((event) => startRun(event, deps()));
-
-export const handler = createStartRunHandler(() => getAwsRuntime().startRunDeps());
+export const handler = createStartRunHandler(() => deps);

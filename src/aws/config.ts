@@ -1,8 +1,10 @@
 /**
- * The deployment's settings, read from the Lambda environment (serverless.yml provider.environment).
- * Read once, on first use, by getAwsRuntime(): importing a handler module reads nothing, so the local
- * runner can import the same handler factories without AWS env vars.
+ * The deployment's settings, read from the Lambda environment (serverless.yml provider.environment)
+ * once per container, when a handler module (handlers/*.ts) is loaded. The local runner never loads
+ * handlers/: it uses the step factories in src/steps/ with local adapters.
  */
+import type { PipelineSettings } from '../core/run-request.js';
+
 export interface AwsConfig {
   /** The bucket holding incoming/, runs/, results/ and athena-results/. */
   readonly resultsBucket: string;
@@ -56,6 +58,20 @@ export function loadAwsConfig(env: Env = process.env): AwsConfig {
     transformVolumeKmsKeyId: optional(env.TRANSFORM_VOLUME_KMS_KEY_ID),
     subnetIds: Object.freeze(subnetIds),
     securityGroupIds: Object.freeze(securityGroupIds),
+  });
+}
+
+/** The settings BuildManifest plans with, from the deployment's config. */
+export function pipelineSettingsFrom(config: AwsConfig): PipelineSettings {
+  return Object.freeze({
+    bucket: config.resultsBucket,
+    database: config.glueDatabase,
+    sagemakerRoleArn: config.sagemakerRoleArn,
+    ...(config.transformKmsKeyId ? { transformKmsKeyId: config.transformKmsKeyId } : {}),
+    ...(config.transformVolumeKmsKeyId ? { transformVolumeKmsKeyId: config.transformVolumeKmsKeyId } : {}),
+    ...(config.subnetIds.length > 0
+      ? { vpcConfig: { Subnets: [...config.subnetIds], SecurityGroupIds: [...config.securityGroupIds] } }
+      : {}),
   });
 }
 

@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { loadAwsConfig, requireStateMachineArn } from '../../src/aws/config.js';
-import { getAwsRuntime } from '../../src/aws/runtime.js';
+import { describe, expect, it } from 'vitest';
+import { loadAwsConfig, pipelineSettingsFrom, requireStateMachineArn } from '../../src/aws/config.js';
 
 const ENV = {
   RESULTS_BUCKET: 'pipeline-bucket',
@@ -8,10 +7,6 @@ const ENV = {
   ATHENA_WORKGROUP: 'sagemaker-batch-pipeline-dev',
   SAGEMAKER_ROLE_ARN: 'arn:aws:iam::123456789012:role/sagemaker',
 };
-
-afterEach(() => {
-  vi.unstubAllEnvs();
-});
 
 describe('loadAwsConfig', () => {
   it('reads the settings and fills in defaults for the optional ones', () => {
@@ -74,36 +69,29 @@ describe('loadAwsConfig', () => {
   });
 });
 
-describe('getAwsRuntime', () => {
-  it('reads nothing when a handler module is imported', async () => {
-    vi.stubEnv('RESULTS_BUCKET', undefined);
-    const module = await import('../../handlers/start-run.js');
-    expect(typeof module.handler).toBe('function');
-  });
-
-  it('fails on first use when the environment is incomplete', () => {
-    vi.stubEnv('RESULTS_BUCKET', undefined);
-    expect(() => getAwsRuntime()).toThrow('RESULTS_BUCKET is required');
-  });
-
-  it('builds the adapters once per container and reuses them', () => {
-    for (const [name, value] of Object.entries(ENV)) vi.stubEnv(name, value);
-    vi.stubEnv('AWS_REGION', 'us-east-1');
-    vi.stubEnv('STATE_MACHINE_ARN', 'arn:aws:states:us-east-1:123456789012:stateMachine:m');
-
-    const first = getAwsRuntime();
-    const second = getAwsRuntime();
-
-    expect(second).toBe(first);
-    expect(first.buildManifestDeps.store).toBe(first.store);
-    expect(first.settings).toEqual({
+describe('pipelineSettingsFrom', () => {
+  it('passes the bucket, database and role, and no optional setting that is unset', () => {
+    expect(pipelineSettingsFrom(loadAwsConfig({ ...ENV }))).toEqual({
       bucket: 'pipeline-bucket',
       database: 'batch_pipeline_dev',
       sagemakerRoleArn: 'arn:aws:iam::123456789012:role/sagemaker',
     });
-    expect(first.startRunDeps()).toBe(first.startRunDeps());
-    expect(first.startRunDeps().settings.runTemplateUri).toBe(
-      's3://pipeline-bucket/config/run-template.json',
+  });
+
+  it('passes the KMS keys and the VPC when they are configured', () => {
+    const settings = pipelineSettingsFrom(
+      loadAwsConfig({
+        ...ENV,
+        TRANSFORM_KMS_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/k1',
+        TRANSFORM_VOLUME_KMS_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/k2',
+        SUBNET_IDS: 'subnet-1,subnet-2',
+        SECURITY_GROUP_IDS: 'sg-1',
+      }),
     );
+    expect(settings).toMatchObject({
+      transformKmsKeyId: 'arn:aws:kms:us-east-1:123456789012:key/k1',
+      transformVolumeKmsKeyId: 'arn:aws:kms:us-east-1:123456789012:key/k2',
+      vpcConfig: { Subnets: ['subnet-1', 'subnet-2'], SecurityGroupIds: ['sg-1'] },
+    });
   });
 });

@@ -1,0 +1,12 @@
+import middy from '@middy/core';
+import { type FailureRecord, type RecordFailureEvent, recordFailure } from '../core/record-failure.js';
+import { validation } from '../middleware/validation.js';
+import type { ObjectStore } from '../ports.js';
+
+/** RecordFailure over the given store (the local runner passes the local one). */
+export const createRecordFailureHandler = (
+  deps: () => { store: ObjectStore; bucket: string; now: () => Date },
+) =>
+  middy<RecordFailureEvent, FailureRecord>()
+    .use(validation({ event: 'record-failure-event', eventName: 'RecordFailure event' }))
+    .handler((event) => recordFailure(event, deps()));

@@ -1,0 +1,16 @@
+import middy from '@middy/core';
+import { type RunSummary, type SummarizeRunEvent, summarizeRun } from '../core/summarize-run.js';
+import { validation } from '../middleware/validation.js';
+import type { ObjectStore, QueryEngine } from '../ports.js';
+
+export interface RunQueriesDeps {
+  store: ObjectStore;
+  queryEngine: QueryEngine;
+  loadQuery: (name: string) => Promise<string>;
+}
+
+/** RunQueries over the given query engine (Athena on AWS, DuckDB locally). */
+export const createRunQueriesHandler = (deps: () => RunQueriesDeps) =>
+  middy<SummarizeRunEvent, RunSummary>()
+    .use(validation({ event: 'run-queries-event', eventName: 'RunQueries event' }))
+    .handler((event) => summarizeRun(event, deps()));
