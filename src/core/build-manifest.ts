@@ -3,7 +3,7 @@ import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
 import type { ObjectInfo, ObjectStore, PartitionDefinition } from '../ports.js';
 import { formatManifest } from './manifest.js';
 import type { ParseTransformOutputRequest } from './result-parsing.js';
-import { idColumnIndex } from './results-table.js';
+import { actualColumnIndex, idColumnIndex, modelInputFilter } from './results-table.js';
 import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
 import { joinS3Uri, parseS3Uri } from './s3-uri.js';
 import type { TransformJobRequest } from './transform-job.js';
@@ -154,6 +154,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
             ...(request.results?.labels ? { labels: request.results.labels } : {}),
             ...(request.results?.featureNames ? { featureNames: request.results.featureNames } : {}),
             ...(request.results?.idColumn ? { idColumn: request.results.idColumn } : {}),
+            ...(request.results?.actualColumn ? { actualColumn: request.results.actualColumn } : {}),
           },
         },
       });
@@ -184,6 +185,25 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
 function checkResultsSettings(request: RunRequest): void {
   const contentType = (request.transform?.ContentType ?? 'text/csv').split(';')[0]?.trim().toLowerCase();
   idColumnIndex(request.results ?? {}, contentType === 'text/csv');
+  actualColumnIndex(request.results ?? {}, contentType === 'text/csv');
+  defaultInputFilter(request);
+}
+
+/**
+ * When the request names an id or true-outcome column and sets no InputFilter, the filter that keeps
+ * those columns from the model (the user should not have to write JSONPath to leave out a column the
+ * results table already knows by name). Undefined when there is nothing to leave out.
+ */
+function defaultInputFilter(request: RunRequest): string | undefined {
+  const results = request.results;
+  if (!results?.featureNames || request.transform?.DataProcessing?.InputFilter !== undefined)
+    return undefined;
+  const csv =
+    (request.transform?.ContentType ?? 'text/csv').split(';')[0]?.trim().toLowerCase() === 'text/csv';
+  return modelInputFilter(results.featureNames, [
+    idColumnIndex(results, csv),
+    actualColumnIndex(results, csv),
+  ]);
 }
 
 /** Turns an execution name into a run id: lower case, [a-z0-9-], at most 32 characters. */
@@ -307,7 +327,7 @@ function transformRequestFor(input: TransformRequestInput): PlannedJob['transfor
         : {}),
     },
     DataProcessing: {
-      InputFilter: t.DataProcessing?.InputFilter ?? '$',
+      InputFilter: t.DataProcessing?.InputFilter ?? defaultInputFilter(input.request) ?? '$',
       OutputFilter: t.DataProcessing?.OutputFilter ?? '$',
       JoinSource: t.DataProcessing?.JoinSource ?? 'None',
     },

@@ -16,7 +16,13 @@ import { assertIdentifier } from './results-table.js';
  */
 
 /** The queries shipped in queries/, by file name without `.sql`. */
-export const NAMED_QUERIES = ['summary', 'label-counts', 'score-histogram', 'variant-comparison'] as const;
+export const NAMED_QUERIES = [
+  'summary',
+  'label-counts',
+  'score-histogram',
+  'variant-comparison',
+  'evaluation',
+] as const;
 
 /** A named query, parsed and checked. */
 export interface NamedQuery {

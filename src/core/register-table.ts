@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../errors.js';
 import type { Catalog, PartitionDefinition } from '../ports.js';
+import { statsLocation, statsTableDefinition } from './feature-stats.js';
 import { type ModelKind, partitionLocation, resultsTableDefinition } from './results-table.js';
 
 /** RegisterTable's input: the results table and the run's partitions. */
@@ -22,7 +23,8 @@ export interface RegisterResultsTableResult {
 }
 
 /**
- * The RegisterTable step's core: creates or updates the results table and adds the run's partitions.
+ * The RegisterTable step's core: creates or updates the results table and its statistics table
+ * (`<table>_stats`) and adds the run's partitions to both.
  * Safe to repeat: registering the same table and partitions again changes nothing.
  *
  * @throws InvalidInputError when a partition's values or location do not match the table's layout
@@ -50,6 +52,19 @@ export async function registerResultsTable(
   }
   await deps.catalog.registerTable(definition);
   if (partitions.size > 0) await deps.catalog.addPartitions(definition, [...partitions.values()]);
+  // The statistics ParseResults wrote beside the rows, registered the same way so SQL (drift,
+  // evaluation) can read them: <table>_stats, same partitions, same paths under its own folder.
+  const stats = statsTableDefinition(definition);
+  await deps.catalog.registerTable(stats);
+  if (partitions.size > 0) {
+    await deps.catalog.addPartitions(
+      stats,
+      [...partitions.values()].map((p) => ({
+        values: [...p.values],
+        location: statsLocation(definition.location, p.location),
+      })),
+    );
+  }
   return {
     table: `${definition.database}.${definition.name}`,
     location: definition.location,

@@ -3,10 +3,12 @@ import { createGunzip } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { InvalidInputError, ObjectNotFoundError, PredictionMismatchError } from '../errors.js';
 import type { ObjectStore, PartitionDefinition } from '../ports.js';
+import { FeatureStatistics, statsLocation } from './feature-stats.js';
 import { copyNumberListWithNulls, jsonNumberValue, NumberListScan } from './json-numbers.js';
 import { LineCursor } from './line-cursor.js';
 import { parseManifest } from './manifest.js';
 import {
+  actualColumnIndex,
   assertIdentifier,
   idColumnIndex,
   partitionLocation,
@@ -50,6 +52,8 @@ export interface ParseTransformOutputRequest {
     featureNames?: string[];
     /** A column (one of featureNames, or a JSON object key) holding the record id; it is not a feature. */
     idColumn?: string;
+    /** A column (one of featureNames, or a JSON object key) holding the true outcome, stored as `actual`. */
+    actualColumn?: string;
   };
 }
 
@@ -61,9 +65,10 @@ export interface ParseTransformOutputResult {
   files: string[];
 }
 
-/** The ports ParseResults uses: only the object store. */
+/** The ports ParseResults uses: the object store, and a clock for the statistics' timestamp. */
 export interface ParseTransformOutputDeps {
   store: ObjectStore;
+  now?: () => Date;
 }
 
 const RUN_DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -103,13 +108,28 @@ export async function parseTransformOutput(
     request.inputManifestUri,
   );
   const counts = { recordsIn: 0, recordsOut: 0 };
+  const statistics = new FeatureStatistics(settings.modelFeatureNames);
   const rows = async function* (): AsyncGenerator<Buffer> {
     for (const object of manifest.objects) {
       const outputUri = transformOutputUri(manifest.prefix, object.uri, request.transformOutputPath);
-      yield* joinObject(store, object.uri, outputUri, settings, counts);
+      yield* joinObject(store, object.uri, outputUri, settings, counts, statistics);
     }
   };
   await store.putStream(partUri, rows(), { contentType: 'application/x-ndjson' });
+  // The statistics gathered while the rows were written, for the <table>_stats table (drift, evaluation).
+  const statsUri = statsLocation(table.location, partUri);
+  await store.put(
+    statsUri,
+    statistics.toJsonLines({
+      runId: request.runId,
+      variant: request.variant,
+      shardId: request.shardId,
+      parsedAt: (deps.now ?? (() => new Date()))().toISOString(),
+      threshold: settings.threshold,
+      labels: settings.labels,
+    }),
+    { contentType: 'application/x-ndjson' },
+  );
   return { ...counts, partition: { values, location }, files: [partUri] };
 }
 
@@ -127,6 +147,11 @@ interface Settings {
   idColumn: string | undefined;
   /** Index of the id column among featureNames (CSV and JSON array records), or -1. */
   idIndex: number;
+  actualColumn: string | undefined;
+  /** Index of the true-outcome column among featureNames, or -1. */
+  actualIndex: number;
+  /** featureNames without the id and actual columns: the names of the features the rows store. */
+  modelFeatureNames: string[] | undefined;
   modelFragment: string;
 }
 
@@ -146,7 +171,7 @@ function readSettings(request: ParseTransformOutputRequest): Settings {
   if (request.compressionType !== 'None' && request.compressionType !== 'Gzip') {
     throw new InvalidInputError(`CompressionType must be None or Gzip, got "${request.compressionType}"`);
   }
-  const { labels, featureNames, idColumn } = request.results;
+  const { labels, featureNames, idColumn, actualColumn } = request.results;
   const threshold = request.results.threshold ?? DEFAULT_THRESHOLD;
   if (!Number.isFinite(threshold)) throw new InvalidInputError(`threshold must be a number`);
   if (labels && (labels.length < 2 || new Set(labels).size !== labels.length)) {
@@ -156,6 +181,7 @@ function readSettings(request: ParseTransformOutputRequest): Settings {
   }
   const input = mediaFormat(request.contentType, 'ContentType');
   const idIndex = idColumnIndex(request.results, input === 'csv');
+  const actualIndex = actualColumnIndex(request.results, input === 'csv');
   return {
     input,
     output: mediaFormat(request.accept, 'Accept'),
@@ -166,6 +192,9 @@ function readSettings(request: ParseTransformOutputRequest): Settings {
     featureNames,
     idColumn,
     idIndex,
+    actualColumn,
+    actualIndex,
+    modelFeatureNames: featureNames?.filter((name) => name !== idColumn && name !== actualColumn),
     modelFragment: `,"model":${JSON.stringify(request.modelName)}}\n`,
   };
 }
@@ -186,6 +215,7 @@ async function* joinObject(
   outputUri: string,
   settings: Settings,
   counts: { recordsIn: number; recordsOut: number },
+  statistics: FeatureStatistics,
 ): AsyncGenerator<Buffer> {
   const inputStream = await store.getStream(inputUri);
   let outputStream: Readable;
@@ -205,7 +235,7 @@ async function* joinObject(
   // at hundreds of thousands of records per second, those would cost more than the joining itself.
   const inputs = new LineCursor(inputBytes, { onError: (error) => asInputError(error, inputUri) });
   const outputs = new LineCursor(outputStream, { onError: (error) => asInputError(error, outputUri) });
-  const writer = new RowWriter(inputUri, outputUri, settings);
+  const writer = new RowWriter(inputUri, outputUri, settings, statistics);
   let records = 0;
   try {
     for (;;) {
@@ -265,6 +295,7 @@ const FEATURES_CLOSE_SCORE = Buffer.from('],"score":');
 /** Fragments up to this many bytes are copied with a loop rather than a native copy call. */
 const SMALL_COPY = 32;
 const ID = Buffer.from(',"id":');
+const ACTUAL = Buffer.from(',"actual":');
 /** Room for a row's record number: up to 16 digits. */
 const RECORD_NUMBER_BYTES = 16;
 /** `null`, written for an empty CSV field. */
@@ -294,8 +325,10 @@ class RowWriter {
   /** Numbers a CSV line must hold to be copied as is: -1 any, 0 never (an id column to take out). */
   private readonly plainCsvColumns: number;
   private readonly scan = new NumberListScan();
+  private readonly statistics: FeatureStatistics;
 
-  constructor(inputUri: string, outputUri: string, settings: Settings) {
+  constructor(inputUri: string, outputUri: string, settings: Settings, statistics: FeatureStatistics) {
+    this.statistics = statistics;
     this.inputUri = inputUri;
     this.outputUri = outputUri;
     this.settings = settings;
@@ -311,7 +344,9 @@ class RowWriter {
       Math.max(0, ...(this.labelFragments ?? []).map((f) => f.length)) +
       this.modelFragment.length;
     this.plainCsvColumns =
-      settings.input !== 'csv' || settings.idIndex !== -1 ? 0 : (settings.featureNames?.length ?? -1);
+      settings.input !== 'csv' || settings.idIndex !== -1 || settings.actualIndex !== -1
+        ? 0
+        : (settings.featureNames?.length ?? -1);
   }
 
   /** Writes the row joining the input's current line with the output's. */
@@ -342,10 +377,10 @@ class RowWriter {
       this.checkedRow(input, output, plainFeatures && emptyFields === 0);
       return;
     }
+    const score = jsonNumberValue(output.buffer, output.start, output.end);
+    this.statistics.addRow(input.buffer, input.start, input.end, score, 1, undefined);
     // The row's end, label and model, is one of a few fragments made once.
-    const end = this.labelEnds
-      ? this.labelEnds[this.labelFor(jsonNumberValue(output.buffer, output.start, output.end), output.line)]
-      : this.modelFragment;
+    const end = this.labelEnds ? this.labelEnds[this.labelFor(score, output.line)] : this.modelFragment;
     this.reserve(this.fixedBytes + inputLength + NULL_BYTES * emptyFields + outputLength);
     this.copy(this.sourceFragment, 0, this.sourceFragment.length);
     this.recordNumber(input.line);
@@ -388,6 +423,7 @@ class RowWriter {
     const outputData = output.buffer.subarray(output.start, output.end);
     let features: Buffer | string = inputData;
     let id: string | undefined;
+    let actual: string | undefined;
     if (!plainFeatures) {
       const text = inputData.toString('utf8');
       const parsed =
@@ -396,19 +432,33 @@ class RowWriter {
           : jsonFeatures(text, input.line, this.inputUri, settings);
       features = parsed.features;
       id = parsed.id;
+      actual = normalizeActual(parsed.actual, settings.labels);
     }
-    const prediction = predictionFragment(
-      parsePrediction(outputData, output.line, input.line, this.inputUri, this.outputUri, settings.output),
+    const parsedPrediction = parsePrediction(
+      outputData,
       output.line,
+      input.line,
+      this.inputUri,
       this.outputUri,
-      settings,
+      settings.output,
+    );
+    const prediction = predictionFragment(parsedPrediction, output.line, this.outputUri, settings);
+    const featureBytes = typeof features === 'string' ? Buffer.from(features, 'latin1') : features;
+    this.statistics.addRow(
+      featureBytes,
+      0,
+      featureBytes.length,
+      typeof parsedPrediction === 'number' ? parsedPrediction : Math.max(...parsedPrediction),
+      typeof parsedPrediction === 'number' ? 1 : parsedPrediction.length,
+      actual,
     );
     // Numbers and `null` are ASCII: latin1 encodes them a byte per character.
     const parts = [this.sourceFragment, Buffer.from(String(input.line), 'latin1')];
     if (id !== undefined) parts.push(ID, Buffer.from(JSON.stringify(id), 'utf8'));
+    if (actual !== undefined) parts.push(ACTUAL, Buffer.from(JSON.stringify(actual), 'utf8'));
     parts.push(
       FEATURES_OPEN,
-      typeof features === 'string' ? Buffer.from(features, 'latin1') : features,
+      featureBytes,
       FEATURES_CLOSE,
       Buffer.from(prediction, 'utf8'),
       this.modelFragment,
@@ -485,7 +535,7 @@ function csvFeatures(
   index: number,
   uri: string,
   settings: Settings,
-): { features: string; id: string | undefined } {
+): { features: string; id: string | undefined; actual: string | undefined } {
   // Numeric CSV needs no CSV parser: numbers cannot contain commas, quotes or newlines, so a split on
   // "," is exact. Only a line with a quote (a quoted field) needs real CSV parsing.
   const fields = line.includes('"') ? csvFields(line, index, uri) : line.split(',');
@@ -497,16 +547,21 @@ function csvFeatures(
   let features = '';
   let separator = '';
   let id: string | undefined;
+  let actual: string | undefined;
   for (let i = 0; i < fields.length; i += 1) {
     const field = fields[i] as string;
     if (i === settings.idIndex) {
       id = field;
       continue;
     }
+    if (i === settings.actualIndex) {
+      actual = field;
+      continue;
+    }
     features += separator + featureValue(field, i, index, uri, settings);
     separator = ',';
   }
-  return { features, id };
+  return { features, id, actual };
 }
 
 function csvFields(line: string, index: number, uri: string): string[] {
@@ -542,7 +597,7 @@ function jsonFeatures(
   index: number,
   uri: string,
   settings: Settings,
-): { features: string; id: string | undefined } {
+): { features: string; id: string | undefined; actual: string | undefined } {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -553,20 +608,24 @@ function jsonFeatures(
   }
   let list: unknown[];
   let id: unknown;
+  let actual: unknown;
   let names: readonly (string | undefined)[] | undefined;
   if (Array.isArray(value)) {
     list = value;
     names = settings.featureNames;
-    if (settings.idIndex !== -1) {
-      id = list[settings.idIndex];
-      list = list.filter((_, i) => i !== settings.idIndex);
-      names = settings.featureNames?.filter((_, i) => i !== settings.idIndex);
+    if (settings.idIndex !== -1 || settings.actualIndex !== -1) {
+      id = settings.idIndex === -1 ? undefined : list[settings.idIndex];
+      actual = settings.actualIndex === -1 ? undefined : list[settings.actualIndex];
+      const kept = (_: unknown, i: number) => i !== settings.idIndex && i !== settings.actualIndex;
+      list = list.filter(kept);
+      names = settings.featureNames?.filter(kept);
     }
   } else if (value !== null && typeof value === 'object') {
     const object = value as Record<string, unknown>;
     if (settings.idColumn !== undefined) id = object[settings.idColumn];
+    if (settings.actualColumn !== undefined) actual = object[settings.actualColumn];
     if (settings.featureNames) {
-      names = settings.featureNames.filter((n) => n !== settings.idColumn);
+      names = settings.featureNames.filter((n) => n !== settings.idColumn && n !== settings.actualColumn);
       list = names.map((n) => object[n as string]);
     } else if (Array.isArray(object.features)) {
       list = object.features;
@@ -601,7 +660,35 @@ function jsonFeatures(
       `${uri}, record ${index}: id ${JSON.stringify(id)} is not a string or number`,
     );
   }
-  return { features, id: id === undefined || id === null ? undefined : String(id) };
+  if (actual !== undefined && actual !== null && typeof actual !== 'string' && typeof actual !== 'number') {
+    throw new InvalidInputError(
+      `${uri}, record ${index}: ${settings.actualColumn} ${JSON.stringify(actual)} is not a string or number (results.actualColumn holds the true outcome)`,
+    );
+  }
+  return {
+    features,
+    id: id === undefined || id === null ? undefined : String(id),
+    actual: actual === undefined || actual === null ? undefined : String(actual),
+  };
+}
+
+/**
+ * The true outcome as `actual` stores it, so SQL compares like with like: a class index given with
+ * labels becomes its label (`1` → `malignant`), a number is written canonically (`1.0` → `1`), an
+ * empty value is missing; anything else is kept as written.
+ */
+export function normalizeActual(
+  raw: string | undefined,
+  labels: readonly string[] | undefined,
+): string | undefined {
+  if (raw === undefined) return undefined;
+  const text = raw.trim();
+  if (text === '' || MISSING_NAN.test(text)) return undefined;
+  if (labels?.includes(text)) return text;
+  const value = Number(text);
+  if (!Number.isFinite(value)) return text;
+  if (labels && Number.isInteger(value) && value >= 0 && value < labels.length) return labels[value];
+  return String(value);
 }
 
 /** One prediction: a single value, or one value per class. */

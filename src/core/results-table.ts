@@ -42,6 +42,12 @@ export const RESULT_COLUMNS: readonly ColumnDefinition[] = Object.freeze([
     comment: 'predicted class: its label, or its index when no labels are configured',
   },
   { name: 'model', type: 'string', comment: 'SageMaker model name that produced the prediction' },
+  {
+    name: 'actual',
+    type: 'string',
+    comment:
+      'true outcome from the actualColumn of the input, when configured: a class label (a class index given with labels becomes its label) or the regression target as text',
+  },
 ]);
 
 /** Partition keys, in path order: one partition per run and model variant. */
@@ -255,19 +261,87 @@ export function idColumnIndex(
   results: { featureNames?: string[] | undefined; idColumn?: string | undefined },
   csv: boolean,
 ): number {
-  const { featureNames, idColumn } = results;
-  if (idColumn === undefined) return -1;
+  return namedColumnIndex(results.featureNames, results.idColumn, 'idColumn', csv);
+}
+
+/**
+ * Where `results.actualColumn` (the true outcome) is among the record's columns, or -1; the same rules
+ * as {@link idColumnIndex}, and it may not be the id column.
+ *
+ * @throws InvalidInputError when the column could not be found or is also the id column.
+ */
+export function actualColumnIndex(
+  results: {
+    featureNames?: string[] | undefined;
+    idColumn?: string | undefined;
+    actualColumn?: string | undefined;
+  },
+  csv: boolean,
+): number {
+  if (results.actualColumn !== undefined && results.actualColumn === results.idColumn) {
+    throw new InvalidInputError(
+      `results.actualColumn and results.idColumn both name "${results.actualColumn}": the true outcome and the record id must be different columns`,
+    );
+  }
+  return namedColumnIndex(results.featureNames, results.actualColumn, 'actualColumn', csv);
+}
+
+function namedColumnIndex(
+  featureNames: string[] | undefined,
+  column: string | undefined,
+  field: string,
+  csv: boolean,
+): number {
+  if (column === undefined) return -1;
   if (featureNames) {
-    const index = featureNames.indexOf(idColumn);
+    const index = featureNames.indexOf(column);
     if (index === -1) {
-      throw new InvalidInputError(`results.idColumn "${idColumn}" is not one of results.featureNames`);
+      throw new InvalidInputError(`results.${field} "${column}" is not one of results.featureNames`);
     }
     return index;
   }
   if (csv) {
     throw new InvalidInputError(
-      `results.idColumn "${idColumn}" needs results.featureNames to find the column in CSV records`,
+      `results.${field} "${column}" needs results.featureNames to find the column in CSV records`,
     );
   }
   return -1;
+}
+
+/** AWS refuses InputFilter expressions longer than this (CreateTransformJob's DataProcessing limit). */
+const INPUT_FILTER_MAX_LENGTH = 63;
+
+/**
+ * The InputFilter that keeps the id and true-outcome columns from the model: every other column of
+ * `featureNames`, as a slice when they are contiguous (`$[1:]`, `$[0:30]`) or else as an index list
+ * (`$[0,2,3]`). Undefined when no column has to be left out.
+ *
+ * @example modelInputFilter(['id', 'a', 'b', 'y'], [0, 3]) // '$[1:3]'
+ * @throws InvalidInputError when the kept columns need an index list longer than AWS accepts, saying to
+ *   move the columns to the start or the end, or to set transform.DataProcessing.InputFilter.
+ */
+export function modelInputFilter(
+  featureNames: readonly string[],
+  leftOut: readonly number[],
+): string | undefined {
+  const excluded = new Set(leftOut.filter((i) => i >= 0));
+  if (excluded.size === 0) return undefined;
+  const kept = featureNames.map((_, i) => i).filter((i) => !excluded.has(i));
+  if (kept.length === 0) {
+    throw new InvalidInputError(
+      'results.featureNames has no column left for the model after the id and actual columns',
+    );
+  }
+  const first = kept[0] as number;
+  const last = kept[kept.length - 1] as number;
+  if (last - first + 1 === kept.length) {
+    return last === featureNames.length - 1 ? `$[${first}:]` : `$[${first}:${last + 1}]`;
+  }
+  const list = `$[${kept.join(',')}]`;
+  if (list.length <= INPUT_FILTER_MAX_LENGTH) return list;
+  throw new InvalidInputError(
+    `The model's columns (results.featureNames without ${[...excluded].map((i) => featureNames[i]).join(' and ')}) ` +
+      `are not contiguous and their index list is longer than AWS's ${INPUT_FILTER_MAX_LENGTH}-character InputFilter limit: ` +
+      'put the id and actual columns first or last, or set transform.DataProcessing.InputFilter yourself',
+  );
 }

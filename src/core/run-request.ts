@@ -43,6 +43,12 @@ export interface ResultsSettings {
   featureNames?: string[];
   /** The input column or JSON key holding each record's id (stored as `id`, not as a feature). */
   idColumn?: string;
+  /** The input column or JSON key holding the true outcome (stored as `actual`, kept from the model). */
+  actualColumn?: string;
+  /** The run `drift` compares with; default: the previous successful run of the table and variant. */
+  baselineRunId?: string;
+  /** What one instance-hour costs, in the user's currency: turns billable seconds into money. */
+  pricePerHour?: number;
 }
 
 /** Where a deployment keeps things and what it runs with: from env vars on AWS, from the local config locally. */

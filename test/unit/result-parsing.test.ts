@@ -470,7 +470,10 @@ describe('parseTransformOutput', () => {
 
     expect(second).toEqual(first);
     expect(store.text(PART)).toBe(firstText);
-    expect([...store.objects.keys()].filter((k) => k.startsWith('s3://bucket/results/'))).toEqual([PART]);
+    expect([...store.objects.keys()].filter((k) => k.startsWith('s3://bucket/results/'))).toEqual([
+      PART,
+      PART.replace('/results/predictions/', '/results/predictions_stats/'),
+    ]);
   });
 
   it('refuses SplitType None and unsupported content types before reading anything', async () => {

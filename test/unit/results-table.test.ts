@@ -30,6 +30,7 @@ describe('resultsTableDefinition', () => {
       'scores array<double>',
       'label string',
       'model string',
+      'actual string',
     ]);
     expect(def.partitionKeys.map((c) => `${c.name} ${c.type}`)).toEqual([
       'run_date string',
@@ -138,7 +139,8 @@ describe('athenaCreateTableDdl', () => {
         "  `score` double COMMENT 'binary: probability of the positive class; regression: the prediction; multiclass: top probability',",
         "  `scores` array<double> COMMENT 'multiclass: probability of each class, in label order',",
         "  `label` string COMMENT 'predicted class: its label, or its index when no labels are configured',",
-        "  `model` string COMMENT 'SageMaker model name that produced the prediction'",
+        "  `model` string COMMENT 'SageMaker model name that produced the prediction',",
+        "  `actual` string COMMENT 'true outcome from the actualColumn of the input, when configured: a class label (a class index given with labels becomes its label) or the regression target as text'",
         ')',
         "COMMENT 'Batch Transform predictions joined with their inputs'",
         'PARTITIONED BY (',
@@ -194,8 +196,18 @@ describe('registerResultsTable', () => {
       location: 's3://bucket/results/predictions/',
       partitions: 2,
     });
-    expect(catalog.tables).toEqual([def]);
-    expect(catalog.partitions).toEqual([[a, b]]);
+    expect(catalog.tables.map((t) => t.name)).toEqual(['predictions', 'predictions_stats']);
+    expect(catalog.tables[0]).toEqual(def);
+    expect(catalog.tables[1]?.location).toBe('s3://bucket/results/predictions_stats/');
+    const statsLocation = (variant: string) =>
+      `s3://bucket/results/predictions_stats/run_date=2024-05-01/run_id=run-1/variant=${variant}/`;
+    expect(catalog.partitions).toEqual([
+      [a, b],
+      [
+        { values: a.values, location: statsLocation('a') },
+        { values: b.values, location: statsLocation('b') },
+      ],
+    ]);
   });
 
   it('refuses a partition whose location does not match the table layout', async () => {

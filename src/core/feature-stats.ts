@@ -1,0 +1,321 @@
+import { InvalidInputError } from '../errors.js';
+import type { ColumnDefinition, TableDefinition } from '../ports.js';
+import { jsonNumberValue } from './json-numbers.js';
+import type { ModelKind } from './results-table.js';
+
+/**
+ * Per-feature and score statistics of one job's rows, gathered while ParseResults writes them (one
+ * pass, no rescan), and written as JSON lines to the `<table>_stats` table, which the `drift` and
+ * `evaluation` queries read.
+ *
+ * Histograms use one fixed set of bins for every feature of every run: logarithmic bins,
+ * {@link BINS_PER_OCTAVE} per power of two, mirrored for negative values, with one bin around zero.
+ * Because the bins never depend on the data, two runs' histograms (and two shards' of one run) line
+ * up bin for bin: shards merge by adding counts, and the drift query can regroup any run by a baseline
+ * run's deciles (see queries/drift.sql) without re-reading either run's rows. The price is resolution
+ * for features far from zero with a narrow spread (a year column: about 90 per bin near 2000), where
+ * PSI sees fewer groups.
+ */
+
+/** Bins per doubling of |x|: neighbouring bin edges differ by 2^(1/16), about 4.4%. */
+export const BINS_PER_OCTAVE = 16;
+/** |x| below 2^MIN_EXPONENT (zero included) falls in bin 0. */
+export const MIN_EXPONENT = -30;
+
+const ZERO_LIMIT = 2 ** MIN_EXPONENT;
+
+/**
+ * The fixed bin of a value: 0 for |x| < 2^-30, else ±(1 + floor(16 × (log2|x| + 30))), signed like x.
+ *
+ * @example binOf(1) // 481; binOf(-1) // -481; binOf(0) // 0
+ */
+export function binOf(x: number): number {
+  const magnitude = Math.abs(x);
+  if (magnitude < ZERO_LIMIT) return 0;
+  const bin = 1 + Math.floor(BINS_PER_OCTAVE * (Math.log2(magnitude) - MIN_EXPONENT));
+  return x < 0 ? -bin : bin;
+}
+
+/** The [lower, upper) range of a bin (for negative bins, the mirror of the positive one). */
+export function binBounds(bin: number): [number, number] {
+  if (bin === 0) return [-ZERO_LIMIT, ZERO_LIMIT];
+  const k = Math.abs(bin);
+  const low = 2 ** ((k - 1) / BINS_PER_OCTAVE + MIN_EXPONENT);
+  const high = 2 ** (k / BINS_PER_OCTAVE + MIN_EXPONENT);
+  return bin > 0 ? [low, high] : [-high, -low];
+}
+
+/** Running count, missing count, mean and sum of squared deviations (Welford), range and bins. */
+class Moments {
+  records = 0;
+  missing = 0;
+  mean = 0;
+  m2 = 0;
+  min = Number.POSITIVE_INFINITY;
+  max = Number.NEGATIVE_INFINITY;
+  readonly bins = new Map<number, number>();
+
+  add(x: number): void {
+    this.records += 1;
+    const n = this.records - this.missing;
+    const delta = x - this.mean;
+    this.mean += delta / n;
+    this.m2 += delta * (x - this.mean);
+    if (x < this.min) this.min = x;
+    if (x > this.max) this.max = x;
+    const bin = binOf(x);
+    this.bins.set(bin, (this.bins.get(bin) ?? 0) + 1);
+  }
+
+  addMissing(): void {
+    this.records += 1;
+    this.missing += 1;
+  }
+}
+
+/** The run-level facts the stats lines carry besides the moments. */
+export interface StatisticsContext {
+  runId: string;
+  variant: string;
+  shardId: string;
+  /** When ParseResults wrote these rows (ISO): orders runs so `drift` finds the previous one. */
+  parsedAt: string;
+  threshold: number;
+  labels: readonly string[] | undefined;
+}
+
+/**
+ * Statistics of one job's rows. ParseResults calls {@link addFeatures} and {@link addPrediction} once
+ * per row, and {@link addActual} when the run names an actualColumn; {@link toJsonLines} then gives
+ * the rows of `<table>_stats` for this job.
+ */
+export class FeatureStatistics {
+  private readonly features: Moments[] = [];
+  private readonly score = new Moments();
+  private readonly names: readonly string[] | undefined;
+  private multiclass = false;
+  private scoresInUnitInterval = true;
+  private actuals = 0;
+  private actualsBinary = true;
+
+  /** @param names the features' names in row order (featureNames without the id and actual columns). */
+  constructor(names: readonly string[] | undefined) {
+    this.names = names;
+  }
+
+  /**
+   * Adds one row's features: `bytes[start, end)` is a comma-separated list of JSON numbers, where an
+   * empty field, `null` or `nan` is a missing value (as the row stores them).
+   */
+  addFeatures(bytes: Uint8Array, start: number, end: number): void {
+    let column = 0;
+    let fieldStart = start;
+    for (let i = start; i <= end; i += 1) {
+      if (i < end && bytes[i] !== 0x2c) continue;
+      let moments = this.features[column];
+      if (!moments) {
+        moments = new Moments();
+        // A feature first seen on a later row was missing on the rows before.
+        const before = this.score.records;
+        moments.records = before;
+        moments.missing = before;
+        this.features[column] = moments;
+      }
+      const first = bytes[fieldStart];
+      if (
+        i === fieldStart ||
+        first === 0x6e ||
+        first === 0x4e ||
+        (first === 0x2d && bytes[fieldStart + 1] === 0x6e)
+      ) {
+        moments.addMissing();
+      } else {
+        moments.add(jsonNumberValue(bytes, fieldStart, i));
+      }
+      column += 1;
+      fieldStart = i + 1;
+    }
+    // Columns this row did not have are missing on it.
+    for (let c = column; c < this.features.length; c += 1) this.features[c]?.addMissing();
+  }
+
+  /** The one call ParseResults makes per row: its features, its score and its true outcome. */
+  addRow(
+    features: Uint8Array,
+    start: number,
+    end: number,
+    score: number,
+    classes: number,
+    actual: string | undefined,
+  ): void {
+    this.addFeatures(features, start, end);
+    this.addPrediction(score, classes);
+    this.addActual(actual);
+  }
+
+  /** Adds one row's score (the binary probability, the regression value, or the top class probability). */
+  addPrediction(score: number, classes: number): void {
+    this.score.add(score);
+    if (classes > 1) this.multiclass = true;
+    if (score < 0 || score > 1) this.scoresInUnitInterval = false;
+  }
+
+  /** Notes one row's true outcome, as stored in `actual` (undefined when the row has none). */
+  addActual(actual: string | undefined): void {
+    if (actual === undefined) return;
+    this.actuals += 1;
+    if (actual !== '0' && actual !== '1') this.actualsBinary = false;
+  }
+
+  /**
+   * What kind of model this looks like: multiclass when it gave a score per class or more than two
+   * labels are configured; binary with two labels, or with no labels when every score is a probability
+   * and every true outcome (if any) is 0 or 1; regression otherwise.
+   */
+  modelKind(labels: readonly string[] | undefined): ModelKind {
+    if (this.multiclass || (labels && labels.length > 2)) return 'multiclass';
+    if (labels && labels.length === 2) return 'binary';
+    return this.scoresInUnitInterval && this.actualsBinary ? 'binary' : 'regression';
+  }
+
+  /** Rows of `<table>_stats` for this job, as JSON lines (see {@link STATS_COLUMNS}). */
+  toJsonLines(context: StatisticsContext): string {
+    const kind = this.modelKind(context.labels);
+    const positive = kind === 'binary' ? (context.labels?.[1] ?? '1') : null;
+    const negative = kind === 'binary' ? (context.labels?.[0] ?? '0') : null;
+    const lines: string[] = [
+      JSON.stringify({
+        kind: 'model',
+        name: kind,
+        shard: context.shardId,
+        records: this.score.records,
+        missing: this.score.records - this.actuals,
+        threshold: context.threshold,
+        positive_label: positive,
+        negative_label: negative,
+        parsed_at: context.parsedAt,
+      }),
+    ];
+    const add = (kindName: string, name: string, position: number, m: Moments) => {
+      const present = m.records - m.missing;
+      lines.push(
+        JSON.stringify({
+          kind: kindName,
+          name,
+          position,
+          shard: context.shardId,
+          records: m.records,
+          missing: m.missing,
+          mean: present > 0 ? m.mean : null,
+          m2: present > 0 ? m.m2 : null,
+          min_value: present > 0 ? m.min : null,
+          max_value: present > 0 ? m.max : null,
+        }),
+      );
+      for (const bin of [...m.bins.keys()].sort((a, b) => a - b)) {
+        const [lower, upper] = binBounds(bin);
+        lines.push(
+          JSON.stringify({
+            kind: kindName,
+            name,
+            position,
+            shard: context.shardId,
+            bin,
+            lower,
+            upper,
+            records: m.bins.get(bin),
+          }),
+        );
+      }
+    };
+    add('score', 'score', 0, this.score);
+    this.features.forEach((m, i) => {
+      // A row that never reached this column (ragged JSON) counts as missing.
+      while (m.records < this.score.records) m.addMissing();
+      add('feature', this.names?.[i] ?? `f${i + 1}`, i + 1, m);
+    });
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+/** The columns of `<table>_stats`: one line per job for the model, the score and each feature, plus one per histogram bin. */
+export const STATS_COLUMNS: readonly ColumnDefinition[] = Object.freeze([
+  { name: 'kind', type: 'string', comment: "'model' (one line per job), 'score' or 'feature'" },
+  {
+    name: 'name',
+    type: 'string',
+    comment: "feature name; 'score'; for kind model: binary, multiclass or regression",
+  },
+  {
+    name: 'position',
+    type: 'bigint',
+    comment: '1-based feature position among the features sent to the model; 0 for the score',
+  },
+  { name: 'shard', type: 'string', comment: 'the job (input shard) these statistics cover' },
+  {
+    name: 'bin',
+    type: 'bigint',
+    comment: 'histogram bin (fixed for every run, see docs/analysts.md); NULL on the totals line',
+  },
+  { name: 'lower', type: 'double', comment: 'lower edge of the bin' },
+  { name: 'upper', type: 'double', comment: 'upper edge of the bin' },
+  { name: 'records', type: 'bigint', comment: 'totals line: rows; bin line: values in the bin' },
+  {
+    name: 'missing',
+    type: 'bigint',
+    comment: 'rows where the value is missing (kind model: rows with no actual)',
+  },
+  { name: 'mean', type: 'double', comment: 'mean of the present values' },
+  {
+    name: 'm2',
+    type: 'double',
+    comment: 'sum of squared deviations from the mean (variance = m2 / (n - 1))',
+  },
+  { name: 'min_value', type: 'double', comment: 'smallest present value' },
+  { name: 'max_value', type: 'double', comment: 'largest present value' },
+  { name: 'threshold', type: 'double', comment: 'kind model: the binary threshold' },
+  {
+    name: 'positive_label',
+    type: 'string',
+    comment: 'kind model, binary: the class the score is the probability of',
+  },
+  { name: 'negative_label', type: 'string', comment: 'kind model, binary: the other class' },
+  {
+    name: 'parsed_at',
+    type: 'string',
+    comment: 'kind model: when ParseResults wrote the rows (orders runs for drift)',
+  },
+]);
+
+/** The statistics table of a results table: `<table>_stats`, beside it, with the same partitions. */
+export function statsTableDefinition(results: TableDefinition): TableDefinition {
+  return {
+    database: results.database,
+    name: statsTableName(results.name),
+    location: statsLocation(results.location),
+    columns: STATS_COLUMNS.map((c) => ({ ...c })),
+    partitionKeys: results.partitionKeys.map((c) => ({ ...c })),
+    description: `Per-run feature and score statistics of ${results.name}`,
+  };
+}
+
+/** `predictions` → `predictions_stats`. */
+export function statsTableName(table: string): string {
+  return `${table}_stats`;
+}
+
+/**
+ * Where the statistics of a results location live: the same path under the stats table's folder
+ * (`…/results/predictions/run_date=…/` → `…/results/predictions_stats/run_date=…/`), so whatever
+ * layout results use under their table (partitions, attempts), statistics follow it.
+ *
+ * @param tableLocation the results table's location, `s3://…/<table>/`.
+ * @param uri that location or any URI under it.
+ * @throws InvalidInputError when `uri` is not under `tableLocation`.
+ */
+export function statsLocation(tableLocation: string, uri: string = tableLocation): string {
+  if (!tableLocation.endsWith('/') || !uri.startsWith(tableLocation)) {
+    throw new InvalidInputError(`${uri} is not under the results table location ${tableLocation}`);
+  }
+  return `${tableLocation.slice(0, -1)}_stats/${uri.slice(tableLocation.length)}`;
+}

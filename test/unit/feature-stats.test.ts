@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { binBounds, binOf, FeatureStatistics, statsLocation } from '../../src/core/feature-stats.js';
+import { normalizeActual } from '../../src/core/result-parsing.js';
+import { modelInputFilter } from '../../src/core/results-table.js';
+import { InvalidInputError } from '../../src/errors.js';
+
+function linesOf(stats: FeatureStatistics, labels?: string[]): Record<string, unknown>[] {
+  return stats
+    .toJsonLines({
+      runId: 'r',
+      variant: 'v',
+      shardId: '0000',
+      parsedAt: '2026-11-30T00:00:00.000Z',
+      threshold: 0.5,
+      labels,
+    })
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('binOf', () => {
+  it('puts each value in the fixed bin whose bounds hold it, whatever the data', () => {
+    // Hand-computed: 1 = 2^0 starts bin 1 + 16 * 30; 1.5 = 2^0.585 is 9 sixteenths of an octave above.
+    expect(binOf(1)).toBe(481);
+    expect(binOf(1.5)).toBe(490);
+    expect(binOf(-1.5)).toBe(-490);
+    expect(binOf(0)).toBe(0);
+    expect(binOf(1e-12)).toBe(0);
+    for (const x of [0.001, 0.37, 1, 2, 3.25, 1234.5, -7.25, 1e9]) {
+      const [lower, upper] = binBounds(binOf(x));
+      expect(x >= lower && x < upper, `${x} in [${lower}, ${upper})`).toBe(true);
+    }
+  });
+});
+
+describe('FeatureStatistics', () => {
+  it('counts, finds missing values and computes mean, variance, range and bins per feature', () => {
+    const stats = new FeatureStatistics(['a', 'b']);
+    const rows = ['1,10', '2,', '3,null', '6,30'];
+    rows.forEach((row, i) => {
+      const bytes = Buffer.from(row);
+      stats.addRow(bytes, 0, bytes.length, i / 10, 1, String(i % 2));
+    });
+    const lines = linesOf(stats);
+    const a = lines.find((l) => l.name === 'a' && l.bin === undefined);
+    const b = lines.find((l) => l.name === 'b' && l.bin === undefined);
+    // a: 1, 2, 3, 6: mean 3, squared deviations 4 + 1 + 0 + 9 = 14.
+    expect(a).toMatchObject({
+      kind: 'feature',
+      position: 1,
+      records: 4,
+      missing: 0,
+      mean: 3,
+      m2: 14,
+      min_value: 1,
+      max_value: 6,
+    });
+    // b: 10 and 30 present, two missing: mean 20, squared deviations 100 + 100.
+    expect(b).toMatchObject({
+      kind: 'feature',
+      position: 2,
+      records: 4,
+      missing: 2,
+      mean: 20,
+      m2: 200,
+      min_value: 10,
+      max_value: 30,
+    });
+    const bBins = lines.filter((l) => l.name === 'b' && l.bin !== undefined);
+    expect(bBins.map((l) => [l.bin, l.records])).toEqual([
+      [binOf(10), 1],
+      [binOf(30), 1],
+    ]);
+    expect(lines[0]).toMatchObject({
+      kind: 'model',
+      name: 'binary',
+      records: 4,
+      missing: 0,
+      positive_label: '1',
+    });
+  });
+
+  it('calls a model regression when a score leaves [0, 1] and multiclass when it gives a score per class', () => {
+    const regression = new FeatureStatistics(undefined);
+    regression.addRow(Buffer.from('1'), 0, 1, 152.5, 1, '140');
+    expect(regression.modelKind(undefined)).toBe('regression');
+    const multiclass = new FeatureStatistics(undefined);
+    multiclass.addRow(Buffer.from('1'), 0, 1, 0.8, 3, 'a');
+    expect(multiclass.modelKind(undefined)).toBe('multiclass');
+    const binary = new FeatureStatistics(undefined);
+    binary.addRow(Buffer.from('1'), 0, 1, 0.8, 1, undefined);
+    expect(binary.modelKind(['no', 'yes'])).toBe('binary');
+  });
+});
+
+describe('statsLocation', () => {
+  it('keeps the path under the results table and moves it under <table>_stats', () => {
+    expect(
+      statsLocation(
+        's3://b/results/predictions/',
+        's3://b/results/predictions/run_date=d/run_id=r/variant=v/part-0000.json',
+      ),
+    ).toBe('s3://b/results/predictions_stats/run_date=d/run_id=r/variant=v/part-0000.json');
+    expect(() => statsLocation('s3://b/results/predictions/', 's3://b/elsewhere/x.json')).toThrow(
+      InvalidInputError,
+    );
+  });
+});
+
+describe('normalizeActual', () => {
+  it('stores class indexes as their labels, numbers canonically, and empty values as missing', () => {
+    expect(normalizeActual('1', ['malignant', 'benign'])).toBe('benign');
+    expect(normalizeActual('benign', ['malignant', 'benign'])).toBe('benign');
+    expect(normalizeActual('1.0', undefined)).toBe('1');
+    expect(normalizeActual(' 151.5 ', undefined)).toBe('151.5');
+    expect(normalizeActual('', undefined)).toBeUndefined();
+    expect(normalizeActual('NaN', undefined)).toBeUndefined();
+    expect(normalizeActual('unknown', ['a', 'b'])).toBe('unknown');
+  });
+});
+
+describe('modelInputFilter', () => {
+  it('keeps the id and actual columns from the model with a slice when the rest are contiguous', () => {
+    expect(modelInputFilter(['id', 'a', 'b', 'y'], [0, 3])).toBe('$[1:3]');
+    expect(modelInputFilter(['id', 'a', 'b'], [0, -1])).toBe('$[1:]');
+    expect(modelInputFilter(['a', 'b', 'y'], [-1, 2])).toBe('$[0:2]');
+    expect(modelInputFilter(['a', 'id', 'b', 'y'], [1, 3])).toBe('$[0,2]');
+    expect(modelInputFilter(['a', 'b'], [-1, -1])).toBeUndefined();
+  });
+
+  it('refuses a filter longer than AWS accepts, saying how to fix it', () => {
+    const names = Array.from({ length: 40 }, (_, i) => `c${i}`);
+    expect(() => modelInputFilter(names, [5, 39])).toThrow(
+      /63-character InputFilter limit: put the id and actual columns first or last/,
+    );
+  });
+});
