@@ -133,6 +133,7 @@ describe('DuckDbCatalog with the named queries', () => {
       'scores',
       'label',
       'model',
+      'actual',
       'run_date',
       'run_id',
       'variant',
@@ -147,6 +148,7 @@ describe('DuckDbCatalog with the named queries', () => {
         scores: null,
         label: 'no',
         model: 'model-champion',
+        actual: null,
         run_date: '2024-05-01',
         run_id: 'run-1',
         variant: 'champion',
@@ -346,7 +348,7 @@ describe('DuckDbCatalog without partitions', () => {
       );
 
       expect(result.rows).toEqual([]);
-      expect(result.columns).toHaveLength(11);
+      expect(result.columns).toHaveLength(12);
       expect(summary?.rows).toEqual([]);
     } finally {
       await catalog.close();

@@ -57,7 +57,9 @@ describe('loadNamedQuery', () => {
     expect([...files].sort()).toEqual([...NAMED_QUERIES].sort());
     for (const name of NAMED_QUERIES) {
       const query = loadNamedQuery(name, await readFile(join(QUERIES_DIR, `${name}.sql`), 'utf8'));
-      expect(query.parameters).toEqual(['run_id']);
+      // RunQueries supplies these for every run: a shipped query may take nothing else.
+      expect(query.parameters.filter((p) => !['run_id', 'baseline_run_id'].includes(p))).toEqual([]);
+      expect(query.parameters).toContain('run_id');
       expect(query.description).not.toBe('');
     }
   });
@@ -90,7 +92,7 @@ describe('validateQueryRequest', () => {
   it('rejects an unknown query name, listing the known ones', () => {
     expect(() => validateQueryRequest({ name: 'drop-everything' })).toThrow(
       new QueryFailedError(
-        'Unknown query "drop-everything": known queries are summary, label-counts, score-histogram, variant-comparison',
+        'Unknown query "drop-everything": known queries are summary, label-counts, score-histogram, variant-comparison, evaluation',
       ),
     );
   });
