@@ -96,6 +96,7 @@ export class LocalPipeline {
       ...(this.options.retryIntervalOverrides
         ? { retryIntervalOverrides: this.options.retryIntervalOverrides }
         : {}),
+      store: this.store,
     });
   }
 
@@ -135,8 +136,14 @@ export class LocalPipeline {
       'lambda:runQueries': lambda(runQueries),
       'lambda:recordFailure': lambda(recordFailure),
       'arn:aws:states:::sagemaker:createModel': (input) => this.models.create(input as CreateModelRequest),
-      'arn:aws:states:::sagemaker:createTransformJob.sync': async (input) => {
-        const description = await this.engine.runTransformJob(input as TransformJobRequest);
+      'arn:aws:states:::sagemaker:createTransformJob.sync': async (input, { signal }) => {
+        const request = input as TransformJobRequest;
+        // As the .sync integration does when its execution is stopped: StopTransformJob.
+        const stop = () => this.engine.stopTransformJob(request.TransformJobName);
+        signal.addEventListener('abort', stop, { once: true });
+        const description = await this.engine
+          .runTransformJob(request)
+          .finally(() => signal.removeEventListener('abort', stop));
         if (description.TransformJobStatus !== 'Completed') {
           // What the .sync integration raises on AWS: States.TaskFailed with the job description as cause.
           const error = new Error(JSON.stringify(description));
@@ -155,11 +162,11 @@ export class LocalPipeline {
     const wrapped: ResourceImplementations = {};
     for (const [resource, implementation] of Object.entries(implementations)) {
       const state = stateLabel(resource);
-      wrapped[resource] = async (input) => {
+      wrapped[resource] = async (input, context) => {
         const started = performance.now();
         onStateEvent({ state, phase: 'start', input });
         try {
-          const output = await implementation(input);
+          const output = await implementation(input, context);
           onStateEvent({ state, phase: 'end', input, output, elapsedMs: performance.now() - started });
           return output;
         } catch (error) {

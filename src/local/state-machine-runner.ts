@@ -3,9 +3,25 @@ import { readFile } from 'node:fs/promises';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../errors.js';
+import type { ObjectStore } from '../ports.js';
+import { checkMapSupported, type MapStateDefinition, runMapState } from './local-map.js';
+import {
+  type PayloadMeasure,
+  PayloadMeter,
+  type StepFunctionsError,
+  stepFunctionsError,
+} from './payload-limit.js';
+
+export { PAYLOAD_LIMIT_BYTES, type PayloadMeasure } from './payload-limit.js';
+
+/** What a Task implementation is told besides its input. */
+export interface TaskContext {
+  /** Aborted when the execution running the task is stopped (a Distributed Map failing fast). */
+  signal: AbortSignal;
+}
 
 /** A local stand-in for one Task resource: gets the state's effective Parameters, returns its result. */
-export type TaskImplementation = (input: unknown) => Promise<unknown>;
+export type TaskImplementation = (input: unknown, context: TaskContext) => Promise<unknown>;
 
 /**
  * Local implementations by resource: `lambda:<serverless function name>` for states whose Resource is
@@ -21,23 +37,46 @@ export interface ExecutionResult {
   cause?: string;
   startTime: Date;
   endTime: Date;
+  /** The largest payload of this execution's own states (inputs, outputs, task inputs and results). */
+  largestPayload?: PayloadMeasure;
+  /** The largest payload of any child execution a Map state of this execution ran. */
+  largestChildPayload?: PayloadMeasure;
 }
+
+/** The object store a Distributed Map's ItemReader reads from and its ResultWriter writes to. */
+export type MapObjectStore = Pick<ObjectStore, 'getBytes' | 'put'>;
 
 export interface RunOptions {
   executionName?: string;
   /** Per-state Retry waits in ms (tests set 0 so retries do not sleep). */
   retryIntervalOverrides?: Record<string, number | number[]>;
   now?: () => Date;
+  /** Where `s3://` ItemReader/ResultWriter objects live (required only by definitions that use them). */
+  store?: MapObjectStore;
 }
 
-type StateDefinition = {
+export type StateDefinition = {
   Type: string;
   Resource?: unknown;
-  ItemProcessor?: { States: Record<string, StateDefinition> };
-  Iterator?: { States: Record<string, StateDefinition> };
-  Branches?: { States: Record<string, StateDefinition> }[];
+  TimeoutSeconds?: number;
+  TimeoutSecondsPath?: string;
+  ItemProcessor?: Definition & { ProcessorConfig?: { Mode?: string; ExecutionType?: string } };
+  Iterator?: Definition;
+  Branches?: Definition[];
+  [field: string]: unknown;
 };
-type Definition = { StartAt: string; States: Record<string, StateDefinition> };
+export type Definition = {
+  StartAt: string;
+  States: Record<string, StateDefinition>;
+  [field: string]: unknown;
+};
+
+/**
+ * AWS runs a Task without TimeoutSeconds for up to 99,999,999 s; the local interpreter would give it
+ * 60 s. This is the longest timer Node can set (2^31-1 ms, about 24 days), so a long local transform
+ * job is never cut short where AWS would let it run.
+ */
+const UNLIMITED_TASK_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 /** Reads an ASL definition file (YAML or JSON, as serverless.yml's ${file()} does). */
 export async function loadDefinition(path: string): Promise<Definition> {
@@ -45,7 +84,17 @@ export async function loadDefinition(path: string): Promise<Definition> {
 }
 
 /**
- * Runs a state machine definition on this machine with aws-local-stepfunctions, the same file AWS runs.
+ * Runs a state machine definition on this machine, the same file AWS runs. aws-local-stepfunctions
+ * interprets the states; this runner adds what it lacks:
+ *
+ * - Map states (INLINE and DISTRIBUTED) run here: a Distributed Map reads its items with its ItemReader
+ *   from `options.store`, runs each as a child execution with real concurrency (MaxConcurrency), fails
+ *   fast once ToleratedFailureCount/Percentage is exceeded (stopping the running children and waiting
+ *   for them), and writes its ResultWriter files as AWS does.
+ * - Step Functions' 256 KiB payload quota is enforced on every transition: the execution input, each
+ *   state's input and output, each task's effective input and result. Over it, the execution fails
+ *   with States.DataLimitExceeded naming the state, which no Catch can catch, as on AWS.
+ *
  * Each Task state is routed to the local implementation of its resource; a definition with a Task this
  * machine cannot run is refused before anything starts.
  */
@@ -55,79 +104,267 @@ export async function runStateMachine(
   implementations: ResourceImplementations,
   options: RunOptions = {},
 ): Promise<ExecutionResult> {
-  const now = options.now ?? (() => new Date());
-  const local = structuredClone(definition);
-  const taskHandlers: Record<string, TaskImplementation> = {};
-  forEachTask(local.States, (stateName, state) => {
-    const resource = resourceKey(state.Resource);
-    const implementation = implementations[resource];
-    if (!implementation) {
-      throw new InvalidInputError(`State "${stateName}" uses ${resource}, which has no local implementation`);
-    }
-    if (taskHandlers[stateName] && taskHandlers[stateName] !== implementation) {
-      throw new InvalidInputError(`State name "${stateName}" is used twice with different resources`);
-    }
-    taskHandlers[stateName] = implementation;
-    // The local interpreter wants a string ARN; the override decides what runs.
-    state.Resource = resource.startsWith('lambda:')
-      ? `arn:aws:lambda:us-east-1:000000000000:function:${resource.slice('lambda:'.length)}`
-      : resource;
-  });
-
+  const interpreter = new LocalInterpreter(implementations, options);
+  const compiled = interpreter.compile(definition, 'the state machine');
+  interpreter.validate(compiled);
   const executionName = options.executionName ?? randomUUID();
-  const startTime = now();
-  const machine = new StateMachine(local as never, {
-    validationOptions: { checkPaths: true, checkArn: true },
+  return interpreter.execute(compiled, input, {
+    name: executionName,
+    arn: `arn:aws:states:local:000000000000:execution:batch-transform:${executionName}`,
+    signal: new AbortController().signal,
   });
-  const execution = machine.run(input as never, {
-    overrides: {
-      taskResourceLocalHandlers: taskHandlers as never,
-      ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
-    },
-    context: {
-      Execution: {
-        Id: `arn:aws:states:local:000000000000:execution:batch-transform:${executionName}`,
-        Name: executionName,
-        StartTime: startTime.toISOString(),
-        Input: input,
-        RoleArn: 'arn:aws:iam::000000000000:role/local',
-      },
-      StateMachine: {
-        Id: 'arn:aws:states:local:000000000000:stateMachine:batch-transform',
-        Name: 'batch-transform',
-      },
-    } as never,
-  });
-  try {
-    const output = await execution.result;
-    return { executionName, status: 'SUCCEEDED', output, startTime, endTime: now() };
-  } catch (error) {
-    if (error instanceof ExecutionError) {
-      // The interpreter wraps what ended the execution (a Fail state's Error/Cause, or an uncaught error).
-      const ended = error.cause as { name?: string; message?: string } | undefined;
-      return {
-        executionName,
-        status: 'FAILED',
-        error: ended?.name ?? 'States.Runtime',
-        cause: ended?.message ?? error.message,
-        startTime,
-        endTime: now(),
-      };
+}
+
+/** A definition ready for aws-local-stepfunctions: Map states turned into locally run Tasks. */
+export interface CompiledDefinition {
+  definition: Definition;
+  handlers: Record<string, (input: unknown, run: ExecutionContext) => Promise<unknown>>;
+}
+
+/** One execution (the top one or a Map's child) as the runner sees it. */
+export interface ExecutionContext {
+  name: string;
+  arn: string;
+  /** Stops the execution's tasks (its Map's fail-fast, or its parent's). */
+  signal: AbortSignal;
+  /** The execution's payload meter (set by {@link LocalInterpreter.execute}). */
+  meter?: PayloadMeter;
+  /** The `$$` context object its states see. */
+  context?: Record<string, unknown>;
+}
+
+export class LocalInterpreter {
+  readonly implementations: ResourceImplementations;
+  readonly options: RunOptions;
+
+  constructor(implementations: ResourceImplementations, options: RunOptions) {
+    this.implementations = implementations;
+    this.options = options;
+  }
+
+  /**
+   * Rewrites a definition for the local interpreter: Task resources become ARNs routed to local
+   * implementations, Map states become Tasks this runner executes. Nested processors are compiled now,
+   * so a definition that cannot run is refused before anything starts.
+   */
+  compile(definition: Definition, where: string): CompiledDefinition {
+    const local = structuredClone(definition);
+    // A Map's processor carries its ProcessorConfig; as a machine of its own it has none.
+    delete local.ProcessorConfig;
+    const handlers: CompiledDefinition['handlers'] = {};
+    for (const [stateName, state] of Object.entries(local.States)) {
+      if (state.Type === 'Task') {
+        const resource = resourceKey(state.Resource);
+        const implementation = this.implementations[resource];
+        if (!implementation) {
+          throw new InvalidInputError(
+            `State "${stateName}" in ${where} uses ${resource}, which has no local implementation`,
+          );
+        }
+        // The local interpreter wants a string ARN; the handler decides what runs.
+        state.Resource = resource.startsWith('lambda:')
+          ? `arn:aws:lambda:us-east-1:000000000000:function:${resource.slice('lambda:'.length)}`
+          : resource;
+        if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
+          state.TimeoutSeconds = UNLIMITED_TASK_SECONDS;
+        }
+        handlers[stateName] = (input, run) => this.runTask(stateName, implementation, input, run);
+      } else if (state.Type === 'Map') {
+        const map = state as unknown as MapStateDefinition;
+        const processor = map.ItemProcessor ?? map.Iterator;
+        if (!processor)
+          throw new InvalidInputError(`Map state "${stateName}" in ${where} has no ItemProcessor`);
+        checkMapSupported(stateName, map);
+        const compiledProcessor = this.compile(processor, `Map state "${stateName}"`);
+        // Validate the processor once here; each child execution then skips validation.
+        new StateMachine(compiledProcessor.definition as never, {
+          validationOptions: { checkPaths: true, checkArn: true },
+        });
+        local.States[stateName] = mapAsTask(map);
+        handlers[stateName] = (input, run) =>
+          runMapState({ interpreter: this, stateName, state: map, processor: compiledProcessor, input, run });
+      } else if (state.Type === 'Parallel') {
+        throw new InvalidInputError(
+          `State "${stateName}" in ${where} is a Parallel state, which the local runner does not run`,
+        );
+      }
     }
-    throw error;
+    return { definition: local, handlers };
+  }
+
+  /** Runs one execution of a compiled definition; resolves with its result whatever it was. */
+  async execute(
+    compiled: CompiledDefinition,
+    input: unknown,
+    run: ExecutionContext,
+  ): Promise<ExecutionResult> {
+    const now = this.options.now ?? (() => new Date());
+    const startTime = now();
+    const meter = new PayloadMeter();
+    const execution: ExecutionContext = {
+      ...run,
+      meter,
+      context: {
+        ...run.context,
+        Execution: {
+          Id: run.arn,
+          Name: run.name,
+          StartTime: startTime.toISOString(),
+          Input: input,
+          RoleArn: 'arn:aws:iam::000000000000:role/local',
+        },
+        StateMachine: {
+          Id: 'arn:aws:states:local:000000000000:stateMachine:batch-transform',
+          Name: 'batch-transform',
+        },
+      },
+    };
+    const result = (fields: Partial<ExecutionResult>): ExecutionResult => ({
+      executionName: run.name,
+      status: 'FAILED',
+      startTime,
+      endTime: now(),
+      ...(meter.largest ? { largestPayload: meter.largest } : {}),
+      ...(meter.largestInChildren ? { largestChildPayload: meter.largestInChildren } : {}),
+      ...fields,
+    });
+    try {
+      meter.check('the execution', 'input', input);
+    } catch (error) {
+      const failure = error as StepFunctionsError;
+      return result({ error: failure.name, cause: failure.message });
+    }
+
+    const taskHandlers = Object.fromEntries(
+      Object.entries(compiled.handlers).map(([name, handler]) => [
+        name,
+        (stateInput: unknown) => handler(stateInput, execution),
+      ]),
+    );
+    const machine = new StateMachine(compiled.definition as never, {
+      validationOptions: { noValidate: true },
+    });
+    checkEveryTransition(machine, meter);
+    const running = machine.run(input as never, {
+      overrides: {
+        taskResourceLocalHandlers: taskHandlers as never,
+        ...(this.options.retryIntervalOverrides
+          ? { retryIntervalOverrides: this.options.retryIntervalOverrides }
+          : {}),
+      },
+      context: execution.context as never,
+    });
+    try {
+      const output = await running.result;
+      return result({ status: 'SUCCEEDED', output });
+    } catch (error) {
+      if (error instanceof ExecutionError) {
+        // The interpreter wraps what ended the execution (a Fail state's Error/Cause, or an uncaught error).
+        const ended = error.cause as { name?: string; message?: string } | undefined;
+        return result({ error: ended?.name ?? 'States.Runtime', cause: ended?.message ?? error.message });
+      }
+      throw error;
+    }
+  }
+
+  /** Validates a top-level definition as the interpreter does (ARNs and paths). */
+  validate(compiled: CompiledDefinition): void {
+    new StateMachine(compiled.definition as never, {
+      validationOptions: { checkPaths: true, checkArn: true },
+    });
+  }
+
+  private async runTask(
+    stateName: string,
+    implementation: TaskImplementation,
+    input: unknown,
+    run: ExecutionContext,
+  ): Promise<unknown> {
+    if (run.signal.aborted) {
+      throw stepFunctionsError(
+        'States.Aborted',
+        `Execution ${run.name} was stopped before "${stateName}" started`,
+      );
+    }
+    run.meter?.check(stateName, 'task input (after Parameters)', input);
+    const result = await implementation(input, { signal: run.signal });
+    run.meter?.check(stateName, 'task result', result);
+    return result;
   }
 }
 
-function forEachTask(
-  states: Record<string, StateDefinition>,
-  visit: (stateName: string, state: StateDefinition) => void,
-): void {
-  for (const [name, state] of Object.entries(states)) {
-    if (state.Type === 'Task') visit(name, state);
-    if (state.ItemProcessor) forEachTask(state.ItemProcessor.States, visit);
-    if (state.Iterator) forEachTask(state.Iterator.States, visit);
-    for (const branch of state.Branches ?? []) forEachTask(branch.States, visit);
+/**
+ * Checks the payload of every state transition of one execution of the library's state machine: its
+ * interpreter announces each state's input as it enters and its output as it leaves through an event
+ * logger, synchronously, inside the loop that runs the states. Throwing there fails the execution at
+ * that very transition, before the next state starts: where AWS fails it. Only this machine's own
+ * logger is wrapped (no global patching); Map children are separate executions with their own.
+ */
+function checkEveryTransition(machine: StateMachine, meter: PayloadMeter): void {
+  const internals = machine as unknown as {
+    execute?: (
+      input: unknown,
+      options: { eventLogger?: TransitionLogger },
+      cleanup: unknown,
+    ) => Promise<unknown>;
+  };
+  const execute = internals.execute;
+  if (typeof execute !== 'function') {
+    throw new Error(
+      'aws-local-stepfunctions no longer has StateMachine.execute: the payload limit cannot be enforced',
+    );
   }
+  internals.execute = function (this: unknown, input, options, cleanup) {
+    const logger = options.eventLogger;
+    if (
+      typeof logger?.dispatchStateEnteredEvent !== 'function' ||
+      typeof logger.dispatchStateExitedEvent !== 'function'
+    ) {
+      throw new Error(
+        'aws-local-stepfunctions changed its event logger: the payload limit cannot be enforced',
+      );
+    }
+    const entered = logger.dispatchStateEnteredEvent.bind(logger);
+    const exited = logger.dispatchStateExitedEvent.bind(logger);
+    logger.dispatchStateEnteredEvent = (name, type, stateInput) => {
+      meter.check(name, 'input', stateInput);
+      entered(name, type, stateInput);
+    };
+    logger.dispatchStateExitedEvent = (name, type, stateInput, output) => {
+      meter.check(name, 'output', output);
+      exited(name, type, stateInput, output);
+    };
+    return execute.call(this, input, options, cleanup);
+  };
+}
+
+interface TransitionLogger {
+  dispatchStateEnteredEvent: (name: string, type: string, input: unknown) => void;
+  dispatchStateExitedEvent: (name: string, type: string, input: unknown, output: unknown) => void;
+}
+
+/**
+ * A Map state as the local interpreter sees it: a Task (so its InputPath, ResultSelector, ResultPath,
+ * OutputPath, Retry and Catch keep their meaning) whose work this runner does.
+ */
+function mapAsTask(map: MapStateDefinition): StateDefinition {
+  const kept = [
+    'Comment',
+    'InputPath',
+    'ResultSelector',
+    'ResultPath',
+    'OutputPath',
+    'Retry',
+    'Catch',
+    'Next',
+    'End',
+  ];
+  const task: StateDefinition = { Type: 'Task', Resource: 'arn:aws:states:::local:map' };
+  for (const field of kept) {
+    if (field in map) task[field] = (map as Record<string, unknown>)[field];
+  }
+  task.TimeoutSeconds = UNLIMITED_TASK_SECONDS;
+  return task;
 }
 
 function resourceKey(resource: unknown): string {
