@@ -28,7 +28,9 @@ function request(overrides: Partial<TransformJobRequest> = {}): TransformJobRequ
     BatchStrategy: 'SingleRecord',
     MaxConcurrentTransforms: 8,
     MaxPayloadInMB: 1,
-    ModelClientConfig: { InvocationsTimeoutInSeconds: 1, InvocationsMaxRetries: 3 },
+    // 5 s, not 1: on a loaded 2-core machine a healthy answer at concurrency 96 can take over a second, and
+    // a client timeout on an answer the container still sends counts that record twice (as on SageMaker).
+    ModelClientConfig: { InvocationsTimeoutInSeconds: 5, InvocationsMaxRetries: 3 },
     ...overrides,
   });
 }
@@ -78,14 +80,15 @@ describe('transform jobs under container faults', () => {
       await freshStore();
       server = await spawnModelServer({ port: 0 });
       const { port, url } = server;
-      // Full jitter at its maximum: retries wait 0.6, 1.2 and 2.4 s, which outlasts a restart under load.
+      // Full jitter at its maximum: retries wait 2, 4 and 8 s, which outlasts a restart even on a loaded
+      // 2-core machine (0.6 s steps were too short there); the waits only happen while the server is down.
       vi.spyOn(Math, 'random').mockReturnValue(0.999);
       let killedAfter: number | undefined;
       let restarted: Promise<ModelServerProcess> | undefined;
       const engine = new LocalTransformEngine({
         store,
         resolveModel: () => new HttpModelClient(url),
-        retryBaseDelayMs: 600,
+        retryBaseDelayMs: 2000,
         log: (event) => {
           if (event.type !== 'batch-written' || killedAfter !== undefined || event.jobRecords < 100) return;
           killedAfter = event.jobRecords;
