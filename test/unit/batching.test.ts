@@ -151,6 +151,24 @@ describe('batchLines', () => {
     }
   });
 
+  it('cuts lines into the batches written by hand, CR of CRLF and of an unterminated last line dropped', async () => {
+    // Expected batches written from SplitType Line's and MaxPayloadInMB's rules, not from splitRecords.
+    const cases: [string, BatchStrategy, number, string[]][] = [
+      ['a,1\r\nbb,2\r\n\r\nccc,3', 'MultiRecord', 12, ['1-2:2:a,1\nbb,2', '4-4:1:ccc,3']],
+      ['x\r\nlast\r', 'MultiRecord', 100, ['1-2:2:x\nlast']],
+      ['\n\nx\n\n\ny\r\n', 'SingleRecord', 100, ['3-3:1:x', '6-6:1:y']],
+      ['aaaa\nbbbb\ncccc\r', 'MultiRecord', 9, ['1-2:2:aaaa\nbbbb', '3-3:1:cccc']],
+    ];
+    for (const [text, strategy, limit, expected] of cases) {
+      for (const chunk of [1, 2, 3, 7, 1000]) {
+        expect(
+          await viaLines(text, strategy, limit, chunk),
+          `${JSON.stringify(text)} in ${chunk}-byte chunks`,
+        ).toEqual(expected);
+      }
+    }
+  });
+
   it('fails naming the line and size of an oversized line', async () => {
     await expect(viaLines(`ok\n${'x'.repeat(30)}\nok\n`, 'MultiRecord', 10, 4)).rejects.toThrow(
       'x: line 2 is 30 bytes, larger than the MaxPayloadInMB limit of 10 bytes',
