@@ -76,8 +76,6 @@ export class QueryFailedError extends Error {
   }
 }
 
-/** The names the state machine's Retry matches as transient (test/unit/state-machine-definition.test.ts checks the ASL). */
-export const TRANSIENT_ERROR_NAMES = ['TransientError'] as const;
 
 /** A model file the built-in model server cannot serve (booster, objective or format), named in the message. */
 export class UnsupportedModelError extends Error {

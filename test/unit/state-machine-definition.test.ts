@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TRANSIENT_ERROR_NAMES } from '../../src/errors.js';
+import * as errors from '../../src/errors.js';
 import { DEFINITION_PATH } from '../../src/local/paths.js';
 import { loadDefinition } from '../../src/local/state-machine-runner.js';
 
@@ -63,21 +63,41 @@ describe('the batch-transform state machine', () => {
     );
   });
 
-  it('retries transient Lambda errors on every Lambda task', () => {
+  /** The `name` of every error class src/errors.ts exports, instantiated, with whether it is transient. */
+  const errorClasses = Object.values(errors)
+    .filter(
+      (value): value is new (message: string) => Error =>
+        typeof value === 'function' && value.prototype instanceof Error,
+    )
+    .map((ErrorClass) => new ErrorClass('probe'))
+    .map((error) => ({ name: error.name, transient: error instanceof errors.TransientError }));
+
+  it('retries, on every Lambda task, the actual names of the transient error classes, and only those', () => {
+    const transientNames = errorClasses.filter((e) => e.transient).map((e) => e.name);
+    const terminalNames = errorClasses.filter((e) => !e.transient).map((e) => e.name);
+    expect(transientNames.length).toBeGreaterThan(0);
+    expect(terminalNames.length).toBeGreaterThan(0);
     const lambdaTasks = Object.entries({ ...definition.States, ...mapStates('RunTransforms') }).filter(
       ([, s]) => s.Type === 'Task' && typeof s.Resource === 'object',
     );
     expect(lambdaTasks.map(([n]) => n).sort()).toEqual(
       ['BuildManifest', 'ParseResults', 'RecordFailure', 'RegisterTable', 'RunQueries'].sort(),
     );
-    for (const [, state] of lambdaTasks) {
-      expect(state.Retry?.[0]?.ErrorEquals).toEqual(
+    const retried = lambdaTasks.map(([name, state]) => [name, state.Retry?.[0]?.ErrorEquals ?? []] as const);
+    for (const [name, names] of retried) {
+      expect(names, name).toEqual(
         expect.arrayContaining([
-          ...TRANSIENT_ERROR_NAMES,
+          ...transientNames,
           'Lambda.ServiceException',
           'Lambda.TooManyRequestsException',
         ]),
       );
+      // A name in the Retry that no class carries matches nothing; a terminal one would retry a lost cause.
+      const ours = names.filter((n) => !n.startsWith('Lambda.') && !n.startsWith('States.'));
+      expect(
+        ours.filter((n) => !transientNames.includes(n)),
+        name,
+      ).toEqual([]);
     }
   });
 
