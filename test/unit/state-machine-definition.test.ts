@@ -64,7 +64,7 @@ describe('the batch-transform state machine', () => {
   });
 
   /** The `name` of every error class src/errors.ts exports, instantiated, with whether it is transient. */
-  const errorClasses = Object.values(errors)
+  const errorClasses = (Object.values(errors) as unknown[])
     .filter(
       (value): value is new (message: string) => Error =>
         typeof value === 'function' && value.prototype instanceof Error,
