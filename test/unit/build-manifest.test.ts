@@ -92,11 +92,9 @@ describe('buildManifest', () => {
     expect(champion?.transformRequest.TransformJobName).toMatch(/^nightly-1-champion-0000-[0-9a-f]{6}$/);
     expect(plan.modelsToCreate).toEqual([
       expect.objectContaining({
-        ModelName: modelNameFor({
-          variant: 'challenger',
-          image: 'img:1',
-          modelDataUrl: 's3://m/model.tar.gz',
-        }),
+        // sha256 of the model's identity ["img:1","s3://m/model.tar.gz",[]] (image, artifact, sorted
+        // environment), first 16 hex digits, computed outside the product with Python's hashlib.
+        ModelName: 'bt-challenger-7193ec0fb4d716d2',
         ExecutionRoleArn: settings.sagemakerRoleArn,
         PrimaryContainer: { Image: 'img:1', ModelDataUrl: 's3://m/model.tar.gz', Environment: {} },
       }),
@@ -106,6 +104,29 @@ describe('buildManifest', () => {
       runDate: '2026-11-21',
       variant: 'challenger',
       results: { table: 'predictions', resultsPrefix: 's3://results-bucket/results/', threshold: 0.5 },
+    });
+  });
+
+  describe('modelNameFor', () => {
+    const base = { variant: 'v', image: 'img:1', modelDataUrl: 's3://m/model.tar.gz' };
+
+    it('names a created model by the hash of its image, artifact and environment', () => {
+      // Expected from Python: hashlib.sha256(b'["img:1","s3://m/model.tar.gz",[["A","1"],["B","2"]]]').
+      expect(modelNameFor({ ...base, environment: { B: '2', A: '1' } })).toBe('bt-v-ca9b7111f3dd3a1d');
+    });
+
+    it('gives a different name when only the environment differs, and the same one whatever its key order', () => {
+      const names = [{}, { A: '1' }, { A: '2' }, { B: '1' }, { A: '1', B: '2' }].map((environment) =>
+        modelNameFor({ ...base, environment }),
+      );
+      expect(new Set(names).size).toBe(names.length);
+      expect(modelNameFor({ ...base, environment: { A: '1', B: '2' } })).toBe(
+        modelNameFor({ ...base, environment: { B: '2', A: '1' } }),
+      );
+    });
+
+    it('uses an existing model by its own name', () => {
+      expect(modelNameFor({ variant: 'v', modelName: 'xgb-churn-v7' })).toBe('xgb-churn-v7');
     });
   });
 
