@@ -116,9 +116,14 @@ describe('buildManifest', () => {
     });
 
     it('gives a different name when only the environment differs, and the same one whatever its key order', () => {
-      const names = [{}, { A: '1' }, { A: '2' }, { B: '1' }, { A: '1', B: '2' }].map((environment) =>
-        modelNameFor({ ...base, environment }),
-      );
+      const environments: Record<string, string>[] = [
+        {},
+        { A: '1' },
+        { A: '2' },
+        { B: '1' },
+        { A: '1', B: '2' },
+      ];
+      const names = environments.map((environment) => modelNameFor({ ...base, environment }));
       expect(new Set(names).size).toBe(names.length);
       expect(modelNameFor({ ...base, environment: { A: '1', B: '2' } })).toBe(
         modelNameFor({ ...base, environment: { B: '2', A: '1' } }),
