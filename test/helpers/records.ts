@@ -2,8 +2,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatPredictions, parseCsvRecords } from '../../src/model-server/records.js';
-import type { XGBoostModel } from '../../src/model-server/xgboost-model.js';
 
 export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
@@ -37,12 +35,6 @@ export async function sampleLines(inputDir: string, n: number): Promise<string[]
     lines.push(...recordLines(await readFile(join(inputDir, file), 'utf8')));
   }
   return lines.slice(0, n);
-}
-
-/** What the model answers for these CSV records, one line each: the expected `.out` of a clean job. */
-export function expectedOutput(model: XGBoostModel, lines: readonly string[]): string {
-  const { values, numRows } = parseCsvRecords(Buffer.from(`${lines.join('\n')}\n`), model.numFeature);
-  return formatPredictions(model, model.predictBatch(values, numRows), numRows, 'text/csv');
 }
 
 /** Every file under `dir`, relative, with `/` separators; none when `dir` does not exist. */
