@@ -76,7 +76,6 @@ export class QueryFailedError extends Error {
   }
 }
 
-
 /** A model file the built-in model server cannot serve (booster, objective or format), named in the message. */
 export class UnsupportedModelError extends Error {
   override name = 'UnsupportedModelError';
