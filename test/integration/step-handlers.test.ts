@@ -1,0 +1,124 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SchemaValidationError } from '../../src/errors.js';
+import { FileObjectStore } from '../../src/local/file-object-store.js';
+import { createBuildManifestHandler } from '../../src/steps/build-manifest.js';
+import { createRecordFailureHandler } from '../../src/steps/record-failure.js';
+import { listFilesUnder } from '../helpers/records.js';
+
+/**
+ * The Lambda handlers called directly, as Lambda calls them (event, context), middleware included,
+ * over a local store: what a state gets back, and what it leaves on disk.
+ */
+const context = {} as Context;
+
+describe('Lambda handlers called directly', () => {
+  let root: string;
+  let store: FileObjectStore;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'handlers-'));
+    store = new FileObjectStore(root);
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  describe('BuildManifest', () => {
+    const handler = () =>
+      createBuildManifestHandler(() => ({
+        store,
+        settings: { bucket: 'out-bucket', database: 'db', sagemakerRoleArn: 'arn:aws:iam::123456789012:role/sm' },
+        modelExists: async () => true,
+      }));
+
+    it('refuses an event whose request fails the run-request schema, writing nothing', async () => {
+      await store.put('s3://in-bucket/incoming/a.csv', '1,2\n');
+      const error = await handler()(
+        {
+          request: { input: 's3://in-bucket/incoming/a.csv', models: [{ variant: 'Bad Variant', modelName: 'm' }] },
+          executionName: 'exec-1',
+          executionStartTime: '2026-11-21T10:00:00.000Z',
+        },
+        context,
+      ).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SchemaValidationError);
+      expect((error as Error).message).toMatch(
+        /^Invalid BuildManifest event: \/request\/models\/0\/variant /,
+      );
+      expect(await listFilesUnder(join(root, 'out-bucket'))).toEqual([]);
+    });
+
+    it('plans a valid request and returns a plan that the run-plan schema accepts', async () => {
+      await store.put('s3://in-bucket/incoming/a.csv', '1,2\n3,4\n');
+      const plan = await handler()(
+        {
+          request: {
+            runId: 'r1',
+            input: 's3://in-bucket/incoming/a.csv',
+            models: [{ variant: 'a', modelName: 'm' }],
+          },
+          executionName: 'exec-1',
+          executionStartTime: '2026-11-21T10:00:00.000Z',
+        },
+        context,
+      );
+      expect(plan.runId).toBe('r1');
+      expect(plan.runDate).toBe('2026-11-21');
+      expect(plan.jobs).toHaveLength(1);
+      expect(plan.jobs[0]?.transformRequest.ModelName).toBe('m');
+    });
+  });
+
+  describe('RecordFailure', () => {
+    const handler = () =>
+      createRecordFailureHandler(() => ({
+        store,
+        bucket: 'out-bucket',
+        now: () => new Date('2026-11-21T10:05:00.000Z'),
+      }));
+
+    it("writes runs/<runId>/failure.json with the Lambda error's own message", async () => {
+      const cause = JSON.stringify({
+        errorType: 'InvalidInputError',
+        errorMessage: 's3://in-bucket/incoming/a.csv line 3: not a number',
+        trace: [],
+      });
+      const record = await handler()(
+        {
+          executionName: 'exec-9',
+          state: {
+            runId: 'nightly',
+            failedState: 'RunTransforms',
+            failure: { Error: 'InvalidInputError', Cause: cause },
+          },
+        },
+        context,
+      );
+      const written = JSON.parse(
+        Buffer.from(await store.getBytes('s3://out-bucket/runs/nightly/failure.json')).toString('utf8'),
+      );
+      expect(written).toEqual({
+        runId: 'nightly',
+        executionName: 'exec-9',
+        failedState: 'RunTransforms',
+        error: 'InvalidInputError',
+        message: 's3://in-bucket/incoming/a.csv line 3: not a number',
+        cause,
+        recordedAt: '2026-11-21T10:05:00.000Z',
+        uri: 's3://out-bucket/runs/nightly/failure.json',
+      });
+      expect(record).toEqual(written);
+    });
+
+    it('refuses an event without the failure the Catch puts there', async () => {
+      await expect(handler()({ executionName: 'exec-9', state: {} }, context)).rejects.toThrow(
+        "Invalid RecordFailure event: /state must have required property 'failure'",
+      );
+      expect(await listFilesUnder(join(root, 'out-bucket'))).toEqual([]);
+    });
+  });
+});
