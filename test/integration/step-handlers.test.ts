@@ -31,7 +31,11 @@ describe('Lambda handlers called directly', () => {
     const handler = () =>
       createBuildManifestHandler(() => ({
         store,
-        settings: { bucket: 'out-bucket', database: 'db', sagemakerRoleArn: 'arn:aws:iam::123456789012:role/sm' },
+        settings: {
+          bucket: 'out-bucket',
+          database: 'db',
+          sagemakerRoleArn: 'arn:aws:iam::123456789012:role/sm',
+        },
         modelExists: async () => true,
       }));
 
@@ -39,7 +43,10 @@ describe('Lambda handlers called directly', () => {
       await store.put('s3://in-bucket/incoming/a.csv', '1,2\n');
       const error = await handler()(
         {
-          request: { input: 's3://in-bucket/incoming/a.csv', models: [{ variant: 'Bad Variant', modelName: 'm' }] },
+          request: {
+            input: 's3://in-bucket/incoming/a.csv',
+            models: [{ variant: 'Bad Variant', modelName: 'm' }],
+          },
           executionName: 'exec-1',
           executionStartTime: '2026-11-21T10:00:00.000Z',
         },
