@@ -1,11 +1,16 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import buildManifestEvent from '../schemas/build-manifest-event.schema.json' with { type: 'json' };
+import failureRecord from '../schemas/failure-record.schema.json' with { type: 'json' };
 import parseResultsEvent from '../schemas/parse-results-event.schema.json' with { type: 'json' };
+import parseResultsResult from '../schemas/parse-results-result.schema.json' with { type: 'json' };
 import recordFailureEvent from '../schemas/record-failure-event.schema.json' with { type: 'json' };
 import registerTableEvent from '../schemas/register-table-event.schema.json' with { type: 'json' };
+import registerTableResult from '../schemas/register-table-result.schema.json' with { type: 'json' };
 import runPlan from '../schemas/run-plan.schema.json' with { type: 'json' };
 import runQueriesEvent from '../schemas/run-queries-event.schema.json' with { type: 'json' };
 import runRequest from '../schemas/run-request.schema.json' with { type: 'json' };
+import runSummary from '../schemas/run-summary.schema.json' with { type: 'json' };
+import startRunResult from '../schemas/start-run-result.schema.json' with { type: 'json' };
 import { SchemaValidationError } from './errors.js';
 
 /** The schemas in schemas/, by file name without `.schema.json`. */
@@ -17,6 +22,11 @@ export const SCHEMAS = {
   'register-table-event': registerTableEvent,
   'run-queries-event': runQueriesEvent,
   'record-failure-event': recordFailureEvent,
+  'parse-results-result': parseResultsResult,
+  'register-table-result': registerTableResult,
+  'run-summary': runSummary,
+  'failure-record': failureRecord,
+  'start-run-result': startRunResult,
 } as const;
 
 export type SchemaName = keyof typeof SCHEMAS;

@@ -13,5 +13,12 @@ export interface ParseResultsEvent {
 /** ParseResults over the given store (the local runner passes the local one). */
 export const createParseResultsHandler = (deps: () => { store: ObjectStore }) =>
   middy<ParseResultsEvent, JobResult>()
-    .use(validation({ event: 'parse-results-event', eventName: 'ParseResults event' }))
+    .use(
+      validation({
+        event: 'parse-results-event',
+        eventName: 'ParseResults event',
+        result: 'parse-results-result',
+        resultName: 'ParseResults result',
+      }),
+    )
     .handler((event) => parseTransformOutput(event.request, deps()));

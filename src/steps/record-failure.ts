@@ -8,5 +8,12 @@ export const createRecordFailureHandler = (
   deps: () => { store: ObjectStore; bucket: string; now: () => Date },
 ) =>
   middy<RecordFailureEvent, FailureRecord>()
-    .use(validation({ event: 'record-failure-event', eventName: 'RecordFailure event' }))
+    .use(
+      validation({
+        event: 'record-failure-event',
+        eventName: 'RecordFailure event',
+        result: 'failure-record',
+        resultName: 'failure record',
+      }),
+    )
     .handler((event) => recordFailure(event, deps()));

@@ -13,7 +13,14 @@ export interface RegisterTableEvent {
 /** RegisterTable over the given catalog (Glue on AWS, DuckDB locally). */
 export const createRegisterTableHandler = (deps: () => { catalog: Catalog }) =>
   middy<RegisterTableEvent, Awaited<ReturnType<typeof registerResultsTable>>>()
-    .use(validation({ event: 'register-table-event', eventName: 'RegisterTable event' }))
+    .use(
+      validation({
+        event: 'register-table-event',
+        eventName: 'RegisterTable event',
+        result: 'register-table-result',
+        resultName: 'RegisterTable result',
+      }),
+    )
     .handler((event) =>
       registerResultsTable({ ...event.table, partitions: uniquePartitions(event.jobResults) }, deps()),
     );

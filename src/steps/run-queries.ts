@@ -12,5 +12,12 @@ export interface RunQueriesDeps {
 /** RunQueries over the given query engine (Athena on AWS, DuckDB locally). */
 export const createRunQueriesHandler = (deps: () => RunQueriesDeps) =>
   middy<SummarizeRunEvent, RunSummary>()
-    .use(validation({ event: 'run-queries-event', eventName: 'RunQueries event' }))
+    .use(
+      validation({
+        event: 'run-queries-event',
+        eventName: 'RunQueries event',
+        result: 'run-summary',
+        resultName: 'run summary',
+      }),
+    )
     .handler((event) => summarizeRun(event, deps()));
