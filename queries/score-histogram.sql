@@ -1,18 +1,38 @@
--- Per variant of one run: records per score bucket of width 0.1 over [0, 1] (a score of 1 counts in
--- the last bucket; scores outside [0, 1], e.g. from regression models, are left out). All ten buckets
--- are listed, empty ones with 0.
+-- Per variant of one run: records per score bucket, the same buckets for every variant so their distributions overlay. Scores that are all in [0, 1] (probabilities) get ten buckets of width 0.1 (a score of 1 counts in the last); any other range (regression) gets twenty equal buckets from the run's smallest to its largest score. All buckets are listed, empty ones with 0.
 -- parameters: run_id
 WITH run_rows AS (
   SELECT variant, score
   FROM {{table}}
-  WHERE run_id = ? AND score >= 0 AND score <= 1
+  WHERE run_id = ? AND score IS NOT NULL
 ),
-bucketed AS (
-  SELECT variant, least(CAST(floor(score * 10) AS integer), 9) AS bucket
+span AS (
+  SELECT
+    CASE WHEN min(score) >= 0 AND max(score) <= 1 THEN CAST(0 AS double) ELSE min(score) END AS lo,
+    CASE WHEN min(score) >= 0 AND max(score) <= 1 THEN CAST(1 AS double) ELSE max(score) END AS hi,
+    CASE WHEN min(score) >= 0 AND max(score) <= 1 THEN 10 ELSE 20 END AS buckets
   FROM run_rows
 ),
+bucketed AS (
+  SELECT
+    r.variant,
+    CASE
+      WHEN s.hi = s.lo THEN 0
+      ELSE least(CAST(floor((r.score - s.lo) / (s.hi - s.lo) * s.buckets) AS integer), s.buckets - 1)
+    END AS bucket
+  FROM run_rows r
+  CROSS JOIN span s
+),
+numbers AS (
+  SELECT bucket FROM (
+    VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9),
+      (10), (11), (12), (13), (14), (15), (16), (17), (18), (19)
+  ) AS b (bucket)
+),
 buckets AS (
-  SELECT bucket FROM (VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)) AS b (bucket)
+  SELECT n.bucket, s.lo, s.hi, s.buckets
+  FROM numbers n
+  CROSS JOIN span s
+  WHERE n.bucket < s.buckets
 ),
 variants AS (
   SELECT DISTINCT variant FROM run_rows
@@ -20,11 +40,11 @@ variants AS (
 SELECT
   v.variant,
   b.bucket,
-  CAST(b.bucket AS double) / 10 AS lower_bound,
-  CAST(b.bucket + 1 AS double) / 10 AS upper_bound,
+  b.lo + (b.hi - b.lo) * b.bucket / b.buckets AS lower_bound,
+  b.lo + (b.hi - b.lo) * (b.bucket + 1) / b.buckets AS upper_bound,
   count(x.bucket) AS records
 FROM variants v
 CROSS JOIN buckets b
 LEFT JOIN bucketed x ON x.variant = v.variant AND x.bucket = b.bucket
-GROUP BY v.variant, b.bucket
+GROUP BY v.variant, b.bucket, b.lo, b.hi, b.buckets
 ORDER BY v.variant, b.bucket

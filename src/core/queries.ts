@@ -22,6 +22,10 @@ export const NAMED_QUERIES = [
   'score-histogram',
   'variant-comparison',
   'evaluation',
+  'drift',
+  'feature-statistics',
+  'variant-agreement',
+  'variant-disagreements',
 ] as const;
 
 /** A named query, parsed and checked. */

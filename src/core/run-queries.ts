@@ -21,6 +21,8 @@ export interface RunNamedQueriesRequest {
   table: string;
   /** Named queries (queries/<name>.sql), each run once with `run_id` = runId. */
   queries: string[];
+  /** The run `drift` compares with (`baseline_run_id`); default: the previous run of the table and variant. */
+  baselineRunId?: string;
 }
 
 /** The ports named queries need: an engine to run SQL and a way to read a query's text. */
@@ -36,7 +38,7 @@ export interface NamedQueryDeps {
  * The RunQueries step's core: runs each named query over one run's results.
  *
  * Every name is checked before any query runs, so a typo fails fast listing the known queries. The
- * run id is bound as a parameter, never spliced into the SQL.
+ * run id (and the drift baseline, `''` for the default) is bound as a parameter, never spliced into the SQL.
  *
  * @example runNamedQueries({ runId: 'r1', table: 'predictions', queries: ['summary'] }, deps)
  *   // { summary: { columns: ['variant', 'records', …], rows: [...] } }
@@ -51,7 +53,12 @@ export async function runNamedQueries(
   const names = [...new Set(request.queries)];
   const results = await Promise.all(
     names.map((name) =>
-      runNamedQuery({ name, parameters: { run_id: request.runId } }, request.table, deps, { partial: true }),
+      runNamedQuery(
+        { name, parameters: { run_id: request.runId, baseline_run_id: request.baselineRunId ?? '' } },
+        request.table,
+        deps,
+        { partial: true },
+      ),
     ),
   );
   return Object.fromEntries(names.map((name, i) => [name, results[i] as QueryResult]));

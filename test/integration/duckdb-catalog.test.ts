@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { registerResultsTable } from '../../src/core/register-table.js';
 import { parseTransformOutput } from '../../src/core/result-parsing.js';
 import { resultsTableDefinition } from '../../src/core/results-table.js';
@@ -270,6 +270,37 @@ describe('DuckDbCatalog with the named queries', () => {
     ]);
   });
 
+  it('answers variant-agreement with the matrix of label pairs over shared records', async () => {
+    const { 'variant-agreement': agreement } = await runNamedQueries(
+      { runId: 'run-1', table: 'predictions', queries: ['variant-agreement'] },
+      { queryEngine: catalog, loadQuery },
+    );
+
+    // challenger yes,yes,no,yes against champion yes,no,yes,no.
+    expect(agreement?.rows).toEqual([
+      { variant_a: 'challenger', variant_b: 'champion', label_a: 'no', label_b: 'yes', records: 1 },
+      { variant_a: 'challenger', variant_b: 'champion', label_a: 'yes', label_b: 'no', records: 2 },
+      { variant_a: 'challenger', variant_b: 'champion', label_a: 'yes', label_b: 'yes', records: 1 },
+    ]);
+  });
+
+  it('answers variant-disagreements with the records whose scores differ most, first', async () => {
+    const { 'variant-disagreements': disagreements } = await runNamedQueries(
+      { runId: 'run-1', table: 'predictions', queries: ['variant-disagreements'] },
+      { queryEngine: catalog, loadQuery },
+    );
+
+    expect(
+      disagreements?.rows.map((r) => [r.rank, r.record, r.score_a, r.score_b, r.label_a, r.label_b]),
+    ).toEqual([
+      [1, 4, 1, 0.05, 'yes', 'no'],
+      [2, 2, 0.7, 0.2, 'yes', 'no'],
+      [3, 3, 0.3, 0.6, 'no', 'yes'],
+      [4, 1, 0.8, 0.9, 'yes', 'yes'],
+    ]);
+    expect(disagreements?.rows[0]).toMatchObject({ source: 's3://bucket/incoming/a.csv', id: null });
+  });
+
   it('answers variant-comparison with no rows for a run with one variant', async () => {
     const { 'variant-comparison': comparison } = await runNamedQueries(
       { runId: 'run-2', table: 'predictions', queries: ['variant-comparison'] },
@@ -377,3 +408,36 @@ describe('DuckDbCatalog without partitions', () => {
 function round(value: unknown): unknown {
   return typeof value === 'number' ? Math.round(value * 1e9) / 1e9 : value;
 }
+
+describe('score-histogram on regression scores', () => {
+  it('answers score-histogram over the run’s own range when scores leave [0, 1] (regression)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'duckdb-regression-'));
+    const store = new FileObjectStore(join(root, 's3'));
+    const catalog = await DuckDbCatalog.open(join(root, 'catalog.duckdb'), store);
+    onTestFinished(async () => {
+      await catalog.close();
+      await rm(root, { recursive: true, force: true });
+    });
+    const regression = await parsedJob(
+      store,
+      { runId: 'run-3', variant: 'champion' },
+      INPUT,
+      '10\n20\n30\n50\n',
+    );
+    await registerResultsTable({ ...TABLE, partitions: [regression] }, { catalog });
+    const { 'score-histogram': histogram } = await runNamedQueries(
+      { runId: 'run-3', table: 'predictions', queries: ['score-histogram'] },
+      { queryEngine: catalog, loadQuery },
+    );
+
+    // Twenty buckets of width 2 from 10 to 50: 10 in the first, 20 in the sixth, 30 in the eleventh, 50 in the last.
+    const rows = histogram?.rows ?? [];
+    expect(rows).toHaveLength(20);
+    expect(rows.filter((r) => r.records !== 0).map((r) => [r.bucket, r.lower_bound, r.upper_bound])).toEqual([
+      [0, 10, 12],
+      [5, 20, 22],
+      [10, 30, 32],
+      [19, 48, 50],
+    ]);
+  });
+});
