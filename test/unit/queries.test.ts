@@ -92,7 +92,7 @@ describe('validateQueryRequest', () => {
   it('rejects an unknown query name, listing the known ones', () => {
     expect(() => validateQueryRequest({ name: 'drop-everything' })).toThrow(
       new QueryFailedError(
-        'Unknown query "drop-everything": known queries are summary, label-counts, score-histogram, variant-comparison, evaluation',
+        'Unknown query "drop-everything": known queries are summary, label-counts, score-histogram, variant-comparison, evaluation, drift, feature-statistics, variant-agreement, variant-disagreements',
       ),
     );
   });
