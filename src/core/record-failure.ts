@@ -1,5 +1,7 @@
 import type { ObjectStore } from '../ports.js';
 import { runIdFromExecutionName } from './build-manifest.js';
+import { renderFailureReport } from './run-report-failure.js';
+import type { RunRequest } from './run-request.js';
 import { joinS3Uri } from './s3-uri.js';
 
 export interface RecordFailureEvent {
@@ -36,7 +38,7 @@ const RUN_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
  */
 export async function recordFailure(
   event: RecordFailureEvent,
-  deps: { store: ObjectStore; bucket: string; now: () => Date },
+  deps: { store: ObjectStore; bucket: string; now: () => Date; displayUri?: (uri: string) => string },
 ): Promise<FailureRecord> {
   const { state, executionName } = event;
   // A request that failed its schema may carry any runId (even "../x"): only a valid one names a folder.
@@ -56,7 +58,67 @@ export async function recordFailure(
     uri,
   };
   await deps.store.put(uri, JSON.stringify(record, null, 2), { contentType: 'application/json' });
+  await writeFailureReport(record, deps);
   return record;
+}
+
+/**
+ * Writes `runs/<runId>/report.html` for the failed run (replacing an earlier attempt's report, which
+ * described results that this attempt did not publish). The request and plan are shown when they can
+ * be read: a run may fail because its request was not even valid JSON.
+ */
+async function writeFailureReport(
+  record: FailureRecord,
+  deps: { store: ObjectStore; bucket: string; displayUri?: (uri: string) => string },
+): Promise<void> {
+  const runPrefix = `s3://${deps.bucket}/runs/${record.runId}/`;
+  const request = await readJson<RunRequest>(deps.store, joinS3Uri(runPrefix, 'request.json'));
+  const plan = await readJson<{
+    jobs?: {
+      variant: string;
+      shardId: string;
+      transformRequest?: {
+        TransformJobName: string;
+        TransformResources?: { InstanceType?: string; InstanceCount?: number };
+      };
+    }[];
+  }>(deps.store, joinS3Uri(runPrefix, 'plan.json'));
+  const html = renderFailureReport({
+    runId: record.runId,
+    executionName: record.executionName,
+    failedState: record.failedState,
+    error: record.error,
+    message: record.message,
+    cause: record.cause,
+    recordedAt: record.recordedAt,
+    failureUri: (deps.displayUri ?? ((u: string) => u))(record.uri),
+    request,
+    plannedJobs: (plan?.jobs ?? []).map((j) => ({
+      variant: j.variant,
+      shardId: j.shardId,
+      jobName: j.transformRequest?.TransformJobName ?? '',
+      ...(j.transformRequest?.TransformResources?.InstanceType
+        ? { instanceType: j.transformRequest.TransformResources.InstanceType }
+        : {}),
+      ...(j.transformRequest?.TransformResources?.InstanceCount
+        ? { instanceCount: j.transformRequest.TransformResources.InstanceCount }
+        : {}),
+    })),
+  });
+  await deps.store.put(joinS3Uri(runPrefix, 'report.html'), html, {
+    contentType: 'text/html; charset=utf-8',
+  });
+}
+
+/** A run file as JSON, or undefined when it is absent or not JSON (the report then leaves it out). */
+async function readJson<T>(store: ObjectStore, uri: string): Promise<T | undefined> {
+  if (!(await store.head(uri))) return undefined;
+  const text = Buffer.from(await store.getBytes(uri)).toString('utf8');
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Extracts the human sentence from a Step Functions error cause. */

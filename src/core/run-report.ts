@@ -1,5 +1,26 @@
 import type { QueryRow } from '../ports.js';
+import type { CompletionStatistics } from './completion.js';
+import {
+  count,
+  duration,
+  esc,
+  fixed,
+  legend,
+  matrix,
+  num,
+  overlaidHistogramSvg,
+  percent,
+  REPORT_CSS,
+  readable,
+  table,
+} from './run-report-html.js';
 import type { RunRequest } from './run-request.js';
+
+/** A named query's answer. */
+export interface ReportQueryResult {
+  columns: string[];
+  rows: QueryRow[];
+}
 
 /** What one run's report shows. Everything comes from the run's own files and queries. */
 export interface RunReportInput {
@@ -9,50 +30,45 @@ export interface RunReportInput {
   startedAt: string;
   finishedAt: string;
   request: RunRequest | undefined;
-  recordsIn: number;
-  recordsOut: number;
+  /** `database.table` */
   table: string;
-  jobs: {
-    variant: string;
-    shardId: string;
-    recordsIn: number;
-    recordsOut: number;
-    transformJob?: { TransformJobName?: string; TransformStartTime?: string; TransformEndTime?: string };
-  }[];
-  /** Rows of queries/score-histogram.sql, label-counts.sql, variant-comparison.sql and summary.sql. */
-  histogram: QueryRow[];
-  labelCounts: QueryRow[];
-  comparison: QueryRow[];
-  summary: { columns: string[]; rows: QueryRow[] };
+  completion: CompletionStatistics;
+  /** Answers of {@link REPORT_QUERIES} (and any other query the run asked for), by query name. */
+  queries: Record<string, ReportQueryResult>;
+  /** Places as the user knows them (local paths on one machine, S3 URIs on AWS). */
+  paths?: { input?: string; results?: string[]; summary?: string; report?: string };
 }
 
 /** The queries a report needs, run for every run whatever the request's own `queries` are. */
-export const REPORT_QUERIES = ['summary', 'label-counts', 'score-histogram', 'variant-comparison'] as const;
+export const REPORT_QUERIES = [
+  'summary',
+  'label-counts',
+  'score-histogram',
+  'variant-comparison',
+  'variant-agreement',
+  'variant-disagreements',
+  'evaluation',
+  'drift',
+  'feature-statistics',
+] as const;
+
+/** PSI above this flags a feature as drifted (the usual rule of thumb: 0.1-0.2 moderate, over 0.2 major). */
+export const DRIFT_PSI = 0.2;
+
+type Kind = 'binary' | 'multiclass' | 'regression';
 
 /**
  * Renders a run's report as one self-contained HTML page: inline CSS and SVG, no scripts, no external
  * resources, so it opens offline, from S3 or from disk, and can be mailed as is.
  */
 export function renderRunReport(input: RunReportInput): string {
-  const variants = [...new Set(input.jobs.map((j) => j.variant))];
+  const rows = (name: string) => input.queries[name]?.rows ?? [];
+  const variants = [...new Set(input.completion.jobs.map((j) => j.variant))];
+  const kinds = new Map(variants.map((v) => [v, modelKind(v, input)]));
   const seconds = (Date.parse(input.finishedAt) - Date.parse(input.startedAt)) / 1000;
-  const transform = input.request?.transform ?? {};
-  const parameters: [string, string][] = [
-    ['Input', input.request?.input ?? ''],
-    [
-      'Models',
-      (input.request?.models ?? [])
-        .map((m) => `${m.variant}: ${m.modelName ?? `${m.image} + ${m.modelDataUrl}`}`)
-        .join('; '),
-    ],
-    ...Object.entries(transform).map(([k, v]): [string, string] => [
-      k,
-      typeof v === 'object' ? JSON.stringify(v) : String(v),
-    ]),
-    ['Threshold', String(input.request?.results?.threshold ?? 0.5)],
-    ['Labels', (input.request?.results?.labels ?? []).join(', ') || '(none)'],
-    ['Results table', input.table],
-  ];
+  const c = input.completion;
+  const threshold = input.request?.results?.threshold ?? 0.5;
+  const anyBinary = [...kinds.values()].includes('binary');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -60,137 +76,329 @@ export function renderRunReport(input: RunReportInput): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Run ${esc(input.runId)} report</title>
 <style>
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1000px;padding:0 1rem;color:#1f2328}
-h1{font-size:1.6rem;margin:0 0 .25rem} h2{font-size:1.15rem;margin:2rem 0 .5rem;border-bottom:1px solid #d0d7de;padding-bottom:.25rem}
-.meta{color:#57606a} .ok{color:#1a7f37;font-weight:600}
-table{border-collapse:collapse;margin:.5rem 0} th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left;vertical-align:top}
-th{background:#f6f8fa} td.n{text-align:right;font-variant-numeric:tabular-nums}
-.cards{display:flex;gap:1rem;flex-wrap:wrap} .card{border:1px solid #d0d7de;border-radius:6px;padding:.6rem 1rem;min-width:9rem}
-.card b{display:block;font-size:1.4rem} figure{margin:.5rem 0 1rem} figcaption{color:#57606a}
+${REPORT_CSS}
 </style>
 </head>
 <body>
 <h1>Run ${esc(input.runId)}</h1>
 <p class="meta"><span class="ok">SUCCEEDED</span> · run date ${esc(input.runDate)} · execution ${esc(input.executionName)}</p>
 <div class="cards">
-<div class="card">Records in<b id="records-in">${input.recordsIn}</b></div>
-<div class="card">Records out<b id="records-out">${input.recordsOut}</b></div>
-<div class="card">Transform jobs<b>${input.jobs.length}</b></div>
-<div class="card">Duration<b>${Number.isFinite(seconds) ? `${seconds.toFixed(1)} s` : '?'}</b></div>
+<div class="card">Records in<b id="records-in">${count(c.recordsIn)}</b></div>
+<div class="card">Records out<b id="records-out">${count(c.recordsOut)}</b></div>
+<div class="card">Records failed<b id="records-failed">${count(c.recordsFailed)}</b></div>
+<div class="card">Transform jobs<b>${count(c.jobs.length)}</b></div>
+<div class="card">Duration<b>${Number.isFinite(seconds) ? duration(seconds) : '?'}</b></div>
+<div class="card">Billable<b id="billable">${count(Math.round(c.billableSeconds))} instance-s</b>${c.cost !== undefined ? `<span id="cost">${fixed(c.cost, 2)} at ${fixed(c.pricePerHour, 2)}/h</span>` : ''}</div>
 </div>
 
-<h2>Parameters</h2>
-${table(['Parameter', 'Value'], parameters)}
+<h2 id="scores">Scores</h2>
+${variants.map((v) => `<p class="explain" id="score-meaning-${esc(v)}"><b>${esc(v)}</b>: ${scoreMeaning(kinds.get(v) ?? 'binary', input.request)}</p>`).join('\n')}
+<figure>
+${legend(variants)}
+${overlaidHistogramSvg(variants, rows('score-histogram'), {
+  threshold: anyBinary ? threshold : undefined,
+  label: `Score distribution of ${variants.join(', ')}`,
+})}
+<figcaption>Records per score bucket, every variant on the same buckets${anyBinary ? `; the dashed line is the threshold ${esc(readable(threshold))}` : ''}.</figcaption>
+</figure>
+${variants.map((v) => labelSection(v, rows('label-counts'))).join('\n')}
 
-<h2>Timings</h2>
+<h2 id="evaluation">Evaluation against the true outcome</h2>
+${evaluationSection(variants, rows('evaluation'), input.request)}
+
+<h2 id="drift">Drift against the baseline</h2>
+${driftSection(variants, rows('drift'), input.table)}
+
+<h2 id="variants">Variant comparison</h2>
+${variantSection(input)}
+
+<h2 id="completion">Completion and cost basis</h2>
+${completionSection(c)}
+
+<h2 id="features">Feature statistics</h2>
+${featureSection(variants, rows('feature-statistics'))}
+
+<h2 id="parameters">Parameters</h2>
+${table(['Parameter', 'Value'], parameters(input, kinds))}
 <p class="meta">Started ${esc(input.startedAt)} · finished ${esc(input.finishedAt)}</p>
-${table(
-  ['Transform job', 'Variant', 'Shard', 'Records in', 'Records out', 'Transform time'],
-  input.jobs.map((j) => [
-    j.transformJob?.TransformJobName ?? '',
-    j.variant,
-    j.shardId,
-    j.recordsIn,
-    j.recordsOut,
-    duration(j.transformJob?.TransformStartTime, j.transformJob?.TransformEndTime),
-  ]),
-)}
-
-<h2>Predictions</h2>
-${variants.map((variant) => variantSection(variant, input)).join('\n')}
-
-<h2>Variant comparison</h2>
-${
-  input.comparison.length === 0
-    ? '<p class="meta">One model variant in this run: nothing to compare.</p>'
-    : table(
-        ['Variant A', 'Variant B', 'Records', 'Label agreement', 'Mean |score diff|', 'Max |score diff|'],
-        input.comparison.map((r) => [
-          r.variant_a,
-          r.variant_b,
-          r.records,
-          percent(r.label_agreement),
-          fixed(r.mean_abs_score_diff),
-          fixed(r.max_abs_score_diff),
-        ]),
-        'comparison',
-      )
-}
 
 <h2>Summary query</h2>
-${table(
-  input.summary.columns,
-  input.summary.rows.map((r) => input.summary.columns.map((c) => r[c] ?? null)),
-)}
+${summaryTable(input.queries.summary)}
 </body>
 </html>
 `;
 }
 
-function variantSection(variant: string, input: RunReportInput): string {
-  const buckets = input.histogram.filter((r) => r.variant === variant);
-  const labels = input.labelCounts.filter((r) => r.variant === variant);
-  return `<h3>Variant ${esc(variant)}</h3>
-<figure>
-${histogramSvg(buckets, variant)}
-<figcaption>Score distribution of variant ${esc(variant)}: records per score bucket of width 0.1.</figcaption>
-</figure>
+/** The kind of model a variant ran: from the evaluation when there is one, else from labels and scores. */
+function modelKind(variant: string, input: RunReportInput): Kind {
+  const evaluated = input.queries.evaluation?.rows.find((r) => r.variant === variant)?.model_kind;
+  if (evaluated === 'binary' || evaluated === 'multiclass' || evaluated === 'regression') return evaluated;
+  const labels = input.request?.results?.labels;
+  if (labels && labels.length > 2) return 'multiclass';
+  if (labels && labels.length === 2) return 'binary';
+  const summary = input.queries.summary?.rows.find((r) => r.variant === variant);
+  const min = Number(summary?.min_score);
+  const max = Number(summary?.max_score);
+  return Number.isFinite(min) && Number.isFinite(max) && (min < 0 || max > 1) ? 'regression' : 'binary';
+}
+
+/** One sentence saying what `score` (and `label`) mean for this kind of model. */
+function scoreMeaning(kind: Kind, request: RunRequest | undefined): string {
+  const labels = request?.results?.labels;
+  const threshold = readable(request?.results?.threshold ?? 0.5);
+  if (kind === 'binary') {
+    const positive = labels?.[1] ?? '1';
+    const negative = labels?.[0] ?? '0';
+    return `<code>score</code> is the probability that the record is <b>${esc(positive)}</b> (class 1). <code>label</code> is ${esc(positive)} when the score is at least the threshold ${esc(threshold)}, else ${esc(negative)}.`;
+  }
+  if (kind === 'multiclass') {
+    return `<code>score</code> is the probability of the most likely class, and <code>label</code> that class${labels ? ` (one of ${esc(labels.join(', '))})` : ''}; <code>scores</code> holds the probability of every class in label order. No threshold applies.`;
+  }
+  const target = request?.results?.actualColumn;
+  return `<code>score</code> is the model's prediction of the regression target${target ? ` (the column <b>${esc(target)}</b>)` : ''}, in the target's own units. No label or threshold applies.`;
+}
+
+function labelSection(variant: string, labelCounts: readonly QueryRow[]): string {
+  const rows = labelCounts.filter((r) => r.variant === variant && r.label !== null);
+  if (rows.length === 0) return '';
+  return `<h3>Labels of ${esc(variant)}</h3>
 ${table(
   ['Label', 'Records', 'Share'],
-  labels.map((r) => [r.label ?? '(no label)', r.records, percent(r.share)]),
-  `labels-${variant}`,
+  rows.map((r) => [String(r.label), num(count(r.records)), num(percent(r.share))]),
+  { id: `labels-${variant}` },
 )}`;
 }
 
-function histogramSvg(buckets: QueryRow[], variant: string): string {
-  if (buckets.length === 0) return '<p class="meta">No scores in [0, 1] (a regression model?).</p>';
-  const width = 560;
-  const height = 200;
-  const pad = 30;
-  const max = Math.max(1, ...buckets.map((b) => Number(b.records)));
-  const barWidth = (width - 2 * pad) / buckets.length;
-  const bars = buckets
-    .map((b, i) => {
-      const n = Number(b.records);
-      const h = ((height - 2 * pad) * n) / max;
-      const x = pad + i * barWidth;
-      const y = height - pad - h;
-      return `<rect x="${x + 2}" y="${y}" width="${barWidth - 4}" height="${h}" fill="#0969da"><title>${fixed(b.lower_bound, 1)}–${fixed(b.upper_bound, 1)}: ${n}</title></rect>
-<text x="${x + barWidth / 2}" y="${y - 4}" text-anchor="middle" font-size="11">${n}</text>
-<text x="${x + barWidth / 2}" y="${height - pad + 14}" text-anchor="middle" font-size="11">${fixed(b.lower_bound, 1)}</text>`;
+const METRIC_NAMES: Record<string, string> = {
+  accuracy: 'Accuracy',
+  precision: 'Precision (of the positive class)',
+  recall: 'Recall (of the positive class)',
+  f1: 'F1',
+  roc_auc: 'ROC AUC',
+  log_loss: 'Log loss',
+  mae: 'Mean absolute error',
+  rmse: 'Root mean squared error',
+  r2: 'R²',
+};
+
+function evaluationSection(
+  variants: string[],
+  evaluation: readonly QueryRow[],
+  request: RunRequest | undefined,
+): string {
+  if (evaluation.length === 0) {
+    return request?.results?.actualColumn
+      ? `<p class="meta">No record had a true outcome in the column ${esc(request.results.actualColumn)}.</p>`
+      : '<p class="meta">No true outcome for this run. Name the column that holds it with <code>--actual-column NAME</code> (request field <code>results.actualColumn</code>) to measure the model here.</p>';
+  }
+  return variants
+    .map((variant) => {
+      const rows = evaluation.filter((r) => r.variant === variant);
+      if (rows.length === 0) return '';
+      const cells = rows.filter((r) => r.metric === 'count');
+      const figures = rows.filter((r) => r.metric !== 'count');
+      const measured = figures[0]?.records;
+      return `<h3>${esc(variant)} (${esc(String(rows[0]?.model_kind))}, ${count(measured)} records with a true outcome)</h3>
+${cells.length > 0 ? `<p class="meta">Confusion matrix: true class down, predicted class across${rows[0]?.model_kind === 'binary' ? ` (at the threshold ${esc(readable(request?.results?.threshold ?? 0.5))})` : ''}.</p>\n${matrix(cells, { row: 'actual_class', column: 'predicted_class', value: 'value' }, { corner: 'true \\ predicted' }, `confusion-${variant}`)}` : ''}
+${table(
+  ['Metric', 'Value'],
+  figures.map((r) => [
+    METRIC_NAMES[String(r.metric)] ?? String(r.metric),
+    num(r.value === null ? 'n/a' : fixed(r.value, 4)),
+  ]),
+  { id: `metrics-${variant}` },
+)}`;
     })
     .join('\n');
-  return `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Score histogram of ${esc(variant)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
-<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#57606a"/>
-${bars}
-</svg>`;
 }
 
-function table(headers: string[], rows: unknown[][], id?: string): string {
-  const head = headers.map((h) => `<th>${esc(h)}</th>`).join('');
-  const body = rows
-    .map(
-      (row) =>
-        `<tr>${row.map((cell) => (typeof cell === 'number' ? `<td class="n">${Number.isInteger(cell) ? cell : cell.toFixed(4)}</td>` : `<td>${esc(String(cell ?? ''))}</td>`)).join('')}</tr>`,
-    )
+function driftSection(variants: string[], drift: readonly QueryRow[], tableName: string): string {
+  if (drift.length === 0) {
+    return `<p class="meta">No baseline: no earlier run of ${esc(tableName)} for these variants (or the baseline named has no statistics). The next run will be compared with this one.</p>`;
+  }
+  return variants
+    .map((variant) => {
+      const rows = drift.filter((r) => r.variant === variant);
+      if (rows.length === 0) return `<p class="meta">${esc(variant)}: no baseline run.</p>`;
+      const flagged = rows.filter((r) => typeof r.psi === 'number' && r.psi > DRIFT_PSI);
+      const sorted = [...rows].sort((a, b) => Number(b.psi ?? -1) - Number(a.psi ?? -1));
+      return `<h3>${esc(variant)} against run ${esc(String(rows[0]?.baseline_run_id))}</h3>
+<p id="drift-summary-${esc(variant)}" class="${flagged.length > 0 ? 'bad' : 'ok'}">${flagged.length === 0 ? `No feature moved: every PSI is at most ${DRIFT_PSI}.` : `${count(flagged.length)} of ${count(rows.length)} drifted (PSI over ${DRIFT_PSI}): ${esc(flagged.map((r) => String(r.feature)).join(', '))}.`}</p>
+<table id="drift-${esc(variant)}"><thead><tr><th>Feature</th><th>PSI</th><th></th><th>Missing (baseline → now)</th><th>Change</th><th>Mean (baseline → now)</th></tr></thead><tbody>
+${sorted
+  .map((r) => {
+    const drifted = typeof r.psi === 'number' && r.psi > DRIFT_PSI;
+    return `<tr${drifted ? ' class="drifted"' : ''}><td>${esc(String(r.feature))}</td><td class="n">${fixed(r.psi, 4)}</td><td>${drifted ? '<span class="flag">drifted</span>' : ''}</td><td class="n">${percent(r.baseline_missing_rate)} → ${percent(r.missing_rate)}</td><td class="n">${signedPercent(r.missing_rate_change)}</td><td class="n">${readable(r.baseline_mean)} → ${readable(r.mean)}</td></tr>`;
+  })
+  .join('\n')}
+</tbody></table>`;
+    })
     .join('\n');
-  return `<table${id ? ` id="${esc(id)}"` : ''}><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
-function duration(start?: string, end?: string): string {
-  if (!start || !end) return '';
-  const ms = Date.parse(end) - Date.parse(start);
-  return Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '';
+function signedPercent(value: unknown): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return '';
+  const points = value * 100;
+  return `${points > 0 ? '+' : ''}${points.toFixed(1)} pt`;
 }
 
-function percent(value: unknown): string {
-  return typeof value === 'number' ? `${(value * 100).toFixed(1)}%` : '';
+function variantSection(input: RunReportInput): string {
+  const comparison = input.queries['variant-comparison']?.rows ?? [];
+  if (comparison.length === 0)
+    return '<p class="meta">One model variant in this run: nothing to compare.</p>';
+  const agreement = input.queries['variant-agreement']?.rows ?? [];
+  const disagreements = input.queries['variant-disagreements']?.rows ?? [];
+  return `${table(
+    ['Variant A', 'Variant B', 'Records', 'Label agreement', 'Mean |score diff|', 'Max |score diff|'],
+    comparison.map((r) => [
+      String(r.variant_a),
+      String(r.variant_b),
+      num(count(r.records)),
+      num(percent(r.label_agreement)),
+      num(fixed(r.mean_abs_score_diff)),
+      num(fixed(r.max_abs_score_diff)),
+    ]),
+    { id: 'comparison' },
+  )}
+${comparison
+  .map((pair) => {
+    const a = String(pair.variant_a);
+    const b = String(pair.variant_b);
+    const cells = agreement.filter((r) => r.variant_a === a && r.variant_b === b);
+    const top = disagreements.filter((r) => r.variant_a === a && r.variant_b === b);
+    return `<h3>${esc(a)} against ${esc(b)}</h3>
+<p class="meta">Agreement matrix: label from ${esc(a)} down, from ${esc(b)} across; the diagonal is where they agree.</p>
+${matrix(cells, { row: 'label_a', column: 'label_b', value: 'records' }, { corner: `${a} \\ ${b}` }, `agreement-${a}-${b}`)}
+<p class="meta">The ${count(top.length)} records where the scores differ most:</p>
+${table(
+  ['#', 'Id', 'Source', 'Record', `Score ${a}`, `Score ${b}`, '|Difference|', `Label ${a}`, `Label ${b}`],
+  top.map((r) => [
+    num(count(r.rank)),
+    r.id === null ? '' : String(r.id),
+    String(r.source),
+    num(count(r.record)),
+    num(readable(r.score_a)),
+    num(readable(r.score_b)),
+    num(readable(r.score_diff)),
+    r.label_a === null ? '' : String(r.label_a),
+    r.label_b === null ? '' : String(r.label_b),
+  ]),
+  { id: `disagreements-${a}-${b}` },
+)}`;
+  })
+  .join('\n')}`;
 }
 
-function fixed(value: unknown, digits = 4): string {
-  return typeof value === 'number' ? value.toFixed(digits) : '';
+function completionSection(c: CompletionStatistics): string {
+  const money = c.pricePerHour !== undefined;
+  const headers = [
+    'Transform job',
+    'Variant',
+    'Shard',
+    'Records in',
+    'Records out',
+    'Failed',
+    'Instance type',
+    'Instances',
+    'Transform time',
+    'Billable instance-seconds',
+    ...(money ? ['Cost'] : []),
+  ];
+  const body = c.jobs.map((j) => [
+    j.jobName,
+    j.variant,
+    j.shardId,
+    num(count(j.recordsIn)),
+    num(count(j.recordsOut)),
+    num(count(j.recordsFailed)),
+    j.instanceType ?? '',
+    num(count(j.instanceCount)),
+    num(duration(j.seconds)),
+    num(j.billableSeconds === undefined ? '' : fixed(j.billableSeconds, 1)),
+    ...(money ? [num(fixed(j.cost, 2))] : []),
+  ]);
+  const foot = [
+    'Total',
+    '',
+    '',
+    num(count(c.recordsIn)),
+    num(count(c.recordsOut)),
+    num(count(c.recordsFailed)),
+    '',
+    '',
+    '',
+    num(fixed(c.billableSeconds, 1)),
+    ...(money ? [num(fixed(c.cost, 2))] : []),
+  ];
+  const note = money
+    ? `Cost = billable instance-seconds × ${fixed(c.pricePerHour, 2)} per instance-hour (the price given with the run) ÷ 3,600.`
+    : 'Billable seconds run from TransformStartTime to TransformEndTime, times the instance count. Give <code>--price-per-hour</code> (request field <code>results.pricePerHour</code>) to turn them into money; no price table is built in.';
+  return `${table(headers, body, { id: 'completion-jobs', foot })}
+<p class="meta">${note}${c.jobsWithoutTimes > 0 ? ` ${count(c.jobsWithoutTimes)} job(s) reported no start or end time and are left out of the sum.` : ''}</p>`;
 }
 
-function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+function featureSection(variants: string[], stats: readonly QueryRow[]): string {
+  if (stats.length === 0) return '<p class="meta">No statistics were recorded for this run.</p>';
+  return variants
+    .map((variant) => {
+      const rows = stats.filter((r) => r.variant === variant);
+      if (rows.length === 0) return '';
+      return `<h3>${esc(variant)}</h3>
+${table(
+  ['Feature', 'Rows', 'Missing', 'Mean', 'Std', 'Min', 'Max'],
+  rows.map((r) => [
+    String(r.feature),
+    num(count(r.records)),
+    num(`${count(r.missing)} (${percent(r.missing_rate)})`),
+    num(readable(r.mean)),
+    num(readable(r.std)),
+    num(readable(r.min_value)),
+    num(readable(r.max_value)),
+  ]),
+  { id: `features-${variant}` },
+)}`;
+    })
+    .join('\n');
+}
+
+function parameters(input: RunReportInput, kinds: Map<string, Kind>): [string, string][] {
+  const request = input.request;
+  const results = request?.results;
+  const anyBinary = [...kinds.values()].includes('binary');
+  return [
+    ['Input', input.paths?.input ?? request?.input ?? ''],
+    [
+      'Models',
+      (request?.models ?? [])
+        .map((m) => `${m.variant}: ${m.modelName ?? `${m.image} + ${m.modelDataUrl}`}`)
+        .join('; '),
+    ],
+    ...Object.entries(request?.transform ?? {}).map(([k, v]): [string, string] => [
+      k,
+      typeof v === 'object' ? JSON.stringify(v) : String(v),
+    ]),
+    ...(anyBinary ? [['Threshold', String(results?.threshold ?? 0.5)] as [string, string]] : []),
+    ['Labels', (results?.labels ?? []).join(', ') || '(none)'],
+    ...(results?.idColumn ? [['Id column', results.idColumn] as [string, string]] : []),
+    ...(results?.actualColumn ? [['True outcome column', results.actualColumn] as [string, string]] : []),
+    ...(results?.baselineRunId ? [['Drift baseline', results.baselineRunId] as [string, string]] : []),
+    ['Results table', input.table],
+    ...(input.paths?.results ?? []).map((p): [string, string] => ['Results', p]),
+    ...(input.paths?.summary ? [['Summary', input.paths.summary] as [string, string]] : []),
+    ...(input.paths?.report ? [['This report', input.paths.report] as [string, string]] : []),
+  ];
+}
+
+function summaryTable(summary: ReportQueryResult | undefined): string {
+  if (!summary) return '';
+  return table(
+    summary.columns,
+    summary.rows.map((r) =>
+      summary.columns.map((column) => {
+        const value = r[column] ?? null;
+        if (typeof value === 'number') return num(Number.isInteger(value) ? count(value) : fixed(value, 4));
+        return value === null ? '' : String(value);
+      }),
+    ),
+  );
 }

@@ -1,5 +1,6 @@
 import type { ObjectStore, PartitionDefinition, QueryEngine, QueryRow } from '../ports.js';
 import type { ResultsTableRef } from './build-manifest.js';
+import { completionStatistics, type JobResources } from './completion.js';
 import { runNamedQueries } from './run-queries.js';
 import { REPORT_QUERIES, renderRunReport } from './run-report.js';
 import type { RunRequest } from './run-request.js';
@@ -17,7 +18,11 @@ export interface JobResult {
 export interface MapJobResult extends JobResult {
   variant: string;
   shardId: string;
-  transformJob?: { TransformJobName?: string; TransformStartTime?: string; TransformEndTime?: string };
+  transformJob?: {
+    TransformJobName?: string;
+    TransformStartTime?: string | number;
+    TransformEndTime?: string | number;
+  };
 }
 
 export interface SummarizeRunEvent {
@@ -43,6 +48,8 @@ export interface RunSummary {
   partitions: PartitionDefinition[];
   resultFiles: string[];
   queries: Record<string, { columns: string[]; rows: QueryRow[] }>;
+  /** Records failed, billable instance-seconds and, with a price per hour, cost: see the report. */
+  completion: { recordsFailed: number; billableSeconds: number; pricePerHour?: number; cost?: number };
   summaryUri: string;
   reportUri: string;
 }
@@ -60,19 +67,37 @@ export async function summarizeRun(
     queryEngine: QueryEngine;
     loadQuery: (name: string) => Promise<string>;
     now?: () => Date;
+    /** How the user knows a URI (locally: the file's path); the report shows that. Default: the URI. */
+    displayUri?: (uri: string) => string;
   },
 ): Promise<RunSummary> {
+  const request = await readJson<RunRequest>(deps.store, joinS3Uri(event.runPrefix, 'request.json'));
+  const plan = await readJson<{ jobs?: { transformRequest?: JobResources }[] }>(
+    deps.store,
+    joinS3Uri(event.runPrefix, 'plan.json'),
+  );
   const names = [...new Set([...event.queries, ...REPORT_QUERIES])];
+  const baselineRunId = request?.results?.baselineRunId;
   const results = await runNamedQueries(
-    { runId: event.runId, table: event.table.table, queries: names },
+    {
+      runId: event.runId,
+      table: event.table.table,
+      queries: names,
+      ...(baselineRunId ? { baselineRunId } : {}),
+    },
     { queryEngine: deps.queryEngine, loadQuery: deps.loadQuery },
   );
   const summaryUri = joinS3Uri(event.runPrefix, 'summary.json');
   const reportUri = joinS3Uri(event.runPrefix, 'report.html');
-  const recordsIn = sum(event.jobResults.map((j) => j.recordsIn));
-  const recordsOut = sum(event.jobResults.map((j) => j.recordsOut));
+  const completion = completionStatistics(
+    event.jobResults,
+    (plan?.jobs ?? []).flatMap((j) => (j.transformRequest ? [j.transformRequest] : [])),
+    request?.results?.pricePerHour,
+  );
   const table = `${event.table.database}.${event.table.table}`;
   const empty = { columns: [], rows: [] };
+  const display = deps.displayUri ?? ((uri: string) => uri);
+  const partitions = uniquePartitions(event.jobResults);
 
   const report = renderRunReport({
     runId: event.runId,
@@ -80,15 +105,16 @@ export async function summarizeRun(
     executionName: event.executionName,
     startedAt: event.executionStartTime,
     finishedAt: (deps.now ?? (() => new Date()))().toISOString(),
-    request: await readRequest(deps.store, event.runPrefix),
-    recordsIn,
-    recordsOut,
+    request,
     table,
-    jobs: event.jobResults,
-    histogram: results['score-histogram']?.rows ?? [],
-    labelCounts: results['label-counts']?.rows ?? [],
-    comparison: results['variant-comparison']?.rows ?? [],
-    summary: results.summary ?? empty,
+    completion,
+    queries: results,
+    paths: {
+      ...(request?.input ? { input: display(request.input) } : {}),
+      results: partitions.map((p) => display(p.location)),
+      summary: display(summaryUri),
+      report: display(reportUri),
+    },
   });
   await deps.store.put(reportUri, report, { contentType: 'text/html; charset=utf-8' });
 
@@ -96,13 +122,19 @@ export async function summarizeRun(
     runId: event.runId,
     runDate: event.runDate,
     status: 'SUCCEEDED',
-    recordsIn,
-    recordsOut,
+    recordsIn: completion.recordsIn,
+    recordsOut: completion.recordsOut,
     jobs: event.jobResults.length,
     table,
-    partitions: uniquePartitions(event.jobResults),
+    partitions,
     resultFiles: event.jobResults.flatMap((j) => j.files),
     queries: Object.fromEntries(event.queries.map((name) => [name, results[name] ?? empty])),
+    completion: {
+      recordsFailed: completion.recordsFailed,
+      billableSeconds: completion.billableSeconds,
+      ...(completion.pricePerHour !== undefined ? { pricePerHour: completion.pricePerHour } : {}),
+      ...(completion.cost !== undefined ? { cost: completion.cost } : {}),
+    },
     summaryUri,
     reportUri,
   };
@@ -110,11 +142,10 @@ export async function summarizeRun(
   return summary;
 }
 
-/** The request BuildManifest saved for the run; the report shows its parameters. */
-async function readRequest(store: ObjectStore, runPrefix: string): Promise<RunRequest | undefined> {
-  const uri = joinS3Uri(runPrefix, 'request.json');
+/** A JSON file BuildManifest saved for the run (request.json, plan.json), or undefined when absent. */
+async function readJson<T>(store: ObjectStore, uri: string): Promise<T | undefined> {
   if (!(await store.head(uri))) return undefined;
-  return JSON.parse(Buffer.from(await store.getBytes(uri)).toString('utf8')) as RunRequest;
+  return JSON.parse(Buffer.from(await store.getBytes(uri)).toString('utf8')) as T;
 }
 
 /** Shards of one variant share a partition: each partition once, in first-seen order. */
@@ -124,8 +155,4 @@ export function uniquePartitions(jobResults: readonly JobResult[]): PartitionDef
     if (!seen.has(partition.location)) seen.set(partition.location, partition);
   }
   return [...seen.values()];
-}
-
-function sum(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0);
 }

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { CreateModelRequest } from '../core/build-manifest.js';
 import type { PipelineSettings, RunRequest } from '../core/run-request.js';
 import type { TransformJobRequest } from '../core/transform-job.js';
@@ -122,11 +122,14 @@ export class LocalPipeline {
       store,
       queryEngine: this.catalog,
       loadQuery: createQueryLoader(QUERIES_DIR),
+      // The report names local files, as the user finds them, rather than the store's s3:// URIs.
+      displayUri: (uri) => displayUri(store, uri),
     }));
     const recordFailure = createRecordFailureHandler(() => ({
       store,
       bucket: this.settings.bucket,
       now: () => new Date(),
+      displayUri: (uri) => displayUri(store, uri),
     }));
 
     const implementations: ResourceImplementations = {
@@ -203,4 +206,19 @@ function lambdaContext() {
     callbackWaitsForEmptyEventLoop: false,
     getRemainingTimeInMillis: () => deadline - Date.now(),
   };
+}
+
+/**
+ * Where a store URI is on this machine, as the CLI prints paths: relative to the working directory when
+ * under it, else absolute; a prefix keeps its trailing "/". The URI itself when it has no local path.
+ */
+function displayUri(store: FileObjectStore, uri: string): string {
+  let path: string;
+  try {
+    path = uri.endsWith('/') ? `${store.directoryOf(uri)}/` : store.pathOf(uri);
+  } catch {
+    return uri;
+  }
+  const rel = relative(process.cwd(), path);
+  return rel === '' || rel.startsWith('..') ? path : `${rel}${uri.endsWith('/') ? '/' : ''}`;
 }

@@ -5,7 +5,7 @@ import type { ObjectStore } from '../ports.js';
 
 /** RecordFailure over the given store (the local runner passes the local one). */
 export const createRecordFailureHandler = (
-  deps: () => { store: ObjectStore; bucket: string; now: () => Date },
+  deps: () => { store: ObjectStore; bucket: string; now: () => Date; displayUri?: (uri: string) => string },
 ) =>
   middy<RecordFailureEvent, FailureRecord>()
     .use(

@@ -7,6 +7,8 @@ export interface RunQueriesDeps {
   store: ObjectStore;
   queryEngine: QueryEngine;
   loadQuery: (name: string) => Promise<string>;
+  /** How the user knows a URI (locally: the file's path), for the report. */
+  displayUri?: (uri: string) => string;
 }
 
 /** RunQueries over the given query engine (Athena on AWS, DuckDB locally). */

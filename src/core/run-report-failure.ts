@@ -1,0 +1,103 @@
+import { count, esc, REPORT_CSS, table } from './run-report-html.js';
+import type { RunRequest } from './run-request.js';
+
+/** What a failed run's report shows: the failure record and what was planned. */
+export interface FailureReportInput {
+  runId: string;
+  executionName: string;
+  failedState: string;
+  error: string;
+  message: string;
+  cause: string;
+  recordedAt: string;
+  /** Where failure.json is, as the user knows it. */
+  failureUri: string;
+  request: RunRequest | undefined;
+  /** The plan's jobs, when BuildManifest got that far. */
+  plannedJobs: {
+    variant: string;
+    shardId: string;
+    jobName: string;
+    instanceType?: string;
+    instanceCount?: number;
+  }[];
+}
+
+/** What each state does, in the user's words, so "failed at ParseResults" says what was going on. */
+const STATE_MEANING: Record<string, string> = {
+  BuildManifest: 'planning the run (listing the input, checking the request)',
+  RunTransforms: 'running the transform jobs',
+  CreateModel: 'creating the SageMaker model',
+  ParseResults: 'joining inputs with predictions',
+  RegisterTable: 'publishing the results table',
+  RunQueries: 'running the queries and writing the report',
+};
+
+/**
+ * Renders the report of a failed run: what failed, where, the message and the full cause, what was
+ * planned, and that nothing of the run was published. Self-contained like the run report.
+ */
+export function renderFailureReport(input: FailureReportInput): string {
+  const failedAt = Object.entries(STATE_MEANING).find(([state]) => input.failedState.startsWith(state));
+  const variants = [...new Set(input.plannedJobs.map((j) => j.variant))];
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Run ${esc(input.runId)} failed</title>
+<style>
+${REPORT_CSS}
+</style>
+</head>
+<body>
+<h1>Run ${esc(input.runId)}</h1>
+<p class="meta"><span class="bad">FAILED</span> · execution ${esc(input.executionName)} · recorded ${esc(input.recordedAt)}</p>
+<h2 id="failure">What failed</h2>
+<p class="explain" id="failure-message">${esc(input.message || input.error)}</p>
+${table(
+  ['', ''],
+  [
+    ['Failed state', `${input.failedState}${failedAt ? ` (${failedAt[1]})` : ''}`],
+    ['Error', input.error],
+    ['Failure record', input.failureUri],
+  ],
+  { id: 'failure-facts' },
+)}
+<p>Nothing of this run was published: its results are not in the table, and an earlier successful run of the same id keeps its results. Fix the cause and run the same command again.</p>
+<h2>Planned</h2>
+${
+  input.plannedJobs.length === 0
+    ? '<p class="meta">The run failed before its jobs were planned.</p>'
+    : `<p>${count(input.plannedJobs.length)} transform job(s) for ${count(variants.length)} variant(s): ${esc(variants.join(', '))}.</p>
+${table(
+  ['Transform job', 'Variant', 'Shard', 'Instance type', 'Instances'],
+  input.plannedJobs.map((j) => [
+    j.jobName,
+    j.variant,
+    j.shardId,
+    j.instanceType ?? '',
+    String(j.instanceCount ?? 1),
+  ]),
+  { id: 'planned-jobs' },
+)}`
+}
+<h2>Request</h2>
+${table(
+  ['Parameter', 'Value'],
+  [
+    ['Input', input.request?.input ?? ''],
+    [
+      'Models',
+      (input.request?.models ?? [])
+        .map((m) => `${m.variant}: ${m.modelName ?? m.modelDataUrl ?? ''}`)
+        .join('; '),
+    ],
+  ],
+)}
+<h2>Full cause</h2>
+<pre id="failure-cause">${esc(input.cause)}</pre>
+</body>
+</html>
+`;
+}
