@@ -8,6 +8,9 @@ function memoryStore() {
     put: async (uri: string, body: string | Uint8Array) => {
       objects.set(uri, typeof body === 'string' ? body : Buffer.from(body).toString());
     },
+    head: async (uri: string) =>
+      objects.has(uri) ? { uri, size: objects.get(uri)?.length ?? 0 } : undefined,
+    getBytes: async (uri: string) => Buffer.from(objects.get(uri) ?? ''),
   } as unknown as ObjectStore;
   return { store, objects };
 }
@@ -38,6 +41,10 @@ describe('recordFailure', () => {
       uri: 's3://bkt/runs/nightly/failure.json',
     });
     expect(JSON.parse(objects.get('s3://bkt/runs/nightly/failure.json') ?? '{}')).toEqual(record);
+    // And a failure report beside it, saying what failed.
+    const report = objects.get('s3://bkt/runs/nightly/report.html') ?? '';
+    expect(report).toContain('<p class="explain" id="failure-message">ClientError: bad record 7</p>');
+    expect(report).toContain('<td>Failed state</td><td>RunTransforms (running the transform jobs)</td>');
   });
 
   it('falls back to the request run id, then to the execution name, when the plan never existed', async () => {
