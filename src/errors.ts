@@ -96,3 +96,11 @@ export class CatalogError extends Error {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** A command line the CLI cannot act on (unknown flag value, missing file, conflicting options): exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+  constructor(message: string, options?: PipelineErrorOptions) {
+    super(message, options);
+  }
+}

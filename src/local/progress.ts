@@ -1,54 +1,149 @@
 import type { TransformProgressEvent } from './transform-engine.js';
 
-/** Where progress goes: a terminal gets one redrawn bar line per job, anything else plain log lines. */
+/** Where progress goes: a terminal gets redrawn lines, one per running job; anything else plain log lines. */
 export interface ProgressOutput {
   isTTY?: boolean;
   columns?: number;
   write(text: string): void;
 }
 
+export interface ProgressOptions {
+  /** Clock in ms (tests pass a fake). */
+  now?: () => number;
+  /** Without a terminal: a line per running job at least this often (ms). Default 5000. */
+  logIntervalMs?: number;
+}
+
 /**
- * Turns the engine's progress events into what a person watching wants: on a terminal, a bar per
- * transform job with records done, rate and ETA (from bytes read, the one total known up front); in a
- * log, one line per finished file, so CI logs stay readable.
+ * Progress for a run, as a person watching wants it. On a terminal, one line per running transform job,
+ * labelled with its variant and file (records, share of bytes read, rate, ETA), redrawn in place, with
+ * finished files and stage lines printed above them. In a log (CI, a pipe), a line per finished file and,
+ * for big files, one every `logIntervalMs` while it is read, so a log never goes quiet for long.
  */
-export function createTransformProgress(output: ProgressOutput, now: () => number = () => performance.now()) {
-  const started = new Map<string, number>();
-  let lastDraw = 0;
-  return (event: TransformProgressEvent): void => {
+export class RunProgress {
+  private readonly output: ProgressOutput;
+  private readonly now: () => number;
+  private readonly logIntervalMs: number;
+  private readonly variants = new Map<string, string>();
+  private readonly jobs = new Map<string, { started: number; line: string; lastLog: number }>();
+  private drawnLines = 0;
+  private lastDraw = 0;
+  /** Input records transformed, per variant. */
+  readonly recordsByVariant = new Map<string, number>();
+
+  constructor(output: ProgressOutput, options: ProgressOptions = {}) {
+    this.output = output;
+    this.now = options.now ?? (() => performance.now());
+    this.logIntervalMs = options.logIntervalMs ?? 5000;
+  }
+
+  /** Names the variant a transform job belongs to (from the job's `pipeline-variant` tag). */
+  labelJob(jobName: string, variant: string): void {
+    this.variants.set(jobName, variant);
+  }
+
+  /** The variant of a job named with labelJob, if any. */
+  variantOf(jobName: string): string | undefined {
+    return this.variants.get(jobName);
+  }
+
+  /** Prints a line of its own (a stage starting or ending) above the running jobs' lines. */
+  print(line: string): void {
+    this.clear();
+    this.output.write(`${line}\n`);
+    this.draw();
+  }
+
+  /** The engine's progress callback. */
+  readonly onTransformEvent = (event: TransformProgressEvent): void => {
     switch (event.type) {
       case 'job-started':
-        started.set(event.jobName, now());
+        this.jobs.set(event.jobName, {
+          started: this.now(),
+          line: `${this.label(event.jobName)} starting`,
+          lastLog: this.now(),
+        });
+        this.draw();
         return;
       case 'batch-written': {
-        if (!output.isTTY) return;
-        const t = now();
-        // Redrawing on every batch would spend more time on the terminal than on the work.
-        if (t - lastDraw < 100 && event.jobBytesRead < event.jobBytesTotal) return;
-        lastDraw = t;
-        const seconds = Math.max((t - (started.get(event.jobName) ?? t)) / 1000, 1e-3);
-        const fraction = event.jobBytesTotal > 0 ? event.jobBytesRead / event.jobBytesTotal : 1;
+        const job = this.jobs.get(event.jobName);
+        if (!job) return;
+        const t = this.now();
+        const seconds = Math.max((t - job.started) / 1000, 1e-3);
+        const fraction = event.bytesTotal > 0 ? event.bytesRead / event.bytesTotal : 1;
+        const jobFraction = event.jobBytesTotal > 0 ? event.jobBytesRead / event.jobBytesTotal : 1;
         const rate = event.jobRecords / seconds;
-        const eta = fraction > 0 ? (seconds * (1 - fraction)) / fraction : Number.NaN;
-        const file = event.inputUri.slice(event.inputUri.lastIndexOf('/') + 1);
-        const line = `  ${bar(fraction, 20)} ${(fraction * 100).toFixed(0).padStart(3)}% ${event.jobRecords.toLocaleString('en-US')} records ${formatRate(rate)} ETA ${formatSeconds(eta)} ${file}`;
-        output.write(`\r${line.slice(0, (output.columns ?? 120) - 1).padEnd((output.columns ?? 120) - 1)}`);
-        return;
-      }
-      case 'object-completed':
-        if (!output.isTTY) {
-          const file = event.inputUri.slice(event.inputUri.lastIndexOf('/') + 1);
-          output.write(`  ${file}: ${event.records.toLocaleString('en-US')} records transformed\n`);
+        const eta = jobFraction > 0 ? (seconds * (1 - jobFraction)) / jobFraction : Number.NaN;
+        const file = fileName(event.inputUri);
+        job.line = `${this.label(event.jobName)} ${bar(fraction, 16)} ${percent(fraction)} ${file}: ${event.records.toLocaleString('en-US')} records, ${formatRate(rate)}, ETA ${formatSeconds(eta)}`;
+        if (this.output.isTTY) {
+          // Redrawing on every batch would spend more time on the terminal than on the work.
+          if (t - this.lastDraw >= 100) this.draw();
+        } else if (t - job.lastLog >= this.logIntervalMs) {
+          job.lastLog = t;
+          this.output.write(
+            `${this.label(event.jobName)} ${file}: ${event.records.toLocaleString('en-US')} records so far (${percent(fraction).trim()} read)\n`,
+          );
         }
         return;
+      }
+      case 'object-completed': {
+        const variant = this.variants.get(event.jobName) ?? '?';
+        this.recordsByVariant.set(variant, (this.recordsByVariant.get(variant) ?? 0) + event.records);
+        const job = this.jobs.get(event.jobName);
+        if (job) job.lastLog = this.now();
+        this.print(
+          `${this.label(event.jobName)} ${fileName(event.inputUri)}: ${event.records.toLocaleString('en-US')} records transformed`,
+        );
+        return;
+      }
       case 'job-ended':
-        if (output.isTTY) output.write('\r\u001b[2K');
-        started.delete(event.jobName);
+        this.clear();
+        this.jobs.delete(event.jobName);
+        this.draw();
         return;
       default:
         return;
     }
   };
+
+  private label(jobName: string): string {
+    return `  [${this.variants.get(jobName) ?? jobName}]`;
+  }
+
+  /** Erases the running jobs' lines (terminal only). */
+  private clear(): void {
+    if (!this.output.isTTY || this.drawnLines === 0) return;
+    this.output.write(`\u001b[${this.drawnLines}A\r\u001b[0J`);
+    this.drawnLines = 0;
+  }
+
+  /** Draws one line per running job below everything printed (terminal only). */
+  private draw(): void {
+    if (!this.output.isTTY) return;
+    this.clear();
+    const width = (this.output.columns ?? 120) - 1;
+    let text = '';
+    for (const job of this.jobs.values()) text += `${job.line.slice(0, width)}\n`;
+    this.output.write(text);
+    this.drawnLines = this.jobs.size;
+    this.lastDraw = this.now();
+  }
+}
+
+/**
+ * The engine's progress callback alone, for callers that only want transform progress (bench, tests).
+ */
+export function createTransformProgress(output: ProgressOutput, now?: () => number) {
+  return new RunProgress(output, now ? { now } : {}).onTransformEvent;
+}
+
+function fileName(uri: string): string {
+  return uri.slice(uri.lastIndexOf('/') + 1);
+}
+
+function percent(fraction: number): string {
+  return `${(Math.min(Math.max(fraction, 0), 1) * 100).toFixed(0).padStart(3)}%`;
 }
 
 function bar(fraction: number, width: number): string {

@@ -80,7 +80,7 @@ describe('npm start (the sample pipeline)', () => {
         badHome,
       );
       expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(/Run FAILED/);
+      expect(result.stderr).toMatch(/^Run bad FAILED after [\d.]+s in RunTransforms:$/m);
       expect(result.stderr).toMatch(/bad\.csv/);
       expect(result.stderr).toMatch(/abc/);
       const { readdir } = await import('node:fs/promises');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createTransformProgress } from '../../src/local/progress.js';
+import { RunProgress } from '../../src/local/progress.js';
+import type { TransformProgressEvent } from '../../src/local/transform-engine.js';
 
 const settings = {
   maxConcurrentTransforms: 2,
@@ -12,54 +13,89 @@ const settings = {
   } as const,
 };
 
-describe('createTransformProgress', () => {
-  it('writes one plain line per finished file when not on a terminal', () => {
+const batch = (jobName: string, file: string, records: number, read: number): TransformProgressEvent => ({
+  type: 'batch-written',
+  jobName,
+  inputUri: `s3://b/in/${file}`,
+  records,
+  bytesRead: read,
+  bytesTotal: 100,
+  jobRecords: records,
+  jobBytesRead: read,
+  jobBytesTotal: 100,
+});
+
+describe('RunProgress', () => {
+  it('writes one plain line per finished file, labelled with its variant, when not on a terminal', () => {
     const lines: string[] = [];
-    const progress = createTransformProgress({ isTTY: false, write: (t) => lines.push(t) });
-    progress({ type: 'job-started', jobName: 'j', objects: 1, totalBytes: 100, settings });
-    progress({
-      type: 'batch-written',
-      jobName: 'j',
-      inputUri: 's3://b/in/a.csv',
-      records: 5,
-      bytesRead: 50,
-      bytesTotal: 100,
-      jobRecords: 5,
-      jobBytesRead: 50,
-      jobBytesTotal: 100,
-    });
-    progress({
+    const progress = new RunProgress({ isTTY: false, write: (t) => lines.push(t) });
+    progress.labelJob('j', 'xgb-a');
+    progress.onTransformEvent({ type: 'job-started', jobName: 'j', objects: 1, totalBytes: 100, settings });
+    progress.onTransformEvent(batch('j', 'a.csv', 5, 50));
+    progress.onTransformEvent({
       type: 'object-completed',
       jobName: 'j',
       inputUri: 's3://b/in/a.csv',
       outputUri: 's3://b/out/a.csv.out',
       records: 1234,
     });
-    expect(lines).toEqual(['  a.csv: 1,234 records transformed\n']);
+    expect(lines).toEqual(['  [xgb-a] a.csv: 1,234 records transformed\n']);
+    expect(progress.recordsByVariant.get('xgb-a')).toBe(1234);
   });
 
-  it('redraws a bar with records, rate and ETA on a terminal', () => {
+  it('writes a line at least every interval while a big file is read, without a terminal', () => {
     const lines: string[] = [];
     let now = 0;
-    const progress = createTransformProgress(
-      { isTTY: true, columns: 100, write: (t) => lines.push(t) },
-      () => now,
+    const progress = new RunProgress(
+      { isTTY: false, write: (t) => lines.push(t) },
+      { now: () => now, logIntervalMs: 5000 },
     );
-    progress({ type: 'job-started', jobName: 'j', objects: 1, totalBytes: 100, settings });
+    progress.labelJob('j', 'xgb');
+    progress.onTransformEvent({ type: 'job-started', jobName: 'j', objects: 1, totalBytes: 100, settings });
+    now = 1000;
+    progress.onTransformEvent(batch('j', 'big.csv', 100, 10));
+    expect(lines).toEqual([]);
+    now = 5200;
+    progress.onTransformEvent(batch('j', 'big.csv', 500, 40));
+    now = 6000;
+    progress.onTransformEvent(batch('j', 'big.csv', 600, 50));
+    now = 10_300;
+    progress.onTransformEvent(batch('j', 'big.csv', 900, 80));
+    expect(lines).toEqual([
+      '  [xgb] big.csv: 500 records so far (40% read)\n',
+      '  [xgb] big.csv: 900 records so far (80% read)\n',
+    ]);
+  });
+
+  it('draws one line per running job on a terminal, each with its variant and file, and keeps stage lines above', () => {
+    const writes: string[] = [];
+    let now = 0;
+    const progress = new RunProgress(
+      { isTTY: true, columns: 120, write: (t) => writes.push(t) },
+      { now: () => now },
+    );
+    progress.labelJob('ja', 'xgb-a');
+    progress.labelJob('jb', 'xgb-b');
+    progress.onTransformEvent({ type: 'job-started', jobName: 'ja', objects: 1, totalBytes: 100, settings });
+    progress.onTransformEvent({ type: 'job-started', jobName: 'jb', objects: 1, totalBytes: 100, settings });
     now = 2000;
-    progress({
-      type: 'batch-written',
-      jobName: 'j',
-      inputUri: 's3://b/in/a.csv',
-      records: 4000,
-      bytesRead: 25,
-      bytesTotal: 100,
-      jobRecords: 4000,
-      jobBytesRead: 25,
-      jobBytesTotal: 100,
-    });
-    expect(lines[0]).toMatch(/^\r {2}\[#{5}-{15}\] {2}25% 4,000 records 2\.0k rec\/s ETA 6s a\.csv/);
-    progress({ type: 'job-ended', jobName: 'j', status: 'Completed' });
-    expect(lines.at(-1)).toBe('\r\u001b[2K');
+    progress.onTransformEvent(batch('ja', 'a.csv', 4000, 25));
+    now = 2200;
+    progress.onTransformEvent(batch('jb', 'b.csv', 1000, 50));
+    // The last draw: cursor up over the two lines, clear, then both jobs' lines.
+    const last = writes.at(-1) ?? '';
+    const lines = last.split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^ {2}\[xgb-a\] \[#{4}-{12}\] {2}25% a\.csv: 4,000 records, 2\.0k rec\/s, ETA 6s$/);
+    expect(lines[1]).toMatch(/^ {2}\[xgb-b\] \[#{8}-{8}\] {2}50% b\.csv: 1,000 records/);
+    expect(writes.at(-2)).toBe('\u001b[2A\r\u001b[0J');
+    progress.print('  table registered');
+    expect(writes.slice(-3)).toEqual([
+      '\u001b[2A\r\u001b[0J',
+      '  table registered\n',
+      expect.stringMatching(/\[xgb-a\].*\n.*\[xgb-b\]/),
+    ]);
+    progress.onTransformEvent({ type: 'job-ended', jobName: 'ja', status: 'Completed' });
+    expect(writes.at(-1)).toMatch(/^ {2}\[xgb-b\][^\n]*\n$/);
   });
 });

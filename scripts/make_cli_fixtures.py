@@ -1,0 +1,67 @@
+"""Makes the CLI's end-to-end fixtures the way a data scientist makes their files: pandas and XGBoost.
+
+Run with Debian's Python (pandas 1.5.3, XGBoost 1.7.4, scikit-learn):
+
+    /usr/bin/python3 scripts/make_cli_fixtures.py
+
+Writes test/fixtures/cli/ (deterministic: the same bytes each run):
+  model.json              XGBClassifier (binary:logistic) saved with save_model
+  test.csv                X_test.to_csv("test.csv"): pandas' defaults, a header row and the unnamed index
+  test.csv.gz             the same through to_csv(compression="gzip")
+  test-noheader.csv       to_csv(header=False, index=False): data lines only
+  test-id.csv             a named id column first (patient_id), to_csv(index=False)
+  folder/part-1.csv, folder/part-2.csv   X_test split in two, to_csv defaults; folder/README.txt beside them
+  test.jsonl              to_json(orient="records", lines=True)
+  expected.csv            index,probability: XGBoost's own predict_proba(X_test)[:, 1]
+"""
+import gzip
+import io
+import os
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.datasets import load_breast_cancer
+from sklearn.model_selection import train_test_split
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "cli")
+
+
+def main() -> None:
+    os.makedirs(os.path.join(OUT, "folder"), exist_ok=True)
+    data = load_breast_cancer(as_frame=True)
+    X, y = data.data, data.target
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=40, random_state=7)
+    # A few missing cells, as real files have: XGBoost reads them as missing, and so must the pipeline.
+    X_test = X_test.copy()
+    X_test.iloc[3, 2] = np.nan
+    X_test.iloc[10, 0] = np.nan
+
+    model = xgb.XGBClassifier(n_estimators=12, max_depth=3, learning_rate=0.3, random_state=0, n_jobs=1)
+    model.fit(X_train, y_train)
+    model.save_model(os.path.join(OUT, "model.json"))
+
+    X_test.to_csv(os.path.join(OUT, "test.csv"))
+    # gzip's header carries a time stamp: write it with mtime 0 so the file is the same each run.
+    with open(os.path.join(OUT, "test.csv.gz"), "wb") as raw:
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+            gz.write(X_test.to_csv().encode("utf-8"))
+    X_test.to_csv(os.path.join(OUT, "test-noheader.csv"), header=False, index=False)
+    with_id = X_test.copy()
+    with_id.insert(0, "patient_id", [f"p{i:04d}" for i in X_test.index])
+    with_id.to_csv(os.path.join(OUT, "test-id.csv"), index=False)
+    X_test.iloc[:25].to_csv(os.path.join(OUT, "folder", "part-1.csv"))
+    X_test.iloc[25:].to_csv(os.path.join(OUT, "folder", "part-2.csv"))
+    with open(os.path.join(OUT, "folder", "README.txt"), "w") as readme:
+        readme.write("Test rows of the breast cancer data, split in two files.\n")
+    X_test.to_json(os.path.join(OUT, "test.jsonl"), orient="records", lines=True)
+
+    probability = model.predict_proba(X_test)[:, 1]
+    pd.DataFrame({"index": X_test.index, "probability": probability}).to_csv(
+        os.path.join(OUT, "expected.csv"), index=False, float_format="%.9g"
+    )
+    print(f"wrote {OUT}: {len(X_test)} test rows, XGBoost {xgb.__version__}, pandas {pd.__version__}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,332 @@
+/**
+ * A local file or folder as a run's input: which files, what they hold (content type and compression
+ * from their names, a CSV header), and how the pipeline reads them.
+ *
+ * Files are read in place: the folder is linked into the store as a bucket of its own
+ * (`<home>/s3/local-in-<hash>` → the folder), so nothing is copied. The one exception is a CSV header:
+ * SageMaker sends every line to the container, so the pipeline never sees a header; such a file is put
+ * in the store without its header line (the bytes one would upload to S3 for AWS).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, readdir, readlink, realpath, stat, symlink } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { Transform } from 'node:stream';
+import { createGunzip, createGzip } from 'node:zlib';
+import { type CsvHeader, looksLikeHeader, readCsvHeader } from '../core/csv-header.js';
+import { UsageError } from '../errors.js';
+import type { FileObjectStore } from '../local/file-object-store.js';
+
+/** Data file suffixes a folder is searched for when no --suffix is given, and what each holds. */
+const FORMATS: ReadonlyArray<{ suffix: string; contentType: string }> = [
+  { suffix: '.csv', contentType: 'text/csv' },
+  { suffix: '.jsonl', contentType: 'application/jsonlines' },
+  { suffix: '.ndjson', contentType: 'application/jsonlines' },
+  { suffix: '.json', contentType: 'application/json' },
+  { suffix: '.libsvm', contentType: 'text/libsvm' },
+];
+
+/** Short names `--content-type` accepts, besides full media types. */
+export const CONTENT_TYPE_ALIASES: Record<string, string> = {
+  csv: 'text/csv',
+  jsonl: 'application/jsonlines',
+  jsonlines: 'application/jsonlines',
+  json: 'application/json',
+  libsvm: 'text/libsvm',
+};
+
+/** What a file's name says it holds. */
+export interface FileFormat {
+  contentType?: string;
+  compression: 'Gzip' | 'None';
+}
+
+/** `data.csv.gz` → text/csv, Gzip; `x.jsonl` → application/jsonlines, None; unknown suffix → no content type. */
+export function formatOfName(name: string): FileFormat {
+  const lower = name.toLowerCase();
+  const compression = lower.endsWith('.gz') ? 'Gzip' : 'None';
+  const base = compression === 'Gzip' ? lower.slice(0, -3) : lower;
+  const format = FORMATS.find((f) => base.endsWith(f.suffix));
+  return format ? { contentType: format.contentType, compression } : { compression };
+}
+
+/** The choices the user made on the command line about the input. */
+export interface InputChoices {
+  /** Only files ending in one of these (folders); default: the known data suffixes. */
+  suffixes?: string[] | undefined;
+  /** true/false from --header/--no-header; undefined: detect. */
+  header?: boolean | undefined;
+  /** Content type from --content-type (wins over the names). */
+  contentType?: string | undefined;
+  /** Compression from --compression (wins over the names). */
+  compression?: 'Gzip' | 'None' | undefined;
+}
+
+/** A local input, inspected. */
+export interface InspectedInput {
+  /** The path as the user typed it, resolved. */
+  path: string;
+  isFolder: boolean;
+  /** The files taken, absolute, in key order. */
+  files: string[];
+  /** Files of the folder left out, relative to it, with why. */
+  skipped: Array<{ file: string; reason: string }>;
+  contentType: string | undefined;
+  compression: 'Gzip' | 'None';
+  /** The header every CSV file starts with, when there is one. */
+  header: CsvHeader | undefined;
+  /** Whether the header was found by looking (not asked for with --header). */
+  headerDetected: boolean;
+}
+
+/** Markers that say a folder is complete; never data. */
+const MARKERS = new Set(['_SUCCESS', '_COMMITTED', '_STARTED']);
+
+/**
+ * Looks at a local file or folder: which files to take, their content type and compression, a header.
+ *
+ * @throws UsageError naming the path and the fix (no such path, no data files, mixed formats, headers
+ *   that differ between files).
+ */
+export async function inspectInput(typedPath: string, choices: InputChoices): Promise<InspectedInput> {
+  const path = resolve(typedPath);
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new UsageError(`No such file or folder: ${typedPath}`);
+  const isFolder = info.isDirectory();
+  const skipped: InspectedInput['skipped'] = [];
+  let files: string[];
+  if (isFolder) {
+    files = [];
+    for (const file of await listFolder(path)) {
+      const name = relative(path, file).split(sep).join('/');
+      const base = basename(file);
+      if (base.startsWith('.') || MARKERS.has(base))
+        skipped.push({ file: name, reason: 'marker or dot file' });
+      else if (!matchesSuffix(base, choices.suffixes)) {
+        skipped.push({
+          file: name,
+          reason: choices.suffixes ? `not ${choices.suffixes.join(' or ')}` : 'not a data file name',
+        });
+      } else files.push(file);
+    }
+    if (files.length === 0) {
+      throw new UsageError(
+        `No data files in ${typedPath}${skipped.length ? ` (skipped: ${skipped.map((s) => s.file).join(', ')})` : ''}: ` +
+          `give --suffix for files named otherwise (e.g. --suffix .txt)`,
+      );
+    }
+  } else if (info.isFile()) files = [path];
+  else throw new UsageError(`Not a file or folder: ${typedPath}`);
+
+  const formats = new Map<string, string[]>();
+  for (const file of files) {
+    const format = formatOfName(basename(file));
+    const key = `${format.contentType ?? '?'} ${format.compression}`;
+    formats.set(key, [...(formats.get(key) ?? []), relative(isFolder ? path : dirname(path), file)]);
+  }
+  if (formats.size > 1 && !(choices.contentType && choices.compression)) {
+    throw new UsageError(
+      `${typedPath} mixes file formats (${[...formats.values()].map((names) => names[0]).join(', ')}): ` +
+        'one run reads one content type and compression; choose files with --suffix (e.g. --suffix .csv)',
+    );
+  }
+  const named = formatOfName(basename(files[0] as string));
+  const contentType = choices.contentType ?? named.contentType;
+  const compression = choices.compression ?? named.compression;
+
+  let header: CsvHeader | undefined;
+  let headerDetected = false;
+  if ((contentType ?? 'text/csv') === 'text/csv' && choices.header !== false) {
+    const found = await findHeaders(files, compression, choices.header === true);
+    header = found.header;
+    headerDetected = found.header !== undefined && choices.header !== true;
+  }
+  return { path, isFolder, files, skipped, contentType, compression, header, headerDetected };
+}
+
+function matchesSuffix(name: string, suffixes: string[] | undefined): boolean {
+  const lower = name.toLowerCase();
+  if (suffixes) return suffixes.some((s) => name.endsWith(s));
+  return formatOfName(lower).contentType !== undefined;
+}
+
+async function findHeaders(
+  files: string[],
+  compression: 'Gzip' | 'None',
+  insist: boolean,
+): Promise<{ header: CsvHeader | undefined }> {
+  let header: CsvHeader | undefined;
+  let firstWith: string | undefined;
+  let firstWithout: string | undefined;
+  for (const file of files) {
+    const [first, second] = await firstLines(file, compression);
+    if (first === undefined) continue;
+    if (!(insist || looksLikeHeader(first, second))) {
+      firstWithout ??= file;
+      continue;
+    }
+    let fileHeader: CsvHeader;
+    try {
+      fileHeader = readCsvHeader(first);
+    } catch (error) {
+      throw new UsageError(`${file}, line 1: ${(error as Error).message}`);
+    }
+    if (header && fileHeader.columns.join('\u0000') !== header.columns.join('\u0000')) {
+      throw new UsageError(
+        `${file} has another header than ${firstWith}: every file of one run must have the same columns`,
+      );
+    }
+    header ??= fileHeader;
+    firstWith ??= file;
+  }
+  if (header && firstWithout) {
+    throw new UsageError(
+      `${firstWith} starts with a header row and ${firstWithout} does not: give every file a header, or none`,
+    );
+  }
+  return { header };
+}
+
+/** The first two non-blank lines of a file (decompressed), reading at most 4 MiB. */
+async function firstLines(file: string, compression: 'Gzip' | 'None'): Promise<Array<string | undefined>> {
+  const raw = createReadStream(file);
+  const stream = compression === 'Gzip' ? raw.pipe(createGunzip()) : raw;
+  let text = '';
+  try {
+    for await (const chunk of stream) {
+      text += (chunk as Buffer).toString('utf8');
+      const lines = text.split('\n').filter((l) => l.replace(/\r$/, '').trim() !== '');
+      if (lines.length > 2 || text.length > 4 << 20) break;
+    }
+  } catch (error) {
+    throw new UsageError(
+      `Cannot read ${file}${compression === 'Gzip' ? ' as gzip' : ''}: ${(error as Error).message}`,
+    );
+  } finally {
+    raw.destroy();
+    stream.destroy();
+  }
+  const lines = text
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '');
+  // A last line cut by the read limit is not whole unless the file ended there.
+  return [lines[0], lines[1]];
+}
+
+async function listFolder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory() && !entry.name.startsWith('.')) out.push(...(await listFolder(path)));
+    else out.push(path);
+  }
+  return out.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** Where the pipeline reads a local input, and how to turn its URIs back into the user's paths. */
+export interface PlacedInput {
+  /** The run request's `input`. */
+  uri: string;
+  /** The request's `inputSuffixes`, when a folder's files are chosen by suffix. */
+  inputSuffixes: string[] | undefined;
+  /** Store URI prefix → the user's path prefix, for messages. */
+  paths: Array<[uriPrefix: string, pathPrefix: string]>;
+  /** How the files got there: "read in place" or "copied without their header line". */
+  how: string;
+}
+
+/**
+ * Makes a local input readable by the pipeline: files without a header are read in place through a
+ * link (the store sees the folder as bucket `local-in-<hash>`); files with a header are written to
+ * `incoming/<name>/` without it.
+ */
+export async function placeInput(
+  store: FileObjectStore,
+  input: InspectedInput,
+  bucket: string,
+  name: string,
+): Promise<PlacedInput> {
+  if (input.header) return copyWithoutHeader(store, input, bucket, name);
+  const folder = input.isFolder ? input.path : dirname(input.path);
+  const real = await realpath(folder);
+  const linkBucket = `local-in-${createHash('sha256').update(real).digest('hex').slice(0, 16)}`;
+  const link = join(store.root, linkBucket);
+  await mkdir(store.root, { recursive: true });
+  const existing = await lstat(link).catch(() => undefined);
+  if (existing && !(existing.isSymbolicLink() && (await readlink(link)) === real)) {
+    throw new UsageError(`${link} exists and is not a link to ${real}: remove it and run again`);
+  }
+  if (!existing) await symlink(real, link, 'dir');
+  const prefix = `s3://${linkBucket}/`;
+  const uri = input.isFolder ? prefix : `${prefix}${basename(input.path)}`;
+  const dataSuffixes = input.skipped.length > 0 ? suffixesOf(input.files) : undefined;
+  return {
+    uri,
+    inputSuffixes: dataSuffixes,
+    paths: [[prefix, `${folder}${sep}`]],
+    how: 'read in place',
+  };
+}
+
+async function copyWithoutHeader(
+  store: FileObjectStore,
+  input: InspectedInput,
+  bucket: string,
+  name: string,
+): Promise<PlacedInput> {
+  const prefix = `s3://${bucket}/incoming/${name}/`;
+  for await (const object of store.list(prefix)) await store.delete(object.uri);
+  const paths: PlacedInput['paths'] = [];
+  const base = input.isFolder ? input.path : dirname(input.path);
+  for (const file of input.files) {
+    const key = relative(base, file).split(sep).map(storeKey).join('/');
+    const gzip = input.compression === 'Gzip';
+    const source = createReadStream(file);
+    const lines = gzip ? source.pipe(createGunzip()) : source;
+    const body = lines.pipe(dropFirstLine());
+    await store.putStream(`${prefix}${key}`, gzip ? body.pipe(createGzip()) : body);
+    paths.push([`${prefix}${key}`, file]);
+  }
+  return {
+    uri: input.isFolder ? prefix : `${prefix}${storeKey(basename(input.path))}`,
+    inputSuffixes: undefined,
+    paths,
+    how: 'copied into the store without the header line (SageMaker would send it to the model)',
+  };
+}
+
+/** Keys keep the user's names except characters S3 tools trip on. */
+function storeKey(name: string): string {
+  return name.replace(/[\\]/g, '-');
+}
+
+function suffixesOf(files: string[]): string[] {
+  const suffixes = new Set<string>();
+  for (const file of files) {
+    const match = /(\.[^./]+(?:\.gz)?)$/i.exec(basename(file));
+    if (match?.[1]) suffixes.add(match[1]);
+  }
+  return [...suffixes];
+}
+
+/** Drops leading blank lines and the first line (the header). */
+function dropFirstLine(): Transform {
+  let dropping = true;
+  let seenText = false;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (!dropping) return done(null, chunk);
+      for (let i = 0; i < chunk.length; i += 1) {
+        const byte = chunk[i] as number;
+        if (byte === 0x0a) {
+          if (seenText) {
+            dropping = false;
+            return done(null, chunk.subarray(i + 1));
+          }
+        } else if (byte !== 0x0d && byte !== 0x20 && byte !== 0x09) seenText = true;
+      }
+      done();
+    },
+  });
+}

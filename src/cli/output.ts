@@ -1,0 +1,120 @@
+/**
+ * What the CLI prints: query results as a table, CSV or JSON; sizes and counts; messages with the
+ * user's own paths in place of the store's URIs.
+ */
+import { stringify } from 'csv-stringify/sync';
+import type { QueryRow } from '../ports.js';
+
+/** Where output goes; tests and commands pass process.stdout/stderr. */
+export interface Writer {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/** Writes one line to stdout. */
+export function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+export type QueryFormat = 'table' | 'csv' | 'json';
+
+/** The widest a table cell gets before it is cut (the table view only; csv and json are never cut). */
+const MAX_CELL = 40;
+
+/**
+ * Prints query results. `table` is for people: numbers to 4 decimals, long cells cut with "…", and on a
+ * terminal lines cut to its width. `csv` (RFC 4180, header row) and `json` (one array of objects) are
+ * for programs: every value whole.
+ */
+export function printRows(
+  out: Writer,
+  columns: string[],
+  rows: QueryRow[],
+  format: QueryFormat = 'table',
+): void {
+  if (format === 'json') {
+    out.write(
+      `${JSON.stringify(rows.map((row) => Object.fromEntries(columns.map((c) => [c, jsonValue(row[c])]))))}\n`,
+    );
+    return;
+  }
+  if (format === 'csv') {
+    out.write(
+      stringify([columns, ...rows.map((row) => columns.map((c) => csvValue(row[c])))], {
+        record_delimiter: '\n',
+      }),
+    );
+    return;
+  }
+  const cells = rows.map((row) => columns.map((c) => cut(formatCell(row[c]), MAX_CELL)));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const width = out.isTTY ? (out.columns ?? 0) : 0;
+  const line = (values: string[]) => {
+    const text = values
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+    return width > 0 ? cut(text, width) : text;
+  };
+  out.write(`${line(columns)}\n`);
+  out.write(`${line(widths.map((w) => '-'.repeat(w)))}\n`);
+  for (const row of cells) out.write(`${line(row)}\n`);
+  out.write(`(${rows.length} row${rows.length === 1 ? '' : 's'})\n`);
+}
+
+function cut(text: string, width: number): string {
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+}
+
+function formatCell(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number' && !Number.isInteger(value)) return value.toFixed(4);
+  if (typeof value === 'bigint') return value.toString();
+  return typeof value === 'object' ? JSON.stringify(value, bigintReplacer) : String(value);
+}
+
+function jsonValue(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
+      ? Number(value)
+      : value.toString();
+  }
+  if (value && typeof value === 'object') return JSON.parse(JSON.stringify(value, bigintReplacer));
+  return value ?? null;
+}
+
+function csvValue(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'object') return JSON.stringify(value, bigintReplacer);
+  return String(value);
+}
+
+function bigintReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? Number(value) : value;
+}
+
+/** 117.0 KB, 1.4 MB. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+}
+
+/** 1,000,000. */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/**
+ * Replaces store URIs with the user's own paths: `s3://local-in-…/test.csv` → `/home/me/test.csv`.
+ * Longer prefixes first, so a file's own mapping wins over its folder's.
+ */
+export function userPaths(text: string, paths: ReadonlyArray<readonly [string, string]>): string {
+  let out = text;
+  for (const [uri, path] of [...paths].sort((a, b) => b[0].length - a[0].length)) {
+    out = out.split(uri).join(path);
+  }
+  return out;
+}

@@ -1,0 +1,62 @@
+/**
+ * `npm start -- query`: SQL over the local results, or a named query from queries/, printed as a
+ * table, CSV or JSON.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadNamedQuery, renderQuery } from '../core/queries.js';
+import { UsageError } from '../errors.js';
+import { LocalPipeline } from '../local/local-pipeline.js';
+import { QUERIES_DIR } from '../local/paths.js';
+import { createQueryLoader } from '../query-files.js';
+import { printRows, type QueryFormat } from './output.js';
+
+export interface QueryCommandOptions {
+  home: string;
+  /** The SQL, or one word naming queries/<name>.sql. */
+  text: string;
+  params: string[];
+  format: QueryFormat;
+  /** The results table a named query reads. */
+  table: string;
+}
+
+/** Runs a query; resolves with the exit code (0 answered; a failed query throws, exit code 1). */
+export async function queryCommand(options: QueryCommandOptions): Promise<number> {
+  const text = options.text.trim();
+  if (text === '')
+    throw new UsageError('Give the SQL to run, or a query name: npm start -- query summary --param sample');
+  let sql = text;
+  const params = options.params;
+  if (/^[a-z0-9-]+$/.test(text)) {
+    if (!existsSync(join(QUERIES_DIR, `${text}.sql`))) {
+      throw new UsageError(
+        `No query named "${text}" in queries/ (named queries: ${namedQueries().join(', ')})`,
+      );
+    }
+    const query = loadNamedQuery(text, await createQueryLoader(QUERIES_DIR)(text));
+    if (params.length !== query.parameters.length) {
+      throw new UsageError(
+        `Query ${text} takes ${query.parameters.length} parameter(s) (${query.parameters.join(', ') || 'none'}): ` +
+          `give each with --param, in that order, e.g. npm start -- query ${text}${query.parameters.map((p) => ` --param <${p}>`).join('')}`,
+      );
+    }
+    sql = renderQuery(query.sql, options.table);
+  }
+  const pipeline = await LocalPipeline.open({ home: options.home });
+  try {
+    const { columns, rows } = await pipeline.catalog.runQuery(sql, params);
+    printRows(process.stdout, columns, rows, options.format);
+    return 0;
+  } finally {
+    await pipeline.close();
+  }
+}
+
+/** The names of the queries in queries/. */
+export function namedQueries(): string[] {
+  return readdirSync(QUERIES_DIR)
+    .filter((f) => f.endsWith('.sql'))
+    .map((f) => f.slice(0, -4))
+    .sort();
+}

@@ -1,0 +1,200 @@
+/**
+ * The `run` command's flags, each declared once with how it changes the run request.
+ *
+ * To add a flag: add one entry to RUN_FLAGS (its commander spelling, help text, value parser and the
+ * request fields it sets). Flags win over a request file's fields, which win over what the CLI infers
+ * from the input's file names and header (docs/cli.md, "How flags and a request file combine").
+ */
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { RunRequest } from '../core/run-request.js';
+import { CONTENT_TYPE_ALIASES } from './local-input.js';
+
+/** A run request being put together: every part optional until it is validated. */
+export type PartialRunRequest = Partial<RunRequest>;
+
+/** One flag of `run`: how it is spelt and parsed, and which request fields it sets. */
+export interface RunFlag {
+  /** Commander's option spelling, e.g. `--labels <names>`. */
+  flags: string;
+  description: string;
+  /** The property commander stores the value under (camelCase of the long name). */
+  key: string;
+  /** Turns the text into the value (throw InvalidArgumentError for a usage error, exit code 2). */
+  parse?: (value: string, previous: unknown) => unknown;
+  /** Writes the value into the request. Flags without it are read by the command itself. */
+  apply?: (request: PartialRunRequest, value: never) => void;
+  /** Shown in --help as the default. */
+  defaultDescription?: string;
+}
+
+const results = (request: PartialRunRequest) => {
+  request.results ??= {};
+  return request.results;
+};
+const transform = (request: PartialRunRequest) => {
+  request.transform ??= {};
+  return request.transform;
+};
+const collect = (value: string, previous: unknown) => [...((previous as string[] | undefined) ?? []), value];
+const commaList = (value: string, previous: unknown) => [
+  ...((previous as string[] | undefined) ?? []),
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== ''),
+];
+
+/** Every flag of `run` (and of the default sample command where it applies). */
+export const RUN_FLAGS: readonly RunFlag[] = [
+  {
+    flags: '-m, --model <file>',
+    key: 'model',
+    description: 'an XGBoost model file served by the built-in container (repeat for variants)',
+    parse: collect,
+  },
+  {
+    flags: '--container <url>',
+    key: 'container',
+    description:
+      'a running container speaking the SageMaker contract, e.g. http://127.0.0.1:8080 (repeatable)',
+    parse: collect,
+  },
+  {
+    flags: '--request <file.json>',
+    key: 'request',
+    description:
+      'a run request, whole or partial (schemas/run-request.schema.json); flags override its fields',
+  },
+  {
+    flags: '--run-id <id>',
+    key: 'runId',
+    description: 'name the run (lowercase letters, digits, -); re-running an id replaces its results',
+    defaultDescription: 'the input file or folder name',
+    parse: (value) => {
+      if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(value)) {
+        throw new InvalidArgumentError(
+          'use 1-32 lowercase letters, digits and -, starting with a letter or digit',
+        );
+      }
+      return value;
+    },
+    apply: (request, value: string) => {
+      request.runId = value;
+    },
+  },
+  {
+    flags: '--labels <names>',
+    key: 'labels',
+    description:
+      'class names by class index, comma-separated: for a binary model, no,yes (yes = score ≥ threshold)',
+    parse: (value) => {
+      const labels = commaList(value, undefined);
+      if (labels.length < 2 || new Set(labels).size !== labels.length) {
+        throw new InvalidArgumentError(
+          `give at least two distinct names, comma-separated, e.g. --labels no,yes`,
+        );
+      }
+      return labels;
+    },
+    apply: (request, value: string[]) => {
+      results(request).labels = value;
+    },
+  },
+  {
+    flags: '--threshold <score>',
+    key: 'threshold',
+    description: 'binary models: the score at or above which a record gets the second label (or class 1)',
+    defaultDescription: '0.5',
+    parse: (value) => {
+      const number = Number(value);
+      if (value.trim() === '' || !Number.isFinite(number) || number < 0 || number > 1) {
+        throw new InvalidArgumentError('give a number from 0 to 1, e.g. --threshold 0.7');
+      }
+      return number;
+    },
+    apply: (request, value: number) => {
+      results(request).threshold = value;
+    },
+  },
+  {
+    flags: '--id-column <name>',
+    key: 'idColumn',
+    description:
+      "the column (CSV header name) or JSON key holding each record's id; kept from the model's input",
+    defaultDescription: "pandas' unnamed index column, when the CSV has one",
+    apply: (request, value: string) => {
+      results(request).idColumn = value;
+    },
+  },
+  {
+    flags: '--suffix <suffix>',
+    key: 'suffix',
+    description: 'only files ending in this (repeatable or comma-separated, e.g. .csv,.csv.gz)',
+    defaultDescription: 'known data suffixes: .csv .jsonl .ndjson .json .libsvm, each optionally .gz',
+    parse: commaList,
+  },
+  {
+    flags: '--content-type <type>',
+    key: 'contentType',
+    description: 'csv, jsonl, json, libsvm or a media type',
+    defaultDescription: 'from the file names',
+    parse: (value) => CONTENT_TYPE_ALIASES[value.toLowerCase()] ?? value,
+    apply: (request, value: string) => {
+      transform(request).ContentType = value;
+    },
+  },
+  {
+    flags: '--compression <kind>',
+    key: 'compression',
+    description: 'gzip or none',
+    defaultDescription: 'gzip for names ending in .gz',
+    parse: (value) => {
+      const kind = value.toLowerCase();
+      if (kind !== 'gzip' && kind !== 'none') throw new InvalidArgumentError('give gzip or none');
+      return kind === 'gzip' ? 'Gzip' : 'None';
+    },
+    apply: (request, value: 'Gzip' | 'None') => {
+      transform(request).CompressionType = value;
+    },
+  },
+  {
+    flags: '--header',
+    key: 'header',
+    description: 'CSV: the first line is a header (names the columns)',
+    defaultDescription: 'detected',
+  },
+  {
+    flags: '--no-header',
+    key: 'header',
+    description: 'CSV: the first line is data',
+  },
+];
+
+/**
+ * The results fields naming input columns the model must not see (an id; more may follow). The CLI
+ * drops each from the model's input with an InputFilter when it knows the CSV's columns.
+ */
+export const COLUMNS_KEPT_FROM_MODEL: ReadonlyArray<keyof NonNullable<RunRequest['results']>> = ['idColumn'];
+
+/** Declares every run flag on a command. */
+export function addRunFlags(command: Command, flags: readonly RunFlag[] = RUN_FLAGS): Command {
+  for (const flag of flags) {
+    const option = new Option(flag.flags, flag.description);
+    if (flag.parse) option.argParser(flag.parse as (value: string, previous: unknown) => unknown);
+    if (flag.defaultDescription) option.default(undefined, flag.defaultDescription);
+    command.addOption(option);
+  }
+  return command;
+}
+
+/** Writes the flags the user gave into the request (the file's fields they name are replaced). */
+export function applyRunFlags(
+  request: PartialRunRequest,
+  values: Record<string, unknown>,
+): PartialRunRequest {
+  for (const flag of RUN_FLAGS) {
+    const value = values[flag.key];
+    if (value !== undefined && flag.apply) flag.apply(request, value as never);
+  }
+  return request;
+}

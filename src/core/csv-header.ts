@@ -1,0 +1,94 @@
+import { parse as parseCsvSync } from 'csv-parse/sync';
+
+/**
+ * CSV header rows: how the CLI recognises the header pandas' `to_csv` writes, and what it means for a run.
+ *
+ * SageMaker sends every line of a CSV object to the container, a header included, and the XGBoost
+ * container rejects a non-numeric line. So the pipeline itself never accepts a header; the CLI reads it
+ * from a local file (feature names, id column) and gives the pipeline the data lines only.
+ */
+
+/** A value XGBoost reads as a number or as missing: empty, a decimal number, nan or inf in any case. */
+const NUMERIC_FIELD = /^\s*(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)|)\s*$/i;
+
+/** The fields of one CSV line, with pandas' quoting ("a,b" and doubled quotes) undone. */
+export function csvFields(line: string): string[] {
+  const rows = parseCsvSync(line, { relax_column_count: true, relax_quotes: true }) as string[][];
+  return rows[0] ?? [''];
+}
+
+/** True when every field of the line is a number or empty (missing), as a data line of a numeric CSV is. */
+export function isNumericCsvLine(line: string): boolean {
+  return line.split(',').every((field) => NUMERIC_FIELD.test(field));
+}
+
+/**
+ * Whether `first` is a header row: some field is not a number while the line after it, the first data
+ * line, is all numbers (or missing values) with as many fields. Without a data line there is nothing to
+ * compare with, so the answer is no (say `--header` to insist).
+ *
+ * @example looksLikeHeader(',mean radius,mean texture', '0,17.99,10.38') === true
+ */
+export function looksLikeHeader(first: string, second: string | undefined): boolean {
+  if (second === undefined || isNumericCsvLine(first)) return false;
+  if (!isNumericCsvLine(second)) return false;
+  return csvFields(first).length === second.split(',').length;
+}
+
+/** What a header row says about the run's columns. */
+export interface CsvHeader {
+  /** Every column's name, in file order; pandas' unnamed index column gets `indexName`. */
+  columns: string[];
+  /** The name given to pandas' unnamed first column (the DataFrame index), when there is one. */
+  indexColumn?: string;
+}
+
+/**
+ * Reads a header row's column names. An empty first name is pandas' unnamed index (`to_csv` with its
+ * defaults): it is named `index` (or `_index`, … when a column already has that name) so it can be the
+ * record id. Any other empty or repeated name is an error the user must fix in the file.
+ *
+ * @throws Error with a message naming the column, for the caller to wrap with the file's name.
+ */
+export function readCsvHeader(line: string): CsvHeader {
+  const names = csvFields(line).map((name) => name.trim());
+  const header: CsvHeader = { columns: names };
+  if (names[0] === '' && names.length > 1) {
+    let name = 'index';
+    while (names.includes(name)) name = `_${name}`;
+    names[0] = name;
+    header.indexColumn = name;
+  }
+  const empty = names.indexOf('');
+  if (empty >= 0) throw new Error(`column ${empty + 1} of the header has no name`);
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) throw new Error(`the header names column "${name}" twice`);
+    seen.add(name);
+  }
+  return header;
+}
+
+/**
+ * A CreateTransformJob InputFilter that sends the model every column but the `dropped` ones (0-based),
+ * within AWS's JSONPath rules: one slice `$[k:]` when the dropped columns lead, else a union of indices
+ * if it fits AWS's 63 characters. Multi-range slices (`$[0:2,4:]`) are not used: AWS rejects them.
+ *
+ * @returns undefined when nothing is dropped.
+ * @throws Error saying which columns to move when no filter AWS accepts can express it.
+ */
+export function inputFilterDropping(dropped: readonly number[], columnCount: number): string | undefined {
+  const drop = new Set(dropped);
+  if (drop.size === 0) return undefined;
+  let leading = 0;
+  while (drop.has(leading)) leading += 1;
+  if (leading === drop.size) return `$[${leading}:]`;
+  const kept = Array.from({ length: columnCount }, (_, i) => i).filter((i) => !drop.has(i));
+  const union = `$[${kept.join(',')}]`;
+  if (union.length <= 63) return union;
+  throw new Error(
+    `the columns kept from the model (${[...drop].map((i) => i + 1).join(', ')}) must come first in the file: ` +
+      `AWS accepts an InputFilter of at most 63 characters and no multi-range slices, so only a leading ` +
+      `block of columns can be dropped from ${columnCount}`,
+  );
+}
