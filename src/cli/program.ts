@@ -11,14 +11,20 @@ import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { PROJECT_ROOT } from '../local/paths.js';
 import type { QueryFormat } from './output.js';
-import { queryCommand } from './query-command.js';
-import { runCommand } from './run-command.js';
 import { addRunFlags, RUN_FLAGS } from './run-options.js';
-import { runsListCommand } from './runs-command.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+
+// Command modules load the pipeline (DuckDB, the state machine runner): imported when a command runs,
+// so --help and --version answer at once.
+const runCommand: typeof import('./run-command.js').runCommand = async (options) =>
+  (await import('./run-command.js')).runCommand(options);
+const queryCommand: typeof import('./query-command.js').queryCommand = async (options) =>
+  (await import('./query-command.js')).queryCommand(options);
+const runsListCommand: typeof import('./runs-command.js').runsListCommand = async (home, format) =>
+  (await import('./runs-command.js')).runsListCommand(home, format);
 
 const SAMPLE_DIR = join(PROJECT_ROOT, 'examples/sample');
 const SAMPLE_MODEL = join(PROJECT_ROOT, 'examples/model/xgboost-model.json');

@@ -13,6 +13,7 @@ import { SchemaValidationError, UsageError } from '../errors.js';
 import { LOCAL_BUCKET, LocalPipeline, type StateEvent } from '../local/local-pipeline.js';
 import { RunProgress } from '../local/progress.js';
 import { validateAgainstSchema } from '../schemas.js';
+import { checkContainer } from './container-check.js';
 import { type InspectedInput, inspectInput, type PlacedInput, placeInput } from './local-input.js';
 import { formatBytes, formatCount, log, printRows, userPaths } from './output.js';
 import { applyRunFlags, COLUMNS_KEPT_FROM_MODEL, type PartialRunRequest } from './run-options.js';
@@ -201,6 +202,7 @@ async function registerModels(
   }
   for (const url of (options.flags.container as string[] | undefined) ?? []) {
     checkContainerUrl(url);
+    await checkContainer(url);
     const modelName = `container-${createHash('sha256').update(url).digest('hex').slice(0, 12)}`;
     await pipeline.models.put({ ModelName: modelName, PrimaryContainer: { Image: url } });
     models.push({ variant: uniqueVariant(models, 'container'), modelName });

@@ -23,16 +23,22 @@ export function isNumericCsvLine(line: string): boolean {
 }
 
 /**
- * Whether `first` is a header row: some field is not a number while the line after it, the first data
- * line, is all numbers (or missing values) with as many fields. Without a data line there is nothing to
- * compare with, so the answer is no (say `--header` to insist).
+ * Whether `first` is a header row: some field is not a number where the line after it, the first data
+ * line, has a number (columns that hold text in both, such as an id, say nothing), with as many
+ * fields. Without a data line there is nothing to compare with, so the answer is no (say `--header`).
  *
  * @example looksLikeHeader(',mean radius,mean texture', '0,17.99,10.38') === true
+ * @example looksLikeHeader('patient_id,mean radius', 'p0001,17.99') === true
  */
 export function looksLikeHeader(first: string, second: string | undefined): boolean {
-  if (second === undefined || isNumericCsvLine(first)) return false;
-  if (!isNumericCsvLine(second)) return false;
-  return csvFields(first).length === second.split(',').length;
+  if (second === undefined) return false;
+  const names = csvFields(first);
+  const values = csvFields(second);
+  if (names.length !== values.length) return false;
+  return names.some(
+    (name, i) =>
+      !NUMERIC_FIELD.test(name) && NUMERIC_FIELD.test(values[i] ?? '') && (values[i] ?? '').trim() !== '',
+  );
 }
 
 /** What a header row says about the run's columns. */

@@ -123,7 +123,12 @@ async function serveWithWorkers(modelPath: string, count: number): Promise<numbe
         (worker) =>
           new Promise<void>((resolve) => {
             if (!worker || worker.isDead()) return resolve();
-            worker.once('exit', () => resolve());
+            // A worker that does not stop within 5 s is killed: one signal must stop the server.
+            const timer = setTimeout(() => worker.process.kill('SIGKILL'), 5000);
+            worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
             worker.process.kill('SIGTERM');
           }),
       ),
@@ -135,6 +140,12 @@ async function serveWithWorkers(modelPath: string, count: number): Promise<numbe
     return 1;
   }
   url = started;
+  // Ctrl-C signals the workers too: they must not be replaced as they stop.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      stopping = true;
+    });
+  }
   const stopped = untilStopped();
   process.stdout.write(
     `Model server listening on ${url} (${modelPath}: ${model.objective}, ` +
@@ -143,7 +154,7 @@ async function serveWithWorkers(modelPath: string, count: number): Promise<numbe
   const signal = await stopped;
   stopping = true;
   await stopAll();
-  process.stderr.write(`Model server stopped (${signal})\n`);
+  process.stderr.write(`Model server stopped (${signal}), with its ${count} worker processes\n`);
   return 0;
 }
 
@@ -163,6 +174,8 @@ async function serveAsWorker(modelPath: string, port: number, host: string): Pro
   process.send?.({ url: server.url });
   await stopped;
   await server.close();
+  // The IPC channel to the primary would keep this worker alive (and the primary waiting for it).
+  if (process.connected) process.disconnect();
   return 0;
 }
 
