@@ -86,7 +86,9 @@ describe('RunProgress', () => {
     const last = writes.at(-1) ?? '';
     const lines = last.split('\n').filter((l) => l !== '');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^ {2}\[xgb-a\] \[#{4}-{12}\] {2}25% a\.csv: 4,000 records, 2\.0k rec\/s, ETA 6s$/);
+    expect(lines[0]).toMatch(
+      /^ {2}\[xgb-a\] \[#{4}-{12}\] {2}25% a\.csv: 4,000 records, 2\.0k rec\/s, ETA 6s$/,
+    );
     expect(lines[1]).toMatch(/^ {2}\[xgb-b\] \[#{8}-{8}\] {2}50% b\.csv: 1,000 records/);
     expect(writes.at(-2)).toBe('\u001b[2A\r\u001b[0J');
     progress.print('  table registered');
