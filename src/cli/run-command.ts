@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { inputFilterDropping } from '../core/csv-header.js';
 import type { FailureRecord } from '../core/record-failure.js';
+import { modelInputFilter } from '../core/results-table.js';
 import type { RunRequest } from '../core/run-request.js';
 import type { RunSummary } from '../core/summarize-run.js';
 import { SchemaValidationError, UsageError } from '../errors.js';
@@ -144,13 +144,13 @@ function inferFromInput(request: PartialRunRequest, input: InspectedInput): void
 }
 
 /**
- * Keeps the id column (and pandas' index, which is no feature either) out of what the model is sent,
- * with an InputFilter, unless the request file chose one itself.
+ * Checks the columns named by flags exist in the header, and keeps pandas' index from the model when the
+ * id is another column. BuildManifest itself keeps the id and actual columns from the model when the
+ * request sets no InputFilter (src/core/results-table.ts modelInputFilter); the index is the CLI's to add.
  */
 function keepColumnsFromModel(request: PartialRunRequest, input: InspectedInput): void {
   const columns = request.results?.featureNames ?? [];
-  const dropped = new Set<number>();
-  if (input.header?.indexColumn) dropped.add(0);
+  const named: number[] = [];
   for (const field of COLUMNS_KEPT_FROM_MODEL) {
     const name = request.results?.[field];
     if (typeof name !== 'string') continue;
@@ -160,18 +160,35 @@ function keepColumnsFromModel(request: PartialRunRequest, input: InspectedInput)
         `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${name}: no such column in the header of ${input.path} (columns: ${columns.slice(0, 8).join(', ')}${columns.length > 8 ? ', …' : ''})`,
       );
     }
-    dropped.add(index);
+    named.push(index);
   }
-  if (request.transform?.DataProcessing?.InputFilter) return;
+  const index = input.header?.indexColumn;
+  if (!index || request.results?.idColumn === index || request.transform?.DataProcessing?.InputFilter) return;
   let filter: string | undefined;
   try {
-    filter = inputFilterDropping([...dropped], columns.length);
+    filter = modelInputFilter(columns, [0, ...named]);
   } catch (error) {
     throw new UsageError(`${input.path}: ${(error as Error).message}`);
   }
   if (filter) {
     request.transform ??= {};
     request.transform.DataProcessing = { ...request.transform.DataProcessing, InputFilter: filter };
+  }
+}
+
+/** The InputFilter the run will use: the request's, or the one BuildManifest derives from the named columns. */
+function effectiveInputFilter(request: RunRequest): string | undefined {
+  const own = request.transform?.DataProcessing?.InputFilter;
+  if (own !== undefined) return own;
+  const columns = request.results?.featureNames;
+  if (!columns) return undefined;
+  const named = COLUMNS_KEPT_FROM_MODEL.map((field) => request.results?.[field])
+    .filter((name): name is string => typeof name === 'string')
+    .map((name) => columns.indexOf(name));
+  try {
+    return modelInputFilter(columns, named);
+  } catch {
+    return undefined;
   }
 }
 
@@ -302,7 +319,7 @@ function printPlan(
     } else if (request.results?.idColumn) {
       log(`  record id: column "${request.results.idColumn}", stored as "id", not sent to the model`);
     }
-    const filter = request.transform?.DataProcessing?.InputFilter;
+    const filter = effectiveInputFilter(request);
     if (filter) log(`  the model gets columns ${filter} (DataProcessing.InputFilter)`);
   }
 }

@@ -171,10 +171,12 @@ export const RUN_FLAGS: readonly RunFlag[] = [
 ];
 
 /**
- * The results fields naming input columns the model must not see (an id; more may follow). The CLI
- * drops each from the model's input with an InputFilter when it knows the CSV's columns.
+ * The results fields naming input columns the model must not see. The CLI checks each names a column
+ * of the CSV's header; BuildManifest keeps them from the model's input.
  */
-export const COLUMNS_KEPT_FROM_MODEL: ReadonlyArray<keyof NonNullable<RunRequest['results']>> = ['idColumn'];
+export const COLUMNS_KEPT_FROM_MODEL = ['idColumn', 'actualColumn'] as const satisfies ReadonlyArray<
+  keyof NonNullable<RunRequest['results']>
+>;
 
 /** Declares every run flag on a command. */
 export function addRunFlags(command: Command, flags: readonly RunFlag[] = RUN_FLAGS): Command {

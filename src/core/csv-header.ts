@@ -74,27 +74,3 @@ export function readCsvHeader(line: string): CsvHeader {
   }
   return header;
 }
-
-/**
- * A CreateTransformJob InputFilter that sends the model every column but the `dropped` ones (0-based),
- * within AWS's JSONPath rules: one slice `$[k:]` when the dropped columns lead, else a union of indices
- * if it fits AWS's 63 characters. Multi-range slices (`$[0:2,4:]`) are not used: AWS rejects them.
- *
- * @returns undefined when nothing is dropped.
- * @throws Error saying which columns to move when no filter AWS accepts can express it.
- */
-export function inputFilterDropping(dropped: readonly number[], columnCount: number): string | undefined {
-  const drop = new Set(dropped);
-  if (drop.size === 0) return undefined;
-  let leading = 0;
-  while (drop.has(leading)) leading += 1;
-  if (leading === drop.size) return `$[${leading}:]`;
-  const kept = Array.from({ length: columnCount }, (_, i) => i).filter((i) => !drop.has(i));
-  const union = `$[${kept.join(',')}]`;
-  if (union.length <= 63) return union;
-  throw new Error(
-    `the columns kept from the model (${[...drop].map((i) => i + 1).join(', ')}) must come first in the file: ` +
-      `AWS accepts an InputFilter of at most 63 characters and no multi-range slices, so only a leading ` +
-      `block of columns can be dropped from ${columnCount}`,
-  );
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inputFilterDropping, looksLikeHeader, readCsvHeader } from '../../src/core/csv-header.js';
+import { looksLikeHeader, readCsvHeader } from '../../src/core/csv-header.js';
 
 describe('looksLikeHeader', () => {
   it("finds pandas' default header (unnamed index first) over numeric data", () => {
@@ -31,17 +31,5 @@ describe('readCsvHeader', () => {
   it('refuses an empty or repeated name after the first', () => {
     expect(() => readCsvHeader('a,,b')).toThrow('column 2 of the header has no name');
     expect(() => readCsvHeader('a,b,a')).toThrow('the header names column "a" twice');
-  });
-});
-
-describe('inputFilterDropping', () => {
-  it('drops leading columns with one slice, as AWS accepts', () => {
-    expect(inputFilterDropping([0], 31)).toBe('$[1:]');
-    expect(inputFilterDropping([1, 0], 31)).toBe('$[2:]');
-    expect(inputFilterDropping([], 31)).toBeUndefined();
-  });
-  it('uses a union of kept indices when it fits 63 characters, and refuses otherwise', () => {
-    expect(inputFilterDropping([2], 5)).toBe('$[0,1,3,4]');
-    expect(() => inputFilterDropping([30], 31)).toThrow(/must come first in the file/);
   });
 });
