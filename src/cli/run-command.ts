@@ -61,6 +61,9 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       throw new UsageError('Give a file or folder to transform (or a --request whose input is set)');
     }
     applyRunFlags(request, flags);
+    // A local run keeps the input where it is; the table need not hold another copy per variant.
+    request.results ??= {};
+    request.results.storeFeatures ??= false;
     if (flags.suffix && !inspected) request.inputSuffixes = flags.suffix as string[];
     if (inspected?.header) keepColumnsFromModel(request, inspected);
     const models = await registerModels(pipeline, options);

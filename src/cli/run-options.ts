@@ -158,6 +158,15 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     },
   },
   {
+    flags: '--store-features',
+    key: 'storeFeatures',
+    description: "store each record's features in the results table too (one copy of the input per variant)",
+    defaultDescription: 'off: the features column stays null; your file is the features',
+    apply: (request, value: boolean) => {
+      results(request).storeFeatures = value;
+    },
+  },
+  {
     flags: '--header',
     key: 'header',
     description: 'CSV: the first line is a header (names the columns)',

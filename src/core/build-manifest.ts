@@ -155,6 +155,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
             ...(request.results?.featureNames ? { featureNames: request.results.featureNames } : {}),
             ...(request.results?.idColumn ? { idColumn: request.results.idColumn } : {}),
             ...(request.results?.actualColumn ? { actualColumn: request.results.actualColumn } : {}),
+            ...(request.results?.storeFeatures === false ? { storeFeatures: false } : {}),
           },
         },
       });

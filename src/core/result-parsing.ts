@@ -54,6 +54,8 @@ export interface ParseTransformOutputRequest {
     idColumn?: string;
     /** A column (one of featureNames, or a JSON object key) holding the true outcome, stored as `actual`. */
     actualColumn?: string;
+    /** false: rows carry `"features":null` instead of the input's features (default true). */
+    storeFeatures?: boolean;
   };
 }
 
@@ -152,6 +154,8 @@ interface Settings {
   actualIndex: number;
   /** featureNames without the id and actual columns: the names of the features the rows store. */
   modelFeatureNames: string[] | undefined;
+  /** Whether rows carry the features (results.storeFeatures, default true). */
+  storeFeatures: boolean;
   modelFragment: string;
 }
 
@@ -195,6 +199,7 @@ function readSettings(request: ParseTransformOutputRequest): Settings {
     actualColumn,
     actualIndex,
     modelFeatureNames: featureNames?.filter((name) => name !== idColumn && name !== actualColumn),
+    storeFeatures: request.results.storeFeatures !== false,
     modelFragment: `,"model":${JSON.stringify(request.modelName)}}\n`,
   };
 }
@@ -292,6 +297,9 @@ const CHUNK_BYTES = 1 << 18;
 const FEATURES_OPEN = Buffer.from(',"features":[');
 const FEATURES_CLOSE = Buffer.from(']');
 const FEATURES_CLOSE_SCORE = Buffer.from('],"score":');
+/** A row's features when results.storeFeatures is false: the column stays, empty. */
+const NO_FEATURES = Buffer.from(',"features":null');
+const NO_FEATURES_SCORE = Buffer.from(',"features":null,"score":');
 /** Fragments up to this many bytes are copied with a loop rather than a native copy call. */
 const SMALL_COPY = 32;
 const ID = Buffer.from(',"id":');
@@ -384,6 +392,12 @@ class RowWriter {
     this.reserve(this.fixedBytes + inputLength + NULL_BYTES * emptyFields + outputLength);
     this.copy(this.sourceFragment, 0, this.sourceFragment.length);
     this.recordNumber(input.line);
+    if (!this.settings.storeFeatures) {
+      this.put(NO_FEATURES_SCORE, 0, NO_FEATURES_SCORE.length);
+      this.put(output.buffer, output.start, output.end);
+      this.put(end as Buffer, 0, (end as Buffer).length);
+      return;
+    }
     this.put(FEATURES_OPEN, 0, FEATURES_OPEN.length);
     if (emptyFields === 0) this.copy(input.buffer, input.start, input.end);
     else {
@@ -456,13 +470,9 @@ class RowWriter {
     const parts = [this.sourceFragment, Buffer.from(String(input.line), 'latin1')];
     if (id !== undefined) parts.push(ID, Buffer.from(JSON.stringify(id), 'utf8'));
     if (actual !== undefined) parts.push(ACTUAL, Buffer.from(JSON.stringify(actual), 'utf8'));
-    parts.push(
-      FEATURES_OPEN,
-      featureBytes,
-      FEATURES_CLOSE,
-      Buffer.from(prediction, 'utf8'),
-      this.modelFragment,
-    );
+    if (settings.storeFeatures) parts.push(FEATURES_OPEN, featureBytes, FEATURES_CLOSE);
+    else parts.push(NO_FEATURES);
+    parts.push(Buffer.from(prediction, 'utf8'), this.modelFragment);
     this.reserve(parts.reduce((total, part) => total + part.length, 0));
     for (const part of parts) this.put(part, 0, part.length);
   }

@@ -45,6 +45,8 @@ export interface ResultsSettings {
   idColumn?: string;
   /** The input column or JSON key holding the true outcome (stored as `actual`, kept from the model). */
   actualColumn?: string;
+  /** Store each record's features in the results (default true; the CLI sets false unless --store-features). */
+  storeFeatures?: boolean;
   /** The run `drift` compares with; default: the previous successful run of the table and variant. */
   baselineRunId?: string;
   /** What one instance-hour costs, in the user's currency: turns billable seconds into money. */

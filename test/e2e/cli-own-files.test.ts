@@ -140,6 +140,19 @@ describe('npm start -- run with files made by pandas and XGBoost', () => {
     expect(plain.code).toBe(0);
     expect(plain.stdout).toMatch(/test-noheader\.csv \(1 file, text\/csv; read in place\)/);
     const plainRows = await rowsOf('test-noheader');
+    // Without --store-features the table does not hold another copy of the input.
+    const stored = await runCli(
+      [
+        'query',
+        'SELECT count(*) AS n FROM predictions WHERE run_id = ? AND features IS NOT NULL',
+        '--param',
+        'test-noheader',
+        '--format',
+        'json',
+      ],
+      home,
+    );
+    expect(JSON.parse(stored.stdout)).toEqual([{ n: 0 }]);
     expect(plainRows.map((r) => r.id)).toEqual(new Array(40).fill(null));
     expect(plainRows.map((r) => r.score)).toEqual(rows.map((r) => r.score));
     // Nothing of the headerless input was copied into the store.
@@ -244,7 +257,7 @@ describe('the CLI as a command-line tool', () => {
     try {
       await copyFile(join(FIXTURES, 'test-noheader.csv'), join(dir, 'q.csv'));
       const run = await runCli(
-        ['run', join(dir, 'q.csv'), '--model', MODEL, '--labels', 'malignant,benign'],
+        ['run', join(dir, 'q.csv'), '--model', MODEL, '--labels', 'malignant,benign', '--store-features'],
         home,
       );
       expect(run.code).toBe(0);

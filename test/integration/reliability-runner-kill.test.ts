@@ -48,6 +48,7 @@ describe('a local run killed with SIGKILL mid-run, then run again', () => {
       container.url,
       '--request',
       join(work, 'request.json'),
+      '--store-features',
     ];
   });
 
@@ -83,7 +84,15 @@ describe('a local run killed with SIGKILL mid-run, then run again', () => {
   it('publishes nothing of the killed attempt, and the rerun publishes every record exactly once', async () => {
     // Another run first, so the results table exists and "no rows of the killed run" is a real query.
     const other = await runCli(
-      ['run', join(work, 'records.csv'), '--container', container.url, '--run-id', 'earlier'],
+      [
+        'run',
+        join(work, 'records.csv'),
+        '--container',
+        container.url,
+        '--run-id',
+        'earlier',
+        '--store-features',
+      ],
       home,
     );
     expect(other.stderr).toBe('');

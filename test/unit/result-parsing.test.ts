@@ -133,6 +133,51 @@ describe('parseTransformOutput', () => {
     );
   });
 
+  it('keeps the features column null when results.storeFeatures is false, on the fast and the checked path', async () => {
+    // a.csv takes the fast path (plain numbers); b.csv below the checked one (an id column).
+    await givenJob(store, [{ key: 'a.csv', input: '1,2\n3,,\n', output: '0.93\n0.2\n' }]);
+    await parseTransformOutput(
+      request({
+        results: {
+          table: 'predictions',
+          resultsPrefix: 's3://bucket/results/',
+          labels: ['ok', 'fraud'],
+          storeFeatures: false,
+        },
+      }),
+      { store },
+    );
+    expect(store.text(PART).split('\n').slice(0, 2)).toEqual([
+      '{"source":"s3://bucket/incoming/a.csv","record":1,"features":null,"score":0.93,"label":"fraud","model":"bt-champion-abc"}',
+      '{"source":"s3://bucket/incoming/a.csv","record":2,"features":null,"score":0.2,"label":"ok","model":"bt-champion-abc"}',
+    ]);
+
+    store = new MemoryStore();
+    await givenJob(store, [{ key: 'b.csv', input: 'x1,5,6\n', output: '0.7\n' }]);
+    await parseTransformOutput(
+      request({
+        results: {
+          table: 'predictions',
+          resultsPrefix: 's3://bucket/results/',
+          featureNames: ['id', 'f1', 'f2'],
+          idColumn: 'id',
+          storeFeatures: false,
+        },
+      }),
+      { store },
+    );
+    expect(store.rows(PART)).toEqual([
+      {
+        source: 's3://bucket/incoming/b.csv',
+        record: 1,
+        id: 'x1',
+        features: null,
+        score: 0.7,
+        model: 'bt-champion-abc',
+      },
+    ]);
+  });
+
   it('writes a score and no label for a regression model (no labels configured)', async () => {
     await givenJob(store, [{ key: 'a.csv', input: '0.5,1e3\n-2.25,0\n', output: '151.0\n-3.5\n' }]);
 
