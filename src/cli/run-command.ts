@@ -75,10 +75,11 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
 
     printPlan(valid, inspected, placed, options.path);
     const started = performance.now();
+    const startedAt = new Date();
     const result = await pipeline.run(valid);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     if (result.status !== 'SUCCEEDED') {
-      await printFailure(pipeline, valid, result, seconds, paths);
+      await printFailure(pipeline, valid, result, seconds, paths, startedAt);
       return 1;
     }
     printSummary(result.output as RunSummary, pipeline, seconds, progress);
@@ -345,6 +346,14 @@ function printStateEvent(event: StateEvent, progress: RunProgress, paths: Placed
     }
     return;
   }
+  if (event.phase === 'error') {
+    if (event.state === 'createTransformJob.sync') {
+      const name = String(input?.TransformJobName);
+      const variant = progress.variantOf(name);
+      progress.print(`  transform job ${name} Failed${variant ? ` (variant ${variant})` : ''} (${took})`);
+    }
+    return;
+  }
   if (event.phase !== 'end') return;
   if (event.state === 'buildManifest') {
     const inputs = output?.inputs as { objects: number; bytes: number; shards: number } | undefined;
@@ -414,6 +423,7 @@ async function printFailure(
   result: { error?: string | undefined; cause?: string | undefined; executionName: string },
   seconds: string,
   paths: PlacedInput['paths'],
+  startedAt: Date,
 ): Promise<void> {
   const runId = request.runId ?? result.executionName;
   const runFolder = `s3://${LOCAL_BUCKET}/runs/${runId}/`;
@@ -435,7 +445,9 @@ async function printFailure(
   err(`  run folder: ${relativeToCwd(pipeline.store.directoryOf(runFolder))}/`);
   if (failure.runId) err(`  failure:    ${relativeToCwd(pipeline.store.pathOf(failureUri))}`);
   const reportUri = `${runFolder}report.html`;
-  if (await pipeline.store.head(reportUri))
+  // Only this run's report: an earlier run of the same id may have left one.
+  const report = await pipeline.store.head(reportUri);
+  if (report?.lastModified && report.lastModified.getTime() >= startedAt.getTime() - 1000)
     err(`  report:     ${relativeToCwd(pipeline.store.pathOf(reportUri))}`);
   err(
     `  detail:     ${failure.error ?? result.error ?? 'unknown error'} (execution ${result.executionName})`,
