@@ -214,11 +214,19 @@ async function firstLines(file: string, compression: 'Gzip' | 'None'): Promise<A
   return [lines[0], lines[1]];
 }
 
-async function listFolder(dir: string): Promise<string[]> {
+async function listFolder(dir: string, root = dir): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory() && !entry.name.startsWith('.')) out.push(...(await listFolder(path)));
+    if (entry.isSymbolicLink() && !entry.name.startsWith('.')) {
+      // The folder is read as an S3 prefix, and S3 has no links: a link would be skipped by the
+      // listing, and its records silently missing from the run. Refuse it instead, naming it.
+      throw new UsageError(
+        `${relative(root, path)} in ${root} is a symbolic link: a folder is read as an S3 prefix, which has no links. ` +
+          'Copy the file into the folder, or run the file itself (npm start -- run <file>)',
+      );
+    }
+    if (entry.isDirectory() && !entry.name.startsWith('.')) out.push(...(await listFolder(path, root)));
     else out.push(path);
   }
   return out.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));

@@ -3,7 +3,7 @@
  * (scripts/make_cli_fixtures.py): no flags for pandas' default CSV, scores equal to XGBoost's own
  * predict_proba, and the CLI's conventions (help, exit codes, query formats).
  */
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -251,6 +251,20 @@ describe('the CLI as a command-line tool', () => {
       expect(result.stderr).toMatch(message);
     }
   }, 300_000);
+
+  it('refuses a symbolic link inside an input folder, naming it, instead of skipping its records', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-link-'));
+    try {
+      await mkdir(join(dir, 'data'));
+      await copyFile(join(FIXTURES, 'test-noheader.csv'), join(dir, 'data', 'a.csv'));
+      await symlink(join(FIXTURES, 'test-noheader.csv'), join(dir, 'data', 'b.csv'));
+      const result = await runCli(['run', join(dir, 'data'), '--model', MODEL], home);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/b\.csv in .*data is a symbolic link/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('runs a named query with --param and prints csv and json whole, the table cut', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cli-q-'));
