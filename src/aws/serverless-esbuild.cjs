@@ -37,6 +37,17 @@ class EsbuildHandlersPlugin {
   }
 
   async build() {
+    // Tests package the same code under several parameter sets: after the first build, they set
+    // SLS_REUSE_BUNDLES=1 so later packages zip the bundles already in dist/ instead of rebuilding them
+    // (and so packages made in parallel never write dist/ while another zips it).
+    if (process.env.SLS_REUSE_BUNDLES === '1') {
+      const { existsSync } = require('node:fs');
+      const servicePath = this.serverless.serviceDir ?? this.serverless.config.servicePath;
+      const missing = this.entries().filter(
+        (e) => !existsSync(path.join(servicePath, 'dist', `${e.out}.mjs`)),
+      );
+      if (missing.length === 0) return;
+    }
     const { build } = await import('esbuild');
     const started = Date.now();
     const servicePath = this.serverless.serviceDir ?? this.serverless.config.servicePath;

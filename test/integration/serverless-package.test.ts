@@ -1,16 +1,24 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${…} here is CloudFormation Fn::Sub syntax, not JS.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import {
+  cfnLint,
+  type LintFinding,
+  type PackagedService,
+  packageOnce,
+  packageService,
+  packageServices,
+} from '../helpers/sls-package.js';
 
 /**
- * Packages the service offline with osls (`sls package`, the same command `npx sls package` runs) once,
- * then checks the generated CloudFormation template: what would be deployed, short of deploying it.
+ * Packages the service offline with osls (`sls package`) for the default parameters and for each
+ * optional parameter set, lints every template with cfn-lint, then checks the default template: what
+ * would be deployed, short of deploying it.
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -45,37 +53,56 @@ const FUNCTIONS = {
   recordFailure: 'record-failure',
 } as const;
 
-let packageDir: string;
+const KEY = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const VOLUME_KEY = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ac';
+const VPC = {
+  subnetIds: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
+  securityGroupIds: 'sg-0123456789abcdef0',
+};
+/**
+ * Every optional parameter, in three sets packaged and linted besides the defaults (between them, both
+ * branches of every condition in the template).
+ */
+const PARAMETER_SETS: Record<string, Record<string, string>> = {
+  kms: { kmsKeyArn: KEY, volumeKmsKeyArn: VOLUME_KEY },
+  vpc: VPC,
+  custom: {
+    inputPrefix: 'uploads/daily/',
+    runMarker: '_SUCCESS',
+    logRetentionInDays: '90',
+    imageRepositories:
+      '683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost,123456789012.dkr.ecr.us-east-1.amazonaws.com/*',
+  },
+};
+
+let defaults: PackagedService;
+const variants: Record<string, PackagedService> = {};
+let lint: LintFinding[];
 let resources: Record<string, Resource>;
 
-beforeAll(() => {
-  packageDir = mkdtempSync(join(tmpdir(), 'sls-package-'));
-  // The test's own Node (22, pinned in node_modules) runs osls, whatever `node` is first on PATH.
-  const result = spawnSync(
-    process.execPath,
-    [require.resolve('osls/bin/serverless.js'), 'package', '--stage', 'test', '--package', packageDir],
-    {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', CI: '1' },
-      timeout: 120_000,
-    },
-  );
-  if (result.status !== 0) {
-    throw new Error(`sls package failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
-  }
-  const template = JSON.parse(
-    readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8'),
-  ) as { Resources: Record<string, Resource> };
-  resources = template.Resources;
-}, 120_000);
+beforeAll(async () => {
+  defaults = await packageService();
+  resources = defaults.template.Resources as Record<string, Resource>;
+  const packaged = await packageServices(Object.values(PARAMETER_SETS));
+  Object.keys(PARAMETER_SETS).forEach((name, i) => {
+    variants[name] = packaged[i] as PackagedService;
+  });
+  lint = await cfnLint([defaults.templatePath, ...Object.values(variants).map((v) => v.templatePath)]);
+}, 600_000);
 
 afterAll(() => {
-  if (packageDir) rmSync(packageDir, { recursive: true, force: true });
+  for (const packaged of [defaults, ...Object.values(variants)]) {
+    if (packaged) rmSync(packaged.dir, { recursive: true, force: true });
+  }
 });
 
-const resource = (logicalId: string): Resource => {
-  const found = resources[logicalId];
+const variant = (name: string): PackagedService => {
+  const found = variants[name];
+  if (!found) throw new Error(`No package for parameter set ${name}`);
+  return found;
+};
+const resource = (logicalId: string, from: Record<string, Resource> = resources): Resource => {
+  const found = from[logicalId];
   if (!found) throw new Error(`No resource ${logicalId} in the template`);
   return found;
 };
@@ -84,8 +111,8 @@ const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [val
 const logicalIdOf = (fn: string) => `${fn[0]?.toUpperCase()}${fn.slice(1)}LambdaFunction`;
 
 /** Every statement of a role's inline policies (both branches of an Fn::If). */
-function roleStatements(logicalId: string): Statement[] {
-  const policies = (resource(logicalId).Properties.Policies ?? []) as { PolicyDocument: Json }[];
+function roleStatements(logicalId: string, from: Record<string, Resource> = resources): Statement[] {
+  const policies = (resource(logicalId, from).Properties.Policies ?? []) as { PolicyDocument: Json }[];
   return policies.flatMap((p) => flattenStatements(p.PolicyDocument.Statement as unknown[]));
 }
 
@@ -126,16 +153,49 @@ describe('sls package', () => {
     ]);
   });
 
+  it('gives templates cfn-lint finds no error in, for the default and every optional parameter set', () => {
+    expect(Object.keys(variants).sort()).toEqual(Object.keys(PARAMETER_SETS).sort());
+    expect(lint.filter((f) => f.level === 'Error')).toEqual([]);
+    // W3005 (a DependsOn the GetAtt already implies) is how the framework writes every function.
+    expect(lint.filter((f) => f.level !== 'Error' && f.rule !== 'W3005')).toEqual([]);
+  });
+
   it('ships each function as its own esbuild bundle and nothing else', () => {
     for (const [fn, file] of Object.entries(FUNCTIONS)) {
-      const zip = readFileSync(join(packageDir, `${fn}.zip`)).toString('latin1');
+      const zip = readFileSync(join(defaults.dir, `${fn}.zip`)).toString('latin1');
       expect(zip).toContain(`dist/handlers/${file}.mjs`);
       expect(zip).not.toContain('node_modules/');
       for (const other of Object.values(FUNCTIONS).filter((f) => f !== file)) {
         expect(zip).not.toContain(`dist/handlers/${other}.mjs`);
       }
     }
-    expect(readFileSync(join(packageDir, 'runQueries.zip')).toString('latin1')).toContain('queries/');
+    expect(readFileSync(join(defaults.dir, 'runQueries.zip')).toString('latin1')).toContain('queries/');
+  });
+
+  it.each([
+    [{ kmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:alias/pipeline' }, 'is an alias ARN'],
+    [{ inputPrefix: 'uploads' }, 'inputPrefix "uploads" must be a key prefix ending in "/"'],
+    [{ subnetIds: 'subnet-1' }, 'subnetIds and securityGroupIds go together'],
+    [
+      { imageRepositories: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/mine' },
+      'is in eu-west-1, but the stack deploys to us-east-1',
+    ],
+    [
+      { imageRepositories: 'docker.io/library/python' },
+      'is not <account>.dkr.ecr.<region>.amazonaws.com/<repository>',
+    ],
+  ])('refuses %j before packaging, saying %s', async (params, message) => {
+    const result = await packageOnce([
+      require.resolve('osls/bin/serverless.js'),
+      'package',
+      '--stage',
+      'test',
+      '--package',
+      join(tmpdir(), 'sls-package-refused'),
+      ...Object.entries(params).map(([name, value]) => `--param=${name}=${value}`),
+    ]);
+    expect(result.code).not.toBe(0);
+    expect(`${result.stdout}${result.stderr}`).toContain(message);
   });
 });
 
@@ -179,6 +239,12 @@ describe('the Lambda functions', () => {
 });
 
 describe('the results bucket', () => {
+  it('has a generated name, so a deploy after `sls remove` does not collide with the retained bucket', () => {
+    const bucket = resource('ResultsBucket') as Resource & { DeletionPolicy?: string };
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.Properties.BucketName).toBeUndefined();
+  });
+
   it('blocks all public access', () => {
     expect(resource('ResultsBucket').Properties.PublicAccessBlockConfiguration).toEqual({
       BlockPublicAcls: true,
@@ -252,9 +318,165 @@ describe('the catalog and query resources', () => {
   });
 });
 
+/** A resource as a comparable string: the Fn::Sub text, or the JSON of a Ref / GetAtt. */
+const resourceKey = (r: unknown) => (sub(r) !== undefined ? sub(r) : JSON.stringify(r));
+
+/** Whether some Allow statement of the role grants the action on the resource. */
+function grants(role: string, action: string, resourceText: string, from = resources): boolean {
+  return roleStatements(role, from).some(
+    (s) =>
+      s.Effect === 'Allow' &&
+      asArray(s.Action).includes(action) &&
+      asArray(s.Resource).map(resourceKey).includes(resourceText),
+  );
+}
+
+const BUCKET_ARN = JSON.stringify({ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] });
+const objects = (prefix: string) => `\${ResultsBucket.Arn}/${prefix}*`;
+const ACCOUNT_ARN = (service: string) =>
+  `arn:\${AWS::Partition}:${service}:\${AWS::Region}:\${AWS::AccountId}`;
+const GLUE_TABLES = `${ACCOUNT_ARN('glue')}:table/batch_pipeline_test/*`;
+
+/**
+ * Every grant the pipeline needs to run, role by role: each is asserted present (a missing one is an
+ * AccessDenied on AWS). The default inputPrefix is incoming/.
+ */
+const NEEDED_GRANTS: [role: string, action: string, resource: string][] = [
+  ['StartRunRole', 'states:StartExecution', JSON.stringify({ Ref: 'BatchTransformStateMachine' })],
+  ['StartRunRole', 's3:GetObject', objects('config/')],
+  ['StartRunRole', 's3:ListBucket', BUCKET_ARN],
+  ['StartRunRole', 'sqs:SendMessage', JSON.stringify({ 'Fn::GetAtt': ['StartRunFailureQueue', 'Arn'] })],
+  ['BuildManifestRole', 's3:ListBucket', BUCKET_ARN],
+  ['BuildManifestRole', 's3:GetObject', objects('incoming/')],
+  ['BuildManifestRole', 's3:GetObject', objects('runs/')],
+  ['BuildManifestRole', 's3:PutObject', objects('runs/')],
+  ['BuildManifestRole', 'sagemaker:DescribeModel', `${ACCOUNT_ARN('sagemaker')}:model/*`],
+  ['ParseResultsRole', 's3:ListBucket', BUCKET_ARN],
+  ['ParseResultsRole', 's3:GetObject', objects('incoming/')],
+  ['ParseResultsRole', 's3:GetObject', objects('runs/')],
+  ['ParseResultsRole', 's3:PutObject', objects('results/')],
+  ['ParseResultsRole', 's3:AbortMultipartUpload', objects('results/')],
+  ['RegisterTableRole', 'glue:GetTable', GLUE_TABLES],
+  ['RegisterTableRole', 'glue:CreateTable', GLUE_TABLES],
+  ['RegisterTableRole', 'glue:UpdateTable', GLUE_TABLES],
+  ['RegisterTableRole', 'glue:BatchCreatePartition', GLUE_TABLES],
+  [
+    'RunQueriesRole',
+    'athena:StartQueryExecution',
+    `${ACCOUNT_ARN('athena')}:workgroup/sagemaker-batch-pipeline-test`,
+  ],
+  [
+    'RunQueriesRole',
+    'athena:GetQueryExecution',
+    `${ACCOUNT_ARN('athena')}:workgroup/sagemaker-batch-pipeline-test`,
+  ],
+  [
+    'RunQueriesRole',
+    'athena:GetQueryResults',
+    `${ACCOUNT_ARN('athena')}:workgroup/sagemaker-batch-pipeline-test`,
+  ],
+  ['RunQueriesRole', 'glue:GetTable', GLUE_TABLES],
+  ['RunQueriesRole', 'glue:GetPartitions', GLUE_TABLES],
+  ['RunQueriesRole', 'glue:BatchGetPartition', GLUE_TABLES],
+  ['RunQueriesRole', 's3:ListBucket', BUCKET_ARN],
+  ['RunQueriesRole', 's3:GetBucketLocation', BUCKET_ARN],
+  ['RunQueriesRole', 's3:GetObject', objects('results/')],
+  ['RunQueriesRole', 's3:GetObject', objects('athena-results/')],
+  ['RunQueriesRole', 's3:PutObject', objects('athena-results/')],
+  ['RunQueriesRole', 's3:PutObject', objects('runs/')],
+  ['RecordFailureRole', 's3:PutObject', objects('runs/')],
+  ['SageMakerExecutionRole', 's3:GetObject', objects('incoming/')],
+  ['SageMakerExecutionRole', 's3:GetObject', objects('runs/')],
+  ['SageMakerExecutionRole', 's3:GetObject', objects('models/')],
+  ['SageMakerExecutionRole', 's3:ListBucket', BUCKET_ARN],
+  ['SageMakerExecutionRole', 's3:PutObject', objects('runs/')],
+  [
+    'SageMakerExecutionRole',
+    'ecr:BatchGetImage',
+    'arn:${AWS::Partition}:ecr:us-east-1:683313688378:repository/sagemaker-xgboost',
+  ],
+  ['SageMakerExecutionRole', 'ecr:GetAuthorizationToken', JSON.stringify('*')],
+  ['PipelineStateMachineRole', 'sagemaker:CreateModel', `${ACCOUNT_ARN('sagemaker')}:model/*`],
+  ['PipelineStateMachineRole', 'sagemaker:CreateTransformJob', `${ACCOUNT_ARN('sagemaker')}:transform-job/*`],
+  [
+    'PipelineStateMachineRole',
+    'sagemaker:DescribeTransformJob',
+    `${ACCOUNT_ARN('sagemaker')}:transform-job/*`,
+  ],
+  ['PipelineStateMachineRole', 'sagemaker:StopTransformJob', `${ACCOUNT_ARN('sagemaker')}:transform-job/*`],
+  [
+    'PipelineStateMachineRole',
+    'iam:PassRole',
+    JSON.stringify({ 'Fn::GetAtt': ['SageMakerExecutionRole', 'Arn'] }),
+  ],
+  ...(['BuildManifest', 'ParseResults', 'RegisterTable', 'RunQueries', 'RecordFailure'].map((fn) => [
+    'PipelineStateMachineRole',
+    'lambda:InvokeFunction',
+    JSON.stringify({ 'Fn::GetAtt': [`${fn}LambdaFunction`, 'Arn'] }),
+  ]) as [string, string, string][]),
+];
+
 describe('IAM', () => {
+  it.each(NEEDED_GRANTS)('lets %s %s on %s', (role, action, resourceText) => {
+    expect(grants(role, action, resourceText)).toBe(true);
+  });
+
+  it('grants every input read on the configured inputPrefix, and none on incoming/, when inputPrefix is set', () => {
+    const custom = variant('custom').template.Resources as Record<string, Resource>;
+    for (const role of ['BuildManifestRole', 'ParseResultsRole', 'SageMakerExecutionRole']) {
+      expect(grants(role, 's3:GetObject', objects('uploads/daily/'), custom), role).toBe(true);
+      expect(grants(role, 's3:GetObject', objects('incoming/'), custom), role).toBe(false);
+    }
+    const list = roleStatements('SageMakerExecutionRole', custom).find((s) => s.Sid === 'ListInputPrefixes');
+    expect(list?.Condition).toEqual({
+      StringLike: { 's3:prefix': ['uploads/daily/*', 'runs/*', 'models/*'] },
+    });
+    expect(JSON.stringify(custom)).not.toContain('incoming/');
+  });
+
+  it('lets SageMaker pull only the allow-listed image repositories', () => {
+    const pull = (from: Record<string, Resource>) =>
+      roleStatements('SageMakerExecutionRole', from).filter((s) =>
+        asArray(s.Action).includes('ecr:BatchGetImage'),
+      );
+    expect(
+      pull(resources)
+        .flatMap((s) => asArray(s.Resource))
+        .map(resourceKey),
+    ).toEqual(['arn:${AWS::Partition}:ecr:us-east-1:683313688378:repository/sagemaker-xgboost']);
+    const listed = variant('custom').template.Resources as Record<string, Resource>;
+    expect(
+      pull(listed)
+        .flatMap((s) => asArray(s.Resource))
+        .map(resourceKey),
+    ).toEqual([
+      'arn:${AWS::Partition}:ecr:us-east-1:683313688378:repository/sagemaker-xgboost',
+      'arn:${AWS::Partition}:ecr:us-east-1:123456789012:repository/*',
+    ]);
+    const variables = (resource('BuildManifestLambdaFunction', listed).Properties.Environment as Json)
+      .Variables as Json;
+    expect(variables.IMAGE_REPOSITORIES).toBe(
+      '683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost,123456789012.dkr.ecr.us-east-1.amazonaws.com/*',
+    );
+  });
+
+  it('lets every role touching bucket objects use the customer managed key, when one is given', () => {
+    const kms = variant('kms').template.Resources as Record<string, Resource>;
+    const policy = resource('ResultsKeyUsePolicy', kms);
+    expect(policy.Condition).toBe('HasKmsKey');
+    expect((policy.Properties.Roles as Json[]).map((r) => r.Ref).sort()).toEqual(
+      ['StartRunRole', 'BuildManifestRole', 'ParseResultsRole', 'RunQueriesRole', 'RecordFailureRole'].sort(),
+    );
+    expect((policy.Properties.PolicyDocument as Json).Statement).toEqual([
+      { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: { Ref: 'KmsKeyArn' } },
+    ]);
+    expect(variant('kms').template.Parameters).toMatchObject({ KmsKeyArn: { Default: KEY } });
+  });
+
   it('allows no wildcard action anywhere', () => {
-    for (const { owner, statement } of allStatements()) {
+    const allows = allStatements().filter(({ statement }) => statement.Effect === 'Allow');
+    expect(allows.length).toBeGreaterThan(NEEDED_GRANTS.length / 3);
+    for (const { owner, statement } of allows) {
       if (statement.Effect !== 'Allow') continue;
       for (const action of asArray(statement.Action)) {
         expect(action, `${owner} ${statement.Sid}`).not.toBe('*');
@@ -314,6 +536,7 @@ describe('IAM', () => {
   });
 
   it('scopes every S3 object action to a prefix of the results bucket', () => {
+    let checked = 0;
     const allowed = /^\$\{ResultsBucket\.Arn\}\/(incoming|runs|results|athena-results|models|config)\/\*$/;
     for (const { owner, statement } of allStatements()) {
       if (statement.Effect !== 'Allow') continue;
@@ -321,14 +544,28 @@ describe('IAM', () => {
         /^s3:(GetObject|PutObject|DeleteObject|AbortMultipartUpload)$/.test(a),
       );
       if (s3Object.length === 0) continue;
+      checked += 1;
       for (const r of asArray(statement.Resource))
         expect(sub(r), `${owner} ${statement.Sid}`).toMatch(allowed);
     }
+    // Nine roles' statements read or write objects: the loop above must have seen them.
+    expect(checked).toBeGreaterThanOrEqual(10);
   });
 
   it('lets only the bucket itself be listed', () => {
-    for (const { statement } of allStatements()) {
-      if (!asArray(statement.Action).includes('s3:ListBucket')) continue;
+    const listing = allStatements().filter(({ statement }) =>
+      asArray(statement.Action).includes('s3:ListBucket'),
+    );
+    expect(listing.map(({ owner }) => owner).sort()).toEqual(
+      [
+        'StartRunRole',
+        'BuildManifestRole',
+        'ParseResultsRole',
+        'RunQueriesRole',
+        'SageMakerExecutionRole',
+      ].sort(),
+    );
+    for (const { statement } of listing) {
       expect(statement.Resource).toEqual({ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] });
     }
   });
@@ -369,6 +606,9 @@ describe('IAM', () => {
       asArray(statement.Action).some((a) => a.startsWith('sagemaker:')),
     );
     const arn = 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}';
+    expect(sageMaker.map(({ owner }) => owner).sort()).toEqual(
+      ['BuildManifestRole', 'PipelineStateMachineRole', 'PipelineStateMachineRole'].sort(),
+    );
     for (const { statement } of sageMaker) {
       expect([`${arn}:transform-job/*`, `${arn}:model/*`]).toContain(sub(statement.Resource));
     }
@@ -477,6 +717,8 @@ describe('the state machine', () => {
       LogGroupName: '/aws/vendedlogs/states/sagemaker-batch-pipeline-test-batch-transform',
       RetentionInDays: 30,
     });
+    const all = variant('custom').template.Resources as Record<string, Resource>;
+    expect(Number(resource('StateMachineLogGroup', all).Properties.RetentionInDays)).toBe(90);
   });
 
   it('creates only the pipeline roles, none generated by the framework or the plugin', () => {
