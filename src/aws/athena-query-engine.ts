@@ -8,6 +8,7 @@ import {
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { QueryFailedError, TransientError } from '../errors.js';
 import type { QueryEngine, QueryRow, QueryValue } from '../ports.js';
 import { rethrowSdkError } from './sdk-errors.js';
@@ -21,6 +22,12 @@ export interface AthenaQueryEngineOptions {
   maxPollIntervalMs?: number;
   /** Give up (and stop the query) after this long; the Lambda's own timeout is the outer bound. */
   timeoutMs?: number;
+  /**
+   * Queries this engine runs at once; more wait their turn. Athena counts active queries per account
+   * against a quota (DML queries: 20-200 depending on the region) and throttles StartQueryExecution
+   * beyond it, so one run's queries should not all start together. Default 2.
+   */
+  maxConcurrentQueries?: number;
   /** Injected so tests poll without waiting. */
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
@@ -34,6 +41,7 @@ const DONE_STATES = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
  */
 export class AthenaQueryEngine implements QueryEngine {
   private readonly client: AthenaClient;
+  private readonly limit: LimitFunction;
   private readonly options: Required<Omit<AthenaQueryEngineOptions, 'sleep' | 'now'>> &
     Pick<AthenaQueryEngineOptions, 'sleep' | 'now'>;
 
@@ -43,8 +51,10 @@ export class AthenaQueryEngine implements QueryEngine {
       initialPollIntervalMs: 250,
       maxPollIntervalMs: 5_000,
       timeoutMs: 10 * 60_000,
+      maxConcurrentQueries: 2,
       ...options,
     };
+    this.limit = pLimit(this.options.maxConcurrentQueries);
   }
 
   /**
@@ -54,9 +64,13 @@ export class AthenaQueryEngine implements QueryEngine {
    * @throws QueryFailedError with Athena's StateChangeReason when the query fails, is cancelled or
    *   times out; TransientError when Athena marks the failure retryable.
    */
-  async runQuery(
+  runQuery(sql: string, parameters: QueryValue[] = []): Promise<{ columns: string[]; rows: QueryRow[] }> {
+    return this.limit(() => this.runOne(sql, parameters));
+  }
+
+  private async runOne(
     sql: string,
-    parameters: QueryValue[] = [],
+    parameters: QueryValue[],
   ): Promise<{ columns: string[]; rows: QueryRow[] }> {
     const executionParameters = parameters.map(renderSqlLiteral);
     const started = await this.send(

@@ -1,4 +1,4 @@
-import { QueryFailedError } from '../errors.js';
+import { QueryFailedError, TransientError } from '../errors.js';
 import type { QueryEngine, QueryRow, QueryValue } from '../ports.js';
 import {
   bindParameters,
@@ -89,6 +89,11 @@ export async function runNamedQuery(
     return await deps.queryEngine.runQuery(sql, parameters);
   } catch (error) {
     const message = (error as Error).message;
+    // A transient failure (throttling, Athena's retryable errors) keeps its name, so the state
+    // machine's Retry on TransientError runs the step again; wrapping it would make it terminal.
+    if (error instanceof TransientError) {
+      throw new TransientError(`Query ${name} failed: ${message}`, { cause: error });
+    }
     throw new QueryFailedError(`Query ${name} failed: ${message}`, { cause: error });
   }
 }

@@ -10,7 +10,7 @@ import {
   validateQueryRequest,
 } from '../../src/core/queries.js';
 import { runNamedQueries } from '../../src/core/run-queries.js';
-import { InvalidInputError, QueryFailedError } from '../../src/errors.js';
+import { InvalidInputError, QueryFailedError, TransientError } from '../../src/errors.js';
 import type { QueryEngine, QueryValue } from '../../src/ports.js';
 
 const QUERIES_DIR = join(import.meta.dirname, '../../queries');
@@ -174,5 +174,27 @@ describe('runNamedQueries', () => {
         { queryEngine: engine, loadQuery: async () => SIMPLE },
       ),
     ).rejects.toThrow(new QueryFailedError('Query summary failed: Table predictions does not exist'));
+  });
+
+  it('keeps a transient engine failure transient, so the state machine retries the step', async () => {
+    const engine: QueryEngine = {
+      runQuery: async () => {
+        throw new TransientError(
+          'Athena StartQueryExecution failed (TooManyRequestsException): Rate exceeded',
+        );
+      },
+    };
+
+    const failure = runNamedQueries(
+      { runId: 'r1', table: 'predictions', queries: ['summary'] },
+      { queryEngine: engine, loadQuery: async () => SIMPLE },
+    );
+
+    // The ASL retries by error name: the name Step Functions sees must be TransientError.
+    await expect(failure).rejects.toMatchObject({
+      name: 'TransientError',
+      message:
+        'Query summary failed: Athena StartQueryExecution failed (TooManyRequestsException): Rate exceeded',
+    });
   });
 });
