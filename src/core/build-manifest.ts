@@ -219,12 +219,23 @@ export function runIdFromExecutionName(executionName: string): string {
 
 /**
  * The SageMaker model name for a variant: its own name when given, else derived from the image, the
- * artifact and the environment, so the same model is created once and reused by later runs.
+ * artifact, the environment and network isolation, so the same model is created once and reused by
+ * later runs (and a model that may reach the network is never reused for one that may not).
  */
 export function modelNameFor(model: ModelVariant): string {
   if (model.modelName) return model.modelName;
-  const identity = JSON.stringify([model.image, model.modelDataUrl, sortedEntries(model.environment ?? {})]);
+  const identity = JSON.stringify([
+    model.image,
+    model.modelDataUrl,
+    sortedEntries(model.environment ?? {}),
+    ...(networkIsolationOf(model) ? [] : ['network']),
+  ]);
   return `bt-${model.variant}-${shortHash(identity, 16)}`;
+}
+
+/** Whether a variant's model runs without network access (the default; `networkIsolation: false` opts out). */
+export function networkIsolationOf(model: ModelVariant): boolean {
+  return model.networkIsolation ?? true;
 }
 
 /** The partition a run's results for one variant land in (values in partition-key order). */
@@ -356,7 +367,9 @@ function createModelRequest(
       Environment: model.environment ?? {},
     },
     ...(settings.vpcConfig ? { VpcConfig: settings.vpcConfig } : {}),
-    EnableNetworkIsolation: false,
+    // Safe by default: the container gets no network access (no egress, no calls out with the data);
+    // a variant opts out with networkIsolation: false.
+    EnableNetworkIsolation: networkIsolationOf(model),
     Tags: [
       { Key: 'pipeline-created-by-run', Value: runId },
       { Key: 'pipeline-variant', Value: model.variant },

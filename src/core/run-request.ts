@@ -18,6 +18,8 @@ export interface ModelVariant {
   image?: string;
   modelDataUrl?: string;
   environment?: Record<string, string>;
+  /** EnableNetworkIsolation for a model the pipeline creates; default true. */
+  networkIsolation?: boolean;
 }
 
 export interface TransformSettings {

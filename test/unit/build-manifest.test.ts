@@ -135,6 +135,23 @@ describe('buildManifest', () => {
     });
   });
 
+  it('creates models without network access unless the variant opts out, as different models', async () => {
+    const plan = await buildManifest(
+      event({
+        input: 's3://in-bucket/incoming/day1/',
+        models: [
+          { variant: 'a', image: 'i', modelDataUrl: 's3://m/x' },
+          { variant: 'a2', image: 'i', modelDataUrl: 's3://m/x', networkIsolation: false },
+        ],
+      }),
+      deps(),
+    );
+    expect(plan.modelsToCreate.map((m) => m.EnableNetworkIsolation)).toEqual([true, false]);
+    // The same artifact with and without isolation must not share a content-hashed name.
+    const [isolated, open] = plan.modelsToCreate.map((m) => m.ModelName.replace(/^bt-a2?-/, ''));
+    expect(isolated).not.toBe(open);
+  });
+
   it('does not create a model that exists already', async () => {
     const plan = await buildManifest(
       event({
