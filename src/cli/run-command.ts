@@ -300,7 +300,7 @@ function printPlan(
 ): void {
   const variants = request.models.map((m) => m.variant).join(', ');
   const what = input
-    ? `${typedPath} (${input.files.length} file${input.files.length === 1 ? '' : 's'}, ${request.transform?.ContentType ?? 'text/csv'}${input.compression === 'Gzip' ? ', gzip' : ''}; ${placed?.how})`
+    ? `${relativeToCwd(typedPath ?? input.path)} (${input.files.length} file${input.files.length === 1 ? '' : 's'}, ${request.transform?.ContentType ?? 'text/csv'}${input.compression === 'Gzip' ? ', gzip' : ''}; ${placed?.how})`
     : request.input;
   log(`Run ${request.runId}: ${what} with ${variants}`);
   if (input && input.skipped.length > 0) {
