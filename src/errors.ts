@@ -1,95 +1,149 @@
 /**
- * Every error the pipeline throws on purpose. The `name` of each class is what the state machine's
- * Retry/Catch matches, so it is set explicitly (bundlers rename classes).
+ * Every error the pipeline throws on purpose, in one module. The `name` of each class is what the state
+ * machine's Retry/Catch matches, so it is set explicitly (bundlers rename classes); every class takes
+ * the built-in `ErrorOptions` (`{ cause }`).
  *
- * Transient errors (worth a Retry) end in `TransientError`'s family; everything else is terminal and
- * goes to the Catch → RecordFailure → Fail path.
+ * - {@link PipelineError} is an *expected* failure: bad input, a missing object, a dependency that
+ *   failed. Anything else thrown (a TypeError, a plain `Error`) is a bug: {@link isBug}.
+ * - Its `kind` is `transient` (a later attempt may succeed: {@link TransientError}, retried by the ASL by
+ *   name) or `terminal` (every other class: Catch → RecordFailure → Fail).
  */
 
-export interface PipelineErrorOptions {
-  cause?: unknown;
+/** Whether a later attempt may succeed. */
+export type ErrorKind = 'transient' | 'terminal';
+
+/** An expected failure, named for the state machine and the user. */
+export class PipelineError extends Error {
+  override name = 'PipelineError';
+  /** `terminal` unless the class says otherwise. */
+  readonly kind: ErrorKind = 'terminal';
+}
+
+/** True for anything thrown that is not one of the pipeline's own errors: a bug, not a failure. */
+export function isBug(error: unknown): boolean {
+  return !(error instanceof PipelineError);
+}
+
+/** A dependency (store, catalog, query engine, model container) failed in a way a retry may cure. */
+export class TransientError extends PipelineError {
+  override name = 'TransientError';
+  override readonly kind: ErrorKind = 'transient';
 }
 
 /** A request, file or record the pipeline cannot use as given. Retrying will not help. */
-export class InvalidInputError extends Error {
+export class InvalidInputError extends PipelineError {
   override name = 'InvalidInputError';
-  constructor(message: string, options?: PipelineErrorOptions) {
-    super(message, options);
-  }
 }
 
 /** An event or run request that does not match its JSON Schema. */
-export class SchemaValidationError extends Error {
+export class SchemaValidationError extends PipelineError {
   override name = 'SchemaValidationError';
   readonly errors: readonly string[];
-  constructor(message: string, errors: readonly string[], options?: PipelineErrorOptions) {
+  constructor(message: string, errors: readonly string[] = [], options?: ErrorOptions) {
     super(message, options);
     this.errors = errors;
   }
 }
 
+/** A required setting (an environment variable on AWS) is missing or inconsistent. */
+export class ConfigError extends PipelineError {
+  override name = 'ConfigError';
+}
+
+/** A command line the CLI cannot act on (missing argument, unknown file): exit code 2. */
+export class UsageError extends PipelineError {
+  override name = 'UsageError';
+}
+
 /** An object the run needs does not exist in the store. */
-export class ObjectNotFoundError extends Error {
+export class ObjectNotFoundError extends PipelineError {
   override name = 'ObjectNotFoundError';
-  constructor(message: string, options?: PipelineErrorOptions) {
-    super(message, options);
+}
+
+/** A record larger than the payload limit: the job must fail naming the object, record and sizes. */
+export class RecordTooLargeError extends InvalidInputError {
+  override name = 'RecordTooLargeError';
+  readonly recordIndex: number;
+  readonly recordBytes: number;
+  readonly limitBytes: number;
+  constructor(
+    source: string,
+    recordIndex: number,
+    recordBytes: number,
+    limitBytes: number,
+    label = 'record',
+    options?: ErrorOptions,
+  ) {
+    super(
+      `${source}: ${label} ${recordIndex} is ${recordBytes} bytes, larger than the MaxPayloadInMB limit of ` +
+        `${limitBytes} bytes (${Math.round((limitBytes / (1024 * 1024)) * 1000) / 1000} MB)`,
+      options,
+    );
+    this.recordIndex = recordIndex;
+    this.recordBytes = recordBytes;
+    this.limitBytes = limitBytes;
   }
 }
 
-/** A dependency (store, catalog, query engine, model container) failed in a way a retry may cure. */
-export class TransientError extends Error {
-  override name = 'TransientError';
-  constructor(message: string, options?: PipelineErrorOptions) {
-    super(message, options);
+/** A request's record a model server cannot read: `record` is its 1-based number within the request. */
+export class InvalidRecordError extends InvalidInputError {
+  override name = 'InvalidRecordError';
+  readonly record: number;
+  constructor(record = 0, problem = 'is invalid', options?: ErrorOptions) {
+    super(`Record ${record} ${problem}`, options);
+    this.record = record;
   }
 }
 
 /** A failure that ends a transform job. The message becomes the job's FailureReason. */
-export class TransformJobFailedError extends Error {
+export class TransformJobFailedError extends PipelineError {
   override name = 'TransformJobFailedError';
-  constructor(message: string, options?: PipelineErrorOptions) {
-    super(message, options);
-  }
 }
 
 /** A transform job was asked to stop (StopTransformJob) and ends as Stopped. */
-export class TransformJobStoppedError extends Error {
+export class TransformJobStoppedError extends PipelineError {
   override name = 'TransformJobStoppedError';
-  constructor(message = 'Stopped by request (StopTransformJob)', options?: PipelineErrorOptions) {
+  constructor(message = 'Stopped by request (StopTransformJob)', options?: ErrorOptions) {
     super(message, options);
   }
+}
+
+/** A model container did not answer within the invocation's timeout; retried like SageMaker does. */
+export class InvocationTimeoutError extends PipelineError {
+  override name = 'InvocationTimeoutError';
+  readonly timeoutMs: number;
+  constructor(message: string, timeoutMs = 0, options?: ErrorOptions) {
+    super(message, options);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * The local model registry refusing what SageMaker's CreateModel/DescribeModel would refuse; its name is
+ * the error the SageMaker integration raises on AWS for the same mistake, so the ASL treats both alike.
+ */
+export class SageMakerValidationError extends PipelineError {
+  override name = 'SageMaker.AmazonSageMakerException';
 }
 
 /** The model's output does not line up with its input (counts differ, unparseable prediction). */
-export class PredictionMismatchError extends Error {
+export class PredictionMismatchError extends PipelineError {
   override name = 'PredictionMismatchError';
-  constructor(message: string, options?: PipelineErrorOptions) {
-    super(message, options);
-  }
 }
 
 /** A query failed, or a query request named an unknown query or bad parameters. */
-export class QueryFailedError extends Error {
+export class QueryFailedError extends PipelineError {
   override name = 'QueryFailedError';
-  constructor(message: string, options?: PipelineErrorOptions) {
-    super(message, options);
-  }
 }
 
 /** A model file the built-in model server cannot serve (booster, objective or format), named in the message. */
-export class UnsupportedModelError extends Error {
+export class UnsupportedModelError extends PipelineError {
   override name = 'UnsupportedModelError';
-  constructor(message: string, options?: PipelineErrorOptions) {
-    super(message, options);
-  }
 }
 
 /** The catalog refused a table or partition definition (Glue validation, permissions). Retrying will not help. */
-export class CatalogError extends Error {
+export class CatalogError extends PipelineError {
   override name = 'CatalogError';
-  constructor(message: string, options?: PipelineErrorOptions) {
-    super(message, options);
-  }
 }
 
 /** An error's message, or the thrown value as text when something other than an Error was thrown. */

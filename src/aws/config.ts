@@ -4,6 +4,7 @@
  * handlers/: it uses the step factories in src/steps/ with local adapters.
  */
 import type { PipelineSettings } from '../core/run-request.js';
+import { ConfigError } from '../errors.js';
 
 export interface AwsConfig {
   /** The bucket holding incoming/, runs/, results/ and athena-results/. */
@@ -32,16 +33,16 @@ type Env = Record<string, string | undefined>;
 /**
  * Reads and checks every env var the Lambdas use.
  *
- * @throws Error `"X is required"` for a missing required variable, and for half a VPC configuration.
+ * @throws ConfigError `"X is required"` for a missing required variable, and for half a VPC configuration.
  */
 export function loadAwsConfig(env: Env = process.env): AwsConfig {
   const subnetIds = list(env.SUBNET_IDS);
   const securityGroupIds = list(env.SECURITY_GROUP_IDS);
   if (subnetIds.length > 0 && securityGroupIds.length === 0) {
-    throw new Error('SECURITY_GROUP_IDS is required when SUBNET_IDS is set');
+    throw new ConfigError('SECURITY_GROUP_IDS is required when SUBNET_IDS is set');
   }
   if (securityGroupIds.length > 0 && subnetIds.length === 0) {
-    throw new Error('SUBNET_IDS is required when SECURITY_GROUP_IDS is set');
+    throw new ConfigError('SUBNET_IDS is required when SECURITY_GROUP_IDS is set');
   }
   const inputPrefix = optional(env.INPUT_PREFIX) ?? 'incoming/';
   return Object.freeze({
@@ -78,16 +79,16 @@ export function pipelineSettingsFrom(config: AwsConfig): PipelineSettings {
 /**
  * The state machine ARN, which only the startRun function is given.
  *
- * @throws Error "STATE_MACHINE_ARN is required" when it is not set.
+ * @throws ConfigError "STATE_MACHINE_ARN is required" when it is not set.
  */
 export function requireStateMachineArn(config: AwsConfig): string {
-  if (!config.stateMachineArn) throw new Error('STATE_MACHINE_ARN is required');
+  if (!config.stateMachineArn) throw new ConfigError('STATE_MACHINE_ARN is required');
   return config.stateMachineArn;
 }
 
 function required(env: Env, name: string): string {
   const value = optional(env[name]);
-  if (value === undefined) throw new Error(`${name} is required`);
+  if (value === undefined) throw new ConfigError(`${name} is required`);
   return value;
 }
 

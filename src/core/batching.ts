@@ -1,11 +1,6 @@
+import { RecordTooLargeError } from '../errors.js';
 import { LineCursor } from './line-cursor.js';
-import {
-  type ByteSource,
-  encodeRecordIO,
-  encodeTFRecord,
-  type InputRecord,
-  RecordTooLargeError,
-} from './record-splitting.js';
+import { type ByteSource, encodeRecordIO, encodeTFRecord, type InputRecord } from './record-splitting.js';
 import type { BatchStrategy, SplitType } from './transform-job.js';
 
 /** A record on its way to the model: what is sent (`data`), and the untouched input when a join needs it. */

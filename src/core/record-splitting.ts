@@ -1,4 +1,5 @@
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, RecordTooLargeError } from '../errors.js';
+
 import { LineCursor } from './line-cursor.js';
 import type { SplitType } from './transform-job.js';
 
@@ -28,35 +29,6 @@ export interface SplitOptions {
   /** Names the object in error messages (e.g. its s3:// URI). */
   source?: string;
 }
-
-/** A record larger than the payload limit: the job must fail naming the object, record and sizes. */
-export class RecordTooLargeError extends InvalidInputError {
-  override name = 'RecordTooLargeError';
-  readonly recordIndex: number;
-  readonly recordBytes: number;
-  readonly limitBytes: number;
-  constructor(
-    source: string,
-    recordIndex: number,
-    recordBytes: number,
-    limitBytes: number,
-    label = 'record',
-  ) {
-    super(
-      `${source}: ${label} ${recordIndex} is ${recordBytes} bytes, larger than the MaxPayloadInMB limit of ` +
-        `${limitBytes} bytes (${formatMiB(limitBytes)} MB)`,
-    );
-    this.recordIndex = recordIndex;
-    this.recordBytes = recordBytes;
-    this.limitBytes = limitBytes;
-  }
-}
-
-function formatMiB(bytes: number): string {
-  return String(Math.round((bytes / MIB) * 1000) / 1000);
-}
-
-const MIB = 1024 * 1024;
 
 /** MXNet/dmlc RecordIO magic number, stored little-endian before every record part. */
 export const RECORDIO_MAGIC = 0xced7230a;

@@ -1,5 +1,6 @@
 import { Agent, type IncomingMessage, request } from 'node:http';
 import type { Readable } from 'node:stream';
+import { InvalidInputError, InvocationTimeoutError } from '../errors.js';
 import {
   type ExecutionParameters,
   INVALID_RECORD_HEADER,
@@ -21,16 +22,6 @@ export function isStreamingModelClient(client: ModelClient): client is Streaming
   return typeof (client as Partial<StreamingModelClient>).invokeStream === 'function';
 }
 
-/** The error a client throws when a request outlives its timeout; the engine retries it like SageMaker. */
-export class InvocationTimeoutError extends Error {
-  override name = 'TimeoutError';
-  readonly timeoutMs: number;
-  constructor(message: string, timeoutMs: number) {
-    super(message);
-    this.timeoutMs = timeoutMs;
-  }
-}
-
 /**
  * A model container over HTTP, speaking the SageMaker hosting contract: `GET /ping`,
  * `GET /execution-parameters`, `POST /invocations`.
@@ -47,7 +38,7 @@ export class HttpModelClient implements StreamingModelClient {
   constructor(baseUrl: string, options: { maxSockets?: number } = {}) {
     this.baseUrl = new URL(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
     if (this.baseUrl.protocol !== 'http:') {
-      throw new Error(`HttpModelClient supports http:// URLs only, got ${baseUrl}`);
+      throw new InvalidInputError(`HttpModelClient supports http:// URLs only, got ${baseUrl}`);
     }
     this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 256, scheduling: 'lifo' });
   }

@@ -1,18 +1,13 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { CreateModelRequest } from '../core/build-manifest.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, SageMakerValidationError } from '../errors.js';
 
 /** What the local registry keeps per model: CreateModel's own fields. */
 export interface LocalModel {
   ModelName: string;
   PrimaryContainer: { Image: string; ModelDataUrl?: string; Environment?: Record<string, string> };
   CreationTime: string;
-}
-
-/** An error whose name matches what the SageMaker integration raises on AWS for the same mistake. */
-export class SageMakerValidationError extends Error {
-  override name = 'SageMaker.AmazonSageMakerException';
 }
 
 /**

@@ -139,7 +139,15 @@ export class LocalTransformEngine implements TransformRunner {
       const stopped = error instanceof TransformJobStoppedError || controller.signal.aborted;
       description.TransformJobStatus = stopped ? 'Stopped' : 'Failed';
       if (!stopped) description.FailureReason = failureReason(error);
-      await this.deleteOutputs(outputs);
+      const left = await this.deleteOutputs(outputs);
+      if (left.length > 0) {
+        // "Complete or absent" could not be kept: say so, and never report such a job as merely Stopped.
+        description.TransformJobStatus = 'Failed';
+        description.FailureReason = failureReason(
+          `${stopped ? 'Stopped by request (StopTransformJob)' : messageOf(error)}; ` +
+            `its partial output could not be removed: ${left.join('; ')}`,
+        );
+      }
     } finally {
       this.running.delete(jobName);
       description.TransformEndTime = this.now().toISOString();
@@ -345,10 +353,21 @@ export class LocalTransformEngine implements TransformRunner {
     }
   }
 
-  private async deleteOutputs(outputs: string[]): Promise<void> {
+  /**
+   * Deletes every output key the job owns (committed or not), each attempted even when another fails.
+   * Returns what could not be deleted, as `uri (reason)`, so the caller reports it instead of leaving a
+   * partial output behind silently.
+   */
+  private async deleteOutputs(outputs: string[]): Promise<string[]> {
+    const left: string[] = [];
     for (const uri of outputs) {
-      await this.store.delete(uri).catch(() => undefined);
+      try {
+        await this.store.delete(uri);
+      } catch (error) {
+        left.push(`${uri} (${messageOf(error)})`);
+      }
     }
+    return left;
   }
 }
 

@@ -4,7 +4,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TransformJobRequest } from '../core/transform-job.js';
-import { messageOf, TransformJobFailedError, TransformJobStoppedError } from '../errors.js';
+import {
+  InvocationTimeoutError,
+  messageOf,
+  TransformJobFailedError,
+  TransformJobStoppedError,
+} from '../errors.js';
 import type { ExecutionParameters, InvocationResult, ModelClient } from '../ports.js';
 import type { JobPlan } from './transform-settings.js';
 
@@ -132,8 +137,7 @@ export async function invokeWithRetries(
 }
 
 function isTimeout(error: unknown): boolean {
-  const name = (error as Error | undefined)?.name;
-  return name === 'TimeoutError' || name === 'AbortError';
+  return error instanceof InvocationTimeoutError;
 }
 
 function containerMessage(body: Uint8Array): string {

@@ -4,7 +4,7 @@
  * that message becomes the transform job's FailureReason.
  */
 import { parse as parseCsvSync } from 'csv-parse/sync';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, InvalidRecordError } from '../errors.js';
 import type { XGBoostModel } from './xgboost-model.js';
 
 /** Rows parsed from a request: `numRows × numFeatures` values, NaN where a value is missing. */
@@ -306,15 +306,6 @@ function countCommas(body: Uint8Array, from: number, end: number): number {
   let count = 0;
   for (let i = from; i < end; i++) if (body[i] === COMMA) count++;
   return count;
-}
-
-/** A request's record the server cannot read: `record` is its 1-based number within the request. */
-export class InvalidRecordError extends InvalidInputError {
-  readonly record: number;
-  constructor(record: number, problem: string) {
-    super(`Record ${record} ${problem}`);
-    this.record = record;
-  }
 }
 
 function recordError(line: number, problem: string): InvalidInputError {

@@ -5,14 +5,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, InvalidRecordError } from '../errors.js';
 import { type ExecutionParameters, INVALID_RECORD_HEADER } from '../ports.js';
 import {
   CONTENT_TYPES,
   type ContentType,
   CsvInvocation,
   formatPredictions,
-  InvalidRecordError,
   type ParsedRecords,
   parseCsvRecords,
   parseJsonLinesRecords,

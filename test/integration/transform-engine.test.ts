@@ -470,6 +470,24 @@ describe('LocalTransformEngine', () => {
       expect(await readdir(join(root, '.tmp')).catch(() => [])).toEqual([]);
     });
 
+    it("fails naming what it could not remove when deleting a failed job's output fails", async () => {
+      await store.put('s3://bucket/in/a.csv', '1\n2\n');
+      await store.put('s3://bucket/in/b.csv', '1\n');
+      container.reply = (req, n) => (n >= 2 ? { status: 400, body: 'no' } : { body: defaultAnswer(req) });
+      const deleteOf = store.delete.bind(store);
+      store.delete = async (uri: string) => {
+        if (uri.endsWith('a.csv.out')) throw new Error('EACCES: permission denied');
+        await deleteOf(uri);
+      };
+      const description = await engine.runTransformJob(request());
+      expect(description.TransformJobStatus).toBe('Failed');
+      expect(description.FailureReason).toBe(
+        'Model container rejected s3://bucket/in/b.csv line 1 (1 record) with HTTP 400: no; ' +
+          'its partial output could not be removed: s3://bucket/out/a.csv.out (EACCES: permission denied)',
+      );
+      expect(await outputKeys()).toEqual(['out/a.csv.out']);
+    });
+
     it('does not retry a 4xx answer', async () => {
       await store.put('s3://bucket/in/a.csv', '1\n');
       container.reply = () => ({ status: 400, body: 'bad input' });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadAwsConfig, pipelineSettingsFrom, requireStateMachineArn } from '../../src/aws/config.js';
+import { ConfigError } from '../../src/errors.js';
 
 const ENV = {
   RESULTS_BUCKET: 'pipeline-bucket',
@@ -54,6 +55,7 @@ describe('loadAwsConfig', () => {
     const env: Record<string, string> = { ...ENV };
     delete env[name];
     expect(() => loadAwsConfig(env)).toThrow(`${name} is required`);
+    expect(() => loadAwsConfig(env)).toThrow(ConfigError);
   });
 
   it('refuses subnets without security groups', () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type BatchRecord, batchLines, batchRecords, type RecordBatch } from '../../src/core/batching.js';
-import { encodeTFRecord, RecordTooLargeError, splitRecords } from '../../src/core/record-splitting.js';
+import { encodeTFRecord, splitRecords } from '../../src/core/record-splitting.js';
 import type { BatchStrategy, SplitType } from '../../src/core/transform-job.js';
+import { RecordTooLargeError } from '../../src/errors.js';
 
 function lineRecords(lines: string[]): BatchRecord[] {
   return lines.map((line, i) => ({ data: Buffer.from(line), index: i + 1 }));

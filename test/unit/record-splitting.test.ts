@@ -5,10 +5,10 @@ import {
   encodeTFRecord,
   type InputRecord,
   RECORDIO_MAGIC,
-  RecordTooLargeError,
   splitRecords,
 } from '../../src/core/record-splitting.js';
 import type { SplitType } from '../../src/core/transform-job.js';
+import { RecordTooLargeError } from '../../src/errors.js';
 
 /** Feeds bytes in fixed-size chunks, so records straddle chunk boundaries. */
 async function* chunked(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
