@@ -50,7 +50,7 @@ export class ConfigError extends PipelineError {
   override name = 'ConfigError';
 }
 
-/** A command line the CLI cannot act on (missing argument, unknown file): exit code 2. */
+/** A command line the CLI cannot act on (unknown flag value, missing file, conflicting options): exit code 2. */
 export class UsageError extends PipelineError {
   override name = 'UsageError';
 }
@@ -149,12 +149,4 @@ export class CatalogError extends PipelineError {
 /** An error's message, or the thrown value as text when something other than an Error was thrown. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A command line the CLI cannot act on (unknown flag value, missing file, conflicting options): exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-  constructor(message: string, options?: PipelineErrorOptions) {
-    super(message, options);
-  }
 }
