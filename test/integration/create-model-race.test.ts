@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CreateModelRequest } from '../../src/core/build-manifest.js';
-import { LocalModelRegistry, SageMakerValidationError } from '../../src/local/model-registry.js';
+import { SageMakerValidationError } from '../../src/errors.js';
+import { LocalModelRegistry } from '../../src/local/model-registry.js';
 import { DEFINITION_PATH } from '../../src/local/paths.js';
 import { type Definition, loadDefinition, runStateMachine } from '../../src/local/state-machine-runner.js';
 
