@@ -293,6 +293,7 @@ async function main(): Promise<void> {
   const parseRequest = {
     runId: 'bench',
     runDate: '2025-01-01',
+    attemptId: '000000000000',
     variant: 'xgboost',
     modelName: 'bench-xgboost',
     shardId: '0001',

@@ -1,8 +1,14 @@
-// RegisterTable on AWS: the Glue catalog only.
+// RegisterTable on AWS: the Glue catalog (the partition switch), then S3 (earlier attempts' files deleted).
 import { GlueClient } from '@aws-sdk/client-glue';
+import { S3Client } from '@aws-sdk/client-s3';
+import { s3ClientOptions } from '../src/aws/clients.js';
 import { GlueCatalog } from '../src/aws/glue-catalog.js';
+import { S3ObjectStore } from '../src/aws/s3-object-store.js';
 import { createRegisterTableHandler } from '../src/steps/register-table.js';
 
-const deps = { catalog: new GlueCatalog(new GlueClient({})) };
+const deps = {
+  catalog: new GlueCatalog(new GlueClient({})),
+  store: new S3ObjectStore(new S3Client(s3ClientOptions())),
+};
 
 export const handler = createRegisterTableHandler(() => deps);

@@ -107,8 +107,26 @@ export interface PartitionDefinition {
 export interface Catalog {
   /** Creates the table, or updates it when it exists with another definition. */
   registerTable(table: TableDefinition): Promise<void>;
-  /** Adds partitions; adding one that exists already is not an error (runs are re-runnable). */
-  addPartitions(table: TableDefinition, partitions: PartitionDefinition[]): Promise<void>;
+  /**
+   * Makes `partitions` the whole set of one run's partitions: partitions that exist get their location
+   * switched, new ones are created, and the run's partitions missing from `partitions` (a variant the
+   * new attempt no longer has) are dropped. `run` is the leading partition values that identify the run
+   * (`[run_date, run_id]`); every partition given must start with them.
+   *
+   * Why one call and not add/delete: a re-run writes its files elsewhere (an attempt folder) and becomes
+   * visible only here, so the previous attempt's rows stay queryable until this moment and a failed
+   * re-run never reaches it. Locally this is one DuckDB transaction; on Glue each partition's location
+   * switch is a single UpdatePartition (a reader sees the old or the new location, never neither).
+   * Repeating the same call changes nothing.
+   *
+   * @returns the run's partitions as they were before the switch (their files may now be deleted,
+   *   unless a new partition still points at them).
+   */
+  switchRunPartitions(
+    table: TableDefinition,
+    run: readonly string[],
+    partitions: PartitionDefinition[],
+  ): Promise<PartitionDefinition[]>;
 }
 
 export type QueryValue = string | number | boolean | null;

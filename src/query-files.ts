@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { QueryFailedError } from './errors.js';
 
@@ -22,4 +22,14 @@ export function createQueryLoader(directory: string): (name: string) => Promise<
       throw error;
     }
   };
+}
+
+/** The names of the named queries in a folder of `<name>.sql` files, sorted. */
+export async function listQueryNames(directory: string): Promise<string[]> {
+  const names = await readdir(directory);
+  return names
+    .filter((name) => name.endsWith('.sql'))
+    .map((name) => name.slice(0, -'.sql'.length))
+    .filter((name) => QUERY_NAME.test(name))
+    .sort();
 }

@@ -1,7 +1,10 @@
 import {
   BatchCreatePartitionCommand,
+  BatchDeletePartitionCommand,
+  BatchUpdatePartitionCommand,
   type Column,
   CreateTableCommand,
+  GetPartitionsCommand,
   GetTableCommand,
   type GlueClient,
   type PartitionInput,
@@ -9,13 +12,15 @@ import {
   type TableInput,
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
-import { gluePartitionInput, glueTableInput } from '../core/results-table.js';
+import { assertPartitionValue, gluePartitionInput, glueTableInput } from '../core/results-table.js';
 import { CatalogError, TransientError } from '../errors.js';
 import type { Catalog, PartitionDefinition, TableDefinition } from '../ports.js';
 import { errorNameOf, rethrowSdkError } from './sdk-errors.js';
 
-/** BatchCreatePartition takes at most 100 partitions per call. */
+/** BatchCreatePartition and BatchUpdatePartition take at most 100 partitions per call. */
 export const GLUE_PARTITION_BATCH_SIZE = 100;
+/** BatchDeletePartition takes at most 25 partitions per call. */
+export const GLUE_DELETE_BATCH_SIZE = 25;
 
 // Glue error codes a later attempt may get past.
 const TRANSIENT_GLUE_CODES = new Set([
@@ -63,43 +68,128 @@ export class GlueCatalog implements Catalog {
   }
 
   /**
-   * Adds partitions in batches of 100. A partition that exists already counts as added (runs are
-   * re-runnable); any other per-partition error fails the call, transient ones as TransientError.
+   * Switches one run's partitions (see {@link Catalog.switchRunPartitions}). Glue has no transaction
+   * over several partitions, so the switch is per partition, and each is a single call Athena sees
+   * whole: a partition that exists gets its location changed by BatchUpdatePartition (never deleted and
+   * re-created, so no reader finds it missing), a new one is created, and the run's partitions of
+   * variants the attempt no longer has are deleted last. Repeating the call changes nothing.
    *
-   * @throws CatalogError naming every partition Glue refused and why.
+   * @throws CatalogError naming every partition Glue refused and why (TransientError when every
+   *   refusal is one a retry may cure).
    */
-  async addPartitions(table: TableDefinition, partitions: PartitionDefinition[]): Promise<void> {
-    for (let start = 0; start < partitions.length; start += GLUE_PARTITION_BATCH_SIZE) {
-      const batch = partitions.slice(start, start + GLUE_PARTITION_BATCH_SIZE);
+  async switchRunPartitions(
+    table: TableDefinition,
+    run: readonly string[],
+    partitions: PartitionDefinition[],
+  ): Promise<PartitionDefinition[]> {
+    const previous = await this.runPartitions(table, run);
+    const key = (values: readonly string[]) => JSON.stringify(values);
+    const existing = new Set(previous.map((p) => key(p.values)));
+    const wanted = new Set(partitions.map((p) => key(p.values)));
+    const toCreate = partitions.filter((p) => !existing.has(key(p.values)));
+    const toUpdate = partitions.filter((p) => existing.has(key(p.values)));
+    const toDelete = previous.filter((p) => !wanted.has(key(p.values)));
+    const what = `${table.database}.${table.name}`;
+
+    for (const batch of chunks(toCreate, GLUE_PARTITION_BATCH_SIZE)) {
       const output = await this.send(
         () =>
           this.client.send(
             new BatchCreatePartitionCommand({
               DatabaseName: table.database,
               TableName: table.name,
-              PartitionInputList: batch.map(
-                (partition) => gluePartitionInput(table, partition) as PartitionInput,
-              ),
+              PartitionInputList: batch.map((p) => gluePartitionInput(table, p) as PartitionInput),
             }),
           ),
-        `Glue BatchCreatePartition ${table.database}.${table.name}`,
+        `Glue BatchCreatePartition ${what}`,
       );
-      const failures = (output.Errors ?? []).filter(
-        (entry) => entry.ErrorDetail?.ErrorCode !== 'AlreadyExistsException',
+      // Created meanwhile (a retried call): switched by the update below on the next attempt's call.
+      const refused = (output.Errors ?? []).filter(
+        (e) => e.ErrorDetail?.ErrorCode !== 'AlreadyExistsException',
       );
-      if (failures.length === 0) continue;
-      const details = failures.map(
-        (entry) =>
-          `[${(entry.PartitionValues ?? []).join(', ')}] ${entry.ErrorDetail?.ErrorCode ?? 'Error'}: ${
-            entry.ErrorDetail?.ErrorMessage ?? 'no message'
-          }`,
+      throwRefused(refused, what, 'create');
+      const already = (output.Errors ?? []).filter(
+        (e) => e.ErrorDetail?.ErrorCode === 'AlreadyExistsException',
       );
-      const message = `Glue refused ${failures.length} partition(s) of ${table.database}.${table.name}: ${details.join('; ')}`;
-      const allTransient = failures.every((entry) =>
-        TRANSIENT_GLUE_CODES.has(entry.ErrorDetail?.ErrorCode ?? ''),
-      );
-      throw allTransient ? new TransientError(message) : new CatalogError(message);
+      for (const entry of already) {
+        const partition = batch.find((p) => key(p.values) === key(entry.PartitionValues ?? []));
+        if (partition) toUpdate.push(partition);
+      }
     }
+    for (const batch of chunks(toUpdate, GLUE_PARTITION_BATCH_SIZE)) {
+      const output = await this.send(
+        () =>
+          this.client.send(
+            new BatchUpdatePartitionCommand({
+              DatabaseName: table.database,
+              TableName: table.name,
+              Entries: batch.map((p) => ({
+                PartitionValueList: [...p.values],
+                PartitionInput: gluePartitionInput(table, p) as PartitionInput,
+              })),
+            }),
+          ),
+        `Glue BatchUpdatePartition ${what}`,
+      );
+      throwRefused(output.Errors ?? [], what, 'update');
+    }
+    for (const batch of chunks(toDelete, GLUE_DELETE_BATCH_SIZE)) {
+      const output = await this.send(
+        () =>
+          this.client.send(
+            new BatchDeletePartitionCommand({
+              DatabaseName: table.database,
+              TableName: table.name,
+              PartitionsToDelete: batch.map((p) => ({ Values: [...p.values] })),
+            }),
+          ),
+        `Glue BatchDeletePartition ${what}`,
+      );
+      const refused = (output.Errors ?? []).filter(
+        (e) => e.ErrorDetail?.ErrorCode !== 'EntityNotFoundException',
+      );
+      throwRefused(refused, what, 'delete');
+    }
+    return previous;
+  }
+
+  /** The table's partitions whose leading values are `run` (GetPartitions with an expression, paged). */
+  private async runPartitions(
+    table: TableDefinition,
+    run: readonly string[],
+  ): Promise<PartitionDefinition[]> {
+    // Values are checked plain path segments (assertPartitionValue): no quote can reach the expression.
+    const expression = run
+      .map((value, i) => {
+        assertPartitionValue(value, table.partitionKeys[i]?.name ?? `key ${i}`);
+        return `${table.partitionKeys[i]?.name} = '${value}'`;
+      })
+      .join(' AND ');
+    const found: PartitionDefinition[] = [];
+    let nextToken: string | undefined;
+    do {
+      const token = nextToken;
+      const output = await this.send(
+        () =>
+          this.client.send(
+            new GetPartitionsCommand({
+              DatabaseName: table.database,
+              TableName: table.name,
+              Expression: expression,
+              ...(token ? { NextToken: token } : {}),
+            }),
+          ),
+        `Glue GetPartitions ${table.database}.${table.name} (${expression})`,
+      );
+      for (const partition of output.Partitions ?? []) {
+        const values = partition.Values ?? [];
+        // Filter again: the expression is the efficient path, this makes the scope exact.
+        if (!run.every((value, i) => values[i] === value)) continue;
+        found.push({ values, location: partition.StorageDescriptor?.Location ?? '' });
+      }
+      nextToken = output.NextToken;
+    } while (nextToken);
+    return found;
   }
 
   private async send<T>(call: () => Promise<T>, what: string): Promise<T> {
@@ -143,4 +233,32 @@ function sameDefinition(
     JSON.stringify(sd?.SerdeInfo?.Parameters ?? {}) === JSON.stringify(want?.SerdeInfo?.Parameters ?? {}) &&
     existing.Parameters?.classification === wanted.Parameters?.classification
   );
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
+  return out;
+}
+
+interface GluePartitionError {
+  PartitionValues?: string[];
+  PartitionValueList?: string[];
+  ErrorDetail?: { ErrorCode?: string; ErrorMessage?: string };
+}
+
+/** @throws CatalogError (or TransientError when every refusal is transient) naming each partition. */
+function throwRefused(failures: readonly GluePartitionError[], what: string, verb: string): void {
+  if (failures.length === 0) return;
+  const details = failures.map(
+    (entry) =>
+      `[${(entry.PartitionValues ?? entry.PartitionValueList ?? []).join(', ')}] ${entry.ErrorDetail?.ErrorCode ?? 'Error'}: ${
+        entry.ErrorDetail?.ErrorMessage ?? 'no message'
+      }`,
+  );
+  const message = `Glue refused to ${verb} ${failures.length} partition(s) of ${what}: ${details.join('; ')}`;
+  const allTransient = failures.every((entry) =>
+    TRANSIENT_GLUE_CODES.has(entry.ErrorDetail?.ErrorCode ?? ''),
+  );
+  throw allTransient ? new TransientError(message) : new CatalogError(message);
 }

@@ -43,7 +43,8 @@ export async function queryCommand(options: QueryCommandOptions): Promise<number
     }
     sql = renderQuery(query.sql, options.table);
   }
-  const pipeline = await LocalPipeline.open({ home: options.home });
+  // Read-only: a query can never change the catalog or the published results.
+  const pipeline = await LocalPipeline.open({ home: options.home, readOnly: true });
   try {
     const { columns, rows } = await pipeline.catalog.runQuery(sql, params);
     printRows(process.stdout, columns, rows, options.format);

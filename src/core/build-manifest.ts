@@ -4,6 +4,16 @@ import type { ObjectInfo, ObjectStore, PartitionDefinition } from '../ports.js';
 import { formatManifest } from './manifest.js';
 import type { ParseTransformOutputRequest } from './result-parsing.js';
 import { actualColumnIndex, idColumnIndex, modelInputFilter } from './results-table.js';
+import {
+  ATTEMPT_PLAN,
+  attemptIdFor,
+  attemptOf,
+  attemptScratchPrefix,
+  attemptsPrefix,
+  REGISTERING_MARKER,
+  runResultsPrefix,
+} from './run-attempt.js';
+import { checkRunRequest } from './run-checks.js';
 import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
 import { joinS3Uri, parseS3Uri } from './s3-uri.js';
 import type { TransformJobRequest } from './transform-job.js';
@@ -21,6 +31,8 @@ export interface BuildManifestDeps {
   settings: PipelineSettings;
   /** Whether a model of this name exists already (SageMaker DescribeModel; locally, the model registry). */
   modelExists: (modelName: string) => Promise<boolean>;
+  /** The named queries that exist, so an unknown name in `queries` fails before any job runs. */
+  knownQueries?: () => Promise<string[]>;
 }
 
 /** A CreateModel request for a variant given as image + artifact. */
@@ -57,6 +69,10 @@ export interface RunPlan {
   runDate: string;
   runPrefix: string;
   executionName: string;
+  /** This execution's attempt (src/core/run-attempt.ts): names its scratch and its result folders. */
+  attemptId: string;
+  /** `runs/<runId>/attempts/<attemptId>/`: manifests, transform outputs, the attempt's plan. */
+  attemptPrefix: string;
   inputs: { objects: number; bytes: number; shards: number };
   modelsToCreate: CreateModelRequest[];
   jobs: PlannedJob[];
@@ -72,27 +88,35 @@ const DEFAULT_OBJECTS_PER_SHARD = 500;
  * variant) as a complete CreateTransformJob request, with SageMaker's defaults filled in, because the
  * state machine's JSONPath Parameters cannot leave a field out.
  *
- * A re-run of the same runId keeps the first attempt's run date, so its results replace the earlier
- * ones instead of landing in a second partition; the run's old result files are deleted first.
+ * Everything this execution writes goes to its attempt's scratch (`runs/<runId>/attempts/<attemptId>/`)
+ * and, later, ParseResults writes result files under `…/variant=V/attempt=<attemptId>/`: nothing the
+ * catalog points at is touched, so the run's published results stay as they are until RegisterTable
+ * switches to the new attempt. A re-run of the same runId keeps the first attempt's run date, so its
+ * results replace the earlier ones instead of landing in a second partition. Attempts of this run id
+ * that certainly never published (no registering marker) are deleted here.
  *
- * @throws InvalidInputError when the input holds no objects, an object is empty, or the results settings
- *   cannot be applied (an idColumn ParseResults could not find).
+ * @throws InvalidInputError when the input holds no objects, an object is empty, or a plan-time check of
+ *   src/core/run-checks.ts fails (unknown query, results settings ParseResults could not apply, …).
  * @throws ObjectNotFoundError when the input names a single object that does not exist.
  */
 export async function buildManifest(event: BuildManifestEvent, deps: BuildManifestDeps): Promise<RunPlan> {
   const { request, executionName } = event;
   const { store, settings } = deps;
-  checkResultsSettings(request);
+  checkRunRequest(request, deps.knownQueries ? { knownQueries: await deps.knownQueries() } : {});
+  defaultInputFilter(request); // throws when the columns to keep from the model cannot be left out
   const runId = request.runId ?? runIdFromExecutionName(executionName);
   const runPrefix = `s3://${settings.bucket}/runs/${runId}/`;
+  const attemptId = attemptIdFor(executionName);
+  const attemptPrefix = attemptScratchPrefix(runPrefix, attemptId);
   const runDate = (await previousRunDate(store, runPrefix)) ?? utcDate(event.executionStartTime);
+  await cleanUnpublishedAttempts(store, runPrefix, attemptId);
 
   const { prefix, objects } = await listInput(store, request);
   const shardSize = request.objectsPerShard ?? DEFAULT_OBJECTS_PER_SHARD;
   const shards: { shardId: string; manifestUri: string }[] = [];
   for (let start = 0, n = 0; start < objects.length; start += shardSize, n += 1) {
     const shardId = String(n).padStart(4, '0');
-    const manifestUri = joinS3Uri(runPrefix, `manifests/shard-${shardId}.manifest`);
+    const manifestUri = joinS3Uri(attemptPrefix, `manifests/shard-${shardId}.manifest`);
     const manifest = formatManifest(
       prefix,
       objects.slice(start, start + shardSize).map((o) => o.uri),
@@ -113,9 +137,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
     table: request.results?.table ?? 'predictions',
     resultsPrefix: `s3://${settings.bucket}/results/`,
   };
-  await deleteRunResults(store, table, runDate, runId);
-
-  const attempt = shortHash(executionName, 6);
+  const attempt = attemptId.slice(0, 6);
   const jobs: PlannedJob[] = [];
   for (const { model, modelName } of variants) {
     for (const shard of shards) {
@@ -125,7 +147,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
         modelName,
         jobName: `${runId}-${model.variant}-${shard.shardId}-${attempt}`,
         manifestUri: shard.manifestUri,
-        outputPath: joinS3Uri(runPrefix, `transform/${model.variant}/shard-${shard.shardId}/`),
+        outputPath: joinS3Uri(attemptPrefix, `transform/${model.variant}/shard-${shard.shardId}/`),
         tags: [
           { Key: 'pipeline-run-id', Value: runId },
           { Key: 'pipeline-variant', Value: model.variant },
@@ -138,6 +160,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
         parseRequest: {
           runId,
           runDate,
+          attemptId,
           variant: model.variant,
           modelName,
           shardId: shard.shardId,
@@ -167,6 +190,8 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
     runDate,
     runPrefix,
     executionName,
+    attemptId,
+    attemptPrefix,
     inputs: {
       objects: objects.length,
       bytes: objects.reduce((sum, o) => sum + o.size, 0),
@@ -177,17 +202,12 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
     table,
     queries: request.queries ?? ['summary'],
   };
+  const planText = JSON.stringify(plan, null, 2);
+  // The attempt's own copy first: cleanup reads it to find the attempt's result files.
+  await store.put(joinS3Uri(attemptPrefix, ATTEMPT_PLAN), planText);
   await store.put(joinS3Uri(runPrefix, 'request.json'), JSON.stringify(request, null, 2));
-  await store.put(joinS3Uri(runPrefix, 'plan.json'), JSON.stringify(plan, null, 2));
+  await store.put(joinS3Uri(runPrefix, 'plan.json'), planText);
   return plan;
-}
-
-/** Results settings ParseResults would reject, caught before any model is created or job runs. */
-function checkResultsSettings(request: RunRequest): void {
-  const contentType = (request.transform?.ContentType ?? 'text/csv').split(';')[0]?.trim().toLowerCase();
-  idColumnIndex(request.results ?? {}, contentType === 'text/csv');
-  actualColumnIndex(request.results ?? {}, contentType === 'text/csv');
-  defaultInputFilter(request);
 }
 
 /**
@@ -386,11 +406,59 @@ async function previousRunDate(store: ObjectStore, runPrefix: string): Promise<s
   return typeof previous.runDate === 'string' ? previous.runDate : undefined;
 }
 
-async function deleteRunResults(store: ObjectStore, table: ResultsTableRef, runDate: string, runId: string) {
-  const runResults = joinS3Uri(table.resultsPrefix, `${table.table}/run_date=${runDate}/run_id=${runId}/`);
-  const stale: string[] = [];
-  for await (const object of store.list(runResults)) stale.push(object.uri);
-  for (const uri of stale) await store.delete(uri);
+/**
+ * Deletes the scratch and result files of earlier attempts of this run id that never reached
+ * RegisterTable's switch (no registering marker): a failed or killed attempt whose RecordFailure did not
+ * run or did not finish. Attempts with the marker may be the published one; only a later RegisterTable,
+ * which knows from the catalog what is published, removes them.
+ */
+export async function cleanUnpublishedAttempts(
+  store: ObjectStore,
+  runPrefix: string,
+  currentAttemptId: string,
+): Promise<string[]> {
+  const byAttempt = new Map<string, string[]>();
+  const prefix = attemptsPrefix(runPrefix);
+  for await (const object of store.list(prefix)) {
+    const attemptId = object.uri.slice(prefix.length).split('/')[0] ?? '';
+    if (attemptId === currentAttemptId || !/^[0-9a-f]{12}$/.test(attemptId)) continue;
+    const list = byAttempt.get(attemptId) ?? [];
+    list.push(object.uri);
+    byAttempt.set(attemptId, list);
+  }
+  const cleaned: string[] = [];
+  for (const [attemptId, scratch] of byAttempt) {
+    const scratchPrefix = `${prefix}${attemptId}/`;
+    if (scratch.includes(`${scratchPrefix}${REGISTERING_MARKER}`)) continue;
+    await deleteAttemptResults(store, scratchPrefix, attemptId);
+    // The plan goes last: it is what finds the result files if this cleanup is interrupted.
+    const planUri = `${scratchPrefix}${ATTEMPT_PLAN}`;
+    for (const uri of scratch) if (uri !== planUri) await store.delete(uri);
+    await store.delete(planUri);
+    cleaned.push(attemptId);
+  }
+  return cleaned;
+}
+
+/**
+ * Deletes one attempt's result files (every variant), found through the plan in its scratch. An attempt
+ * whose plan was never written wrote no result files: ParseResults runs only after BuildManifest.
+ */
+export async function deleteAttemptResults(
+  store: ObjectStore,
+  scratchPrefix: string,
+  attemptId: string,
+): Promise<void> {
+  const planUri = joinS3Uri(scratchPrefix, ATTEMPT_PLAN);
+  if (!(await store.head(planUri))) return;
+  const plan = JSON.parse(Buffer.from(await store.getBytes(planUri)).toString('utf8')) as Partial<RunPlan>;
+  if (!plan.table || !plan.runDate || !plan.runId) return;
+  const runResults = runResultsPrefix(plan.table.resultsPrefix, plan.table.table, plan.runDate, plan.runId);
+  const files: string[] = [];
+  for await (const object of store.list(runResults)) {
+    if (attemptOf(object.uri) === attemptId) files.push(object.uri);
+  }
+  for (const uri of files) await store.delete(uri);
 }
 
 function utcDate(isoTime: string): string {

@@ -1,5 +1,6 @@
 import type { ObjectStore } from '../ports.js';
-import { runIdFromExecutionName } from './build-manifest.js';
+import { deleteAttemptResults, runIdFromExecutionName } from './build-manifest.js';
+import { ATTEMPT_PLAN, attemptIdFor, attemptScratchPrefix, REGISTERING_MARKER } from './run-attempt.js';
 import { renderFailureReport } from './run-report-failure.js';
 import type { RunRequest } from './run-request.js';
 import { joinS3Uri } from './s3-uri.js';
@@ -26,6 +27,12 @@ export interface FailureRecord {
   cause: string;
   recordedAt: string;
   uri: string;
+  /**
+   * What happened to the failed attempt's files: `cleaned` (its result files and scratch deleted),
+   * `kept` (it reached RegisterTable's switch, so it may be published; a later run cleans it), or why
+   * cleaning failed (the next run of this id deletes what is left).
+   */
+  attempt: { attemptId: string; files: 'cleaned' | 'kept' | string; deletedObjects: number };
 }
 
 /** What schemas/run-request.schema.json allows as a runId. */
@@ -35,6 +42,11 @@ const RUN_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
  * Writes `runs/<runId>/failure.json` for a failed execution, so the reason sits next to the run's
  * other files, and returns it. Causes come in several shapes (a Lambda error's JSON, a failed
  * DescribeTransformJob as JSON, plain text); the message is dug out of whichever it is.
+ *
+ * Then cleans the failed attempt, best effort: its result files and its scratch (manifests, `.out`
+ * outputs) are deleted, unless it reached RegisterTable's switch (its registering marker exists), in
+ * which case it may be what the catalog publishes and is left to a later run. Whatever this misses
+ * (a killed process never gets here) the next run of the id deletes in BuildManifest.
  */
 export async function recordFailure(
   event: RecordFailureEvent,
@@ -56,6 +68,7 @@ export async function recordFailure(
     cause,
     recordedAt: deps.now().toISOString(),
     uri,
+    attempt: await cleanFailedAttempt(deps.store, `s3://${deps.bucket}/runs/${runId}/`, executionName),
   };
   await deps.store.put(uri, JSON.stringify(record, null, 2), { contentType: 'application/json' });
   await writeFailureReport(record, deps);
@@ -118,6 +131,34 @@ async function readJson<T>(store: ObjectStore, uri: string): Promise<T | undefin
     return JSON.parse(text) as T;
   } catch {
     return undefined;
+  }
+}
+
+async function cleanFailedAttempt(
+  store: ObjectStore,
+  runPrefix: string,
+  executionName: string,
+): Promise<FailureRecord['attempt']> {
+  const attemptId = attemptIdFor(executionName);
+  const scratch = attemptScratchPrefix(runPrefix, attemptId);
+  let deletedObjects = 0;
+  try {
+    if (await store.head(joinS3Uri(scratch, REGISTERING_MARKER))) {
+      return { attemptId, files: 'kept', deletedObjects };
+    }
+    await deleteAttemptResults(store, scratch, attemptId);
+    const planUri = joinS3Uri(scratch, ATTEMPT_PLAN);
+    const objects: string[] = [];
+    for await (const object of store.list(scratch)) if (object.uri !== planUri) objects.push(object.uri);
+    for (const object of objects) {
+      await store.delete(object);
+      deletedObjects += 1;
+    }
+    // The plan last: it is what lets the next run find this attempt's result files.
+    await store.delete(planUri);
+    return { attemptId, files: 'cleaned', deletedObjects };
+  } catch (error) {
+    return { attemptId, files: `not cleaned: ${(error as Error).message}`, deletedObjects };
   }
 }
 

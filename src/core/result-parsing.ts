@@ -14,6 +14,7 @@ import {
   partitionLocation,
   resultsTableDefinition,
 } from './results-table.js';
+import { attemptLocation } from './run-attempt.js';
 import { transformOutputUri } from './transform-output.js';
 
 /** What ParseResults needs to turn one transform job's output into result rows. */
@@ -21,6 +22,8 @@ export interface ParseTransformOutputRequest {
   runId: string;
   /** `YYYY-MM-DD` */
   runDate: string;
+  /** The attempt (src/core/run-attempt.ts): rows go to the partition's `attempt=<attemptId>/` folder. */
+  attemptId: string;
   variant: string;
   modelName: string;
   /** Names the part file, so a re-run of the same shard overwrites instead of duplicating. */
@@ -78,8 +81,10 @@ const SHARD_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const DEFAULT_THRESHOLD = 0.5;
 
 /**
- * Joins each input record with its prediction and writes the rows as JSON lines to the run's partition:
- * `<resultsPrefix><table>/run_date=<d>/run_id=<r>/variant=<v>/part-<shardId>.json`.
+ * Joins each input record with its prediction and writes the rows as JSON lines to the attempt's folder
+ * of the run's partition:
+ * `<resultsPrefix><table>/run_date=<d>/run_id=<r>/variant=<v>/attempt=<attemptId>/part-<shardId>.json`,
+ * which no query reads until RegisterTable switches the partition to it.
  *
  * Inputs and outputs are read line by line in lockstep and rows are streamed to the store, so memory
  * does not grow with the data. The part file appears only when every record has its prediction; a
@@ -102,7 +107,7 @@ export async function parseTransformOutput(
     resultsPrefix: request.results.resultsPrefix,
   });
   const values = [request.runDate, request.runId, request.variant];
-  const location = partitionLocation(table, values);
+  const location = attemptLocation(partitionLocation(table, values), request.attemptId);
   const partUri = `${location}part-${request.shardId}.json`;
 
   const manifest = parseManifest(

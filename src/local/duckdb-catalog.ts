@@ -1,11 +1,12 @@
+import { readdir } from 'node:fs/promises';
 import {
   type DuckDBConnection,
   DuckDBInstance,
   type DuckDBResultReader,
   DuckDBTypeId,
   type DuckDBValue,
+  StatementType,
 } from '@duckdb/node-api';
-import { joinS3Uri } from '../core/s3-uri.js';
 import { CatalogError, InvalidInputError, QueryFailedError } from '../errors.js';
 import type {
   Catalog,
@@ -21,6 +22,18 @@ import type { FileObjectStore } from './file-object-store.js';
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,127}$/;
 /** The catalog's own bookkeeping: table definitions and registered partitions. */
 const META_SCHEMA = '_pipeline_catalog';
+/** Statement kinds runQuery accepts: reads only (DESCRIBE, SHOW and PRAGMA version are SELECTs). */
+const READ_STATEMENTS = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
+/** How often a query is re-planned when a partition's files vanished under it (a run replacing them). */
+const MISSING_FILE_RETRIES = 2;
+
+export interface DuckDbCatalogOptions {
+  /**
+   * Open the database read-only (`npm start -- query`): nothing can change the catalog, and the DuckDB
+   * file lock is shared, so several readers can query at once.
+   */
+  readOnly?: boolean;
+}
 
 /**
  * Glue + Athena on one machine: a DuckDB database file holding table definitions, their partitions,
@@ -31,9 +44,15 @@ const META_SCHEMA = '_pipeline_catalog';
  * `read_json('<dir>/*.json', columns = {…})` with its partition values as literal columns, the parts
  * joined with UNION ALL. Partition values come from the registration, not the path, as in Glue.
  *
- * The view is rebuilt on every registerTable/addPartitions call. A partition whose directory holds no
- * `.json` file at that moment is left out of the view (DuckDB fails on a glob with no match, Athena
- * reads it as empty): its rows appear once files exist and the view is rebuilt.
+ * Queries never fail because a run's files are missing or being replaced: before each query the
+ * connection gets a TEMP view per table (it shadows the stored one) over the partitions whose folders
+ * hold `.json` files at that moment (DuckDB fails on a glob with no match; Athena reads a missing
+ * partition as empty), and a query whose files vanished while it was planned is planned again. The
+ * stored view (for other DuckDB clients) is rebuilt on every registration the same way. Paths go into
+ * globs with `[ ] * ?` escaped, so any home folder works.
+ *
+ * runQuery accepts read statements only (SELECT, EXPLAIN): the catalog and the results change through
+ * runs, never through a query.
  *
  * Query results: BIGINT/HUGEINT become numbers when safe (else decimal strings), DECIMAL numbers, DATE
  * `YYYY-MM-DD`, TIMESTAMP ISO 8601, and lists/structs/maps JSON text (the QueryEngine port carries
@@ -45,23 +64,45 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
   private readonly instance: DuckDBInstance;
   private readonly connection: DuckDBConnection;
   private readonly store: FileObjectStore;
+  /** The database file, named in errors. */
+  readonly path: string;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
-  private constructor(instance: DuckDBInstance, connection: DuckDBConnection, store: FileObjectStore) {
+  private constructor(
+    instance: DuckDBInstance,
+    connection: DuckDBConnection,
+    store: FileObjectStore,
+    path: string,
+  ) {
     this.instance = instance;
     this.connection = connection;
     this.store = store;
+    this.path = path;
   }
 
   /**
-   * Opens (creating when missing) the catalog database at `path`; `store` maps `s3://` locations to the
-   * files the views read.
+   * Opens (creating when missing, unless read-only) the catalog database at `path`; `store` maps
+   * `s3://` locations to the files the views read.
+   *
+   * @throws CatalogError naming the file when it cannot be opened (another process holds its lock; a
+   *   read-only open of a catalog that does not exist yet).
    */
-  static async open(path: string, store: FileObjectStore): Promise<DuckDbCatalog> {
+  static async open(
+    path: string,
+    store: FileObjectStore,
+    options: DuckDbCatalogOptions = {},
+  ): Promise<DuckDbCatalog> {
+    if (path.includes('?')) {
+      // DuckDB 1.5 reads "?" in a database path as the start of options and writes its log to a broken
+      // path ("a.wal?b/catalog.duckdb"), following symlinks, so no alias helps: say so up front.
+      throw new CatalogError(
+        `Cannot keep the local catalog at ${path}: DuckDB cannot use a path containing "?". Choose a home folder without "?" (--home or PIPELINE_HOME)`,
+      );
+    }
     let instance: DuckDBInstance;
     try {
-      instance = await DuckDBInstance.create(path);
+      instance = await DuckDBInstance.create(path, options.readOnly ? { access_mode: 'READ_ONLY' } : {});
     } catch (error) {
       // Most often another process (a second `npm start`) holds the file's lock.
       throw new CatalogError(`Cannot open the local catalog ${path}: ${(error as Error).message}`, {
@@ -69,7 +110,11 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
       });
     }
     const connection = await instance.connect();
-    const catalog = new DuckDbCatalog(instance, connection, store);
+    const catalog = new DuckDbCatalog(instance, connection, store, path);
+    if (options.readOnly) {
+      await catalog.exclusive(() => catalog.updateSearchPath());
+      return catalog;
+    }
     await catalog.exclusive(async () => {
       await connection.run(`CREATE SCHEMA IF NOT EXISTS ${META_SCHEMA}`);
       await connection.run(
@@ -106,29 +151,47 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
   }
 
   /**
-   * Adds partitions to a registered table; a partition that exists already is kept as it is (Glue's
-   * AlreadyExists, which re-runs ignore).
+   * Switches one run's partitions in one transaction (see {@link Catalog.switchRunPartitions}): until it
+   * commits every query sees the previous locations, after it the new ones.
    *
-   * @throws CatalogError when the table is not registered (Glue's EntityNotFound).
-   * @throws InvalidInputError when a partition's values do not match the partition keys.
+   * @throws CatalogError when the table is not registered (Glue's EntityNotFound), or DuckDB fails
+   *   (the cause kept; nothing changed).
+   * @throws InvalidInputError when a partition's values do not match the partition keys or the run.
    */
-  async addPartitions(table: TableDefinition, partitions: PartitionDefinition[]): Promise<void> {
+  async switchRunPartitions(
+    table: TableDefinition,
+    run: readonly string[],
+    partitions: PartitionDefinition[],
+  ): Promise<PartitionDefinition[]> {
     checkDefinition(table);
-    for (const partition of partitions) checkPartition(table, partition);
-    await this.exclusive(() =>
+    for (const partition of partitions) checkPartition(table, partition, run);
+    const wanted = new Set(partitions.map((p) => JSON.stringify(p.values)));
+    return this.exclusive(() =>
       this.transaction(async () => {
         const stored = await this.storedDefinition(table.database, table.name);
         if (!stored) {
           throw new CatalogError(`Table ${table.database}.${table.name} is not registered`);
         }
+        const previous = (await this.registeredPartitions(table.database, table.name)).filter((p) =>
+          run.every((value, i) => p.values[i] === value),
+        );
+        for (const partition of previous) {
+          if (wanted.has(JSON.stringify(partition.values))) continue;
+          await this.connection.run(
+            `DELETE FROM ${META_SCHEMA}.partitions WHERE database = ? AND name = ? AND partition_values = ?`,
+            [table.database, table.name, JSON.stringify(partition.values)],
+          );
+        }
         for (const partition of partitions) {
           await this.connection.run(
             `INSERT INTO ${META_SCHEMA}.partitions (database, name, partition_values, location)
-             VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+             VALUES (?, ?, ?, ?)
+             ON CONFLICT (database, name, partition_values) DO UPDATE SET location = excluded.location`,
             [table.database, table.name, JSON.stringify(partition.values), partition.location],
           );
         }
         await this.rebuildView(stored);
+        return previous;
       }),
     );
   }
@@ -139,41 +202,60 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
   }
 
   /**
-   * Runs one SQL statement as a prepared statement: `parameters` bind to `?` in order and are never
-   * spliced into the SQL text.
+   * Runs one read statement as a prepared statement: `parameters` bind to `?` in order and are never
+   * spliced into the SQL text. Tables are read through views over the partitions whose files exist now.
    *
-   * @throws QueryFailedError when the SQL holds more or less than one statement, the parameter count
-   *   does not match, or DuckDB rejects the query.
+   * @throws QueryFailedError when the SQL holds more or less than one statement, is not a read
+   *   statement (INSERT, DELETE, COPY, ATTACH, SET, …), the parameter count does not match, or DuckDB
+   *   rejects the query.
    */
   async runQuery(
     sql: string,
     parameters: QueryValue[] = [],
   ): Promise<{ columns: string[]; rows: QueryRow[] }> {
     return this.exclusive(async () => {
-      let reader: DuckDBResultReader;
-      try {
-        const statements = await this.connection.extractStatements(sql);
-        if (statements.count !== 1) {
-          throw new QueryFailedError(`Expected one SQL statement, got ${statements.count}`);
-        }
-        const prepared = await statements.prepare(0);
+      for (let retry = 0; ; retry += 1) {
+        await this.refreshQueryViews();
         try {
-          if (prepared.parameterCount !== parameters.length) {
-            throw new QueryFailedError(
-              `The query has ${prepared.parameterCount} ? parameter(s) but ${parameters.length} value(s) were given`,
-            );
-          }
-          prepared.bind(parameters as DuckDBValue[]);
-          reader = await prepared.runAndReadAll();
-        } finally {
-          prepared.destroySync();
+          return readResult(await this.runReadStatement(sql, parameters));
+        } catch (error) {
+          // A run replaced a partition's files between planning and reading: plan again on what is there.
+          if (retry < MISSING_FILE_RETRIES && isMissingFileError(error)) continue;
+          throw error;
         }
-      } catch (error) {
-        if (error instanceof QueryFailedError) throw error;
-        throw new QueryFailedError(`Query failed: ${(error as Error).message}`, { cause: error });
       }
-      return readResult(reader);
     });
+  }
+
+  private async runReadStatement(sql: string, parameters: QueryValue[]): Promise<DuckDBResultReader> {
+    let reader: DuckDBResultReader;
+    try {
+      const statements = await this.connection.extractStatements(sql);
+      if (statements.count !== 1) {
+        throw new QueryFailedError(`Expected one SQL statement, got ${statements.count}`);
+      }
+      const prepared = await statements.prepare(0);
+      try {
+        if (!READ_STATEMENTS.has(prepared.statementType)) {
+          throw new QueryFailedError(
+            `Only read statements (SELECT, WITH … SELECT, EXPLAIN) can run as a query; this is ${StatementType[prepared.statementType] ?? 'another kind of'} statement. The catalog and the published results change only through runs.`,
+          );
+        }
+        if (prepared.parameterCount !== parameters.length) {
+          throw new QueryFailedError(
+            `The query has ${prepared.parameterCount} ? parameter(s) but ${parameters.length} value(s) were given`,
+          );
+        }
+        prepared.bind(parameters as DuckDBValue[]);
+        reader = await prepared.runAndReadAll();
+      } finally {
+        prepared.destroySync();
+      }
+    } catch (error) {
+      if (error instanceof QueryFailedError) throw error;
+      throw new QueryFailedError(`Query failed: ${(error as Error).message}`, { cause: error });
+    }
+    return reader;
   }
 
   /** Closes the connection and the database file. Safe to call twice. */
@@ -195,14 +277,21 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     return run;
   }
 
-  private async transaction(work: () => Promise<void>): Promise<void> {
-    await this.connection.run('BEGIN TRANSACTION');
+  /**
+   * Runs `work` in one transaction. When DuckDB fails (a full disk under the catalog, say), it may have
+   * aborted the transaction itself, so a failing ROLLBACK is ignored: the error that matters is the
+   * first one, kept as the cause and with the catalog file named.
+   */
+  private async transaction<T>(work: () => Promise<T>): Promise<T> {
     try {
-      await work();
+      await this.connection.run('BEGIN TRANSACTION');
+      const result = await work();
       await this.connection.run('COMMIT');
+      return result;
     } catch (error) {
-      await this.connection.run('ROLLBACK');
-      throw error;
+      await this.connection.run('ROLLBACK').catch(() => undefined);
+      if (error instanceof CatalogError || error instanceof InvalidInputError) throw error;
+      throw new CatalogError(`Local catalog ${this.path}: ${(error as Error).message}`, { cause: error });
     }
   }
 
@@ -228,25 +317,54 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
   }
 
   private async rebuildView(table: TableDefinition): Promise<void> {
+    await this.connection.run(
+      `CREATE OR REPLACE VIEW ${table.database}.${table.name} AS\n${await this.viewBody(table)}`,
+    );
+  }
+
+  /**
+   * Gives this connection a TEMP view per registered table, built on the files present now. TEMP views
+   * come first in name resolution, and a read-only database accepts them.
+   */
+  private async refreshQueryViews(): Promise<void> {
+    const reader = await this.connection.runAndReadAll(
+      `SELECT definition FROM ${META_SCHEMA}.tables ORDER BY database DESC, name`,
+    );
+    for (const [definition] of reader.getRowsJS()) {
+      const table = JSON.parse(String(definition)) as TableDefinition;
+      if (!IDENTIFIER.test(table.name)) continue;
+      await this.connection.run(
+        `CREATE OR REPLACE TEMP VIEW ${table.name} AS\n${await this.viewBody(table)}`,
+      );
+    }
+  }
+
+  /** The table's rows: one read_json per registered partition that has files now, UNION ALL. */
+  private async viewBody(table: TableDefinition): Promise<string> {
     const partitions = await this.registeredPartitions(table.database, table.name);
     const parts: string[] = [];
     for (const partition of partitions) {
       if (await this.hasDataFiles(partition.location)) parts.push(this.partitionSelect(table, partition));
     }
-    const body = parts.length > 0 ? parts.join('\nUNION ALL\n') : emptySelect(table);
-    await this.connection.run(`CREATE OR REPLACE VIEW ${table.database}.${table.name} AS\n${body}`);
+    return parts.length > 0 ? parts.join('\nUNION ALL\n') : emptySelect(table);
   }
 
   private async hasDataFiles(location: string): Promise<boolean> {
-    for await (const object of this.store.list(location)) {
-      const rest = object.uri.slice(location.length);
-      if (!rest.includes('/') && rest.endsWith('.json')) return true;
+    let names: string[];
+    try {
+      names = await readdir(this.store.directoryOf(location));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      throw new CatalogError(`Cannot read partition folder ${location}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
-    return false;
+    return names.some((name) => name.endsWith('.json') && !name.startsWith('.'));
   }
 
   private partitionSelect(table: TableDefinition, partition: PartitionDefinition): string {
-    const glob = this.store.pathOf(joinS3Uri(partition.location, '*.json'));
+    const glob = `${escapeGlob(this.store.directoryOf(partition.location))}/*.json`;
     const columns = table.columns.map((c) => `${sqlString(c.name)}: ${sqlString(duckDbType(c.type))}`);
     const values = table.partitionKeys.map(
       (key, i) => `CAST(${sqlString(partition.values[i] ?? '')} AS ${duckDbType(key.type)}) AS ${key.name}`,
@@ -292,7 +410,16 @@ function checkDefinition(table: TableDefinition): void {
   for (const column of [...table.columns, ...table.partitionKeys]) duckDbType(column.type);
 }
 
-function checkPartition(table: TableDefinition, partition: PartitionDefinition): void {
+function checkPartition(
+  table: TableDefinition,
+  partition: PartitionDefinition,
+  run: readonly string[],
+): void {
+  if (!run.every((value, i) => partition.values[i] === value)) {
+    throw new InvalidInputError(
+      `Partition ${JSON.stringify(partition.values)} of ${table.name} is not one of run ${JSON.stringify(run)}`,
+    );
+  }
   if (partition.values.length !== table.partitionKeys.length) {
     throw new InvalidInputError(
       `Partition ${JSON.stringify(partition.values)} of ${table.name} needs ${table.partitionKeys.length} values`,
@@ -301,6 +428,20 @@ function checkPartition(table: TableDefinition, partition: PartitionDefinition):
   if (!partition.location.startsWith(table.location)) {
     throw new InvalidInputError(`Partition location ${partition.location} is not under ${table.location}`);
   }
+}
+
+/**
+ * A folder path as a DuckDB glob that matches only itself: `[`, `]`, `*` and `?` become one-character
+ * classes (`[[]`, `[]]`, `[*]`, `[?]`), so a home like `runs[1]` works.
+ */
+export function escapeGlob(path: string): string {
+  return path.replace(/[[\]*?]/g, (c) => `[${c}]`);
+}
+
+/** DuckDB's errors for a file that a query planned to read and is gone. */
+function isMissingFileError(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /No files found that match the pattern|No such file or directory|Cannot open file/.test(message);
 }
 
 /** Hive/Glue column types the results tables use, as DuckDB types. */

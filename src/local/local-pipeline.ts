@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { CreateModelRequest } from '../core/build-manifest.js';
 import type { PipelineSettings, RunRequest } from '../core/run-request.js';
 import type { TransformJobRequest } from '../core/transform-job.js';
-import { createQueryLoader } from '../query-files.js';
+import { createQueryLoader, listQueryNames } from '../query-files.js';
 import { createBuildManifestHandler } from '../steps/build-manifest.js';
 import { createParseResultsHandler } from '../steps/parse-results.js';
 import { createRecordFailureHandler } from '../steps/record-failure.js';
@@ -34,6 +35,11 @@ export interface LocalPipelineOptions {
   onTransformProgress?: (event: TransformProgressEvent) => void;
   /** Retry waits per state in ms (tests use 0). */
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /**
+   * Open the catalog read-only (`npm start -- query`): nothing done through this pipeline can change
+   * the catalog or the results, and several readers can share the catalog file. Runs need read-write.
+   */
+  readOnly?: boolean;
 }
 
 export interface StateEvent {
@@ -84,7 +90,12 @@ export class LocalPipeline {
     const home = resolve(options.home);
     await mkdir(home, { recursive: true });
     const store = new FileObjectStore(join(home, 's3'));
-    const catalog = await DuckDbCatalog.open(join(home, 'catalog.duckdb'), store);
+    const catalogPath = join(home, 'catalog.duckdb');
+    if (options.readOnly && !existsSync(catalogPath)) {
+      // A read-only open needs the file: create the empty catalog once (no tables, no partitions).
+      await (await DuckDbCatalog.open(catalogPath, store)).close();
+    }
+    const catalog = await DuckDbCatalog.open(catalogPath, store, { readOnly: options.readOnly === true });
     return new LocalPipeline(options, catalog, store);
   }
 
@@ -115,9 +126,10 @@ export class LocalPipeline {
       store,
       settings: this.settings,
       modelExists: (name) => this.models.exists(name),
+      knownQueries: () => listQueryNames(QUERIES_DIR),
     }));
     const parseResults = createParseResultsHandler(() => ({ store }));
-    const registerTable = createRegisterTableHandler(() => ({ catalog: this.catalog }));
+    const registerTable = createRegisterTableHandler(() => ({ catalog: this.catalog, store }));
     const runQueries = createRunQueriesHandler(() => ({
       store,
       queryEngine: this.catalog,

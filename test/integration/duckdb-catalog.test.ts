@@ -15,6 +15,32 @@ import { createQueryLoader } from '../../src/query-files.js';
 const QUERIES_DIR = join(import.meta.dirname, '../../queries');
 const TABLE = { database: 'local', table: 'predictions', resultsPrefix: 's3://bucket/results/' };
 const loadQuery = createQueryLoader(QUERIES_DIR);
+const ATTEMPT = '0123456789ab';
+
+/** RegisterTable for each run among `partitions` (one call per run, as the pipeline makes). */
+async function registerRuns(
+  catalog: DuckDbCatalog,
+  store: FileObjectStore,
+  partitions: PartitionDefinition[],
+  attemptId = ATTEMPT,
+): Promise<void> {
+  const runs = new Map<string, PartitionDefinition[]>();
+  for (const p of partitions) runs.set(p.values[1] ?? '', [...(runs.get(p.values[1] ?? '') ?? []), p]);
+  for (const [runId, ofRun] of runs) {
+    await registerResultsTable(
+      {
+        ...TABLE,
+        runId,
+        runDate: '2024-05-01',
+        attemptId,
+        runPrefix: `s3://bucket/runs/${runId}/`,
+        partitions: ofRun,
+        files: [],
+      },
+      { catalog, store },
+    );
+  }
+}
 
 /**
  * Writes one transform job's input and output and parses them into the results table's layout, as the
@@ -22,7 +48,7 @@ const loadQuery = createQueryLoader(QUERIES_DIR);
  */
 async function parsedJob(
   store: FileObjectStore,
-  run: { runId: string; variant: string },
+  run: { runId: string; variant: string; attemptId?: string },
   input: string,
   output: string,
 ): Promise<PartitionDefinition> {
@@ -34,6 +60,7 @@ async function parsedJob(
     {
       runId: run.runId,
       runDate: '2024-05-01',
+      attemptId: run.attemptId ?? ATTEMPT,
       variant: run.variant,
       modelName: `model-${run.variant}`,
       shardId: '0000',
@@ -90,7 +117,7 @@ describe('DuckDbCatalog with the named queries', () => {
     // dead-run: its files exist under the table's location but it never registered its partition.
     await parsedJob(store, { runId: 'dead-run', variant: 'champion' }, INPUT, '0.1\n0.1\n0.1\n0.1\n');
     partitions = [champion, challenger, other];
-    await registerResultsTable({ ...TABLE, partitions }, { catalog });
+    await registerRuns(catalog, store, partitions);
   });
 
   afterAll(async () => {
@@ -328,8 +355,12 @@ describe('DuckDbCatalog with the named queries', () => {
   });
 
   it('changes nothing when the same table and partitions are registered again', async () => {
-    await registerResultsTable({ ...TABLE, partitions }, { catalog });
-    await catalog.addPartitions(resultsTableDefinition(TABLE), partitions);
+    await registerRuns(catalog, store, partitions);
+    await catalog.switchRunPartitions(
+      resultsTableDefinition(TABLE),
+      ['2024-05-01', 'run-2'],
+      partitions.filter((p) => p.values[1] === 'run-2'),
+    );
 
     const { rows } = await catalog.runQuery('SELECT count(*) AS n FROM predictions');
     expect(rows).toEqual([{ n: 12 }]);
@@ -339,7 +370,7 @@ describe('DuckDbCatalog with the named queries', () => {
   it('keeps tables and partitions when the catalog file is opened again', async () => {
     const path = join(root, 'reopened.duckdb');
     const first = await DuckDbCatalog.open(path, store);
-    await registerResultsTable({ ...TABLE, partitions }, { catalog: first });
+    await registerRuns(first, store, partitions);
     await first.close();
 
     const second = await DuckDbCatalog.open(path, store);
@@ -370,7 +401,18 @@ describe('DuckDbCatalog without partitions', () => {
       new FileObjectStore(join(root, 's3')),
     );
     try {
-      await registerResultsTable({ ...TABLE, partitions: [] }, { catalog });
+      await registerResultsTable(
+        {
+          ...TABLE,
+          runId: 'run-1',
+          runDate: '2024-05-01',
+          attemptId: ATTEMPT,
+          runPrefix: 's3://bucket/runs/run-1/',
+          partitions: [],
+          files: [],
+        },
+        { catalog, store: new FileObjectStore(join(root, 's3')) },
+      );
 
       const result = await catalog.runQuery('SELECT * FROM predictions');
       const { summary } = await runNamedQueries(
@@ -396,11 +438,121 @@ describe('DuckDbCatalog without partitions', () => {
     try {
       const def = resultsTableDefinition(TABLE);
       await expect(
-        catalog.addPartitions(def, [{ values: ['2024-05-01', 'r', 'v'], location: `${def.location}x/` }]),
+        catalog.switchRunPartitions(
+          def,
+          ['2024-05-01', 'r'],
+          [{ values: ['2024-05-01', 'r', 'v'], location: `${def.location}x/` }],
+        ),
       ).rejects.toThrow('Table local.predictions is not registered');
     } finally {
       await catalog.close();
       await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('DuckDbCatalog publishing a re-run', () => {
+  let root: string;
+  let store: FileObjectStore;
+  let catalog: DuckDbCatalog;
+  const NEXT = 'fedcba987654';
+
+  beforeAll(async () => {
+    // A home whose path holds glob characters: DuckDB must read it as a plain path.
+    root = await mkdtemp(join(tmpdir(), 'duckdb-[a]*-'));
+    store = new FileObjectStore(join(root, 's3'));
+    catalog = await DuckDbCatalog.open(join(root, 'catalog.duckdb'), store);
+    const first = await parsedJob(
+      store,
+      { runId: 'nightly', variant: 'champion' },
+      INPUT,
+      '0.9\n0.2\n0.6\n0.05\n',
+    );
+    const other = await parsedJob(
+      store,
+      { runId: 'other', variant: 'champion' },
+      INPUT,
+      '0.5\n0.5\n0.5\n0.5\n',
+    );
+    await registerRuns(catalog, store, [first, other]);
+  });
+  afterAll(async () => {
+    await catalog.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const scores = async (runId: string) =>
+    (
+      await catalog.runQuery('SELECT score FROM predictions WHERE run_id = ? ORDER BY record', [runId])
+    ).rows.map((r) => r.score);
+
+  it('refuses a catalog path holding "?" with the reason and the fix', async () => {
+    await expect(DuckDbCatalog.open(join(root, 'a?b', 'catalog.duckdb'), store)).rejects.toThrow(
+      /DuckDB cannot use a path containing "\?". Choose a home folder without "\?"/,
+    );
+  });
+
+  it('reads a home whose path holds [ ] *', async () => {
+    expect(root).toMatch(/\[a\]\*/);
+    expect(await scores('nightly')).toEqual([0.9, 0.2, 0.6, 0.05]);
+  });
+
+  it('keeps the previous rows until the switch, then shows only the new attempt', async () => {
+    const next = await parsedJob(
+      store,
+      { runId: 'nightly', variant: 'champion', attemptId: NEXT },
+      INPUT,
+      '0.1\n0.1\n0.1\n0.1\n',
+    );
+    // The new attempt's files exist, unregistered: the published rows are unchanged.
+    expect(await scores('nightly')).toEqual([0.9, 0.2, 0.6, 0.05]);
+
+    await registerRuns(catalog, store, [next], NEXT);
+    expect(await scores('nightly')).toEqual([0.1, 0.1, 0.1, 0.1]);
+    expect(await scores('other')).toEqual([0.5, 0.5, 0.5, 0.5]);
+    const left: string[] = [];
+    for await (const o of store.list('s3://bucket/results/predictions/run_date=2024-05-01/run_id=nightly/')) {
+      left.push(o.uri);
+    }
+    expect(left).toEqual([`${next.location}part-0000.json`]);
+  });
+
+  it('answers queries when a registered partition has lost its files', async () => {
+    const [other] = (await catalog.listPartitions('local', 'predictions')).filter(
+      (p) => p.values[1] === 'other',
+    );
+    await rm(store.directoryOf(other?.location ?? ''), { recursive: true });
+
+    const { rows } = await catalog.runQuery('SELECT run_id, count(*) AS n FROM predictions GROUP BY run_id');
+    expect(rows).toEqual([{ run_id: 'nightly', n: 4 }]);
+  });
+
+  it('refuses statements that would change the catalog or the data, naming why', async () => {
+    for (const sql of [
+      'DELETE FROM _pipeline_catalog.partitions WHERE true',
+      'DROP VIEW local.predictions',
+      `COPY (SELECT 1) TO '${join(root, 'x.csv')}'`,
+      `ATTACH '${join(root, 'other.duckdb')}' AS other`,
+      'CREATE TABLE t AS SELECT 1',
+    ]) {
+      await expect(catalog.runQuery(sql), sql).rejects.toThrow(/^Only read statements \(SELECT/);
+    }
+    expect(await scores('nightly')).toEqual([0.1, 0.1, 0.1, 0.1]);
+  });
+
+  it('opens read-only for queries, where even the engine refuses a write', async () => {
+    await catalog.close();
+    const reader = await DuckDbCatalog.open(join(root, 'catalog.duckdb'), store, { readOnly: true });
+    try {
+      const { rows } = await reader.runQuery('SELECT count(*) AS n FROM predictions');
+      expect(rows).toEqual([{ n: 4 }]);
+      await expect(
+        reader.switchRunPartitions(resultsTableDefinition(TABLE), ['2024-05-01', 'nightly'], []),
+      ).rejects.toThrow(/read-only/);
+      expect((await reader.runQuery('SELECT count(*) AS n FROM predictions')).rows).toEqual([{ n: 4 }]);
+    } finally {
+      await reader.close();
+      catalog = await DuckDbCatalog.open(join(root, 'catalog.duckdb'), store);
     }
   });
 });

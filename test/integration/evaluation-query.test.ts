@@ -57,6 +57,7 @@ async function evaluate(
     {
       runId,
       runDate: '2026-11-30',
+      attemptId: '0123456789ab',
       variant: 'v',
       modelName: 'model-v',
       shardId: '0000',
@@ -70,7 +71,18 @@ async function evaluate(
     },
     { store },
   );
-  await registerResultsTable({ ...TABLE, partitions: [parsed.partition] }, { catalog });
+  await registerResultsTable(
+    {
+      ...TABLE,
+      runId,
+      runDate: '2026-11-30',
+      attemptId: '0123456789ab',
+      runPrefix: `${base}/`,
+      partitions: [parsed.partition],
+      files: parsed.files,
+    },
+    { catalog, store },
+  );
   const answer = await runNamedQuery({ name: 'evaluation', parameters: { run_id: runId } }, TABLE.table, {
     queryEngine: catalog,
     loadQuery,

@@ -1,7 +1,9 @@
 import {
   AlreadyExistsException,
   BatchCreatePartitionCommand,
+  BatchUpdatePartitionCommand,
   CreateTableCommand,
+  GetPartitionsCommand,
   GetTableCommand,
   GlueClient,
   UpdateTableCommand,
@@ -119,23 +121,34 @@ describe('GlueCatalog.registerTable', () => {
   });
 });
 
-describe('GlueCatalog.addPartitions', () => {
-  it('sends partitions in batches of at most 100', async () => {
-    glue.on(BatchCreatePartitionCommand).resolves({ Errors: [] });
-    const partitions = Array.from({ length: 250 }, (_, n) => partition(n));
+// The location switch itself is tested against moto_server (test/integration/aws-glue-switch.test.ts);
+// these cover answers moto cannot give (per-partition refusals, throttling).
+describe('GlueCatalog.switchRunPartitions, Glue answers moto cannot give', () => {
+  beforeEach(() => {
+    glue.on(GetPartitionsCommand).resolves({ Partitions: [] });
+  });
 
-    await catalog().addPartitions(table, partitions);
+  it('sends new partitions in batches of at most 100', async () => {
+    glue.on(BatchCreatePartitionCommand).resolves({ Errors: [] });
+    const partitions = Array.from({ length: 250 }, (_, n) => ({
+      values: ['2024-05-01', 'run-1', `v${n}`],
+      location: `s3://bucket/results/predictions/run_date=2024-05-01/run_id=run-1/variant=v${n}/`,
+    }));
+
+    await catalog().switchRunPartitions(table, ['2024-05-01', 'run-1'], partitions);
 
     const calls = glue.commandCalls(BatchCreatePartitionCommand).map((c) => c.args[0].input);
     expect(calls.map((c) => c.PartitionInputList?.length)).toEqual([100, 100, 50]);
     expect(calls[0]).toMatchObject({ DatabaseName: 'batch_pipeline_dev', TableName: 'predictions' });
     expect(calls[2]?.PartitionInputList?.[49]).toEqual({
-      Values: ['2024-05-01', 'run-249', 'a'],
-      StorageDescriptor: jsonStorage(partition(249).location),
+      Values: ['2024-05-01', 'run-1', 'v249'],
+      StorageDescriptor: jsonStorage(
+        's3://bucket/results/predictions/run_date=2024-05-01/run_id=run-1/variant=v249/',
+      ),
     });
   });
 
-  it('treats partitions that exist already as added', async () => {
+  it('switches a partition created meanwhile by updating it instead of failing', async () => {
     glue.on(BatchCreatePartitionCommand).resolves({
       Errors: [
         {
@@ -144,7 +157,17 @@ describe('GlueCatalog.addPartitions', () => {
         },
       ],
     });
-    await expect(catalog().addPartitions(table, [partition(0)])).resolves.toBeUndefined();
+    glue.on(BatchUpdatePartitionCommand).resolves({ Errors: [] });
+    await catalog().switchRunPartitions(table, ['2024-05-01', 'run-0'], [partition(0)]);
+    expect(glue.commandCalls(BatchUpdatePartitionCommand)[0]?.args[0].input.Entries).toEqual([
+      {
+        PartitionValueList: ['2024-05-01', 'run-0', 'a'],
+        PartitionInput: {
+          Values: ['2024-05-01', 'run-0', 'a'],
+          StorageDescriptor: jsonStorage(partition(0).location),
+        },
+      },
+    ]);
   });
 
   it('fails naming the partition when Glue refuses it for another reason', async () => {
@@ -156,11 +179,11 @@ describe('GlueCatalog.addPartitions', () => {
         },
       ],
     });
-    const attempt = catalog().addPartitions(table, [partition(0), partition(1)]);
+    const attempt = catalog().switchRunPartitions(table, ['2024-05-01', 'run-1'], [partition(1)]);
     await expect(attempt).rejects.toBeInstanceOf(CatalogError);
-    await expect(catalog().addPartitions(table, [partition(1)])).rejects.toThrow(
-      '[2024-05-01, run-1, a] InvalidInputException: bad location',
-    );
+    await expect(
+      catalog().switchRunPartitions(table, ['2024-05-01', 'run-1'], [partition(1)]),
+    ).rejects.toThrow('[2024-05-01, run-1, a] InvalidInputException: bad location');
   });
 
   it('reports per-partition throttling as a TransientError', async () => {
@@ -169,6 +192,8 @@ describe('GlueCatalog.addPartitions', () => {
         { PartitionValues: ['x'], ErrorDetail: { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow' } },
       ],
     });
-    await expect(catalog().addPartitions(table, [partition(0)])).rejects.toBeInstanceOf(TransientError);
+    await expect(
+      catalog().switchRunPartitions(table, ['2024-05-01', 'run-0'], [partition(0)]),
+    ).rejects.toBeInstanceOf(TransientError);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,10 @@ import { buildManifest, modelNameFor, runIdFromExecutionName } from '../../src/c
 import { parseManifest } from '../../src/core/manifest.js';
 import type { PipelineSettings, ResultsSettings, RunRequest } from '../../src/core/run-request.js';
 import { FileObjectStore } from '../../src/local/file-object-store.js';
+
+/** The attempt layout's id, written out independently: the first 12 hex digits of SHA-256 of the execution name. */
+const attemptOf = (executionName: string) =>
+  createHash('sha256').update(executionName).digest('hex').slice(0, 12);
 
 const settings: PipelineSettings = {
   bucket: 'results-bucket',
@@ -83,13 +88,18 @@ describe('buildManifest', () => {
       ModelClientConfig: { InvocationsTimeoutInSeconds: 600, InvocationsMaxRetries: 3 },
       TransformInput: { ContentType: 'text/csv', CompressionType: 'None', SplitType: 'Line' },
       TransformOutput: {
-        S3OutputPath: 's3://results-bucket/runs/nightly-1/transform/champion/shard-0000/',
+        S3OutputPath: `s3://results-bucket/runs/nightly-1/attempts/${attemptOf('exec-xyz')}/transform/champion/shard-0000/`,
         Accept: 'text/csv',
         AssembleWith: 'Line',
       },
       DataProcessing: { InputFilter: '$', OutputFilter: '$', JoinSource: 'None' },
     });
-    expect(champion?.transformRequest.TransformJobName).toMatch(/^nightly-1-champion-0000-[0-9a-f]{6}$/);
+    expect(champion?.transformRequest.TransformJobName).toBe(
+      `nightly-1-champion-0000-${attemptOf('exec-xyz').slice(0, 6)}`,
+    );
+    expect(champion?.transformRequest.TransformInput.DataSource.S3DataSource.S3Uri).toBe(
+      `s3://results-bucket/runs/nightly-1/attempts/${attemptOf('exec-xyz')}/manifests/shard-0000.manifest`,
+    );
     expect(plan.modelsToCreate).toEqual([
       expect.objectContaining({
         // sha256 of the model's identity ["img:1","s3://m/model.tar.gz",[]] (image, artifact, sorted
@@ -102,6 +112,7 @@ describe('buildManifest', () => {
     expect(plan.jobs[1]?.parseRequest).toMatchObject({
       runId: 'nightly-1',
       runDate: '2026-11-21',
+      attemptId: attemptOf('exec-xyz'),
       variant: 'challenger',
       results: { table: 'predictions', resultsPrefix: 's3://results-bucket/results/', threshold: 0.5 },
     });
@@ -163,22 +174,53 @@ describe('buildManifest', () => {
     expect(plan.modelsToCreate).toEqual([]);
   });
 
-  it('keeps the first attempt run date and deletes the run old results when a run id is re-run', async () => {
+  it('keeps the first attempt run date and deletes nothing published when a run id is re-run', async () => {
     const request: RunRequest = {
       runId: 'again',
       input: 's3://in-bucket/incoming/day1/',
       models: [{ variant: 'a', modelName: 'm' }],
     };
     await buildManifest(event(request), deps());
-    const stale =
+    const published = `s3://results-bucket/results/predictions/run_date=2026-11-21/run_id=again/variant=a/attempt=${attemptOf('exec-1')}/part-0000.json`;
+    const legacy =
       's3://results-bucket/results/predictions/run_date=2026-11-21/run_id=again/variant=a/part-0009.json';
-    await store.put(stale, '{}\n');
+    await store.put(published, '{}\n');
+    await store.put(legacy, '{}\n');
+    // exec-1 reached RegisterTable's switch: it may be the published attempt.
+    await store.put(`s3://results-bucket/runs/again/attempts/${attemptOf('exec-1')}/registering.json`, '{}');
     const rerun = await buildManifest(
       { ...event(request, 'exec-2'), executionStartTime: '2026-11-25T00:00:00Z' },
       deps(),
     );
     expect(rerun.runDate).toBe('2026-11-21');
-    expect(await store.head(stale)).toBeUndefined();
+    expect(rerun.attemptId).toBe(attemptOf('exec-2'));
+    expect(await store.head(published)).toBeDefined();
+    expect(await store.head(legacy)).toBeDefined();
+  });
+
+  it('deletes the files of an earlier attempt that never reached the switch, and only those', async () => {
+    const request: RunRequest = {
+      runId: 'again',
+      input: 's3://in-bucket/incoming/day1/',
+      models: [{ variant: 'a', modelName: 'm' }],
+    };
+    await buildManifest(event(request, 'killed'), deps());
+    const killed = attemptOf('killed');
+    const orphan = `s3://results-bucket/results/predictions/run_date=2026-11-21/run_id=again/variant=a/attempt=${killed}/part-0000.json`;
+    const out = `s3://results-bucket/runs/again/attempts/${killed}/transform/a/shard-0000/a.csv.out`;
+    await store.put(orphan, '{}\n');
+    await store.put(out, '1\n');
+    const published = `s3://results-bucket/results/predictions/run_date=2026-11-21/run_id=again/variant=a/attempt=${attemptOf('ok')}/part-0000.json`;
+    await store.put(published, '{}\n');
+    await store.put(`s3://results-bucket/runs/again/attempts/${attemptOf('ok')}/registering.json`, '{}');
+
+    await buildManifest(event(request, 'exec-3'), deps());
+    expect(await store.head(orphan)).toBeUndefined();
+    expect(await store.head(out)).toBeUndefined();
+    const left: string[] = [];
+    for await (const o of store.list(`s3://results-bucket/runs/again/attempts/${killed}/`)) left.push(o.uri);
+    expect(left).toEqual([]);
+    expect(await store.head(published)).toBeDefined();
   });
 
   it('fails naming the prefix when no data objects match', async () => {

@@ -54,14 +54,16 @@ class MemoryStore implements ObjectStore {
   }
 }
 
-const PART =
-  's3://bucket/results/predictions/run_date=2024-05-01/run_id=run-1/variant=champion/part-0003.json';
+const ATTEMPT = '0123456789ab';
+/** ParseResults writes into the attempt's folder of the partition, never the partition folder itself. */
+const PART = `s3://bucket/results/predictions/run_date=2024-05-01/run_id=run-1/variant=champion/attempt=${ATTEMPT}/part-0003.json`;
 
 function request(overrides: Partial<ParseTransformOutputRequest> = {}): ParseTransformOutputRequest {
   const { results, ...rest } = overrides;
   return {
     runId: 'run-1',
     runDate: '2024-05-01',
+    attemptId: ATTEMPT,
     variant: 'champion',
     modelName: 'bt-champion-abc',
     shardId: '0003',
@@ -119,7 +121,7 @@ describe('parseTransformOutput', () => {
       recordsOut: 3,
       partition: {
         values: ['2024-05-01', 'run-1', 'champion'],
-        location: 's3://bucket/results/predictions/run_date=2024-05-01/run_id=run-1/variant=champion/',
+        location: `s3://bucket/results/predictions/run_date=2024-05-01/run_id=run-1/variant=champion/attempt=${ATTEMPT}/`,
       },
       files: [PART],
     });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { registerResultsTable } from '../../src/core/register-table.js';
 import {
   athenaCreateTableDdl,
   gluePartitionInput,
@@ -8,7 +7,6 @@ import {
   resultsTableDefinition,
 } from '../../src/core/results-table.js';
 import { InvalidInputError } from '../../src/errors.js';
-import type { Catalog, PartitionDefinition, TableDefinition } from '../../src/ports.js';
 
 const def = resultsTableDefinition({
   database: 'ml',
@@ -162,68 +160,5 @@ describe('athenaCreateTableDdl', () => {
     const ddl = athenaCreateTableDdl({ ...def, description: "it's" });
 
     expect(ddl).toContain("COMMENT 'it\\'s'");
-  });
-});
-
-/** Records what the step asks of the catalog. */
-class RecordingCatalog implements Catalog {
-  readonly tables: TableDefinition[] = [];
-  readonly partitions: PartitionDefinition[][] = [];
-  async registerTable(table: TableDefinition): Promise<void> {
-    this.tables.push(table);
-  }
-  async addPartitions(_table: TableDefinition, partitions: PartitionDefinition[]): Promise<void> {
-    this.partitions.push(partitions);
-  }
-}
-
-describe('registerResultsTable', () => {
-  const location = (variant: string) =>
-    `s3://bucket/results/predictions/run_date=2024-05-01/run_id=run-1/variant=${variant}/`;
-
-  it('registers the table and adds each partition once', async () => {
-    const catalog = new RecordingCatalog();
-    const a = { values: ['2024-05-01', 'run-1', 'a'], location: location('a') };
-    const b = { values: ['2024-05-01', 'run-1', 'b'], location: location('b') };
-
-    const result = await registerResultsTable(
-      { database: 'ml', table: 'predictions', resultsPrefix: 's3://bucket/results/', partitions: [a, b, a] },
-      { catalog },
-    );
-
-    expect(result).toEqual({
-      table: 'ml.predictions',
-      location: 's3://bucket/results/predictions/',
-      partitions: 2,
-    });
-    expect(catalog.tables.map((t) => t.name)).toEqual(['predictions', 'predictions_stats']);
-    expect(catalog.tables[0]).toEqual(def);
-    expect(catalog.tables[1]?.location).toBe('s3://bucket/results/predictions_stats/');
-    const statsLocation = (variant: string) =>
-      `s3://bucket/results/predictions_stats/run_date=2024-05-01/run_id=run-1/variant=${variant}/`;
-    expect(catalog.partitions).toEqual([
-      [a, b],
-      [
-        { values: a.values, location: statsLocation('a') },
-        { values: b.values, location: statsLocation('b') },
-      ],
-    ]);
-  });
-
-  it('refuses a partition whose location does not match the table layout', async () => {
-    const catalog = new RecordingCatalog();
-
-    await expect(
-      registerResultsTable(
-        {
-          database: 'ml',
-          table: 'predictions',
-          resultsPrefix: 's3://bucket/results/',
-          partitions: [{ values: ['2024-05-01', 'run-1', 'a'], location: 's3://bucket/elsewhere/' }],
-        },
-        { catalog },
-      ),
-    ).rejects.toThrow(InvalidInputError);
-    expect(catalog.tables).toEqual([]);
   });
 });
