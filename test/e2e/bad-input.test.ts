@@ -91,9 +91,8 @@ describe('bad input through the local pipeline', () => {
     const resultFiles = (await listFilesUnder(join(s3, 'results'))).filter((f) =>
       f.includes(`/run_id=${runId}/`),
     );
-    const outFiles = (await listFilesUnder(join(s3, 'runs', runId, 'transform'))).filter((f) =>
-      f.endsWith('.out'),
-    );
+    // Every attempt's transform outputs, wherever in the run's scratch (runs/<runId>/attempts/<id>/).
+    const outFiles = (await listFilesUnder(join(s3, 'runs', runId))).filter((f) => f.endsWith('.out'));
     const rows =
       partitions.length > 0
         ? (

@@ -60,9 +60,8 @@ describe('a local run killed with SIGKILL mid-run, then run again', () => {
   /** What the run left visible: transform outputs, result files, registered partitions and rows. */
   async function published() {
     const s3 = join(home, 's3', LOCAL_BUCKET);
-    const outFiles = (await listFilesUnder(join(s3, 'runs', RUN_ID, 'transform'))).filter((f) =>
-      f.endsWith('.out'),
-    );
+    // Transform outputs live in each attempt's scratch: runs/<runId>/attempts/<attemptId>/transform/.
+    const outFiles = (await listFilesUnder(join(s3, 'runs', RUN_ID))).filter((f) => f.endsWith('.out'));
     const resultFiles = (await listFilesUnder(join(s3, 'results'))).filter((f) =>
       f.includes(`run_id=${RUN_ID}/`),
     );
@@ -145,10 +144,13 @@ describe('a local run killed with SIGKILL mid-run, then run again', () => {
     );
     const [outFile] = after.outFiles;
     expect(after.outFiles).toHaveLength(1);
-    const out = await readFile(
-      join(home, 's3', LOCAL_BUCKET, 'runs', RUN_ID, 'transform', outFile as string),
-      'utf8',
-    );
+    const out = await readFile(join(home, 's3', LOCAL_BUCKET, 'runs', RUN_ID, outFile as string), 'utf8');
     expectScores(recordLines(out).map(Number), expected);
+    // The killed attempt left nothing behind once the rerun published: one attempt, its own files only.
+    const attempt = /^attempts\/([0-9a-f]{12})\//.exec(outFile as string)?.[1];
+    expect(attempt).toBeDefined();
+    expect(after.resultFiles.every((f) => f.includes(`/attempt=${attempt}/`))).toBe(true);
+    const scratch = await listFilesUnder(join(home, 's3', LOCAL_BUCKET, 'runs', RUN_ID, 'attempts'));
+    expect(scratch.every((f) => f.startsWith(`${attempt}/`))).toBe(true);
   }, 60_000);
 });
