@@ -152,5 +152,5 @@ describe('a local run killed with SIGKILL mid-run, then run again', () => {
     expect(after.resultFiles.every((f) => f.includes(`/attempt=${attempt}/`))).toBe(true);
     const scratch = await listFilesUnder(join(home, 's3', LOCAL_BUCKET, 'runs', RUN_ID, 'attempts'));
     expect(scratch.every((f) => f.startsWith(`${attempt}/`))).toBe(true);
-  }, 60_000);
+  }, 180_000);
 });
