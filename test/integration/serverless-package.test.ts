@@ -586,7 +586,17 @@ describe('IAM', () => {
       a.startsWith('glue:'),
     );
     expect(registerActions.sort()).toEqual(
-      ['glue:BatchCreatePartition', 'glue:CreateTable', 'glue:GetTable', 'glue:UpdateTable'].sort(),
+      // The partition switch (GlueCatalog.switchRunPartitions): find the run's partitions, create new
+      // ones, change existing ones' location in place, delete variants a re-run no longer has.
+      [
+        'glue:BatchCreatePartition',
+        'glue:BatchDeletePartition',
+        'glue:BatchUpdatePartition',
+        'glue:CreateTable',
+        'glue:GetPartitions',
+        'glue:GetTable',
+        'glue:UpdateTable',
+      ].sort(),
     );
   });
 
