@@ -75,6 +75,7 @@ async function parseRun(
       {
         runId: run.runId,
         runDate: '2026-11-30',
+        attemptId: '0123456789ab',
         variant: 'v',
         modelName: 'model-v',
         shardId: String(s).padStart(4, '0'),
@@ -96,7 +97,18 @@ async function parseRun(
     );
     partitions.push(parsed.partition);
   }
-  await registerResultsTable({ ...TABLE, partitions }, { catalog });
+  await registerResultsTable(
+    {
+      ...TABLE,
+      runId: run.runId,
+      runDate: '2026-11-30',
+      attemptId: '0123456789ab',
+      runPrefix: `${base}/`,
+      partitions,
+      files: [],
+    },
+    { catalog, store },
+  );
 }
 
 /**

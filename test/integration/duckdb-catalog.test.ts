@@ -576,7 +576,7 @@ describe('score-histogram on regression scores', () => {
       INPUT,
       '10\n20\n30\n50\n',
     );
-    await registerResultsTable({ ...TABLE, partitions: [regression] }, { catalog });
+    await registerRuns(catalog, store, [regression]);
     const { 'score-histogram': histogram } = await runNamedQueries(
       { runId: 'run-3', table: 'predictions', queries: ['score-histogram'] },
       { queryEngine: catalog, loadQuery },
