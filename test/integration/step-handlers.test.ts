@@ -117,6 +117,8 @@ describe('Lambda handlers called directly', () => {
         cause,
         recordedAt: '2026-11-21T10:05:00.000Z',
         uri: 's3://out-bucket/runs/nightly/failure.json',
+        // The failed attempt (first 12 hex digits of SHA-256 of "exec-9") had no files: nothing to delete.
+        attempt: { attemptId: '80281c3aa391', files: 'cleaned', deletedObjects: 0 },
       });
       expect(record).toEqual(written);
     });
