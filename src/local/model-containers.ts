@@ -59,7 +59,7 @@ export class LocalModelContainers {
       process.execPath,
       ['--import', 'tsx', MODEL_SERVER_ENTRY, '--model', this.artifactPath(modelDataUrl), '--port', '0'],
       // The IPC channel is how the server notices this process is gone (see main.ts untilStopped).
-      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+      { env: containerProcessEnvironment(env), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
     );
     const url = await waitForListening(child, modelName);
     return { client: new HttpModelClient(url), child };
@@ -110,4 +110,28 @@ async function stopChild(child: ChildProcess): Promise<void> {
     });
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * What the built-in server may take from this process's environment: only what Node needs to start
+ * (finding executables, its home and temp folders, the locale). Never credentials or other settings of
+ * the caller: SageMaker gives a container only the model's Environment and the batch variables.
+ */
+const INHERITED = ['PATH', 'HOME', 'TMPDIR', 'TMP', 'TEMP', 'LANG', 'SYSTEMROOT'] as const;
+
+/**
+ * The process environment of a model container started here: the few variables Node needs to start,
+ * then the model's Environment and the job's batch variables (which win). No AWS_* or other variable
+ * of the caller reaches it.
+ */
+export function containerProcessEnvironment(
+  environment: Record<string, string>,
+  parent: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const name of INHERITED) {
+    const value = parent[name];
+    if (value !== undefined) base[name] = value;
+  }
+  return { ...base, ...environment };
 }
