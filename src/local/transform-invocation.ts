@@ -86,9 +86,9 @@ export interface Invocation {
 }
 
 /**
- * One invocation with ModelClientConfig's retries: 5xx answers, connection errors and timeouts are
- * retried with exponential backoff and full jitter (first delay `baseDelayMs`, doubling); any other
- * status fails at once.
+ * One invocation with ModelClientConfig's retries: 5xx and 429 (throttled) answers, connection errors
+ * and timeouts are retried with exponential backoff and full jitter (first delay `baseDelayMs`,
+ * doubling); any other status fails at once.
  *
  * @throws TransformJobFailedError naming the object and records; TransformJobStoppedError when the job
  *   is stopped between attempts.
@@ -116,7 +116,8 @@ export async function invokeWithRetries(
     if (response) {
       if (response.statusCode >= 200 && response.statusCode < 300) return response;
       problem = `HTTP ${response.statusCode}: ${containerMessage(response.body)}`;
-      if (response.statusCode < 500) {
+      // 429 (throttled) is transient like 5xx: retried within InvocationsMaxRetries, with backoff.
+      if (response.statusCode < 500 && response.statusCode !== 429) {
         const record = response.invalidRecord;
         const where = record !== undefined ? await locate?.(record) : undefined;
         throw new TransformJobFailedError(

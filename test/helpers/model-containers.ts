@@ -19,7 +19,7 @@ const MODEL_SERVER_ENTRY = join(PROJECT_ROOT, 'src/model-server/main.ts');
 const START_TIMEOUT_MS = 20_000;
 
 /** What a faulty container does with one POST /invocations. */
-export type Fault = 'none' | '5xx' | 'hang';
+export type Fault = 'none' | '5xx' | '429' | 'hang';
 
 export interface FaultyContainerOptions {
   model: XGBoostModel;
@@ -92,6 +92,10 @@ export class FaultyContainer extends EventEmitter {
     this.invocations.push({ hash, attempt, fault });
     this.emit('invocation', this.invocations.length, hash);
     if (fault === 'hang') return; // never answers: the client's InvocationsTimeoutInSeconds ends it
+    if (fault === '429') {
+      res.writeHead(429, { 'content-type': 'text/plain' }).end('injected fault: too many requests\n');
+      return;
+    }
     if (fault === '5xx') {
       res.writeHead(503, { 'content-type': 'text/plain' }).end('injected fault: try again\n');
       return;

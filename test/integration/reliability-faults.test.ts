@@ -109,6 +109,52 @@ describe('transform jobs under container faults', () => {
     });
   });
 
+  describe('when the container throttles (HTTP 429)', () => {
+    let container: FaultyContainer | undefined;
+
+    afterAll(async () => {
+      await container?.close();
+    });
+
+    it('retries 429 within InvocationsMaxRetries, with backoff, as 5xx, and completes', async () => {
+      await freshStore(50);
+      // Every body is throttled on its first two attempts: 3 retries are enough, 1 is not.
+      container = await startFaultyContainer({
+        model,
+        fault: (_hash, attempt) => (attempt <= 2 ? '429' : 'none'),
+      });
+      const url = container.url;
+      const engine = new LocalTransformEngine({
+        store,
+        resolveModel: () => new HttpModelClient(url),
+        retryBaseDelayMs: 1,
+      });
+      const description = await engine.runTransformJob(request({ MaxConcurrentTransforms: 8 }));
+      expect(description.FailureReason).toBeUndefined();
+      expect(description.TransformJobStatus).toBe('Completed');
+      expect(container.invocations.filter((i) => i.fault === '429')).toHaveLength(2 * lines.length);
+      await expectCompleteOutput();
+
+      await container.close();
+      // A container that always throttles: the job fails once InvocationsMaxRetries is spent, naming 429.
+      container = await startFaultyContainer({ model, fault: () => '429' });
+      const throttled = container.url;
+      const shortEngine = new LocalTransformEngine({
+        store,
+        resolveModel: () => new HttpModelClient(throttled),
+        retryBaseDelayMs: 1,
+      });
+      const short = await shortEngine.runTransformJob(
+        request({
+          TransformJobName: 'reliability-short',
+          ModelClientConfig: { InvocationsTimeoutInSeconds: 1, InvocationsMaxRetries: 1 },
+        }),
+      );
+      expect(short.TransformJobStatus).toBe('Failed');
+      expect(short.FailureReason).toMatch(/failed after 2 attempts \(InvocationsMaxRetries 1\): HTTP 429/);
+    });
+  });
+
   describe('when 10% of invocations answer 5xx or hang past the timeout', () => {
     let container: FaultyContainer | undefined;
 
