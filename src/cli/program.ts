@@ -26,6 +26,9 @@ const queryCommand: typeof import('./query-command.js').queryCommand = async (op
 const runsListCommand: typeof import('./runs-command.js').runsListCommand = async (home, format) =>
   (await import('./runs-command.js')).runsListCommand(home, format);
 
+const runsRemoveCommand: typeof import('./runs-command.js').runsRemoveCommand = async (home, runId) =>
+  (await import('./runs-command.js')).runsRemoveCommand(home, runId);
+
 const SAMPLE_DIR = join(PROJECT_ROOT, 'examples/sample');
 const SAMPLE_MODEL = join(PROJECT_ROOT, 'examples/model/xgboost-model.json');
 
@@ -142,6 +145,13 @@ Examples:
     .addOption(formatOption())
     .action(async (options: { format: QueryFormat }, command: Command) => {
       setExitCode(await runsListCommand(home(command), options.format));
+    });
+  runs
+    .command('rm')
+    .description('delete one run: its partitions from the catalog, its results, scratch and summary')
+    .argument('<run-id>', 'the run to delete (npm start -- runs lists them)')
+    .action(async (runId: string, _options, command: Command) => {
+      setExitCode(await runsRemoveCommand(home(command), runId));
     });
 
   program

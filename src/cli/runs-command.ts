@@ -1,11 +1,14 @@
 /**
  * `npm start -- runs`: the runs kept in the local home, newest first.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { statsTableDefinition } from '../core/feature-stats.js';
 import type { FailureRecord } from '../core/record-failure.js';
+import { resultsTableDefinition } from '../core/results-table.js';
 import type { RunSummary } from '../core/summarize-run.js';
-import { LOCAL_BUCKET } from '../local/local-pipeline.js';
+import { UsageError } from '../errors.js';
+import { LOCAL_BUCKET, LocalPipeline } from '../local/local-pipeline.js';
 import { printRows, type QueryFormat } from './output.js';
 
 /** One run as `runs` lists it. */
@@ -85,6 +88,81 @@ export async function runsListCommand(home: string, format: QueryFormat): Promis
     columns,
     runs.map((r) => ({ ...r })),
     format,
+  );
+  return 0;
+}
+
+/** What `runs rm` removed. */
+export interface RemovedRun {
+  partitions: number;
+  files: number;
+}
+
+/**
+ * Deletes one run cleanly: first its partitions from the catalog (results and statistics tables, one
+ * switch to "no partitions" per run date, so queries stop seeing it at once), then its result and
+ * statistics files, its scratch and summary under runs/<id>/, and a header-free copy of its input under
+ * incoming/<id>/. Files of the user's own input (read in place) are never touched.
+ *
+ * @throws UsageError when the home holds no such run.
+ */
+export async function removeRun(home: string, runId: string): Promise<RemovedRun> {
+  if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(runId)) throw new UsageError(`Not a run id: "${runId}"`);
+  const pipeline = await LocalPipeline.open({ home });
+  try {
+    const { store, catalog, settings } = pipeline;
+    const bucket = `s3://${LOCAL_BUCKET}/`;
+    const runFolder = `${bucket}runs/${runId}/`;
+    const request = await readJson<{ results?: { table?: string } }>(
+      join(store.directoryOf(runFolder), 'request.json'),
+    );
+    const tables = new Set(['predictions', request?.value.results?.table ?? 'predictions']);
+    let partitions = 0;
+    const folders: string[] = [];
+    for (const table of tables) {
+      const results = resultsTableDefinition({
+        database: settings.database,
+        table,
+        resultsPrefix: `${bucket}results/`,
+      });
+      for (const definition of [results, statsTableDefinition(results)]) {
+        const registered = (await catalog.listPartitions(definition.database, definition.name)).filter(
+          (p) => p.values[1] === runId,
+        );
+        for (const runDate of new Set(registered.map((p) => p.values[0] as string))) {
+          await catalog.switchRunPartitions(definition, [runDate, runId], []);
+        }
+        partitions += registered.length;
+        // Every run date this run wrote under, registered or not (a failed attempt's files).
+        const tableDir = join(home, 's3', LOCAL_BUCKET, definition.location.slice(bucket.length));
+        for (const entry of await readdir(tableDir).catch(() => [] as string[])) {
+          if (entry.startsWith('run_date=')) folders.push(`${definition.location}${entry}/run_id=${runId}/`);
+        }
+      }
+    }
+    folders.push(runFolder, `${bucket}incoming/${runId}/`);
+    let files = 0;
+    for (const folder of folders) {
+      for await (const object of store.list(folder)) {
+        await store.delete(object.uri);
+        files += 1;
+      }
+      await rm(store.directoryOf(folder), { recursive: true, force: true });
+    }
+    if (partitions === 0 && files === 0) {
+      throw new UsageError(`No run "${runId}" in ${home}: npm start -- runs lists the runs kept`);
+    }
+    return { partitions, files };
+  } finally {
+    await pipeline.close();
+  }
+}
+
+/** `runs rm ID`: resolves with exit code 0 once the run is gone. */
+export async function runsRemoveCommand(home: string, runId: string): Promise<number> {
+  const removed = await removeRun(home, runId);
+  process.stdout.write(
+    `Removed run ${runId}: ${removed.partitions} partition(s) unregistered, ${removed.files} file(s) deleted\n`,
   );
   return 0;
 }

@@ -1,0 +1,85 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/local/paths.js';
+import { runCli } from '../helpers/cli.js';
+
+const FIXTURES = join(PROJECT_ROOT, 'test/fixtures/cli');
+const MODEL = join(FIXTURES, 'model.json');
+
+describe('npm start -- runs, and runs rm ID', () => {
+  let home: string;
+  beforeAll(async () => {
+    home = await mkdtemp(join(tmpdir(), 'cli-runs-'));
+    for (const runId of ['keep', 'drop']) {
+      const result = await runCli(
+        ['run', join(FIXTURES, 'test.csv'), '--model', MODEL, '--run-id', runId],
+        home,
+      );
+      if (result.code !== 0) throw new Error(`run ${runId} failed: ${result.stderr}`);
+    }
+  }, 240_000);
+  afterAll(async () => {
+    await rm(home, { recursive: true, force: true });
+  });
+
+  const count = async (runId: string) => {
+    const { stdout, code, stderr } = await runCli(
+      [
+        'query',
+        'SELECT count(*) AS n FROM predictions WHERE run_id = ?',
+        '--param',
+        runId,
+        '--format',
+        'json',
+      ],
+      home,
+    );
+    if (code !== 0) throw new Error(stderr);
+    return (JSON.parse(stdout) as Array<{ n: number }>)[0]?.n;
+  };
+
+  it('lists the runs, then deletes one with its partitions and files, leaving the other whole', async () => {
+    const listed = await runCli(['runs', '--format', 'json'], home);
+    expect(
+      (JSON.parse(listed.stdout) as Array<{ run_id: string; status: string }>)
+        .map((r) => [r.run_id, r.status])
+        .sort(),
+    ).toEqual([
+      ['drop', 'SUCCEEDED'],
+      ['keep', 'SUCCEEDED'],
+    ]);
+    expect(await count('drop')).toBe(40);
+
+    const removed = await runCli(['runs', 'rm', 'drop'], home);
+    expect(removed.stderr).toBe('');
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toMatch(
+      /^Removed run drop: 2 partition\(s\) unregistered, \d+ file\(s\) deleted$/m,
+    );
+
+    expect(await count('drop')).toBe(0);
+    expect(await count('keep')).toBe(40);
+    const s3 = join(home, 's3/local-pipeline');
+    const everything = (await readdir(s3, { recursive: true })).map(String);
+    expect(
+      everything.filter(
+        (f) => f.includes('run_id=drop') || f.startsWith('runs/drop') || f.startsWith('incoming/drop'),
+      ),
+    ).toEqual([]);
+    expect(everything.some((f) => f.includes('run_id=keep/'))).toBe(true);
+    expect(existsSync(join(s3, 'runs/keep/summary.json'))).toBe(true);
+    const after = await runCli(['runs', '--format', 'json'], home);
+    expect((JSON.parse(after.stdout) as Array<{ run_id: string }>).map((r) => r.run_id)).toEqual(['keep']);
+    // The user's own file is never touched.
+    expect((await readFile(join(FIXTURES, 'test.csv'), 'utf8')).startsWith(',mean radius,')).toBe(true);
+  }, 240_000);
+
+  it('says there is no such run, exit code 2', async () => {
+    const result = await runCli(['runs', 'rm', 'never-ran'], home);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/No run "never-ran" in .*: npm start -- runs lists the runs kept/);
+  }, 60_000);
+});
