@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
-import type { ObjectInfo, ObjectStore, PartitionDefinition } from '../ports.js';
+import type { ObjectInfo, ObjectStore } from '../ports.js';
 import { formatManifest } from './manifest.js';
 import type { ParseTransformOutputRequest } from './result-parsing.js';
 import { actualColumnIndex, idColumnIndex, modelInputFilter } from './results-table.js';
@@ -256,22 +256,6 @@ export function modelNameFor(model: ModelVariant): string {
 /** Whether a variant's model runs without network access (the default; `networkIsolation: false` opts out). */
 export function networkIsolationOf(model: ModelVariant): boolean {
   return model.networkIsolation ?? true;
-}
-
-/** The partition a run's results for one variant land in (values in partition-key order). */
-export function resultPartition(
-  table: ResultsTableRef,
-  runDate: string,
-  runId: string,
-  variant: string,
-): PartitionDefinition {
-  return {
-    values: [runDate, runId, variant],
-    location: joinS3Uri(
-      table.resultsPrefix,
-      `${table.table}/run_date=${runDate}/run_id=${runId}/variant=${variant}/`,
-    ),
-  };
 }
 
 /** Marker and folder objects that are never data: Hadoop/Spark `_SUCCESS`-style and dot files. */

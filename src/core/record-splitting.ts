@@ -354,11 +354,6 @@ function recordIOHeader(cflag: number, length: number): Buffer {
   return header;
 }
 
-/** The size of a record once framed as RecordIO (exact unless its data holds aligned magic numbers). */
-export function recordIOFramedSize(dataLength: number): number {
-  return 8 + ((dataLength + 3) & ~3);
-}
-
 /** Frames one record as TFRecord: length, masked CRC-32C of the length, data, masked CRC-32C of the data. */
 export function encodeTFRecord(data: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(16 + data.length);

@@ -115,11 +115,6 @@ export function partitionLocation(def: TableDefinition, values: readonly string[
   return `${def.location}${segments.join('')}`;
 }
 
-/** The partition of `def` holding these values, as the catalog registers it. */
-export function resultsPartition(def: TableDefinition, values: readonly string[]): PartitionDefinition {
-  return { values: [...values], location: partitionLocation(def, values) };
-}
-
 /**
  * Checks a name can be used unquoted as a Glue/Athena/DuckDB identifier.
  *
