@@ -12,6 +12,12 @@ import type { ObjectInfo, ObjectStore, PutOptions } from '../ports.js';
 const TEMP_DIR = '.tmp';
 
 /**
+ * Temporary files this process is writing right now, in any store. `removeStaleTemporaries` keeps
+ * them: another pipeline in this process may share the home (tests do), and its writes are live.
+ */
+const liveTemporaries = new Set<string>();
+
+/**
  * An S3-like object store on the local filesystem: `s3://bucket/key` is the file `<root>/bucket/key`.
  *
  * Writes go to a temporary file that is renamed into place when complete, so a reader (or a crashed
@@ -120,6 +126,7 @@ export class FileObjectStore implements ObjectStore {
   async put(uri: string, body: string | Uint8Array, _options?: PutOptions): Promise<void> {
     const path = this.pathOf(uri);
     const temp = await this.tempPath();
+    liveTemporaries.add(temp);
     try {
       const handle = await open(temp, 'w');
       try {
@@ -132,6 +139,8 @@ export class FileObjectStore implements ObjectStore {
     } catch (error) {
       await unlink(temp).catch(() => undefined);
       throw error;
+    } finally {
+      liveTemporaries.delete(temp);
     }
   }
 
@@ -142,6 +151,7 @@ export class FileObjectStore implements ObjectStore {
   ): Promise<void> {
     const path = this.pathOf(uri);
     const temp = await this.tempPath();
+    liveTemporaries.add(temp);
     try {
       // 8 MB of writes queued: a fast producer (ParseResults, the engine) rarely waits for the disk.
       await pipeline(body, createWriteStream(temp, { highWaterMark: 1 << 23 }));
@@ -149,7 +159,35 @@ export class FileObjectStore implements ObjectStore {
     } catch (error) {
       await unlink(temp).catch(() => undefined);
       throw error;
+    } finally {
+      liveTemporaries.delete(temp);
     }
+  }
+
+  /**
+   * Deletes the temporary files a killed or crashed writer left behind (a write that never reached its
+   * rename), keeping those this process is writing now. Call it only when no other process can be
+   * writing to this store (the local pipeline does, once it holds the catalog's exclusive lock).
+   *
+   * @returns the names of the files deleted.
+   */
+  async removeStaleTemporaries(): Promise<string[]> {
+    const dir = join(this.root, TEMP_DIR);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      const path = join(dir, name);
+      if (liveTemporaries.has(path)) continue;
+      await rm(path, { force: true, recursive: true });
+      removed.push(name);
+    }
+    return removed;
   }
 
   async delete(uri: string): Promise<void> {

@@ -96,6 +96,13 @@ export class LocalPipeline {
       await (await DuckDbCatalog.open(catalogPath, store)).close();
     }
     const catalog = await DuckDbCatalog.open(catalogPath, store, { readOnly: options.readOnly === true });
+    if (!options.readOnly) {
+      // Safe only here: DuckDB holds an exclusive lock on the catalog file for a read-write open, so no
+      // other process has this home open for a run, and nothing else writes to its store. Every file in
+      // the store's temp folder is then a write a killed or crashed run never finished. (A read-only open
+      // shares the file with other readers and a run may still be writing: it cleans nothing.)
+      await store.removeStaleTemporaries();
+    }
     return new LocalPipeline(options, catalog, store);
   }
 
