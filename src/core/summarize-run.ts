@@ -76,7 +76,7 @@ export async function summarizeRun(
     deps.store,
     joinS3Uri(event.runPrefix, 'plan.json'),
   );
-  const names = [...new Set([...event.queries, ...REPORT_QUERIES])];
+  const names = [...new Set([...event.queries, ...reportQueriesFor(request, event.jobResults)])];
   const baselineRunId = request?.results?.baselineRunId;
   const results = await runNamedQueries(
     {
@@ -140,6 +140,20 @@ export async function summarizeRun(
   };
   await deps.store.put(summaryUri, JSON.stringify(summary, null, 2), { contentType: 'application/json' });
   return summary;
+}
+
+/**
+ * The report's queries this run needs: each reads the results again on Athena (billed by bytes
+ * scanned), so the variant queries are left out for a run of one variant and the evaluation for a run
+ * without a true-outcome column (the report says why those sections are empty).
+ */
+function reportQueriesFor(request: RunRequest | undefined, jobs: readonly MapJobResult[]): string[] {
+  const variants = new Set(jobs.map((j) => j.variant)).size;
+  return REPORT_QUERIES.filter((name) => {
+    if (name.startsWith('variant-')) return variants > 1;
+    if (name === 'evaluation') return request?.results?.actualColumn !== undefined;
+    return true;
+  });
 }
 
 /** A JSON file BuildManifest saved for the run (request.json, plan.json), or undefined when absent. */
