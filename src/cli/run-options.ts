@@ -127,6 +127,46 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     },
   },
   {
+    flags: '--actual-column <name>',
+    key: 'actualColumn',
+    description:
+      'the column (CSV header name) or JSON key holding the true outcome: kept from the model, stored as actual, measured by the evaluation query',
+    apply: (request, value: string) => {
+      results(request).actualColumn = value;
+    },
+  },
+  {
+    flags: '--baseline <run-id>',
+    key: 'baseline',
+    description: 'the run the drift query compares this one with',
+    defaultDescription: 'the previous run of the same table and variant',
+    parse: (value) => {
+      if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(value)) {
+        throw new InvalidArgumentError('give a run id: 1-32 lowercase letters, digits and -');
+      }
+      return value;
+    },
+    apply: (request, value: string) => {
+      results(request).baselineRunId = value;
+    },
+  },
+  {
+    flags: '--price-per-hour <price>',
+    key: 'pricePerHour',
+    description:
+      'the price of one instance-hour, in your currency: the report turns billable seconds into cost (no price table is built in)',
+    parse: (value) => {
+      const number = Number(value);
+      if (value.trim() === '' || !Number.isFinite(number) || number < 0) {
+        throw new InvalidArgumentError('give a number of at least 0, e.g. --price-per-hour 0.23');
+      }
+      return number;
+    },
+    apply: (request, value: number) => {
+      results(request).pricePerHour = value;
+    },
+  },
+  {
     flags: '--suffix <suffix>',
     key: 'suffix',
     description: 'only files ending in this (repeatable or comma-separated, e.g. .csv,.csv.gz)',

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,5 +103,66 @@ describe('npm start -- run with an actual column: evaluation equal to scikit-lea
         metric,
       ).toBeLessThan(1e-4);
     }
+  }, 180_000);
+});
+
+describe('npm start -- run with --actual-column, --baseline and --price-per-hour', () => {
+  let home: string;
+  beforeAll(async () => {
+    home = await mkdtemp(join(tmpdir(), 'evaluation-flags-'));
+  });
+  afterAll(async () => {
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('measures, compares with the named baseline and prices a run of a CSV with a header', async () => {
+    // The binary fixture as pandas writes it with index=False: a header naming every column.
+    const folder = join(FIXTURES, 'binary');
+    const request = JSON.parse(await readFile(join(folder, 'request.json'), 'utf8')) as {
+      results: { featureNames: string[] };
+    };
+    const csv = join(home, 'scored.csv');
+    await writeFile(
+      csv,
+      `${request.results.featureNames.join(',')}\n${await readFile(join(folder, 'input.csv'), 'utf8')}`,
+    );
+    const run = (runId: string, extra: string[]) =>
+      runCli(
+        [
+          'run',
+          csv,
+          '--model',
+          join(folder, 'xgboost-model.json'),
+          '--run-id',
+          runId,
+          '--id-column',
+          'record_id',
+          '--actual-column',
+          'outcome',
+          '--labels',
+          'malignant,benign',
+          ...extra,
+        ],
+        home,
+      );
+    const first = await run('first', []);
+    expect(first.code, first.stderr).toBe(0);
+    const second = await run('second', ['--baseline', 'first', '--price-per-hour', '0.5']);
+    expect(second.code, second.stderr).toBe(0);
+
+    const summary = JSON.parse(
+      await readFile(join(home, 's3/local-pipeline/runs/second/summary.json'), 'utf8'),
+    ) as { completion: { billableSeconds: number; pricePerHour: number; cost: number } };
+    expect(summary.completion.pricePerHour).toBe(0.5);
+    expect(summary.completion.cost).toBeCloseTo((summary.completion.billableSeconds * 0.5) / 3600, 12);
+    const report = await readFile(join(home, 's3/local-pipeline/runs/second/report.html'), 'utf8');
+    const expected = JSON.parse(await readFile(join(folder, 'expected.json'), 'utf8')) as Expected;
+    // Same data, same model: accuracy as scikit-learn's, and no drift against the named baseline.
+    expect(report).toContain(
+      `<td>Accuracy</td><td class="n">${(expected.figures.accuracy as number).toFixed(4)}</td>`,
+    );
+    expect(report).toContain('xgboost-model against run first');
+    expect(report).toContain('No feature moved: every PSI is at most 0.2.');
+    expect(report).toContain('<td>True outcome column</td><td>outcome</td>');
   }, 180_000);
 });
