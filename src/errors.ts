@@ -150,3 +150,21 @@ export class CatalogError extends PipelineError {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * A local file store operation failed on the filesystem (disk full, a file where a folder must be, a
+ * permission). The message names the object's s3:// URI and its file; `code` is the errno code
+ * (ENOSPC, EISDIR, …) and `cause` the original error. Terminal: the disk or the layout needs fixing.
+ */
+export class LocalStoreError extends PipelineError {
+  override name = 'LocalStoreError';
+  readonly uri: string;
+  readonly path: string;
+  readonly code: string | undefined;
+  constructor(message: string, uri: string, path: string, code: string | undefined, options?: ErrorOptions) {
+    super(message, options);
+    this.uri = uri;
+    this.path = path;
+    this.code = code;
+  }
+}

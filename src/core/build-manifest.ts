@@ -13,7 +13,7 @@ import {
   REGISTERING_MARKER,
   runResultsPrefix,
 } from './run-attempt.js';
-import { checkRunRequest } from './run-checks.js';
+import { checkOutputKeyCollisions, checkRunRequest } from './run-checks.js';
 import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
 import { joinS3Uri, parseS3Uri } from './s3-uri.js';
 import type { TransformJobRequest } from './transform-job.js';
@@ -112,6 +112,10 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
   await cleanUnpublishedAttempts(store, runPrefix, attemptId);
 
   const { prefix, objects } = await listInput(store, request);
+  checkOutputKeyCollisions(
+    prefix,
+    objects.map((o) => o.uri),
+  );
   const shardSize = request.objectsPerShard ?? DEFAULT_OBJECTS_PER_SHARD;
   const shards: { shardId: string; manifestUri: string }[] = [];
   for (let start = 0, n = 0; start < objects.length; start += shardSize, n += 1) {

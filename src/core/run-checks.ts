@@ -92,6 +92,41 @@ function checkResultsSettings(request: RunRequest): void {
   actualColumnIndex(results, contentType === 'text/csv');
 }
 
+/**
+ * Plan-time check on the listed input: Batch Transform writes each input's output at its key relative to
+ * the input prefix plus ".out", so an input `a.csv` and an input `a.csv.out/b.csv` would need
+ * `a.csv.out` to be both an object and a folder of objects. S3 allows that, the local store (a
+ * filesystem) cannot, and any reader of the output folder would confuse the two; the run fails here,
+ * before any job starts, naming both input keys.
+ *
+ * @param prefix the input prefix the relative keys are taken from (as in transformOutputUri)
+ * @param inputUris the input objects' URIs, all under `prefix`
+ * @throws InvalidInputError naming the two input objects and the output key they share.
+ */
+export function checkOutputKeyCollisions(prefix: string, inputUris: readonly string[]): void {
+  const relative = (uri: string) => (uri.startsWith(prefix) ? uri.slice(prefix.length) : uri);
+  // Every folder an input's key passes through, mapped to one input below it.
+  const folders = new Map<string, string>();
+  for (const uri of inputUris) {
+    const key = relative(uri);
+    for (let i = key.indexOf('/'); i > 0; i = key.indexOf('/', i + 1)) {
+      const folder = key.slice(0, i);
+      if (!folders.has(folder)) folders.set(folder, uri);
+    }
+  }
+  for (const uri of inputUris) {
+    const output = `${relative(uri)}.out`;
+    const other = folders.get(output);
+    if (other !== undefined) {
+      throw new InvalidInputError(
+        `input objects ${uri} and ${other} collide: the transform output of ${uri} is "${output}", ` +
+          `which is also the folder holding the output of ${other}. Rename or move one of them ` +
+          `(or leave it out with inputSuffixes).`,
+      );
+    }
+  }
+}
+
 function mediaType(value: string): string {
   return (value.split(';')[0] ?? '').trim().toLowerCase();
 }

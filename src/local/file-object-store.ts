@@ -5,7 +5,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatS3Uri, parseS3Uri } from '../core/s3-uri.js';
-import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
+import { InvalidInputError, LocalStoreError, ObjectNotFoundError } from '../errors.js';
 import type { ObjectInfo, ObjectStore, PutOptions } from '../ports.js';
 
 /** Temporary files live in the root (same filesystem, so rename is atomic) under a name no bucket can have. */
@@ -96,7 +96,7 @@ export class FileObjectStore implements ObjectStore {
       };
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw error;
+      throw await this.storeError('read', uri, path, error);
     }
   }
 
@@ -106,7 +106,7 @@ export class FileObjectStore implements ObjectStore {
       return new Uint8Array(await readFile(path));
     } catch (error) {
       if (isNotFound(error)) throw new ObjectNotFoundError(`No such object: ${uri}`, { cause: error });
-      throw error;
+      throw await this.storeError('read', uri, path, error);
     }
   }
 
@@ -118,27 +118,29 @@ export class FileObjectStore implements ObjectStore {
       handle = await open(path, 'r');
     } catch (error) {
       if (isNotFound(error)) throw new ObjectNotFoundError(`No such object: ${uri}`, { cause: error });
-      throw error;
+      throw await this.storeError('read', uri, path, error);
     }
     return handle.createReadStream({ autoClose: true, highWaterMark: 1 << 20 });
   }
 
   async put(uri: string, body: string | Uint8Array, _options?: PutOptions): Promise<void> {
     const path = this.pathOf(uri);
-    const temp = await this.tempPath();
+    const temp = await this.tempPath(uri, path);
     liveTemporaries.add(temp);
     try {
-      const handle = await open(temp, 'w');
       try {
-        await handle.writeFile(body);
-        await handle.sync();
-      } finally {
-        await handle.close();
+        const handle = await open(temp, 'w');
+        try {
+          await handle.writeFile(body);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } catch (error) {
+        await unlink(temp).catch(() => undefined);
+        throw await this.storeError('write', uri, path, error, { bytes: byteLength(body), temp });
       }
-      await this.commit(temp, path);
-    } catch (error) {
-      await unlink(temp).catch(() => undefined);
-      throw error;
+      await this.commit(uri, temp, path);
     } finally {
       liveTemporaries.delete(temp);
     }
@@ -150,15 +152,20 @@ export class FileObjectStore implements ObjectStore {
     _options?: PutOptions,
   ): Promise<void> {
     const path = this.pathOf(uri);
-    const temp = await this.tempPath();
+    const temp = await this.tempPath(uri, path);
     liveTemporaries.add(temp);
     try {
       // 8 MB of writes queued: a fast producer (ParseResults, the engine) rarely waits for the disk.
-      await pipeline(body, createWriteStream(temp, { highWaterMark: 1 << 23 }));
-      await this.commit(temp, path);
-    } catch (error) {
-      await unlink(temp).catch(() => undefined);
-      throw error;
+      const out = createWriteStream(temp, { highWaterMark: 1 << 23 });
+      try {
+        await pipeline(body, out);
+      } catch (error) {
+        await unlink(temp).catch(() => undefined);
+        // Only a filesystem error is ours to explain; a failing source stream is the producer's own error.
+        if (!isErrno(error)) throw error;
+        throw await this.storeError('write', uri, path, error, { written: out.bytesWritten, temp });
+      }
+      await this.commit(uri, temp, path);
     } finally {
       liveTemporaries.delete(temp);
     }
@@ -194,16 +201,124 @@ export class FileObjectStore implements ObjectStore {
     await rm(this.pathOf(uri), { force: true });
   }
 
-  private async tempPath(): Promise<string> {
+  private async tempPath(uri: string, path: string): Promise<string> {
     const dir = join(this.root, TEMP_DIR);
-    await mkdir(dir, { recursive: true });
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (error) {
+      throw await this.storeError('write', uri, path, error, { temp: dir });
+    }
     return join(dir, randomUUID());
   }
 
-  private async commit(temp: string, path: string): Promise<void> {
-    await mkdir(dirname(path), { recursive: true });
-    await rename(temp, path);
+  /** Moves a complete temporary file into place; on failure the temporary file is removed. */
+  private async commit(uri: string, temp: string, path: string): Promise<void> {
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await rename(temp, path);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw await this.storeError('write', uri, path, error);
+    }
   }
+
+  /**
+   * The filesystem error of an operation on `uri` as a {@link LocalStoreError} naming the object and its
+   * file, and saying what to do: a full disk (with the bytes being written), or a file where the key
+   * layout needs a folder, or a folder where it needs a file (naming both keys).
+   */
+  private async storeError(
+    operation: 'read' | 'write',
+    uri: string,
+    path: string,
+    error: unknown,
+    detail: { bytes?: number; written?: number; temp?: string } = {},
+  ): Promise<Error> {
+    if (!isErrno(error)) return error instanceof Error ? error : new Error(String(error));
+    const code = error.code;
+    const what = `Could not ${operation} ${uri} (file ${path})`;
+    let message: string;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      const size =
+        detail.bytes !== undefined
+          ? `writing ${formatBytes(detail.bytes)}`
+          : `after writing ${formatBytes(detail.written ?? 0)} of a stream`;
+      message =
+        `${what}: the disk is full (${code}) ${size}` +
+        `${detail.temp ? ` to ${detail.temp}` : ''}. Free space on the filesystem holding ${this.root}, ` +
+        'or point the local home at a larger disk.';
+    } else if (
+      code === 'EISDIR' ||
+      code === 'ENOTDIR' ||
+      code === 'ENOTEMPTY' ||
+      (code === 'EEXIST' && operation === 'write')
+    ) {
+      const blocker = (await this.fileAbove(path)) ?? path;
+      message = await this.layoutMessage(what, uri, path, blocker, code);
+    } else {
+      message = `${what}: ${error.message}`;
+    }
+    return new LocalStoreError(message, uri, path, code, { cause: error });
+  }
+
+  /** Explains a key that collides with a folder of keys (S3 allows both `a` and `a/b`; a filesystem does not). */
+  private async layoutMessage(
+    what: string,
+    uri: string,
+    path: string,
+    blocker: string,
+    code: string | undefined,
+  ): Promise<string> {
+    const { bucket } = parseS3Uri(uri);
+    const bucketDir = join(this.root, bucket);
+    const keyOf = (p: string) => `s3://${bucket}/${relative(bucketDir, p).split(sep).join('/')}`;
+    if (blocker !== path) {
+      return (
+        `${what}: ${keyOf(blocker)} is an object (file ${blocker}), and the local store keeps objects as ` +
+        `files, so no key can continue below it with "/" (${code}). Rename one of the two keys ` +
+        `(${keyOf(blocker)} or ${uri}), or move the other out of the way.`
+      );
+    }
+    const below: string[] = [];
+    await collectKeys(path, bucketDir, '', below).catch(() => undefined);
+    const example = below.sort(compareUtf8)[0];
+    const other = example ? `s3://${bucket}/${example}` : `${uri}/…`;
+    return (
+      `${what}: the file is a folder holding ${other}${below.length > 1 ? ` and ${below.length - 1} more` : ''}; ` +
+      `the local store keeps objects as files, so ${uri} and ${other} cannot both exist (${code}). ` +
+      `Rename one of the two keys, or remove the folder ${path}.`
+    );
+  }
+
+  /** The nearest ancestor of `path` (inside the root) that is a file, not a folder, if any. */
+  private async fileAbove(path: string): Promise<string | undefined> {
+    for (let p = dirname(path); p.startsWith(this.root + sep); p = dirname(p)) {
+      const s = await stat(p).catch(() => undefined);
+      if (s?.isFile()) return p;
+      if (s?.isDirectory()) return undefined;
+    }
+    return undefined;
+  }
+}
+
+function isErrno(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
+}
+
+function byteLength(body: string | Uint8Array): number {
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${bytes} bytes (${value.toFixed(1)} ${units[unit]})`;
 }
 
 async function collectKeys(dir: string, bucketDir: string, prefix: string, out: string[]): Promise<void> {

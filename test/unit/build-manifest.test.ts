@@ -252,6 +252,40 @@ describe('buildManifest', () => {
     });
   });
 
+  it('fails before writing anything when one input is the output folder of another (a.csv and a.csv.out/b.csv)', async () => {
+    await store.put('s3://in-bucket/incoming/day3/a.csv', '1,2\n');
+    await store.put('s3://in-bucket/incoming/day3/a.csv.out/b.csv', '3,4\n');
+    await expect(
+      buildManifest(
+        event({
+          runId: 'collide',
+          input: 's3://in-bucket/incoming/day3/',
+          models: [{ variant: 'a', modelName: 'm' }],
+        }),
+        deps(),
+      ),
+    ).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringContaining(
+        'input objects s3://in-bucket/incoming/day3/a.csv and s3://in-bucket/incoming/day3/a.csv.out/b.csv collide',
+      ),
+    });
+    const written: string[] = [];
+    for await (const o of store.list('s3://results-bucket/runs/collide/')) written.push(o.uri);
+    expect(written).toEqual([]);
+  });
+
+  it('accepts inputs whose names only look alike (a.csv with a.csv.outer/b.csv, a.csv.out.csv)', async () => {
+    for (const key of ['a.csv', 'a.csv.outer/b.csv', 'a.csv.out.csv', 'x/a.csv.out']) {
+      await store.put(`s3://in-bucket/incoming/day4/${key}`, '1,2\n');
+    }
+    const plan = await buildManifest(
+      event({ input: 's3://in-bucket/incoming/day4/', models: [{ variant: 'a', modelName: 'm' }] }),
+      deps(),
+    );
+    expect(plan.inputs.objects).toBe(4);
+  });
+
   it('hands results.idColumn to ParseResults and rejects one it could not find, before writing anything', async () => {
     const models = [{ variant: 'a', modelName: 'm' }];
     const input = 's3://in-bucket/incoming/day1/a.csv';

@@ -27,6 +27,7 @@ const made: Error[] = [
   new errors.QueryFailedError('m', { cause }),
   new errors.UnsupportedModelError('m', { cause }),
   new errors.CatalogError('m', { cause }),
+  new errors.LocalStoreError('m', 's3://b/k', '/home/s3/b/k', 'ENOSPC', { cause }),
 ];
 
 describe('src/errors.ts', () => {
