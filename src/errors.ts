@@ -60,6 +60,15 @@ export class ObjectNotFoundError extends PipelineError {
   override name = 'ObjectNotFoundError';
 }
 
+/**
+ * An input object changed (or vanished) after the run was planned: its ETag (locally, size and mtime) is
+ * not the one BuildManifest recorded. Reading it would pair new features with a plan, or scores, made
+ * for the old version. Terminal: the fix is a new run, not a retry.
+ */
+export class InputChangedError extends PipelineError {
+  override name = 'InputChangedError';
+}
+
 /** A record larger than the payload limit: the job must fail naming the object, record and sizes. */
 export class RecordTooLargeError extends InvalidInputError {
   override name = 'RecordTooLargeError';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
 import type { ObjectInfo, ObjectStore } from '../ports.js';
+import { writeInputIdentities } from './input-identity.js';
 import { formatManifest } from './manifest.js';
 import type { ParseTransformOutputRequest } from './result-parsing.js';
 import { actualColumnIndex, idColumnIndex, modelInputFilter } from './results-table.js';
@@ -121,10 +122,13 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
   for (let start = 0, n = 0; start < objects.length; start += shardSize, n += 1) {
     const shardId = String(n).padStart(4, '0');
     const manifestUri = joinS3Uri(attemptPrefix, `manifests/shard-${shardId}.manifest`);
+    const shardObjects = objects.slice(start, start + shardSize);
     const manifest = formatManifest(
       prefix,
-      objects.slice(start, start + shardSize).map((o) => o.uri),
+      shardObjects.map((o) => o.uri),
     );
+    // Identities first: a manifest never exists without them, so every reader can check its inputs.
+    await writeInputIdentities(store, manifestUri, shardObjects);
     await store.put(manifestUri, JSON.stringify(manifest), { contentType: 'application/json' });
     shards.push({ shardId, manifestUri });
   }

@@ -4,6 +4,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { InvalidInputError, ObjectNotFoundError, PredictionMismatchError } from '../errors.js';
 import type { ObjectStore, PartitionDefinition } from '../ports.js';
 import { FeatureStatistics, statsLocation } from './feature-stats.js';
+import { readInputIdentities, verifyInputIdentity } from './input-identity.js';
 import { copyNumberListWithNulls, jsonNumberValue, NumberListScan } from './json-numbers.js';
 import { LineCursor } from './line-cursor.js';
 import { parseManifest } from './manifest.js';
@@ -116,10 +117,18 @@ export async function parseTransformOutput(
   );
   const counts = { recordsIn: 0, recordsOut: 0 };
   const statistics = new FeatureStatistics(settings.modelFeatureNames);
+  // Recorded by BuildManifest. On AWS SageMaker reads the inputs itself, so this is where an object
+  // overwritten after planning (before or during the transform, or since) is caught: its features
+  // would be joined with scores computed from another version.
+  const identities = await readInputIdentities(store, request.inputManifestUri);
   const rows = async function* (): AsyncGenerator<Buffer> {
     for (const object of manifest.objects) {
       const outputUri = transformOutputUri(manifest.prefix, object.uri, request.transformOutputPath);
+      const identity = identities?.[object.uri];
+      await verifyInputIdentity(store, object.uri, identity);
       yield* joinObject(store, object.uri, outputUri, settings, counts, statistics);
+      // Again once read: an overwrite while it was read is caught before the part file is committed.
+      await verifyInputIdentity(store, object.uri, identity);
     }
   };
   await store.putStream(partUri, rows(), { contentType: 'application/x-ndjson' });

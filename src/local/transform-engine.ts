@@ -1,3 +1,4 @@
+import { checkInputIdentity, readInputIdentities } from '../core/input-identity.js';
 import { parseManifest } from '../core/manifest.js';
 import type {
   TransformJobDescription,
@@ -237,15 +238,19 @@ export class LocalTransformEngine implements TransformRunner {
         throw error;
       }
       const manifest = parseManifest(text, S3Uri);
+      // Recorded by BuildManifest; SageMaker itself checks nothing, but a local run can fail early.
+      const identities = await readInputIdentities(this.store, S3Uri);
       const objects: InputObject[] = [];
       for (const entry of manifest.objects) {
         const info = await this.store.head(entry.uri);
+        const identity = identities?.[entry.uri];
+        if (identity) checkInputIdentity(entry.uri, identity, info);
         if (!info) {
           throw new TransformJobFailedError(
             `Manifest ${S3Uri} lists ${entry.uri} (key "${entry.relativeKey}"), which does not exist`,
           );
         }
-        objects.push({ uri: entry.uri, size: info.size, outputUri: '' });
+        objects.push({ uri: entry.uri, size: info.size, outputUri: '', ...(identity ? { identity } : {}) });
       }
       if (objects.length === 0) throw new TransformJobFailedError(`Manifest ${S3Uri} lists no objects`);
       return { prefix: manifest.prefix, objects };

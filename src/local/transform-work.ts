@@ -11,6 +11,7 @@ import {
   type RecordProcessor,
   splitPredictions,
 } from '../core/data-processing.js';
+import { type InputIdentity, verifyInputIdentity } from '../core/input-identity.js';
 import { type InputRecord, splitRecordChunks } from '../core/record-splitting.js';
 import type { SplitType } from '../core/transform-job.js';
 import {
@@ -31,6 +32,8 @@ export interface InputObject {
   uri: string;
   size: number;
   outputUri: string;
+  /** What the object was when the run was planned; checked before it is read (absent: not recorded). */
+  identity?: InputIdentity;
 }
 
 /** A batch to send, a whole object to stream (MaxPayloadInMB 0), or an object with no records. */
@@ -66,11 +69,12 @@ export async function* workItems(context: WorkContext): AsyncGenerator<WorkItem>
     if (state.failure) return;
     const object = objects[index] as InputObject;
     if (plan.maxPayloadBytes === 0) {
+      await verifyInputIdentity(context.store, object.uri, object.identity);
       yield { kind: 'stream', object: index, last: true };
       continue;
     }
     const counter = { bytes: 0 };
-    const input = await openInput(context.store, object.uri, plan.gzip, counter);
+    const input = await openInput(context.store, object.uri, plan.gzip, counter, object.identity);
     const batchOptions = {
       strategy: plan.settings.batchStrategy,
       splitType: plan.splitType,
@@ -181,7 +185,9 @@ async function openInput(
   uri: string,
   gzip: boolean,
   counter: { bytes: number },
+  identity?: InputIdentity,
 ): Promise<Readable> {
+  await verifyInputIdentity(store, uri, identity);
   const source = await store.getStream(uri);
   const counting = new Transform({
     transform(chunk: Buffer, _encoding, callback) {

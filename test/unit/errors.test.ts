@@ -17,6 +17,7 @@ const made: Error[] = [
   new errors.ConfigError('m', { cause }),
   new errors.UsageError('m', { cause }),
   new errors.ObjectNotFoundError('m', { cause }),
+  new errors.InputChangedError('m', { cause }),
   new errors.RecordTooLargeError('s3://b/k', 3, 20, 10, 'line', { cause }),
   new errors.InvalidRecordError(2, 'has 29 values', { cause }),
   new errors.TransformJobFailedError('m', { cause }),
