@@ -465,7 +465,15 @@ describe('IAM', () => {
     const policy = resource('ResultsKeyUsePolicy', kms);
     expect(policy.Condition).toBe('HasKmsKey');
     expect((policy.Properties.Roles as Json[]).map((r) => r.Ref).sort()).toEqual(
-      ['StartRunRole', 'BuildManifestRole', 'ParseResultsRole', 'RunQueriesRole', 'RecordFailureRole'].sort(),
+      [
+        'StartRunRole',
+        'BuildManifestRole',
+        'ParseResultsRole',
+        // RegisterTable reads the attempt's job results and deletes the previous attempt after the switch.
+        'RegisterTableRole',
+        'RunQueriesRole',
+        'RecordFailureRole',
+      ].sort(),
     );
     expect((policy.Properties.PolicyDocument as Json).Statement).toEqual([
       { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: { Ref: 'KmsKeyArn' } },
@@ -561,7 +569,10 @@ describe('IAM', () => {
         'StartRunRole',
         'BuildManifestRole',
         'ParseResultsRole',
+        // RegisterTable and RecordFailure list an attempt's files to delete them (after the switch; a failed attempt).
+        'RegisterTableRole',
         'RunQueriesRole',
+        'RecordFailureRole',
         'SageMakerExecutionRole',
       ].sort(),
     );
