@@ -94,13 +94,18 @@ export class RecordTooLargeError extends InvalidInputError {
   }
 }
 
-/** A request's record a model server cannot read: `record` is its 1-based number within the request. */
+/**
+ * A request's record a model server cannot read: `record` is its 1-based number within the request, and
+ * `status` the HTTP status the XGBoost container answers (415 unparseable, 400 unpredictable).
+ */
 export class InvalidRecordError extends InvalidInputError {
   override name = 'InvalidRecordError';
   readonly record: number;
-  constructor(record = 0, problem = 'is invalid', options?: ErrorOptions) {
+  readonly status: number;
+  constructor(record = 0, problem = 'is invalid', options?: ErrorOptions & { status?: number }) {
     super(`Record ${record} ${problem}`, options);
     this.record = record;
+    this.status = options?.status ?? 415;
   }
 }
 

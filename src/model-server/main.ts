@@ -13,7 +13,13 @@ import { realpathSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SAGEMAKER_DEFAULT_PORT, SAGEMAKER_MODEL_DIR, startModelServer } from './server.js';
+import {
+  type ContainerSettings,
+  containerSettingsFromEnv,
+  SAGEMAKER_DEFAULT_PORT,
+  SAGEMAKER_MODEL_DIR,
+  startModelServer,
+} from './server.js';
 import { loadXGBoostModel } from './xgboost-model.js';
 
 export interface ServeModelOptions {
@@ -48,11 +54,18 @@ export async function serveModelCommand(
     return 1;
   }
   const host = options.host ?? '127.0.0.1';
-  if (cluster.isWorker) return serveAsWorker(modelPath, port, host);
-  if (workers > 1) return serveWithWorkers(modelPath, workers);
+  let settings: ContainerSettings;
+  try {
+    settings = containerSettingsFromEnv(env);
+  } catch (error) {
+    process.stderr.write(`Model server could not start: ${(error as Error).message}\n`);
+    return 1;
+  }
+  if (cluster.isWorker) return serveAsWorker(modelPath, port, host, settings);
+  if (workers > 1) return serveWithWorkers(modelPath, workers, settings);
   let server: Awaited<ReturnType<typeof startModelServer>>;
   try {
-    server = await startModelServer({ modelPath, port, host });
+    server = await startModelServer({ modelPath, port, host, settings });
   } catch (error) {
     process.stderr.write(`Model server could not start: ${(error as Error).message}\n`);
     return 1;
@@ -60,10 +73,7 @@ export async function serveModelCommand(
   const { model } = server;
   // Listen for SIGTERM before saying so: whoever reads the line may stop the server at once.
   const stopped = untilStopped();
-  process.stdout.write(
-    `Model server listening on ${server.url} (${modelPath}: ${model.objective}, ` +
-      `${model.numFeature} features, ${model.numTrees} trees)\n`,
-  );
+  process.stdout.write(`Model server listening on ${server.url} (${describe(modelPath, model)})\n`);
   const signal = await stopped;
   await server.close();
   process.stderr.write(`Model server stopped (${signal})\n`);
@@ -86,11 +96,15 @@ function workerCount(text: string | undefined): number | undefined {
  * the reason), forks the workers, which share one listening port (connections are dealt round-robin),
  * prints the URL once every worker listens, replaces a worker that dies, and stops them all on SIGTERM.
  */
-async function serveWithWorkers(modelPath: string, count: number): Promise<number> {
+async function serveWithWorkers(
+  modelPath: string,
+  count: number,
+  settings: ContainerSettings,
+): Promise<number> {
   // Each worker reads the same --port and --host and listens itself; the cluster shares the socket.
   let model: Awaited<ReturnType<typeof loadXGBoostModel>>;
   try {
-    model = await loadXGBoostModel(modelPath);
+    model = await loadXGBoostModel(modelPath, { ensemble: settings.ensemble });
   } catch (error) {
     process.stderr.write(`Model server could not start: ${(error as Error).message}\n`);
     return 1;
@@ -148,8 +162,7 @@ async function serveWithWorkers(modelPath: string, count: number): Promise<numbe
   }
   const stopped = untilStopped();
   process.stdout.write(
-    `Model server listening on ${url} (${modelPath}: ${model.objective}, ` +
-      `${model.numFeature} features, ${model.numTrees} trees; ${count} worker processes)\n`,
+    `Model server listening on ${url} (${describe(modelPath, model)}; ${count} worker processes)\n`,
   );
   const signal = await stopped;
   stopping = true;
@@ -159,10 +172,15 @@ async function serveWithWorkers(modelPath: string, count: number): Promise<numbe
 }
 
 /** A worker of {@link serveWithWorkers}: serves until SIGTERM, telling the primary its URL or why it failed. */
-async function serveAsWorker(modelPath: string, port: number, host: string): Promise<number> {
+async function serveAsWorker(
+  modelPath: string,
+  port: number,
+  host: string,
+  settings: ContainerSettings,
+): Promise<number> {
   let server: Awaited<ReturnType<typeof startModelServer>>;
   try {
-    server = await startModelServer({ modelPath, port, host });
+    server = await startModelServer({ modelPath, port, host, settings });
   } catch (error) {
     process.send?.({ error: (error as Error).message });
     return 1;
@@ -177,6 +195,16 @@ async function serveAsWorker(modelPath: string, port: number, host: string): Pro
   // The IPC channel to the primary would keep this worker alive (and the primary waiting for it).
   if (process.connected) process.disconnect();
   return 0;
+}
+
+/** The start-up line's model part: path, objective, booster, features, trees, ensemble size. */
+function describe(modelPath: string, model: Awaited<ReturnType<typeof loadXGBoostModel>>): string {
+  const boosters = [...new Set(model.members.map((m) => m.booster))].join('+');
+  const ensemble = model.members.length > 1 ? `, an ensemble of ${model.members.length} models` : '';
+  return (
+    `${modelPath}: ${model.objective} ${boosters}, ${model.numFeature} features, ` +
+    `${model.numTrees} trees${ensemble}`
+  );
 }
 
 function isEntryPoint(): boolean {

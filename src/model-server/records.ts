@@ -1,66 +1,102 @@
 /**
- * Turns an /invocations request body into a row-major Float32Array of features, and predictions back
- * into a response body. Errors name the record (1-based line within the request) and the problem, since
- * that message becomes the transform job's FailureReason.
+ * Turns an /invocations request body into a row-major Float32Array of features, reading it as the
+ * SageMaker XGBoost container does (algorithm_mode/serve_utils.parse_content_data, encoder.csv_to_dmatrix):
+ *
+ * - text/csv: the body is stripped, split on "\n", and each line on the delimiter csv.Sniffer finds in
+ *   the first line (a letter or digit means ","); an empty field is missing; no quoting (a quote is an
+ *   unreadable value, as `float('"1"')` is in Python); every line must have as many fields as the first.
+ * - text/libsvm (libsvm, text/x-libsvm): `label index:value ...` per line, indices 1-based unless one is
+ *   0; absent indices are missing values.
+ *
+ * Errors name the record (1-based line within the request): that message becomes the job's FailureReason.
  */
-import { parse as parseCsvSync } from 'csv-parse/sync';
-import { InvalidInputError, InvalidRecordError } from '../errors.js';
-import type { XGBoostModel } from './xgboost-model.js';
+import { type InvalidInputError, InvalidRecordError } from '../errors.js';
 
 /** Rows parsed from a request: `numRows × numFeatures` values, NaN where a value is missing. */
 export interface ParsedRecords {
   values: Float32Array;
   numRows: number;
+  /** Values per row in `values`: the CSV's field count, or the model's feature count for libsvm. */
+  numFeatures: number;
 }
 
-/** Request content types the server reads, and response types it writes. */
-export const CONTENT_TYPES = ['text/csv', 'application/jsonlines', 'application/json'] as const;
-export type ContentType = (typeof CONTENT_TYPES)[number];
+/** The request formats the container reads (data_utils.get_content_type), by its names for them. */
+export type RequestFormat = 'csv' | 'libsvm';
 
-const COMMA = 0x2c;
 const NEWLINE = 0x0a;
-const CR = 0x0d;
-const QUOTE = 0x22;
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+/** csv.Sniffer's preferred delimiters, in its order. */
+const PREFERRED_DELIMITERS = [0x2c, 0x09, 0x3b, 0x20, 0x3a];
 
 /**
- * Parses CSV records (one per line, no header; an empty field is a missing value; CRLF and a missing
- * final newline are fine). Each record must have exactly `numFeatures` values.
- *
- * Numeric CSV without quotes is parsed by hand, straight from the bytes: a model server's input is
- * numbers and commas, and a general CSV parser plus `Number()` per field costs several string
- * allocations per value, which is most of a request's time. A body with a quote goes to csv-parse.
+ * The delimiter Python's csv.Sniffer picks for one line of numbers: the first of its preferred
+ * delimiters (`,` tab `;` space `:`) the line holds; otherwise its most frequent character (the highest
+ * one on a tie), replaced by "," when that is a letter or digit, as the container does.
  */
-export function parseCsvRecords(body: Uint8Array, numFeatures: number, firstLine = 1): ParsedRecords {
-  if (body.indexOf(QUOTE) !== -1) return parseQuotedCsv(body, numFeatures, firstLine);
+export function sniffDelimiter(line: Uint8Array): number {
+  const sample = line.subarray(0, 512);
+  for (const candidate of PREFERRED_DELIMITERS) if (sample.indexOf(candidate) !== -1) return candidate;
+  const counts = new Map<number, number>();
+  for (const byte of sample) if (byte < 127) counts.set(byte, (counts.get(byte) ?? 0) + 1);
+  let best = 0x2c;
+  let bestCount = 0;
+  for (const [byte, count] of counts) {
+    if (count > bestCount || (count === bestCount && byte > best)) {
+      best = byte;
+      bestCount = count;
+    }
+  }
+  const alphanumeric = (best >= 0x30 && best <= 0x39) || ((best | 0x20) >= 0x61 && (best | 0x20) <= 0x7a);
+  return alphanumeric ? 0x2c : best;
+}
+
+/** Bytes Python's `bytes.strip()` removes: space, \t, \n, \r, \x0b, \x0c. */
+function isStripped(byte: number): boolean {
+  return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
+}
+
+/** `body` without leading and trailing whitespace, as the container's `payload.strip()`. */
+function strip(body: Uint8Array): Uint8Array {
+  let start = 0;
+  let end = body.length;
+  while (start < end && isStripped(body[start] as number)) start++;
+  while (end > start && isStripped(body[end - 1] as number)) end--;
+  return body.subarray(start, end);
+}
+
+/**
+ * Parses a CSV request body. The field count of the first line is the row width; every other line must
+ * match it (numpy refuses ragged rows). Throws InvalidRecordError naming the line.
+ */
+export function parseCsvRecords(raw: Uint8Array, firstLine = 1): ParsedRecords {
+  const body = strip(raw);
   const length = body.length;
-  let lines = 0;
+  if (length === 0) return { values: new Float32Array(0), numRows: 0, numFeatures: 0 };
+  const firstEnd = body.indexOf(NEWLINE) === -1 ? length : body.indexOf(NEWLINE);
+  const delimiter = sniffDelimiter(body.subarray(0, firstEnd));
+  let width = 1;
+  for (let i = 0; i < firstEnd; i++) if (body[i] === delimiter) width++;
+  let lines = 1;
   for (let i = body.indexOf(NEWLINE); i !== -1; i = body.indexOf(NEWLINE, i + 1)) lines++;
-  if (length > 0 && body[length - 1] !== NEWLINE) lines++;
-  const values = new Float32Array(lines * numFeatures);
+  const values = new Float32Array(lines * width);
 
   let row = 0;
   let pos = 0;
-  while (pos < length) {
+  while (pos <= length && row < lines) {
     let lineEnd = body.indexOf(NEWLINE, pos);
     if (lineEnd === -1) lineEnd = length;
-    const end = lineEnd > pos && body[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+    const end = lineEnd;
     const line = firstLine + row;
-    if (end === pos && numFeatures > 1) throw recordError(line, 'is empty');
-    const rowOffset = row * numFeatures;
+    const rowOffset = row * width;
     let column = 0;
     let i = pos;
     // One pass over the bytes: plain decimals ("-12.5") are read as they are scanned; any other field
     // (a sign "+", spaces, an exponent, "nan", more than 15 significant digits) goes to parseNumberBytes.
     while (true) {
-      if (column === numFeatures) {
-        throw wrongCount(line, numFeatures + countCommas(body, i, end) + 1, numFeatures);
-      }
+      if (column === width) throw wrongWidth(line, width + countByte(body, i, end, delimiter) + 1, width);
       const start = i;
       if (i < end && body[i] === 0x2d) i++;
       const negative = i > start;
-      // Digits are counted from positions, not per digit: at most 15 digits in all means at most 15
-      // significant ones, which is all the fast path needs (longer numbers go to parseNumberBytes).
       let mantissa = 0;
       const intStart = i;
       for (; i < end; i++) {
@@ -80,49 +116,91 @@ export function parseCsvRecords(body: Uint8Array, numFeatures: number, firstLine
         scale = i - fractionStart;
         digits += scale;
       }
-      const c = i < end ? (body[i] as number) : COMMA;
+      const atDelimiter = i >= end || body[i] === delimiter;
       let value: number;
-      if (c === COMMA && digits > 0 && digits <= 15) {
+      if (atDelimiter && digits > 0 && digits <= 15) {
         value = scale === 0 ? mantissa : mantissa / (POW10[scale] as number);
         if (negative) value = -value;
-      } else if (c === COMMA && i === start) {
-        value = Number.NaN; // an empty field is a missing value
+      } else if (atDelimiter && i === start) {
+        value = Number.NaN; // an empty field is a missing value ("" -> "nan" in the container)
       } else {
-        while (i < end && body[i] !== COMMA) i++;
+        while (i < end && body[i] !== delimiter) i++;
         value = parseNumberBytes(body, start, i, line, column + 1);
       }
       values[rowOffset + column] = value;
       column++;
       if (i >= end) break;
-      i++; // past the comma
+      i++; // past the delimiter
     }
-    if (column !== numFeatures) throw wrongCount(line, column, numFeatures);
+    if (column !== width) throw wrongWidth(line, column, width);
     row++;
     pos = lineEnd + 1;
   }
-  return { values, numRows: row };
+  return { values, numRows: row, numFeatures: width };
 }
 
-function parseQuotedCsv(body: Uint8Array, numFeatures: number, firstLine: number): ParsedRecords {
-  let records: { record: string[]; info: { lines: number } }[];
-  try {
-    records = parseCsvSync(Buffer.from(body.buffer, body.byteOffset, body.byteLength), {
-      info: true,
-      relax_column_count: true,
-      skip_empty_lines: false,
-    }) as unknown as typeof records; // `info: true` wraps each record; csv-parse's sync typings miss it
-  } catch (error) {
-    throw new InvalidInputError(`Request is not valid CSV: ${(error as Error).message}`, { cause: error });
-  }
-  const values = new Float32Array(records.length * numFeatures);
-  records.forEach(({ record, info }, r) => {
-    const line = firstLine + info.lines - 1;
-    if (record.length !== numFeatures) throw wrongCount(line, record.length, numFeatures);
-    record.forEach((text, c) => {
-      values[r * numFeatures + c] = parseNumberText(text, line, c + 1);
-    });
+/**
+ * Parses a libsvm request body into rows of `numFeatures` values (absent = missing). Indices are 1-based
+ * unless the body uses index 0, as the container shifts them. Throws InvalidRecordError for an index
+ * beyond the model's features or a value that is not a number.
+ */
+export function parseLibsvmRecords(raw: Uint8Array, numFeatures: number): ParsedRecords {
+  const text = Buffer.from(strip(raw)).toString('utf8');
+  if (text === '') return { values: new Float32Array(0), numRows: 0, numFeatures };
+  const entries: { row: number; column: number; value: number }[] = [];
+  let minColumn = Number.POSITIVE_INFINITY;
+  let lastRow = -1;
+  text.split('\n').forEach((line, row) => {
+    for (const item of line.split(' ')) {
+      const colon = item.indexOf(':');
+      if (colon === -1) continue; // the label, or an empty token
+      const index = item.slice(0, colon).trim();
+      const rest = item.slice(colon + 1);
+      const valueText = rest.includes(':') ? rest.slice(0, rest.indexOf(':')) : rest;
+      if (!/^[+-]?\d+$/.test(index))
+        throw recordError(row + 1, `has an index that is not an integer: ${JSON.stringify(item)}`);
+      const column = Number(index);
+      const value = parseNumberText(valueText, row + 1, column);
+      entries.push({ row, column, value });
+      minColumn = Math.min(minColumn, column);
+      lastRow = row;
+    }
   });
-  return { values, numRows: records.length };
+  // scipy's csr_matrix ends at the last row that has an entry.
+  const numRows = lastRow + 1;
+  const shift = minColumn >= 1 ? 1 : 0;
+  const values = new Float32Array(numRows * numFeatures).fill(Number.NaN);
+  for (const { row, column, value } of entries) {
+    const feature = column - shift;
+    if (feature < 0 || feature >= numFeatures) {
+      throw new InvalidRecordError(
+        row + 1,
+        `has feature index ${column}, beyond the model's ${numFeatures} features`,
+        { status: 400 },
+      );
+    }
+    const at = row * numFeatures + feature;
+    // Duplicate indices add up, as scipy's COO to CSR conversion does.
+    values[at] = Number.isNaN(values[at] as number) ? value : (values[at] as number) + value;
+  }
+  return { values, numRows, numFeatures };
+}
+
+function countByte(body: Uint8Array, from: number, end: number, byte: number): number {
+  let count = 0;
+  for (let i = from; i < end; i++) if (body[i] === byte) count++;
+  return count;
+}
+
+function wrongWidth(line: number, got: number, expected: number): InvalidInputError {
+  return recordError(
+    line,
+    `has ${got} value${got === 1 ? '' : 's'} but the first record has ${expected}: every record of a request needs the same number of fields`,
+  );
+}
+
+function recordError(line: number, problem: string): InvalidInputError {
+  return new InvalidRecordError(line, problem);
 }
 
 /**
@@ -140,9 +218,9 @@ function parseNumberBytes(
   column: number,
 ): number {
   let i = start;
-  while (i < end && (body[i] === 0x20 || body[i] === 0x09)) i++;
+  while (i < end && isStripped(body[i] as number)) i++;
   let last = end;
-  while (last > i && (body[last - 1] === 0x20 || body[last - 1] === 0x09)) last--;
+  while (last > i && isStripped(body[last - 1] as number)) last--;
   if (i === last) return Number.NaN;
 
   let negative = false;
@@ -230,228 +308,4 @@ function parseNumberText(text: string, line: number, column: number): number {
   }
   const shown = trimmed.length > 40 ? `${trimmed.slice(0, 40)}…` : trimmed;
   throw recordError(line, `has a non-numeric value in field ${column}: ${JSON.stringify(shown)}`);
-}
-
-/** Parses JSON lines: each line a JSON array of numbers (null = missing) or `{"features": [...]}`. */
-export function parseJsonLinesRecords(body: Uint8Array, numFeatures: number): ParsedRecords {
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-  const lines = text.split('\n');
-  if (lines.at(-1)?.trim() === '') lines.pop();
-  const values = new Float32Array(lines.length * numFeatures);
-  lines.forEach((raw, r) => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      throw recordError(r + 1, 'is not valid JSON');
-    }
-    writeJsonRecord(parsed, values, r, numFeatures, r + 1);
-  });
-  return { values, numRows: lines.length };
-}
-
-/**
- * Parses a JSON body: `{"instances": [[...], ...]}`, an array of records, or one record (an array of
- * numbers). A record may also be `{"features": [...]}`.
- */
-export function parseJsonRecords(body: Uint8Array, numFeatures: number): ParsedRecords {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
-  } catch (error) {
-    throw new InvalidInputError(`Request is not valid JSON: ${(error as Error).message}`, { cause: error });
-  }
-  let records: unknown[];
-  if (Array.isArray(parsed)) {
-    records =
-      parsed.length > 0 && parsed.every((v) => typeof v === 'number' || v === null) ? [parsed] : parsed;
-  } else if (
-    parsed !== null &&
-    typeof parsed === 'object' &&
-    Array.isArray((parsed as { instances?: unknown }).instances)
-  ) {
-    records = (parsed as { instances: unknown[] }).instances;
-  } else {
-    throw new InvalidInputError('JSON request must be {"instances": [[...], ...]} or an array of numbers');
-  }
-  const values = new Float32Array(records.length * numFeatures);
-  records.forEach((record, r) => {
-    writeJsonRecord(record, values, r, numFeatures, r + 1);
-  });
-  return { values, numRows: records.length };
-}
-
-function writeJsonRecord(
-  record: unknown,
-  values: Float32Array,
-  row: number,
-  numFeatures: number,
-  line: number,
-) {
-  const features =
-    record !== null && typeof record === 'object' && !Array.isArray(record)
-      ? (record as { features?: unknown }).features
-      : record;
-  if (!Array.isArray(features)) throw recordError(line, 'is not an array of numbers');
-  if (features.length !== numFeatures) throw wrongCount(line, features.length, numFeatures);
-  for (let c = 0; c < numFeatures; c++) {
-    const value = features[c];
-    if (value === null) values[row * numFeatures + c] = Number.NaN;
-    else if (typeof value === 'number') values[row * numFeatures + c] = value;
-    else throw recordError(line, `has a non-numeric value in field ${c + 1}: ${JSON.stringify(value)}`);
-  }
-}
-
-function countCommas(body: Uint8Array, from: number, end: number): number {
-  let count = 0;
-  for (let i = from; i < end; i++) if (body[i] === COMMA) count++;
-  return count;
-}
-
-function recordError(line: number, problem: string): InvalidInputError {
-  return new InvalidRecordError(line, problem);
-}
-
-function wrongCount(line: number, got: number, expected: number): InvalidInputError {
-  return recordError(line, `has ${got} value${got === 1 ? '' : 's'}; the model expects ${expected}`);
-}
-
-/**
- * Writes predictions (`numRows × model.outputsPerRow`, from predictBatch) as a response body:
- * - text/csv: one line per record, the score, or the class probabilities comma-separated;
- * - application/jsonlines: one object per line, `{"score": x}` or `{"scores": [...]}`, with
- *   `"predicted_label"` for classifiers;
- * - application/json: `{"predictions": [those objects]}`.
- */
-export function formatPredictions(
-  model: XGBoostModel,
-  predictions: Float64Array,
-  numRows: number,
-  accept: ContentType,
-): string {
-  return wrapPredictions([formatPredictionItems(model, predictions, numRows, accept)], accept);
-}
-
-/**
- * The records' part of a response body, so a body can be built a batch of records at a time: lines
- * for CSV and JSON lines, comma-separated objects for JSON. {@link wrapPredictions} joins the parts.
- */
-function formatPredictionItems(
-  model: XGBoostModel,
-  predictions: Float64Array,
-  numRows: number,
-  accept: ContentType,
-): string {
-  if (accept === 'text/csv') return formatCsv(model, predictions, numRows);
-  let out = '';
-  if (accept === 'application/jsonlines') {
-    for (let r = 0; r < numRows; r++) out += `${predictionObject(model, predictions, r)}\n`;
-    return out;
-  }
-  for (let r = 0; r < numRows; r++) out += (r > 0 ? ',' : '') + predictionObject(model, predictions, r);
-  return out;
-}
-
-function wrapPredictions(parts: string[], accept: ContentType): string {
-  if (accept !== 'application/json') return parts.join('');
-  return `{"predictions":[${parts.filter((part) => part !== '').join(',')}]}`;
-}
-
-/**
- * Predicts CSV records as the request body arrives, a chunk of complete lines at a time, so the server
- * holds the (much smaller) output rather than the whole input: with MaxPayloadInMB 0 a body can be a
- * whole object. Throws InvalidInputError, naming the line within the request, from `write` or `end`.
- */
-export class CsvInvocation {
-  private readonly parts: string[] = [];
-  private carry: Uint8Array | undefined;
-  private nextLine = 1;
-  /** Set once a quote appears: from there on the rest is kept and handed to csv-parse at the end. */
-  private quoted: Uint8Array[] | undefined;
-
-  constructor(
-    private readonly model: XGBoostModel,
-    private readonly accept: ContentType,
-  ) {}
-
-  write(chunk: Uint8Array): void {
-    let start = 0;
-    if (this.carry) {
-      const newline = chunk.indexOf(NEWLINE);
-      if (newline === -1) {
-        this.carry = Buffer.concat([this.carry, chunk]);
-        return;
-      }
-      // Only the line cut by the chunk boundary is copied; the rest is parsed where it lies.
-      this.lines(Buffer.concat([this.carry, chunk.subarray(0, newline + 1)]));
-      this.carry = undefined;
-      start = newline + 1;
-    }
-    const lastNewline = chunk.lastIndexOf(NEWLINE);
-    if (lastNewline >= start) this.lines(chunk.subarray(start, lastNewline + 1));
-    const rest = chunk.subarray(Math.max(start, lastNewline + 1));
-    if (rest.length > 0) this.carry = Buffer.from(rest);
-  }
-
-  /** The whole response body. */
-  end(): string {
-    if (this.carry) this.lines(this.carry);
-    this.carry = undefined;
-    if (this.quoted)
-      this.predict(parseCsvRecords(Buffer.concat(this.quoted), this.model.numFeature, this.nextLine));
-    return wrapPredictions(this.parts, this.accept);
-  }
-
-  private lines(bytes: Uint8Array): void {
-    if (!this.quoted && bytes.indexOf(QUOTE) !== -1) this.quoted = [];
-    if (this.quoted) {
-      this.quoted.push(bytes);
-      return;
-    }
-    this.predict(parseCsvRecords(bytes, this.model.numFeature, this.nextLine));
-  }
-
-  private predict({ values, numRows }: ParsedRecords): void {
-    const predictions = this.model.predictBatch(values, numRows, this.model.numFeature);
-    this.parts.push(formatPredictionItems(this.model, predictions, numRows, this.accept));
-    this.nextLine += numRows;
-  }
-}
-
-function formatCsv(model: XGBoostModel, predictions: Float64Array, numRows: number): string {
-  const k = model.outputsPerRow;
-  let out = '';
-  if (k === 1) {
-    for (let r = 0; r < numRows; r++) out += `${predictions[r]}\n`;
-    return out;
-  }
-  for (let r = 0; r < numRows; r++) {
-    out += predictions[r * k];
-    for (let c = 1; c < k; c++) out += `,${predictions[r * k + c]}`;
-    out += '\n';
-  }
-  return out;
-}
-
-function predictionObject(model: XGBoostModel, predictions: Float64Array, r: number): string {
-  switch (model.outputKind) {
-    case 'multiclass-probabilities': {
-      const k = model.outputsPerRow;
-      let best = 0;
-      for (let c = 1; c < k; c++)
-        if ((predictions[r * k + c] as number) > (predictions[r * k + best] as number)) best = c;
-      const scores = Array.from(predictions.subarray(r * k, (r + 1) * k)).join(',');
-      return `{"scores":[${scores}],"predicted_label":${best}}`;
-    }
-    case 'multiclass-label':
-      return `{"score":${predictions[r]},"predicted_label":${predictions[r]}}`;
-    case 'binary': {
-      const score = predictions[r] as number;
-      // binary:logistic scores are probabilities (XGBClassifier's > 0.5 rule); logitraw scores are margins.
-      const positive = model.objective === 'binary:logitraw' ? score > 0 : score > 0.5;
-      return `{"score":${score},"predicted_label":${positive ? 1 : 0}}`;
-    }
-    default:
-      return `{"score":${predictions[r]}}`;
-  }
 }

@@ -1,29 +1,53 @@
 /**
- * The built-in model container: an HTTP server speaking SageMaker's inference container contract
- * (GET /ping, GET /execution-parameters, POST /invocations) for an XGBoost JSON model.
+ * The built-in model container: an HTTP server speaking the SageMaker XGBoost container's contract
+ * (algorithm_mode/serve.py): GET /ping, GET /execution-parameters, POST /invocations, with its content
+ * types, status codes, payload limit and response encodings. Reading requests is records.ts', writing
+ * responses encoding.ts', predicting the model's; this module is the HTTP part only.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { InvalidInputError, InvalidRecordError } from '../errors.js';
-import { type ExecutionParameters, INVALID_RECORD_HEADER } from '../ports.js';
+import { INVALID_RECORD_HEADER } from '../ports.js';
 import {
-  CONTENT_TYPES,
-  type ContentType,
-  CsvInvocation,
-  formatPredictions,
-  type ParsedRecords,
-  parseCsvRecords,
-  parseJsonLinesRecords,
-  parseJsonRecords,
-} from './records.js';
+  type EncodingSettings,
+  encodePredictions,
+  encodingSettingsFromEnv,
+  parseAccept,
+  SUPPORTED_ACCEPTS,
+} from './encoding.js';
+import { type ParsedRecords, parseCsvRecords, parseLibsvmRecords, type RequestFormat } from './records.js';
 import { loadXGBoostModel, type XGBoostModel } from './xgboost-model.js';
 
 /** Where SageMaker puts the extracted model artifacts inside a container. */
 export const SAGEMAKER_MODEL_DIR = '/opt/ml/model';
 /** The port SageMaker expects a container to listen on unless SAGEMAKER_BIND_TO_PORT says otherwise. */
 export const SAGEMAKER_DEFAULT_PORT = 8080;
+/** The container's Flask MAX_CONTENT_LENGTH unless the environment sets it: 6 MiB. */
+export const DEFAULT_MAX_CONTENT_LENGTH = 6 * 1024 * 1024;
 const CLOSE_GRACE_MS = 5_000;
+
+/** The container's behaviour as its environment sets it (read once, at start-up). */
+export interface ContainerSettings extends EncodingSettings {
+  /** MAX_CONTENT_LENGTH: bodies longer than this many bytes get 413. */
+  maxContentLength: number;
+  /** SAGEMAKER_INFERENCE_ENSEMBLE is "true" (the default): several model files are averaged. */
+  ensemble: boolean;
+}
+
+/** The container's settings from environment variables, as serve.py and serve_utils.py read them. */
+export function containerSettingsFromEnv(env: NodeJS.ProcessEnv): ContainerSettings {
+  const raw = env.MAX_CONTENT_LENGTH;
+  const maxContentLength = raw === undefined ? DEFAULT_MAX_CONTENT_LENGTH : Number(raw);
+  if (!Number.isSafeInteger(maxContentLength) || maxContentLength < 0) {
+    throw new InvalidInputError(`MAX_CONTENT_LENGTH must be a number of bytes, got "${raw}"`);
+  }
+  return {
+    ...encodingSettingsFromEnv(env),
+    maxContentLength,
+    ensemble: (env.SAGEMAKER_INFERENCE_ENSEMBLE ?? 'true') === 'true',
+  };
+}
 
 export interface ModelServerOptions {
   /** A loaded model; or give `modelPath`. */
@@ -34,6 +58,8 @@ export interface ModelServerOptions {
   port?: number;
   /** Default 127.0.0.1: the local engine reaches the server over loopback only. */
   host?: string;
+  /** Default: from process.env, as the container reads its environment. */
+  settings?: ContainerSettings;
 }
 
 export interface RunningModelServer {
@@ -47,19 +73,22 @@ export interface RunningModelServer {
 
 /**
  * Loads the model (before listening, so /ping is 200 from the first request it can answer) and serves
- * it on the SageMaker container contract.
+ * it on the SageMaker XGBoost container's contract.
  *
  * @example
  * ```ts
- * const server = await startModelServer({ modelPath: 'examples/model/xgboost-model.json', port: 0 });
+ * const server = await startModelServer({ modelPath: 'model.tar.gz', port: 0 });
  * await fetch(`${server.url}/invocations`, { method: 'POST', headers: { 'content-type': 'text/csv' }, body });
  * await server.close();
  * ```
  */
 export async function startModelServer(options: ModelServerOptions): Promise<RunningModelServer> {
-  const model = options.model ?? (await loadXGBoostModel(options.modelPath ?? SAGEMAKER_MODEL_DIR));
+  const settings = options.settings ?? containerSettingsFromEnv(process.env);
+  const model =
+    options.model ??
+    (await loadXGBoostModel(options.modelPath ?? SAGEMAKER_MODEL_DIR, { ensemble: settings.ensemble }));
   const host = options.host ?? '127.0.0.1';
-  const server = createServer(createModelRequestHandler(model));
+  const server = createServer(createModelRequestHandler(model, settings));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? SAGEMAKER_DEFAULT_PORT, host, () => {
@@ -84,23 +113,58 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
   };
 }
 
-/** The answer to GET /execution-parameters, which SageMaker reads when a job leaves these unset. */
-export function executionParameters(): Required<ExecutionParameters> {
-  return { MaxConcurrentTransforms: availableParallelism(), BatchStrategy: 'MultiRecord', MaxPayloadInMB: 6 };
+/**
+ * The answer to GET /execution-parameters, as the container computes it: one concurrent transform per
+ * CPU, MULTI_RECORD, and the payload limit in whole MiB.
+ */
+export function executionParameters(settings: Pick<ContainerSettings, 'maxContentLength'>): {
+  MaxConcurrentTransforms: number;
+  BatchStrategy: 'MULTI_RECORD';
+  MaxPayloadInMB: number;
+} {
+  return {
+    MaxConcurrentTransforms: availableParallelism(),
+    BatchStrategy: 'MULTI_RECORD',
+    MaxPayloadInMB: Math.trunc(settings.maxContentLength / (1024 * 1024)),
+  };
 }
 
 /** The request listener, for mounting the contract on a server of one's own. */
-export function createModelRequestHandler(model: XGBoostModel) {
-  const parameters = JSON.stringify(executionParameters());
+export function createModelRequestHandler(model: XGBoostModel, settings: ContainerSettings) {
+  const parameters = executionParameters(settings);
+  // json.dumps' separators, as the container writes it.
+  const parametersBody = `{"MaxConcurrentTransforms": ${parameters.MaxConcurrentTransforms}, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": ${parameters.MaxPayloadInMB}}`;
   return (request: IncomingMessage, response: ServerResponse): void => {
     const path = (request.url ?? '/').split('?', 1)[0] ?? '/';
     const method = request.method ?? 'GET';
     if (path === '/invocations' && method === 'POST') {
-      invoke(model, request, response);
+      readBody(request, settings.maxContentLength).then(
+        (body) => {
+          if (body === undefined) {
+            send(
+              response,
+              413,
+              `Request Entity Too Large: the body is over MAX_CONTENT_LENGTH (${settings.maxContentLength} bytes), ` +
+                "the SageMaker XGBoost container's limit. Lower the job's MaxPayloadInMB to " +
+                `${Math.trunc(settings.maxContentLength / (1024 * 1024))} or raise MAX_CONTENT_LENGTH in the model's Environment\n`,
+            );
+            return;
+          }
+          const answer = invoke(
+            model,
+            settings,
+            body,
+            request.headers['content-type'],
+            request.headers.accept,
+          );
+          send(response, answer.status, answer.body, answer.headers);
+        },
+        () => response.destroy(),
+      );
       return;
     }
     request.resume();
-    const [status, body, headers] = answer(path, method, parameters);
+    const [status, body, headers] = route(path, method, parametersBody);
     send(response, status, body, headers);
   };
 }
@@ -111,7 +175,7 @@ const ROUTE_METHODS: Record<string, string> = {
   '/invocations': 'POST',
 };
 
-function answer(path: string, method: string, parameters: string): [number, string, Record<string, string>?] {
+function route(path: string, method: string, parameters: string): [number, string, Record<string, string>?] {
   const allowed = ROUTE_METHODS[path];
   if (!allowed) {
     return [
@@ -127,128 +191,125 @@ function answer(path: string, method: string, parameters: string): [number, stri
   return [200, parameters, { 'content-type': 'application/json' }];
 }
 
-function invoke(model: XGBoostModel, request: IncomingMessage, response: ServerResponse): void {
-  // Decided before reading the body, so a wrong type is refused without parsing anything.
-  const contentType = requestContentType(request.headers['content-type']);
-  if (!contentType) {
-    request.resume();
-    send(
-      response,
-      415,
-      `Unsupported Content-Type "${request.headers['content-type']}": send ${CONTENT_TYPES.join(', ')}\n`,
-    );
-    return;
+/** The body, or undefined once it passes `limit` bytes (the rest is read and dropped). */
+function readBody(request: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(request.headers['content-length']);
+    let over = Number.isFinite(declared) && declared > limit;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('error', reject);
+    request.on('end', () => resolve(over ? undefined : Buffer.concat(chunks, size)));
+  });
+}
+
+interface Answer {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+/** POST /invocations, in the container's order: empty, content type, parse, predict, Accept, encode. */
+export function invoke(
+  model: XGBoostModel,
+  settings: ContainerSettings,
+  body: Uint8Array,
+  contentTypeHeader: string | undefined,
+  acceptHeader: string | undefined,
+): Answer {
+  if (body.length === 0) return { status: 204, body: '' };
+  const format = requestFormat(contentTypeHeader);
+  if (typeof format !== 'string') return { status: 415, body: `${format.error}\n` };
+  let records: ParsedRecords;
+  try {
+    records = format === 'csv' ? parseCsvRecords(body) : parseLibsvmRecords(body, model.numFeature);
+  } catch (error) {
+    return recordFailure(error, 415, format);
   }
-  const accept = responseContentType(request.headers.accept);
+  let predictions: Float64Array;
+  try {
+    if (format === 'csv' && records.numFeatures !== model.numFeature) {
+      // XGBoost refuses more columns than the model has. With fewer, the container would predict as
+      // though the last ones were missing: refused here too, so the mistake shows before a run on AWS.
+      throw new InvalidRecordError(
+        1,
+        `has ${records.numFeatures} values; the model expects ${model.numFeature}` +
+          (records.numFeatures < model.numFeature
+            ? ' (the SageMaker XGBoost container would predict with the missing columns as missing values)'
+            : ''),
+        { status: 400 },
+      );
+    }
+    predictions = model.predictBatch(records.values, records.numRows, records.numFeatures);
+  } catch (error) {
+    return recordFailure(error, 400, format);
+  }
+  const accept = parseAccept(acceptHeader, settings);
   if (!accept) {
-    request.resume();
-    send(
-      response,
-      406,
-      `Unsupported Accept "${request.headers.accept}": ask for ${CONTENT_TYPES.join(', ')}\n`,
-    );
-    return;
+    return {
+      status: 406,
+      body: `Accept type ${acceptHeader} is not supported. Please use supported accept types: ${SUPPORTED_ACCEPTS.join(', ')}.\n`,
+    };
   }
-  const invocation =
-    contentType === 'text/csv'
-      ? new CsvInvocation(model, accept)
-      : new BufferedInvocation(model, contentType, accept);
-  let failed = false;
-  const fail = (error: unknown) => {
-    failed = true;
-    if (error instanceof InvalidInputError) {
-      // Says which record in a header too, so a caller that knows where the request came from (the
-      // local engine) can name the input's line without reading the message.
-      const headers: Record<string, string> =
-        error instanceof InvalidRecordError ? { [INVALID_RECORD_HEADER]: String(error.record) } : {};
-      send(response, 400, `${error.message}\n`, headers);
-    } else {
-      process.stderr.write(`model server: ${(error as Error).stack ?? String(error)}\n`);
-      send(response, 500, `Internal error: ${(error as Error).message}\n`);
+  const encoded = encodePredictions(model, predictions, records.numRows, accept, settings);
+  return { status: encoded.status, body: encoded.body, headers: { 'content-type': encoded.contentType } };
+}
+
+function recordFailure(error: unknown, status: number, format: RequestFormat): Answer {
+  if (error instanceof InvalidRecordError) {
+    // The record's number goes in a header too, so the local engine can name the input's line.
+    return {
+      status: error.status,
+      body: `Loading ${format} data failed: ${error.message}\n`,
+      headers: { [INVALID_RECORD_HEADER]: String(error.record) },
+    };
+  }
+  if (error instanceof InvalidInputError) return { status, body: `${error.message}\n` };
+  process.stderr.write(`model server: ${(error as Error).stack ?? String(error)}\n`);
+  return { status: 500, body: `Internal error: ${(error as Error).message}\n` };
+}
+
+/** Request content types the container reads; what it says for the others (415). */
+function requestFormat(header: string | undefined): RequestFormat | { error: string } {
+  // Flask gives no content type when the header is absent, and the container then reads libsvm.
+  if (header === undefined) return 'libsvm';
+  const [typePart, ...params] = header.toLowerCase().split(';');
+  const type = (typePart ?? '').trim();
+  if (type === 'csv' || type === 'text/csv') {
+    const labelSize = params.map((p) => p.trim().split('=')).find(([key]) => key === 'label_size');
+    if (labelSize && labelSize[1]?.trim() !== '1') {
+      return {
+        error: `${header} is not an accepted csv ContentType. Optional parameter label_size must be equal to 1`,
+      };
     }
+    return 'csv';
+  }
+  if (type === 'libsvm' || type === 'text/libsvm' || type === 'text/x-libsvm') return 'libsvm';
+  if (type === 'application/json' || type.includes('jsonlines') || type === 'application/jsonl') {
+    return {
+      error:
+        `${header} is not an accepted ContentType: the SageMaker XGBoost container does not accept JSON or ` +
+        'JSON lines input (it reads text/csv and text/libsvm). Send CSV: set TransformInput.ContentType to text/csv',
+    };
+  }
+  if (type === 'application/x-recordio-protobuf' || type === 'recordio-protobuf') {
+    return {
+      error: `${header}: recordio-protobuf input is not read by the built-in server; send text/csv or text/libsvm`,
+    };
+  }
+  return {
+    error: `${header} is not an accepted ContentType: csv, libsvm, parquet, recordio-protobuf, text/csv, text/libsvm, text/x-libsvm, application/x-parquet, application/x-recordio-protobuf.`,
   };
-  request.on('data', (chunk: Buffer) => {
-    if (failed) return; // the answer is sent; the rest of the body is read and dropped
-    try {
-      invocation.write(chunk);
-    } catch (error) {
-      fail(error);
-    }
-  });
-  request.on('error', () => response.destroy());
-  request.on('end', () => {
-    if (failed) return;
-    let output: string;
-    try {
-      output = invocation.end();
-    } catch (error) {
-      fail(error);
-      return;
-    }
-    send(response, 200, output, { 'content-type': accept });
-  });
-}
-
-/** JSON bodies are parsed whole: a JSON document cannot be split on newlines, and JSON lines are rare here. */
-class BufferedInvocation {
-  private readonly chunks: Buffer[] = [];
-
-  constructor(
-    private readonly model: XGBoostModel,
-    private readonly contentType: ContentType,
-    private readonly accept: ContentType,
-  ) {}
-
-  write(chunk: Buffer): void {
-    this.chunks.push(chunk);
-  }
-
-  end(): string {
-    const body = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
-    const { values, numRows } = parseRecords(body, this.contentType, this.model.numFeature);
-    const predictions = this.model.predictBatch(values, numRows, this.model.numFeature);
-    return formatPredictions(this.model, predictions, numRows, this.accept);
-  }
-}
-
-function parseRecords(body: Buffer, contentType: ContentType, numFeatures: number): ParsedRecords {
-  switch (contentType) {
-    case 'text/csv':
-      return parseCsvRecords(body, numFeatures);
-    case 'application/jsonlines':
-      return parseJsonLinesRecords(body, numFeatures);
-    case 'application/json':
-      return parseJsonRecords(body, numFeatures);
-  }
-}
-
-/** The request's media type, without parameters such as charset; absent means CSV, as for Accept. */
-function requestContentType(header: string | undefined): ContentType | undefined {
-  if (header === undefined || header.trim() === '') return 'text/csv';
-  return normalise(mediaType(header));
-}
-
-/** The first supported type in Accept; absent or a wildcard means CSV. */
-function responseContentType(header: string | undefined): ContentType | undefined {
-  if (header === undefined || header.trim() === '') return 'text/csv';
-  for (const part of header.split(',')) {
-    const type = mediaType(part);
-    if (type === '*/*' || type === 'text/*') return 'text/csv';
-    if (type === 'application/*') return 'application/json';
-    const supported = normalise(type);
-    if (supported) return supported;
-  }
-  return undefined;
-}
-
-function mediaType(value: string): string {
-  return (value.split(';', 1)[0] as string).trim().toLowerCase();
-}
-
-/** SageMaker and its SDKs spell JSON lines a few ways; they all mean one JSON value per line. */
-function normalise(type: string): ContentType | undefined {
-  if (type === 'application/x-jsonlines' || type === 'application/jsonl') return 'application/jsonlines';
-  return (CONTENT_TYPES as readonly string[]).includes(type) ? (type as ContentType) : undefined;
 }
 
 function send(

@@ -155,7 +155,7 @@ describe('bad input through the local pipeline', () => {
       expectRejected(
         run,
         'RunTransforms',
-        /b-ragged\.csv line 4 \(record 3 of the request for lines 1-9 .*Record 3 has 29 values; the model expects 30/,
+        /b-ragged\.csv line 4 \(record 3 of the request for lines 1-9 .*Record 3 has 29 values but the first record has 30/,
       );
     });
 
@@ -235,7 +235,7 @@ describe('bad input through the local pipeline', () => {
       );
     });
 
-    it('a JSON lines record that is not valid JSON', async () => {
+    it('JSON lines input, which the SageMaker XGBoost container does not accept', async () => {
       const json = (lines: string[]) => csv(lines.map((l) => `[${l}]`));
       const broken = good.map((l) => `[${l}]`);
       broken[5] = `{"features": [${good[5]}`;
@@ -247,7 +247,7 @@ describe('bad input through the local pipeline', () => {
       expectRejected(
         run,
         'RunTransforms',
-        /b-broken\.jsonl line 6 \(record 6 of the request for lines 1-8 .*Record 6 is not valid JSON/,
+        /the SageMaker XGBoost container does not accept JSON or JSON lines input/,
       );
     });
 

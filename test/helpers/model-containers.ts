@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/local/paths.js';
-import { formatPredictions, parseCsvRecords } from '../../src/model-server/records.js';
+import { containerSettingsFromEnv, invoke } from '../../src/model-server/server.js';
 import { loadXGBoostModel, type XGBoostModel } from '../../src/model-server/xgboost-model.js';
 import { sha256 } from './records.js';
 
@@ -17,6 +17,8 @@ export const SAMPLE_MODEL = join(PROJECT_ROOT, 'examples/model/xgboost-model.jso
 export const SAMPLE_INPUT_DIR = join(PROJECT_ROOT, 'examples/sample/input');
 const MODEL_SERVER_ENTRY = join(PROJECT_ROOT, 'src/model-server/main.ts');
 const START_TIMEOUT_MS = 20_000;
+/** The container as a transform job runs it: SAGEMAKER_BATCH set. */
+const BATCH_SETTINGS = containerSettingsFromEnv({ SAGEMAKER_BATCH: 'true' });
 
 /** What a faulty container does with one POST /invocations. */
 export type Fault = 'none' | '5xx' | '429' | 'hang';
@@ -103,8 +105,9 @@ export class FaultyContainer extends EventEmitter {
     let output: string;
     try {
       const { model } = this.options;
-      const { values, numRows } = parseCsvRecords(body, model.numFeature);
-      output = formatPredictions(model, model.predictBatch(values, numRows), numRows, 'text/csv');
+      const answer = invoke(model, BATCH_SETTINGS, body, 'text/csv', 'text/csv');
+      if (answer.status !== 200) throw new Error(answer.body);
+      output = answer.body;
     } catch (error) {
       res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(error as Error).message}\n`);
       return;

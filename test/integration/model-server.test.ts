@@ -1,9 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningModelServer, startModelServer } from '../../src/model-server/server.js';
+import {
+  containerSettingsFromEnv,
+  type RunningModelServer,
+  startModelServer,
+} from '../../src/model-server/server.js';
 import { loadXGBoostModel } from '../../src/model-server/xgboost-model.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -15,7 +20,7 @@ const SAMPLE_EXPECTED = readFileSync(join(ROOT, 'examples/sample/expected-predic
   .trimEnd()
   .split('\n')
   .map(Number);
-const IRIS = join(ROOT, 'test/fixtures/models/iris-softprob');
+const IRIS = join(ROOT, 'test/fixtures/models/iris-softprob/xgboost-model.json');
 
 function expectClose(actual: number[], expected: number[]) {
   expect(actual).toHaveLength(expected.length);
@@ -24,179 +29,148 @@ function expectClose(actual: number[], expected: number[]) {
 }
 
 describe('startModelServer', () => {
-  let server: RunningModelServer;
-  let iris: RunningModelServer;
+  let batch: RunningModelServer;
+  let endpoint: RunningModelServer;
+  let small: RunningModelServer;
 
   beforeAll(async () => {
-    server = await startModelServer({ modelPath: SAMPLE_MODEL, port: 0 });
-    iris = await startModelServer({ model: await loadXGBoostModel(IRIS), port: 0, host: '127.0.0.1' });
+    const model = await loadXGBoostModel(SAMPLE_MODEL);
+    batch = await startModelServer({
+      model,
+      port: 0,
+      settings: containerSettingsFromEnv({ SAGEMAKER_BATCH: 'true' }),
+    });
+    endpoint = await startModelServer({ model, port: 0, settings: containerSettingsFromEnv({}) });
+    small = await startModelServer({
+      model,
+      port: 0,
+      settings: containerSettingsFromEnv({
+        SAGEMAKER_BATCH: 'true',
+        MAX_CONTENT_LENGTH: String(2 * 1024 * 1024),
+      }),
+    });
   });
   afterAll(async () => {
-    await server?.close();
-    await iris?.close();
+    await Promise.all([batch?.close(), endpoint?.close(), small?.close()]);
   });
 
-  const invoke = (body: string, contentType: string, accept?: string, target = server) =>
+  const invoke = (target: RunningModelServer, body: string | Buffer, contentType?: string, accept?: string) =>
     fetch(`${target.url}/invocations`, {
       method: 'POST',
-      headers: { 'content-type': contentType, ...(accept ? { accept } : {}) },
+      headers: { ...(contentType ? { 'content-type': contentType } : {}), ...(accept ? { accept } : {}) },
       body,
     });
 
   it('answers GET /ping with 200 once the model is loaded', async () => {
-    const response = await fetch(`${server.url}/ping`);
+    const response = await fetch(`${batch.url}/ping`);
 
     expect(response.status).toBe(200);
-    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(batch.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
-  it('answers GET /execution-parameters with MultiRecord, 6 MB and one transform per core', async () => {
-    const response = await fetch(`${server.url}/execution-parameters`);
+  it('answers GET /execution-parameters as the container: MULTI_RECORD, its payload limit in MiB, a transform per CPU', async () => {
+    const parameters = await (await fetch(`${batch.url}/execution-parameters`)).json();
+    const raised = await (await fetch(`${small.url}/execution-parameters`)).json();
 
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toBe('application/json');
-    const parameters = (await response.json()) as { MaxConcurrentTransforms: number };
-    expect(parameters).toMatchObject({ BatchStrategy: 'MultiRecord', MaxPayloadInMB: 6 });
-    expect(parameters.MaxConcurrentTransforms).toBeGreaterThanOrEqual(1);
+    expect(parameters).toEqual({
+      MaxConcurrentTransforms: availableParallelism(),
+      BatchStrategy: 'MULTI_RECORD',
+      MaxPayloadInMB: 6,
+    });
+    expect(raised).toMatchObject({ MaxPayloadInMB: 2 });
   });
 
-  it("returns XGBoost's predictions as CSV, one line per record, for the whole sample", async () => {
-    const response = await invoke(SAMPLE_INPUT, 'text/csv');
+  it("answers one value per line in batch mode, XGBoost's predictions, whatever the Accept", async () => {
+    const bodies = await Promise.all(
+      ['text/csv', 'application/json', 'application/jsonlines', undefined].map(async (accept) =>
+        (await invoke(batch, SAMPLE_INPUT, 'text/csv', accept)).text(),
+      ),
+    );
 
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toBe('text/csv');
-    const lines = (await response.text()).split('\n');
-    expect(lines.pop()).toBe('');
-    expectClose(lines.map(Number), SAMPLE_EXPECTED);
+    expect(new Set(bodies).size).toBe(1);
+    expect((bodies[0] as string).endsWith('\n')).toBe(true);
+    expectClose((bodies[0] as string).trimEnd().split('\n').map(Number), SAMPLE_EXPECTED);
   });
 
-  it('accepts CRLF line ends and no final newline, with missing values, and answers CSV for */*', async () => {
-    const rows = SAMPLE_INPUT.trimEnd().split('\n');
-    const missing = rows.map((row, i) => [row, i] as const).filter(([row]) => /(^|,)(,|$)/.test(row));
-    expect(missing.length).toBeGreaterThan(0);
+  it('answers {"predictions": [{"score": p}]} for JSON and value rows for CSV outside batch mode', async () => {
+    const rows = SAMPLE_INPUT.split('\n').slice(0, 3).join('\n');
+    const json = (await (await invoke(endpoint, rows, 'text/csv', 'application/json')).json()) as {
+      predictions: { score: number }[];
+    };
+    const csv = await (await invoke(endpoint, rows, 'text/csv', 'text/csv')).text();
+    const jsonLines = await invoke(endpoint, rows, 'text/csv', 'application/jsonlines');
 
-    const response = await invoke(missing.map(([row]) => row).join('\r\n'), 'text/csv; charset=utf-8', '*/*');
-
-    expect(response.status).toBe(200);
-    const scores = (await response.text()).trimEnd().split('\n').map(Number);
+    expect(json.predictions).toHaveLength(3);
     expectClose(
-      scores,
-      missing.map(([, i]) => SAMPLE_EXPECTED[i] as number),
-    );
-  });
-
-  it('reads JSON lines and answers JSON lines with score and predicted_label', async () => {
-    const rows = SAMPLE_INPUT.trimEnd()
-      .split('\n')
-      .slice(0, 5)
-      .map((row) => row.split(',').map((v) => (v === '' ? null : Number(v))));
-
-    const response = await invoke(
-      rows.map((row) => JSON.stringify(row)).join('\n'),
-      'application/jsonlines',
-      'application/jsonlines',
-    );
-
-    expect(response.status).toBe(200);
-    const objects = (await response.text())
-      .trimEnd()
-      .split('\n')
-      .map((line) => JSON.parse(line));
-    expectClose(
-      objects.map((o) => o.score),
-      SAMPLE_EXPECTED.slice(0, 5),
-    );
-    expect(objects.map((o) => o.predicted_label)).toEqual(
-      SAMPLE_EXPECTED.slice(0, 5).map((p) => (p > 0.5 ? 1 : 0)),
-    );
-  });
-
-  it('reads {"instances"} JSON and answers {"predictions"} for application/json', async () => {
-    const rows = SAMPLE_INPUT.trimEnd()
-      .split('\n')
-      .slice(0, 3)
-      .map((row) => row.split(',').map((v) => (v === '' ? null : Number(v))));
-
-    const response = await invoke(
-      JSON.stringify({ instances: rows }),
-      'application/json',
-      'application/json',
-    );
-
-    expect(response.status).toBe(200);
-    const { predictions } = (await response.json()) as { predictions: { score: number }[] };
-    expectClose(
-      predictions.map((p) => p.score),
+      json.predictions.map((p: { score: number }) => p.score),
       SAMPLE_EXPECTED.slice(0, 3),
     );
+    expectClose(csv.trimEnd().split('\n').map(Number), SAMPLE_EXPECTED.slice(0, 3));
+    expect(jsonLines.status).toBe(500);
   });
 
-  it('answers comma-separated class probabilities for a softprob model', async () => {
-    const input = readFileSync(join(IRIS, 'input.csv'), 'utf8');
-    const expected = readFileSync(join(IRIS, 'expected-predictions.csv'), 'utf8').trimEnd().split('\n');
+  it('reads text/libsvm with 1-based indices, absent features missing, as the CSV', async () => {
+    const lines = SAMPLE_INPUT.trimEnd().split('\n').slice(0, 20);
+    const libsvm = lines
+      .map(
+        (line) =>
+          `0 ${line
+            .split(',')
+            .flatMap((v, i) => (v === '' ? [] : [`${i + 1}:${v}`]))
+            .join(' ')}`,
+      )
+      .join('\n');
 
-    const response = await invoke(input, 'text/csv', 'text/csv', iris);
+    const body = await (await invoke(batch, libsvm, 'text/libsvm')).text();
 
-    const lines = (await response.text()).trimEnd().split('\n');
-    expect(lines).toHaveLength(150);
-    expectClose(
-      lines.flatMap((line) => line.split(',').map(Number)),
-      expected.flatMap((line) => line.split(',').map(Number)),
-    );
+    expectClose(body.trimEnd().split('\n').map(Number), SAMPLE_EXPECTED.slice(0, 20));
   });
 
-  it('answers 400 naming the record and the problem when a line is bad, the record also in X-Invalid-Record', async () => {
-    const rows = SAMPLE_INPUT.trimEnd().split('\n').slice(0, 4);
-    rows[2] = rows[2]?.replace(/^[^,]*/, 'oops') ?? '';
-    const short = [rows[0], rows[1]?.split(',').slice(1).join(',')].join('\n');
+  it('answers 415 for JSON and JSON lines input, saying the SageMaker XGBoost container does not accept them', async () => {
+    for (const type of ['application/json', 'application/jsonlines']) {
+      const response = await invoke(batch, '[1,2,3]', type);
 
-    const badValue = await invoke(rows.join('\n'), 'text/csv');
-    const badCount = await invoke(short, 'text/csv');
-
-    expect(badValue.status).toBe(400);
-    expect(await badValue.text()).toBe('Record 3 has a non-numeric value in field 1: "oops"\n');
-    expect(badCount.status).toBe(400);
-    expect(await badCount.text()).toBe('Record 2 has 29 values; the model expects 30\n');
-    expect([badValue.headers.get('x-invalid-record'), badCount.headers.get('x-invalid-record')]).toEqual([
-      '3',
-      '2',
-    ]);
+      expect(response.status).toBe(415);
+      expect(await response.text()).toMatch(
+        /the SageMaker XGBoost container does not accept JSON or JSON lines input/,
+      );
+    }
   });
 
-  it('answers 400 naming the line when the bad record arrives in a later chunk of a streamed body', async () => {
-    const rows = SAMPLE_INPUT.trimEnd().split('\n');
-    rows[500] = rows[500]?.replace(/,[^,]*,/, ',,,') ?? '';
-    const body = Buffer.from(rows.join('\n'));
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (let i = 0; i < body.length; i += 4096) controller.enqueue(body.subarray(i, i + 4096));
-        controller.close();
-      },
-    });
+  it('answers 204 to an empty body, 415 to an unreadable record (named), 400 to too many features, 406 to an Accept it cannot write', async () => {
+    const row = SAMPLE_INPUT.split('\n')[0] as string;
+    const empty = await invoke(batch, '', 'text/csv');
+    const unreadable = await invoke(batch, `${row}\n${row.replace(/^[^,]*/, 'abc')}\n`, 'text/csv');
+    const wide = await invoke(batch, `${row},1\n`, 'text/csv');
+    const badAccept = await invoke(batch, `${row}\n`, 'text/csv', 'text/plain');
 
-    const response = await fetch(`${server.url}/invocations`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/csv' },
-      body: stream,
-      duplex: 'half',
-    } as RequestInit);
-
-    expect(response.status).toBe(400);
-    expect(await response.text()).toBe('Record 501 has 31 values; the model expects 30\n');
+    expect(empty.status).toBe(204);
+    expect(unreadable.status).toBe(415);
+    expect(unreadable.headers.get('x-invalid-record')).toBe('2');
+    expect(await unreadable.text()).toMatch(/Record 2 has a non-numeric value in field 1: "abc"/);
+    expect(wide.status).toBe(400);
+    expect(await wide.text()).toMatch(/has 31 values; the model expects 30/);
+    expect(badAccept.status).toBe(406);
   });
 
-  it('answers 415 for a content type it cannot read and 406 for an Accept it cannot write', async () => {
-    const unsupported = await invoke('1,2', 'application/x-protobuf');
-    const unacceptable = await invoke(SAMPLE_INPUT, 'text/csv', 'application/x-recordio-protobuf');
+  it('answers 413 to a body over MAX_CONTENT_LENGTH (6 MiB unless the environment raises it)', async () => {
+    const row = `${SAMPLE_INPUT.split('\n')[0]}\n`;
+    const sixMiB = Buffer.from(row.repeat(Math.ceil((6 * 1024 * 1024) / row.length)));
+    const twoMiB = Buffer.from(row.repeat(Math.ceil((2 * 1024 * 1024) / row.length)));
 
-    expect(unsupported.status).toBe(415);
-    expect(await unsupported.text()).toMatch(/Unsupported Content-Type "application\/x-protobuf"/);
-    expect(unacceptable.status).toBe(406);
+    const overDefault = await invoke(batch, sixMiB, 'text/csv');
+    const overRaisedLower = await invoke(small, twoMiB, 'text/csv');
+    const underDefault = await invoke(batch, twoMiB, 'text/csv');
+
+    expect(overDefault.status).toBe(413);
+    expect(await overDefault.text()).toMatch(/MAX_CONTENT_LENGTH \(6291456 bytes\)/);
+    expect(overRaisedLower.status).toBe(413);
+    expect(underDefault.status).toBe(200);
   });
 
   it('answers 404 for an unknown route and 405 for a known route with another method', async () => {
-    const unknown = await fetch(`${server.url}/predict`);
-    const wrongMethod = await fetch(`${server.url}/invocations`);
+    const unknown = await fetch(`${batch.url}/predict`, { method: 'POST', body: '1' });
+    const wrongMethod = await fetch(`${batch.url}/invocations`);
 
     expect(unknown.status).toBe(404);
     expect(wrongMethod.status).toBe(405);
@@ -246,7 +220,7 @@ describe('model server process', () => {
     const exit = exited(child);
     child.kill('SIGTERM');
 
-    expect(line).toMatch(/multi:softprob, 4 features, 45 trees/);
+    expect(line).toMatch(/multi:softprob gbtree, 4 features, 45 trees/);
     expect(line.trim().split('\n')).toHaveLength(1);
     expect(ping.status).toBe(200);
     expect(await exit).toBe(0);

@@ -1,16 +1,14 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/errors.js';
 import {
-  CsvInvocation,
-  formatPredictions,
   parseCsvNumber,
   parseCsvRecords,
-  parseJsonLinesRecords,
-  parseJsonRecords,
+  parseLibsvmRecords,
+  sniffDelimiter,
 } from '../../src/model-server/records.js';
-import { loadXGBoostModel } from '../../src/model-server/xgboost-model.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const bytes = (text: string) => Buffer.from(text, 'utf8');
@@ -59,14 +57,14 @@ describe('parseCsvNumber', () => {
 
 describe('parseCsvRecords', () => {
   it('reads one record per line with empty fields as missing values', () => {
-    const { values, numRows } = parseCsvRecords(bytes('1,2,3\n4,,6\n,,\n'), 3);
+    const { values, numRows } = parseCsvRecords(bytes('1,2,3\n4,,6\n,,\n'));
 
     expect(numRows).toBe(3);
     expect(Array.from(values)).toEqual([1, 2, 3, 4, Number.NaN, 6, Number.NaN, Number.NaN, Number.NaN]);
   });
 
   it('reads CRLF line ends and a last line without a newline', () => {
-    const { values, numRows } = parseCsvRecords(bytes('1.5,2\r\n3,4.25'), 2);
+    const { values, numRows } = parseCsvRecords(bytes('1.5,2\r\n3,4.25'));
 
     expect(numRows).toBe(2);
     expect(Array.from(values)).toEqual([1.5, 2, 3, 4.25]);
@@ -89,7 +87,7 @@ describe('parseCsvRecords', () => {
       }
       rows.push(row);
     }
-    const { values, numRows } = parseCsvRecords(Buffer.from(rows.map((row) => row.join(',')).join('\n')), 8);
+    const { values, numRows } = parseCsvRecords(Buffer.from(rows.map((row) => row.join(',')).join('\n')));
 
     const expected = rows.flat().map((text) => Math.fround(Number(text)));
     const mismatches = expected.flatMap((value, i) =>
@@ -106,180 +104,114 @@ describe('parseCsvRecords', () => {
       .split('\n')
       .flatMap((line) => line.split(',').map((v) => (v === '' ? Number.NaN : Math.fround(Number(v)))));
 
-    const { values, numRows } = parseCsvRecords(bytes(text), 30);
+    const { values, numRows } = parseCsvRecords(bytes(text));
 
     expect(numRows).toBe(300);
     expect(Array.from(values)).toEqual(expected);
   });
 
-  it('falls back to a CSV parser when a field is quoted', () => {
-    const { values, numRows } = parseCsvRecords(bytes('"1.5",2\n3,""\n'), 2);
-
-    expect(numRows).toBe(2);
-    expect(Array.from(values)).toEqual([1.5, 2, 3, Number.NaN]);
+  it('reads a quoted field as an unreadable value, as the container (no quote handling) does', () => {
+    expect(() => parseCsvRecords(bytes('"1.5",2\n'))).toThrow(
+      'Record 1 has a non-numeric value in field 1: "\\"1.5\\""',
+    );
   });
 
-  it('names the record and the counts when a record has the wrong number of values', () => {
-    expect(() => parseCsvRecords(bytes('1,2,3\n1,2\n'), 3)).toThrow(
-      'Record 2 has 2 values; the model expects 3',
+  it('names the record and the counts when a record has another number of values than the first', () => {
+    expect(() => parseCsvRecords(bytes('1,2,3\n1,2\n'))).toThrow(
+      'Record 2 has 2 values but the first record has 3',
     );
-    expect(() => parseCsvRecords(bytes('1,2,3\r\n1,2,3,4,5\r\n'), 3)).toThrow(
-      'Record 2 has 5 values; the model expects 3',
+    expect(() => parseCsvRecords(bytes('1,2,3\r\n1,2,3,4,5\r\n'))).toThrow(
+      'Record 2 has 5 values but the first record has 3',
     );
-    expect(() => parseCsvRecords(bytes('"1",2\n1\n'), 2)).toThrow(
-      'Record 2 has 1 value; the model expects 2',
-    );
+  });
+
+  it('reads the delimiter csv.Sniffer finds in the first line: tab, semicolon, space, pipe', () => {
+    for (const [text, expected] of [
+      ['1\t2\n\t3', [1, 2, Number.NaN, 3]],
+      ['1;2\n3;4', [1, 2, 3, 4]],
+      ['1 2\n3 4', [1, 2, 3, 4]],
+      ['1|2|3', [1, 2, 3]],
+    ] as const) {
+      expect(Array.from(parseCsvRecords(bytes(text)).values), text).toEqual(expected);
+    }
+  });
+
+  it('strips the body first, as the container does, so leading and trailing blank lines are not records', () => {
+    const { numRows, values } = parseCsvRecords(bytes('\n\n1,2\n3,4\n\n'));
+
+    expect([numRows, ...values]).toEqual([2, 1, 2, 3, 4]);
   });
 
   it('names the record and the field when a value is not numeric', () => {
-    expect(() => parseCsvRecords(bytes('1,2\n3,4\n5,six\n'), 2)).toThrow(
+    expect(() => parseCsvRecords(bytes('1,2\n3,4\n5,six\n'))).toThrow(
       'Record 3 has a non-numeric value in field 2: "six"',
     );
   });
 
   it('rejects an empty line inside the request instead of dropping it, so outputs stay aligned', () => {
-    expect(() => parseCsvRecords(bytes('1,2\n\n3,4\n'), 2)).toThrow('Record 2 is empty');
+    expect(() => parseCsvRecords(bytes('1,2\n\n3,4\n'))).toThrow(
+      'Record 2 has 1 value but the first record has 2',
+    );
   });
 
   it('returns no rows for an empty body', () => {
-    expect(parseCsvRecords(bytes(''), 3).numRows).toBe(0);
+    expect(parseCsvRecords(bytes('')).numRows).toBe(0);
   });
 });
 
-describe('parseJsonLinesRecords', () => {
-  it('reads one array or {"features"} object per line, null as missing', () => {
-    const { values, numRows } = parseJsonLinesRecords(bytes('[1,2]\r\n{"features":[3,null]}\n'), 2);
+describe('sniffDelimiter', () => {
+  it("picks the delimiter Python's csv.Sniffer picks, a letter or digit meaning a comma", () => {
+    const lines = [
+      '1.5,2',
+      '1.5\t2',
+      '1.5;2',
+      '1.5 2',
+      '0.5',
+      '-0.25',
+      '12',
+      '1,2;3',
+      '1.5|2|3',
+      '1.5,,2',
+      ',1',
+      '1e-05,2',
+      '1.5 , 2',
+      'nan,1',
+      '1:2',
+      '-1.5e-05',
+    ];
+    const script =
+      'import csv, json, sys\n' +
+      'out = []\n' +
+      'for line in json.load(sys.stdin):\n' +
+      '    d = csv.Sniffer().sniff(line).delimiter\n' +
+      '    out.append("," if d.isalnum() else d)\n' +
+      'print(json.dumps(out))\n';
+    const python = JSON.parse(
+      execFileSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(lines) }).toString(),
+    ) as string[];
+
+    expect(lines.map((line) => String.fromCharCode(sniffDelimiter(bytes(line))))).toEqual(python);
+  });
+});
+
+describe('parseLibsvmRecords', () => {
+  it('reads 1-based index:value pairs, absent indices as missing, the label ignored', () => {
+    const { values, numRows } = parseLibsvmRecords(bytes('1 1:0.5 3:2\n0 2:-1\n'), 3);
 
     expect(numRows).toBe(2);
-    expect(Array.from(values)).toEqual([1, 2, 3, Number.NaN]);
+    expect(Array.from(values)).toEqual([0.5, Number.NaN, 2, Number.NaN, -1, Number.NaN]);
   });
 
-  it('names the line that is not JSON or holds a non-number', () => {
-    expect(() => parseJsonLinesRecords(bytes('[1,2]\n[1,\n'), 2)).toThrow('Record 2 is not valid JSON');
-    expect(() => parseJsonLinesRecords(bytes('[1,"x"]\n'), 2)).toThrow(
-      'Record 1 has a non-numeric value in field 2: "x"',
+  it('reads indices as 0-based when one of them is 0, as the container does', () => {
+    const { values } = parseLibsvmRecords(bytes('0:1 2:3'), 3);
+
+    expect(Array.from(values)).toEqual([1, Number.NaN, 3]);
+  });
+
+  it('names the record when an index is beyond the model or a value is not a number', () => {
+    expect(() => parseLibsvmRecords(bytes('1:1\n4:1'), 3)).toThrow(
+      "Record 2 has feature index 4, beyond the model's 3 features",
     );
-  });
-});
-
-describe('parseJsonRecords', () => {
-  it('reads {"instances": [...]}, an array of records, or one record', () => {
-    expect(parseJsonRecords(bytes('{"instances":[[1,2],[3,4]]}'), 2).numRows).toBe(2);
-    expect(parseJsonRecords(bytes('[[1,2],[3,4],[5,6]]'), 2).numRows).toBe(3);
-    const single = parseJsonRecords(bytes('[7,8]'), 2);
-    expect([single.numRows, ...single.values]).toEqual([1, 7, 8]);
-  });
-
-  it('throws InvalidInputError for JSON of another shape', () => {
-    expect(() => parseJsonRecords(bytes('{"rows":[]}'), 2)).toThrow(/must be \{"instances"/);
-    expect(() => parseJsonRecords(bytes('{"instances":[[1,2],[3]]}'), 2)).toThrow('Record 2 has 1 value');
-  });
-});
-
-describe('formatPredictions', () => {
-  it('writes one score per line as CSV and score objects with predicted_label as JSON lines', async () => {
-    const model = await loadXGBoostModel(join(ROOT, 'examples/model/xgboost-model.json'));
-    const predictions = Float64Array.of(0.25, 0.75);
-
-    expect(formatPredictions(model, predictions, 2, 'text/csv')).toBe('0.25\n0.75\n');
-    expect(formatPredictions(model, predictions, 2, 'application/jsonlines')).toBe(
-      '{"score":0.25,"predicted_label":0}\n{"score":0.75,"predicted_label":1}\n',
-    );
-    expect(JSON.parse(formatPredictions(model, predictions, 2, 'application/json'))).toEqual({
-      predictions: [
-        { score: 0.25, predicted_label: 0 },
-        { score: 0.75, predicted_label: 1 },
-      ],
-    });
-  });
-
-  it('writes class probabilities comma-separated and the most likely class for softprob', async () => {
-    const model = await loadXGBoostModel(join(ROOT, 'test/fixtures/models/iris-softprob'));
-    const predictions = Float64Array.of(0.1, 0.7, 0.2);
-
-    expect(formatPredictions(model, predictions, 1, 'text/csv')).toBe('0.1,0.7,0.2\n');
-    expect(formatPredictions(model, predictions, 1, 'application/jsonlines')).toBe(
-      '{"scores":[0.1,0.7,0.2],"predicted_label":1}\n',
-    );
-  });
-
-  it('writes a plain score without a label for regression', async () => {
-    const model = await loadXGBoostModel(join(ROOT, 'test/fixtures/models/diabetes-regression'));
-
-    expect(formatPredictions(model, Float64Array.of(151.5), 1, 'application/json')).toBe(
-      '{"predictions":[{"score":151.5}]}',
-    );
-  });
-});
-
-describe('CsvInvocation', () => {
-  const sampleModel = () => loadXGBoostModel(join(ROOT, 'examples/model/xgboost-model.json'));
-  const sample = Buffer.from(
-    ['part-0001.csv', 'part-0002.csv']
-      .map((f) => readFileSync(join(ROOT, 'examples/sample/input', f), 'utf8'))
-      .join('')
-      .replaceAll('\n', '\r\n'),
-  );
-
-  function run(invocation: CsvInvocation, body: Uint8Array, cuts: number[]): string {
-    let from = 0;
-    for (const cut of [...cuts, body.length]) {
-      invocation.write(body.subarray(from, cut));
-      from = cut;
-    }
-    return invocation.end();
-  }
-
-  it('answers the same body whatever the chunk boundaries, CRLF and numbers cut in two included', async () => {
-    const model = await sampleModel();
-    const whole = run(new CsvInvocation(model, 'text/csv'), sample, []);
-    const random = lcg(7);
-
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const cuts = Array.from({ length: 1 + Math.floor(random() * 40) }, () =>
-        Math.floor(random() * sample.length),
-      ).sort((a, b) => a - b);
-      expect(run(new CsvInvocation(model, 'text/csv'), sample, cuts)).toBe(whole);
-    }
-    const head = sample.subarray(0, sample.indexOf('\n', 2000) + 1);
-    const atEveryByte = Array.from({ length: head.length - 1 }, (_, i) => i + 1);
-    expect(run(new CsvInvocation(model, 'text/csv'), head, atEveryByte)).toBe(
-      run(new CsvInvocation(model, 'text/csv'), head, []),
-    );
-    expect(whole.split('\n')).toHaveLength(570);
-  });
-
-  it('builds one JSON document from predictions made a chunk at a time', async () => {
-    const model = await sampleModel();
-    const lines = sample.toString().split('\r\n').slice(0, 3).join('\n');
-
-    const body = run(new CsvInvocation(model, 'application/json'), Buffer.from(lines), [
-      lines.indexOf('\n') + 3,
-    ]);
-
-    expect((JSON.parse(body) as { predictions: unknown[] }).predictions).toHaveLength(3);
-  });
-
-  it('numbers records across chunks when a later chunk has a bad record', async () => {
-    const model = await sampleModel();
-    const rows = sample.toString().split('\r\n').slice(0, 10);
-    rows[7] = rows[7]?.replace(/,[^,]*$/, ',x') ?? '';
-    const body = Buffer.from(rows.join('\n'));
-    const invocation = new CsvInvocation(model, 'text/csv');
-
-    expect(() => run(invocation, body, [body.indexOf('\n', 2000)])).toThrow(
-      'Record 8 has a non-numeric value in field 30: "x"',
-    );
-  });
-
-  it('hands the rest of the body to the CSV parser once a quote appears, keeping record numbers', async () => {
-    const model = await loadXGBoostModel(join(ROOT, 'test/fixtures/models/iris-softprob'));
-    const body = Buffer.from('5.1,3.5,1.4,0.2\n"6.2",3.4,5.4,2.3\n7,"3",4\n');
-
-    expect(() => run(new CsvInvocation(model, 'text/csv'), body, [16])).toThrow(
-      'Record 3 has 3 values; the model expects 4',
-    );
-    const ok = run(new CsvInvocation(model, 'text/csv'), body.subarray(0, 34), [16]);
-    expect(ok.trimEnd().split('\n')).toHaveLength(2);
+    expect(() => parseLibsvmRecords(bytes('1:x'), 3)).toThrow('Record 1 has a non-numeric value');
   });
 });

@@ -1,0 +1,326 @@
+/**
+ * XGBoost 1.7's prediction, without XGBoost: a {@link ModelDescription} (from any format reader) is
+ * compiled once at load into flat typed arrays (trees renumbered so each split's children are adjacent)
+ * and walked as XGBoost's CPU predictor walks them, in float32, so outputs equal XGBoost's own.
+ */
+import { InvalidInputError, UnsupportedModelError } from '../errors.js';
+import type { ModelDescription, TreeDescription } from './model-description.js';
+
+/** How an objective maps base_score to a margin (ProbToMargin) and a margin to the output (PredTransform). */
+interface ObjectiveRule {
+  margin: 'identity' | 'logit' | 'log';
+  output: 'identity' | 'sigmoid' | 'exp' | 'hinge' | 'softmax' | 'argmax';
+}
+
+/** Every objective XGBoost 1.7's predictor can serve, with its base_score and output rules. */
+export const OBJECTIVES: Readonly<Record<string, ObjectiveRule>> = {
+  'reg:squarederror': { margin: 'identity', output: 'identity' },
+  'reg:linear': { margin: 'identity', output: 'identity' },
+  'reg:squaredlogerror': { margin: 'identity', output: 'identity' },
+  'reg:pseudohubererror': { margin: 'identity', output: 'identity' },
+  'reg:absoluteerror': { margin: 'identity', output: 'identity' },
+  'reg:logistic': { margin: 'logit', output: 'sigmoid' },
+  'binary:logistic': { margin: 'logit', output: 'sigmoid' },
+  // XGBoost 1.7's LogisticRaw keeps base_score as the raw margin (no logit) and outputs the margin.
+  'binary:logitraw': { margin: 'identity', output: 'identity' },
+  'binary:hinge': { margin: 'identity', output: 'hinge' },
+  'reg:gamma': { margin: 'log', output: 'exp' },
+  'reg:tweedie': { margin: 'log', output: 'exp' },
+  'count:poisson': { margin: 'log', output: 'exp' },
+  'survival:cox': { margin: 'log', output: 'exp' },
+  'survival:aft': { margin: 'log', output: 'exp' },
+  'multi:softprob': { margin: 'identity', output: 'softmax' },
+  'multi:softmax': { margin: 'identity', output: 'argmax' },
+  'rank:pairwise': { margin: 'identity', output: 'identity' },
+  'rank:ndcg': { margin: 'identity', output: 'identity' },
+  'rank:map': { margin: 'identity', output: 'identity' },
+};
+
+/** One model, compiled: predicts rows given row-major in one Float32Array (NaN = missing). */
+export class CompiledBooster {
+  readonly objective: string;
+  readonly numFeature: number;
+  readonly numClass: number;
+  /** Numbers per row in a prediction: numClass for multi:softprob, 1 otherwise. */
+  readonly outputsPerRow: number;
+  readonly numTrees: number;
+  readonly booster: 'gbtree' | 'dart' | 'gblinear';
+  readonly featureNames: readonly string[];
+  /** base_score as saved (output space). */
+  readonly baseScore: number;
+  private readonly rule: ObjectiveRule;
+  /** base_score in margin space, float32: where every output's sum starts. */
+  private readonly baseMargin: number;
+  private readonly numGroups: number;
+  // Trees, flattened: child indices are absolute; the right child is always leftChild + 1.
+  private readonly splitFeature: Int32Array; // -1 marks a leaf
+  private readonly splitValue: Float32Array; // split condition, or the leaf value at a leaf
+  private readonly leftChild: Int32Array;
+  private readonly missingChild: Int32Array; // the default direction's child, taken for NaN
+  private readonly treeRoot: Int32Array;
+  private readonly treeGroup: Int32Array;
+  /** dart: each tree's weight; undefined for gbtree. */
+  private readonly treeWeight: Float32Array | undefined;
+  /** gblinear: the weights, `(numFeature + 1) × groups`. */
+  private readonly linearWeights: Float32Array | undefined;
+
+  constructor(model: ModelDescription, source = 'model') {
+    const rule = OBJECTIVES[model.objective];
+    if (!rule) {
+      throw new UnsupportedModelError(
+        `${source}: unsupported objective "${model.objective}"; XGBoost 1.7's predictor serves ` +
+          Object.keys(OBJECTIVES).join(', '),
+      );
+    }
+    this.rule = rule;
+    this.objective = model.objective;
+    this.numFeature = model.numFeature;
+    this.numClass = model.numClass;
+    this.baseScore = model.baseScore;
+    this.featureNames = model.featureNames;
+    this.booster = model.booster.kind;
+    const multi = model.objective.startsWith('multi:');
+    if (multi && model.numClass < 2) {
+      throw new InvalidInputError(
+        `${source}: objective ${model.objective} needs num_class >= 2, got ${model.numClass}`,
+      );
+    }
+    this.numGroups = Math.max(model.numClass, 1);
+    this.outputsPerRow = rule.output === 'softmax' ? this.numGroups : 1;
+    this.baseMargin = probToMargin(rule, model.baseScore, model.objective, source);
+
+    const booster = model.booster;
+    if (booster.kind === 'gblinear') {
+      if (booster.weights.length !== (this.numFeature + 1) * this.numGroups) {
+        throw new InvalidInputError(
+          `${source}: ${booster.weights.length} linear weights for ${this.numFeature} features and ${this.numGroups} groups`,
+        );
+      }
+      this.linearWeights = booster.weights;
+      this.treeWeight = undefined;
+      this.numTrees = 0;
+      this.splitFeature = new Int32Array(0);
+      this.splitValue = new Float32Array(0);
+      this.leftChild = new Int32Array(0);
+      this.missingChild = new Int32Array(0);
+      this.treeRoot = new Int32Array(0);
+      this.treeGroup = new Int32Array(0);
+      return;
+    }
+    this.linearWeights = undefined;
+    this.treeWeight = booster.kind === 'dart' ? booster.weightDrop : undefined;
+    const { trees, treeInfo } = booster;
+    this.numTrees = trees.length;
+    let totalNodes = 0;
+    for (const tree of trees) totalNodes += tree.left.length;
+    this.splitFeature = new Int32Array(totalNodes);
+    this.splitValue = new Float32Array(totalNodes);
+    this.leftChild = new Int32Array(totalNodes);
+    this.missingChild = new Int32Array(totalNodes);
+    this.treeRoot = new Int32Array(trees.length);
+    this.treeGroup = new Int32Array(trees.length);
+    let offset = 0;
+    trees.forEach((tree, t) => {
+      const group = treeInfo[t] as number;
+      if (!(group >= 0 && group < this.numGroups)) {
+        throw new InvalidInputError(
+          `${source}: tree ${t} adds to output group ${group}; the model has ${this.numGroups}`,
+        );
+      }
+      if (tree.hasCategoricalSplit) {
+        throw new UnsupportedModelError(
+          `${source}: tree ${t} has a categorical split; categorical features are not served`,
+        );
+      }
+      this.treeRoot[t] = offset;
+      this.treeGroup[t] = group;
+      offset += this.flattenTree(tree, t, offset, source);
+    });
+  }
+
+  /**
+   * Copies one tree into the flat arrays from `offset`, breadth-first from the root, and returns how
+   * many nodes it wrote. Renumbering gives each split's two children adjacent slots, so the walk steps
+   * to `leftChild + (goes right)` without a second lookup, and drops pruned nodes no walk reaches.
+   */
+  private flattenTree(tree: TreeDescription, t: number, offset: number, source: string): number {
+    const n = tree.left.length;
+    if (n === 0) throw new InvalidInputError(`${source}: tree ${t} has no nodes`);
+    for (const key of ['right', 'splitIndex', 'splitCondition', 'defaultLeft'] as const) {
+      if (tree[key].length !== n)
+        throw new InvalidInputError(`${source}: tree ${t} has a malformed ${key} array`);
+    }
+    const order = [0];
+    const seen = new Uint8Array(n);
+    seen[0] = 1;
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k] as number;
+      const node = offset + k;
+      const left = tree.left[i] as number;
+      this.splitValue[node] = tree.splitCondition[i] as number;
+      if (left === -1) {
+        this.splitFeature[node] = -1;
+        continue;
+      }
+      const right = tree.right[i] as number;
+      const feature = tree.splitIndex[i] as number;
+      if (left < 0 || left >= n || right < 0 || right >= n || seen[left] || seen[right] || left === right) {
+        throw new InvalidInputError(`${source}: tree ${t} node ${i} has children that do not form a tree`);
+      }
+      if (feature < 0 || feature >= this.numFeature) {
+        throw new InvalidInputError(
+          `${source}: tree ${t} node ${i} splits on feature ${feature}; num_feature is ${this.numFeature}`,
+        );
+      }
+      seen[left] = 1;
+      seen[right] = 1;
+      const leftSlot = offset + order.length;
+      order.push(left, right);
+      this.splitFeature[node] = feature;
+      this.leftChild[node] = leftSlot;
+      this.missingChild[node] = tree.defaultLeft[i] ? leftSlot : leftSlot + 1;
+    }
+    return order.length;
+  }
+
+  /**
+   * Predicts `numRows` rows of `numFeatures` values (row-major, NaN = missing; fewer features than the
+   * model's are missing ones, as in XGBoost). Returns `numRows × outputsPerRow` float32 values.
+   */
+  predictBatch(features: Float32Array, numRows: number, numFeatures: number): Float64Array {
+    if (numFeatures > this.numFeature) {
+      throw new InvalidInputError(`Rows have ${numFeatures} features; the model expects ${this.numFeature}`);
+    }
+    const margins = this.linearWeights
+      ? this.linearMargins(features, numRows, numFeatures)
+      : this.treeMargins(features, numRows, numFeatures);
+    return this.transform(margins, numRows);
+  }
+
+  /** Raw margins, `numRows × numGroups`, accumulated in float32 tree by tree as XGBoost does. */
+  private treeMargins(features: Float32Array, numRows: number, numFeatures: number): Float32Array {
+    const { treeRoot, treeGroup, numGroups, baseMargin, treeWeight } = this;
+    const margins = new Float32Array(numRows * numGroups);
+    const numTrees = treeRoot.length;
+    for (let r = 0; r < numRows; r++) {
+      const base = r * numFeatures;
+      const out = r * numGroups;
+      margins.fill(baseMargin, out, out + numGroups);
+      for (let t = 0; t < numTrees; t++) {
+        const g = out + (treeGroup[t] as number);
+        const leaf = this.leafValue(treeRoot[t] as number, features, base, numFeatures);
+        if (treeWeight) {
+          // Dart predicts each tree alone from base_score, takes base_score off again and scales what
+          // is left by the tree's weight (gbtree.cc, Dart::PredictBatchImpl): the same float steps here.
+          const alone = Math.fround(Math.fround(baseMargin + leaf) - baseMargin);
+          margins[g] = (margins[g] as number) + Math.fround(alone * (treeWeight[t] as number));
+        } else {
+          margins[g] = (margins[g] as number) + leaf; // Float32Array storage rounds like `preds += leaf`
+        }
+      }
+    }
+    return margins;
+  }
+
+  /** gblinear: bias + base_score + Σ weight × value over the row's present features, in float32. */
+  private linearMargins(features: Float32Array, numRows: number, numFeatures: number): Float32Array {
+    const weights = this.linearWeights as Float32Array;
+    const { numGroups, baseMargin } = this;
+    const margins = new Float32Array(numRows * numGroups);
+    for (let r = 0; r < numRows; r++) {
+      const base = r * numFeatures;
+      for (let g = 0; g < numGroups; g++) {
+        let sum = Math.fround((weights[this.numFeature * numGroups + g] as number) + baseMargin);
+        for (let f = 0; f < numFeatures; f++) {
+          const value = features[base + f] as number;
+          if (Number.isNaN(value)) continue;
+          sum = Math.fround(sum + Math.fround(value * (weights[f * numGroups + g] as number)));
+        }
+        margins[r * numGroups + g] = sum;
+      }
+    }
+    return margins;
+  }
+
+  /** Walks one tree for the row at `base` and returns its leaf value. */
+  private leafValue(root: number, features: Float32Array, base: number, numFeatures: number): number {
+    const { splitFeature, splitValue, leftChild, missingChild } = this;
+    let node = root;
+    let feature = splitFeature[node] as number;
+    while (feature >= 0) {
+      // A column the request did not send is missing, as in a narrower DMatrix.
+      const value = feature < numFeatures ? (features[base + feature] as number) : Number.NaN;
+      // XGBoost goes left when `fvalue < split_condition`; both are float32, so the comparison is exact.
+      node = Number.isNaN(value)
+        ? (missingChild[node] as number)
+        : (leftChild[node] as number) + +(value >= (splitValue[node] as number));
+      feature = splitFeature[node] as number;
+    }
+    return splitValue[node] as number;
+  }
+
+  private transform(margins: Float32Array, numRows: number): Float64Array {
+    const k = this.numGroups;
+    const out = new Float64Array(numRows * this.outputsPerRow);
+    switch (this.rule.output) {
+      case 'sigmoid':
+        // XGBoost's Sigmoid in float32: 1.0f / (expf(-x) + 1.0f).
+        for (let i = 0; i < numRows; i++) {
+          out[i] = Math.fround(1 / Math.fround(Math.fround(Math.exp(-(margins[i] as number))) + 1));
+        }
+        return out;
+      case 'exp':
+        for (let i = 0; i < numRows; i++) out[i] = Math.fround(Math.exp(margins[i] as number));
+        return out;
+      case 'hinge':
+        for (let i = 0; i < numRows; i++) out[i] = (margins[i] as number) > 0 ? 1 : 0;
+        return out;
+      case 'softmax':
+        for (let r = 0; r < numRows; r++) softmaxInto(margins, r * k, k, out);
+        return out;
+      case 'argmax':
+        for (let r = 0; r < numRows; r++) {
+          // The first maximum wins, as in XGBoost's FindMaxIndex.
+          let best = 0;
+          for (let c = 1; c < k; c++)
+            if ((margins[r * k + c] as number) > (margins[r * k + best] as number)) best = c;
+          out[r] = best;
+        }
+        return out;
+      default:
+        if (k === 1) out.set(margins);
+        else for (let r = 0; r < numRows; r++) out[r] = margins[r * k] as number;
+        return out;
+    }
+  }
+}
+
+/** XGBoost's Softmax: exp(x - max) in float32, normalised by the float32 sum. */
+function softmaxInto(margins: Float32Array, start: number, k: number, out: Float64Array): void {
+  let max = margins[start] as number;
+  for (let c = 1; c < k; c++) max = Math.max(max, margins[start + c] as number);
+  let sum = 0;
+  for (let c = 0; c < k; c++) {
+    const e = Math.fround(Math.exp(Math.fround((margins[start + c] as number) - max)));
+    out[start + c] = e;
+    sum += e;
+  }
+  const denominator = Math.fround(sum);
+  for (let c = 0; c < k; c++) out[start + c] = Math.fround((out[start + c] as number) / denominator);
+}
+
+/** base_score is saved in output space; prediction starts from it in margin space (ObjFunction::ProbToMargin). */
+function probToMargin(rule: ObjectiveRule, baseScore: number, objective: string, source: string): number {
+  if (rule.margin === 'logit') {
+    if (!(baseScore > 0 && baseScore < 1)) {
+      throw new InvalidInputError(`${source}: base_score ${baseScore} must be in (0, 1) for ${objective}`);
+    }
+    return Math.fround(-Math.log(Math.fround(Math.fround(1 / baseScore) - 1)));
+  }
+  if (rule.margin === 'log') {
+    if (!(baseScore > 0))
+      throw new InvalidInputError(`${source}: base_score ${baseScore} must be > 0 for ${objective}`);
+    return Math.fround(Math.log(baseScore));
+  }
+  return Math.fround(baseScore);
+}
