@@ -178,6 +178,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
           splitType: transformRequest.TransformInput.SplitType ?? 'Line',
           compressionType: transformRequest.TransformInput.CompressionType ?? 'None',
           accept: transformRequest.TransformOutput.Accept ?? 'text/csv',
+          ...outputSelectionOf(model, transformRequest.Environment),
           results: {
             table: table.table,
             resultsPrefix: table.resultsPrefix,
@@ -216,6 +217,19 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
   await store.put(joinS3Uri(runPrefix, 'request.json'), JSON.stringify(request, null, 2));
   await store.put(joinS3Uri(runPrefix, 'plan.json'), planText);
   return plan;
+}
+
+/**
+ * SAGEMAKER_INFERENCE_OUTPUT as the variant's container sees it (the job's Environment over the
+ * model's), which ParseResults needs to read CSV selection rows. A variant given by modelName keeps its
+ * environment on SageMaker: set it in transform.Environment to have it read here.
+ */
+function outputSelectionOf(
+  model: ModelVariant,
+  jobEnvironment: Record<string, string> | undefined,
+): { outputSelection?: string } {
+  const value = jobEnvironment?.SAGEMAKER_INFERENCE_OUTPUT ?? model.environment?.SAGEMAKER_INFERENCE_OUTPUT;
+  return value === undefined ? {} : { outputSelection: value };
 }
 
 /**

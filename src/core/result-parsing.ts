@@ -9,6 +9,12 @@ import { copyNumberListWithNulls, jsonNumberValue, NumberListScan } from './json
 import { LineCursor } from './line-cursor.js';
 import { parseManifest } from './manifest.js';
 import {
+  type Prediction,
+  type PredictionFormat,
+  parsePredictionLine,
+  selectedKeysOf,
+} from './prediction-formats.js';
+import {
   actualColumnIndex,
   assertIdentifier,
   idColumnIndex,
@@ -40,6 +46,11 @@ export interface ParseTransformOutputRequest {
   compressionType: string;
   /** `text/csv` or `application/jsonlines`. */
   accept: string;
+  /**
+   * SAGEMAKER_INFERENCE_OUTPUT as the container was given it (the variant's or the job's Environment),
+   * when set: the keys of CSV selection rows.
+   */
+  outputSelection?: string;
   results: {
     table: string;
     /** `s3://bucket/results/` */
@@ -154,6 +165,7 @@ type InputFormat = 'csv' | 'jsonlines';
 interface Settings {
   input: InputFormat;
   output: InputFormat;
+  predictionFormat: PredictionFormat;
   gzip: boolean;
   threshold: number;
   labels: string[] | undefined;
@@ -203,6 +215,7 @@ function readSettings(request: ParseTransformOutputRequest): Settings {
   return {
     input,
     output: mediaFormat(request.accept, 'Accept'),
+    predictionFormat: { selectedKeys: selectedKeysOf(request.outputSelection) },
     gzip: request.compressionType === 'Gzip',
     threshold,
     labels,
@@ -468,7 +481,7 @@ class RowWriter {
       input.line,
       this.inputUri,
       this.outputUri,
-      settings.output,
+      settings.predictionFormat,
     );
     const prediction = predictionFragment(parsedPrediction, output.line, this.outputUri, settings);
     const featureBytes = typeof features === 'string' ? Buffer.from(features, 'latin1') : features;
@@ -715,64 +728,17 @@ export function normalizeActual(
   return String(value);
 }
 
-/** One prediction: a single value, or one value per class. */
-type Prediction = number | number[];
-
+/** The prediction in an output line, in any form the container writes (see prediction-formats.ts). */
 function parsePrediction(
   data: Buffer,
   outputLine: number,
   inputIndex: number,
   inputUri: string,
   outputUri: string,
-  format: InputFormat,
+  format: PredictionFormat,
 ): Prediction {
-  const line = data.toString('utf8');
   const where = `${outputUri}, line ${outputLine} (prediction for ${inputUri} record ${inputIndex})`;
-  if (format === 'csv') {
-    if (!line.includes(',') && !line.includes('"')) return predictionNumber(line, where);
-    const fields = line.includes('"') ? csvPredictionFields(line, where) : line.split(',');
-    return fields.length === 1
-      ? predictionNumber(fields[0] as string, where)
-      : fields.map((f) => predictionNumber(f, where));
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    throw new PredictionMismatchError(`${where}: not valid JSON: ${line.slice(0, 80)}`);
-  }
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const object = value as { score?: unknown; scores?: unknown };
-    value = object.scores !== undefined ? object.scores : object.score;
-  }
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (
-    Array.isArray(value) &&
-    value.length > 0 &&
-    value.every((v) => typeof v === 'number' && Number.isFinite(v))
-  ) {
-    return value.length === 1 ? (value[0] as number) : (value as number[]);
-  }
-  throw new PredictionMismatchError(
-    `${where}: expected a number, an array of numbers, {"score": n} or {"scores": [..]}, got ${line.slice(0, 80)}`,
-  );
-}
-
-function csvPredictionFields(line: string, where: string): string[] {
-  try {
-    return (parseCsv(line) as string[][])[0] ?? [];
-  } catch (error) {
-    throw new PredictionMismatchError(`${where}: not valid CSV: ${(error as Error).message}`);
-  }
-}
-
-function predictionNumber(text: string, where: string): number {
-  const trimmed = text.trim();
-  const value = trimmed === '' ? Number.NaN : Number(trimmed);
-  if (!Number.isFinite(value)) {
-    throw new PredictionMismatchError(`${where}: prediction is not a number: ${JSON.stringify(text)}`);
-  }
-  return value;
+  return parsePredictionLine(data.toString('utf8'), format, where);
 }
 
 /** `,"score":…` plus `,"scores":[…]` and `,"label":"…"` as the prediction and labels call for. */
