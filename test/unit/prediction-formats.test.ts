@@ -61,7 +61,9 @@ describe('parsePredictionLine', () => {
 
   it('names the line when it holds no prediction', () => {
     expect(() => parsePredictionLine('nan', {}, where)).toThrow(PredictionMismatchError);
-    expect(() => parsePredictionLine('[0.1, nan]', {}, where)).toThrow(`${where}: prediction is not a number or a list of numbers: [0.1, nan]`);
+    expect(() => parsePredictionLine('[0.1, nan]', {}, where)).toThrow(
+      `${where}: prediction is not a number or a list of numbers: [0.1, nan]`,
+    );
   });
 
   it('reads back every body the container writes in batch mode, for every objective, Accept and selection', () => {
