@@ -362,6 +362,9 @@ function printStateEvent(event: StateEvent, progress: RunProgress, paths: Placed
         `  manifest: ${inputs.objects} object(s), ${formatBytes(inputs.bytes)}, ${inputs.shards} shard(s) (${took})`,
       );
     }
+    // Plan-time warnings (src/core/run-checks.ts): allowed, but likely to fail on AWS.
+    for (const warning of (output?.warnings as string[] | undefined) ?? [])
+      progress.print(`  warning: ${warning}`);
   } else if (event.state === 'createTransformJob.sync') {
     progress.print(
       `  transform job ${String(output?.TransformJobName)} ${String(output?.TransformJobStatus)} (${took})`,

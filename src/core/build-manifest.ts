@@ -79,6 +79,8 @@ export interface RunPlan {
   jobs: PlannedJob[];
   table: ResultsTableRef;
   queries: string[];
+  /** Plan-time warnings: allowed, but likely to fail on AWS (see run-checks.ts). */
+  warnings?: string[];
 }
 
 const DEFAULT_OBJECTS_PER_SHARD = 500;
@@ -103,7 +105,10 @@ const DEFAULT_OBJECTS_PER_SHARD = 500;
 export async function buildManifest(event: BuildManifestEvent, deps: BuildManifestDeps): Promise<RunPlan> {
   const { request, executionName } = event;
   const { store, settings } = deps;
-  checkRunRequest(request, deps.knownQueries ? { knownQueries: await deps.knownQueries() } : {});
+  const { warnings } = checkRunRequest(
+    request,
+    deps.knownQueries ? { knownQueries: await deps.knownQueries() } : {},
+  );
   defaultInputFilter(request); // throws when the columns to keep from the model cannot be left out
   const runId = request.runId ?? runIdFromExecutionName(executionName);
   const runPrefix = `s3://${settings.bucket}/runs/${runId}/`;
@@ -179,6 +184,10 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
           compressionType: transformRequest.TransformInput.CompressionType ?? 'None',
           accept: transformRequest.TransformOutput.Accept ?? 'text/csv',
           ...outputSelectionOf(model, transformRequest.Environment),
+          ...(transformRequest.DataProcessing.JoinSource === 'Input' ? { joinSource: 'Input' as const } : {}),
+          ...(request.transform?.DataProcessing?.InputFilter !== undefined
+            ? { inputFilter: request.transform.DataProcessing.InputFilter }
+            : {}),
           results: {
             table: table.table,
             resultsPrefix: table.resultsPrefix,
@@ -210,6 +219,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
     jobs,
     table,
     queries: request.queries ?? ['summary'],
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
   const planText = JSON.stringify(plan, null, 2);
   // The attempt's own copy first: cleanup reads it to find the attempt's result files.

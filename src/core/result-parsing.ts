@@ -3,6 +3,7 @@ import { createGunzip } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { InvalidInputError, ObjectNotFoundError, PredictionMismatchError } from '../errors.js';
 import type { ObjectStore, PartitionDefinition } from '../ports.js';
+import { compileJsonPath, type JsonSelector, parseCsvRecord } from './data-processing.js';
 import { FeatureStatistics, statsLocation } from './feature-stats.js';
 import { readInputIdentities, verifyInputIdentity } from './input-identity.js';
 import { copyNumberListWithNulls, jsonNumberValue, NumberListScan } from './json-numbers.js';
@@ -51,6 +52,13 @@ export interface ParseTransformOutputRequest {
    * when set: the keys of CSV selection rows.
    */
   outputSelection?: string;
+  /**
+   * DataProcessing.JoinSource: with `Input` each output line is the input record with the prediction
+   * appended (CSV) or under `SageMakerOutput` (JSON); the prediction is read from that part.
+   */
+  joinSource?: 'Input' | 'None';
+  /** DataProcessing.InputFilter as the request set it: the features stored are what it sent the model. */
+  inputFilter?: string;
   results: {
     table: string;
     /** `s3://bucket/results/` */
@@ -166,6 +174,10 @@ interface Settings {
   input: InputFormat;
   output: InputFormat;
   predictionFormat: PredictionFormat;
+  /** JoinSource Input: the prediction is the part of the output line after the input record. */
+  joinInput: boolean;
+  /** The request's InputFilter, compiled: the features are what it selects. */
+  inputFilter: JsonSelector | undefined;
   gzip: boolean;
   threshold: number;
   labels: string[] | undefined;
@@ -216,6 +228,11 @@ function readSettings(request: ParseTransformOutputRequest): Settings {
     input,
     output: mediaFormat(request.accept, 'Accept'),
     predictionFormat: { selectedKeys: selectedKeysOf(request.outputSelection) },
+    joinInput: request.joinSource === 'Input',
+    inputFilter:
+      request.inputFilter === undefined || request.inputFilter.trim() === '$'
+        ? undefined
+        : compileJsonPath(request.inputFilter),
     gzip: request.compressionType === 'Gzip',
     threshold,
     labels,
@@ -379,7 +396,11 @@ class RowWriter {
       Math.max(0, ...(this.labelFragments ?? []).map((f) => f.length)) +
       this.modelFragment.length;
     this.plainCsvColumns =
-      settings.input !== 'csv' || settings.idIndex !== -1 || settings.actualIndex !== -1
+      settings.input !== 'csv' ||
+      settings.idIndex !== -1 ||
+      settings.actualIndex !== -1 ||
+      settings.inputFilter !== undefined ||
+      settings.joinInput
         ? 0
         : (settings.featureNames?.length ?? -1);
   }
@@ -467,16 +488,23 @@ class RowWriter {
     let actual: string | undefined;
     if (!plainFeatures) {
       const text = inputData.toString('utf8');
-      const parsed =
-        settings.input === 'csv'
+      // With an InputFilter and no id or actual column, the record's other fields need not be numbers.
+      const filterOnly = settings.inputFilter && settings.idIndex === -1 && settings.actualIndex === -1;
+      const parsed = filterOnly
+        ? { features: '', id: undefined, actual: undefined }
+        : settings.input === 'csv'
           ? csvFeatures(text, input.line, this.inputUri, settings)
           : jsonFeatures(text, input.line, this.inputUri, settings);
-      features = parsed.features;
+      features = settings.inputFilter
+        ? filteredFeatures(text, input.line, this.inputUri, settings)
+        : parsed.features;
       id = parsed.id;
       actual = normalizeActual(parsed.actual, settings.labels);
     }
     const parsedPrediction = parsePrediction(
-      outputData,
+      settings.joinInput
+        ? joinedPrediction(inputData, outputData, output.line, this.outputUri, settings)
+        : outputData,
       output.line,
       input.line,
       this.inputUri,
@@ -726,6 +754,72 @@ export function normalizeActual(
   if (!Number.isFinite(value)) return text;
   if (labels && Number.isInteger(value) && value >= 0 && value < labels.length) return labels[value];
   return String(value);
+}
+
+/**
+ * The prediction's part of a joined output line (JoinSource Input): after the input record and a comma
+ * for CSV, the `SageMakerOutput` member for JSON.
+ */
+function joinedPrediction(
+  input: Buffer,
+  output: Buffer,
+  outputLine: number,
+  outputUri: string,
+  settings: Settings,
+): Buffer {
+  const where = `${outputUri}, line ${outputLine}`;
+  if (settings.input === 'csv') {
+    const starts =
+      output.length > input.length &&
+      output[input.length] === 0x2c &&
+      output.subarray(0, input.length).equals(input);
+    if (!starts) {
+      throw new PredictionMismatchError(
+        `${where}: with JoinSource Input the output line should be its input record followed by the prediction, but it does not start with the record`,
+      );
+    }
+    return output.subarray(input.length + 1);
+  }
+  let joined: unknown;
+  try {
+    joined = JSON.parse(output.toString('utf8'));
+  } catch {
+    throw new PredictionMismatchError(
+      `${where}: with JoinSource Input the output line should be a JSON object`,
+    );
+  }
+  const prediction = (joined as { SageMakerOutput?: unknown } | null)?.SageMakerOutput;
+  if (prediction === undefined) {
+    throw new PredictionMismatchError(
+      `${where}: with JoinSource Input the output object should hold SageMakerOutput`,
+    );
+  }
+  return Buffer.from(JSON.stringify(prediction));
+}
+
+/** The features the InputFilter sent the model, as JSON array content. */
+function filteredFeatures(text: string, line: number, uri: string, settings: Settings): string {
+  const record = settings.input === 'csv' ? parseCsvRecord(text) : JSON.parse(text);
+  let selected: unknown;
+  try {
+    selected = (settings.inputFilter as JsonSelector)(record);
+  } catch (error) {
+    throw new InvalidInputError(`${uri}, record ${line}: InputFilter: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const values = Array.isArray(selected)
+    ? selected
+    : selected !== null && typeof selected === 'object'
+      ? Object.values(selected)
+      : [selected];
+  return values
+    .map((value, i) => {
+      if (value === null || value === undefined || value === '') return 'null';
+      if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+      return featureValue(String(value), i, line, uri, { ...settings, featureNames: undefined });
+    })
+    .join(',');
 }
 
 /** The prediction in an output line, in any form the container writes (see prediction-formats.ts). */

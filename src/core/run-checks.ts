@@ -1,6 +1,6 @@
 import { InvalidInputError } from '../errors.js';
 import { actualColumnIndex, idColumnIndex } from './results-table.js';
-import type { RunRequest } from './run-request.js';
+import type { ModelVariant, RunRequest } from './run-request.js';
 
 /**
  * Plan-time checks: every rule that can be checked from the run request alone runs here, in
@@ -20,10 +20,11 @@ export interface RunCheckContext {
  *
  * @throws InvalidInputError naming the first field that cannot work and how to fix it.
  */
-export function checkRunRequest(request: RunRequest, context: RunCheckContext = {}): void {
+export function checkRunRequest(request: RunRequest, context: RunCheckContext = {}): RunCheckResult {
   checkVariants(request);
   checkQueries(request, context.knownQueries);
   checkResultsSettings(request);
+  return checkAwsAndContainerRules(request);
 }
 
 /** Two variants with one name would write one partition: the second would silently replace the first. */
@@ -129,4 +130,125 @@ export function checkOutputKeyCollisions(prefix: string, inputUris: readonly str
 
 function mediaType(value: string): string {
   return (value.split(';')[0] ?? '').trim().toLowerCase();
+}
+
+/** What the checks found: problems refuse the run (thrown), warnings are reported with the plan. */
+export interface RunCheckResult {
+  warnings: string[];
+}
+
+/**
+ * AWS's and the XGBoost container's rules (h3-xgboost). Throws InvalidInputError listing every problem
+ * found; returns the warnings (things that are allowed but will likely fail on AWS).
+ */
+function checkAwsAndContainerRules(request: RunRequest): RunCheckResult {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  problems.push(...jsonPathLimitProblems(request));
+  problems.push(...resultsDataProcessingProblems(request));
+  const container = builtInXGBoostContainerFindings(request);
+  problems.push(...container.problems);
+  warnings.push(...container.warnings);
+  if (problems.length > 0) {
+    throw new InvalidInputError(`The run request cannot run:\n- ${problems.join('\n- ')}`);
+  }
+  return { warnings };
+}
+
+/** AWS's limit on DataProcessing JSONPath expressions (CreateTransformJob: JsonPath, max length 63). */
+export const JSON_PATH_MAX_LENGTH = 63;
+
+/**
+ * AWS's JSONPath limits, which the local engine would otherwise accept: at most 63 characters; no
+ * multi-range slices such as `[0:2,246:]` (aws/sagemaker-python-sdk#1112); no `_` in member names for
+ * JSON lines input (aws/aws-sdk#184).
+ */
+export function jsonPathLimitProblems(request: RunRequest): string[] {
+  const processing = request.transform?.DataProcessing;
+  if (!processing) return [];
+  const contentType = mediaType(request.transform?.ContentType ?? 'text/csv');
+  const problems: string[] = [];
+  for (const field of ['InputFilter', 'OutputFilter'] as const) {
+    const path = processing[field];
+    if (path === undefined) continue;
+    const name = `transform.DataProcessing.${field}`;
+    if (path.length > JSON_PATH_MAX_LENGTH) {
+      problems.push(
+        `${name} is ${path.length} characters; AWS allows at most ${JSON_PATH_MAX_LENGTH} (CreateTransformJob's JsonPath limit): select fewer, contiguous columns, e.g. "$[1:]"`,
+      );
+    }
+    for (const [, inner] of path.matchAll(/\[([^\]]*)\]/g)) {
+      const members = (inner as string).split(',');
+      if (members.length > 1 && members.some((m) => m.includes(':'))) {
+        problems.push(
+          `${name} "${path}" combines a slice with other members ([${inner}]); AWS rejects multi-range selections: use one range ("$[1:]") or a list of indices ("$[0,2,3]")`,
+        );
+      }
+    }
+    if (contentType === 'application/jsonlines' || contentType === 'application/x-jsonlines') {
+      const names = [...path.matchAll(/\.([^.[\]]+)|\['([^']*)'\]|\["([^"]*)"\]/g)].map(
+        (m) => m[1] ?? m[2] ?? m[3] ?? '',
+      );
+      const underscored = names.filter((n) => n.includes('_'));
+      if (underscored.length > 0) {
+        problems.push(
+          `${name} "${path}" names ${underscored.map((n) => `"${n}"`).join(', ')}; AWS rejects "_" in JSONPath member names for application/jsonlines input: rename the key(s) in the input`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * What ParseResults can read: the joined record (JoinSource Input) and the filtered features
+ * (InputFilter) are handled; an OutputFilter would cut the prediction or the input out of the output
+ * the results are built from, so it is refused.
+ */
+export function resultsDataProcessingProblems(request: RunRequest): string[] {
+  const outputFilter = request.transform?.DataProcessing?.OutputFilter;
+  if (outputFilter === undefined || outputFilter.trim() === '$') return [];
+  return [
+    `transform.DataProcessing.OutputFilter "${outputFilter}": ParseResults builds each result row from the whole output (the prediction, after the input when JoinSource is Input), so an OutputFilter would make rows wrong; leave it unset: the results table already joins each record with its prediction and results.idColumn keeps an id`,
+  ];
+}
+
+/** Whether a variant runs SageMaker's XGBoost algorithm container (or the local built-in stand-in). */
+export function usesXGBoostContainer(model: ModelVariant): boolean {
+  const image = model.image ?? '';
+  return image.startsWith('builtin:') || /sagemaker-xgboost|\/xgboost:/.test(image);
+}
+
+/**
+ * Rules of SageMaker's XGBoost container that would fail every job on AWS: it reads text/csv and
+ * text/libsvm only (JSON and JSON lines get 415), and bodies over MAX_CONTENT_LENGTH (6 MiB unless the
+ * model's Environment raises it) get 413 whatever the job's MaxPayloadInMB.
+ */
+export function builtInXGBoostContainerFindings(request: RunRequest): {
+  problems: string[];
+  warnings: string[];
+} {
+  const variants = request.models.filter(usesXGBoostContainer);
+  if (variants.length === 0) return { problems: [], warnings: [] };
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const names = variants.map((v) => `"${v.variant}"`).join(', ');
+  const contentType = mediaType(request.transform?.ContentType ?? 'text/csv');
+  if (!['text/csv', 'csv', 'text/libsvm', 'libsvm', 'text/x-libsvm'].includes(contentType)) {
+    problems.push(
+      `transform.ContentType ${request.transform?.ContentType}: the SageMaker XGBoost container (variant ${names}) reads text/csv and text/libsvm only and answers 415 to ${contentType}; send CSV (ContentType "text/csv")`,
+    );
+  }
+  const payload = request.transform?.MaxPayloadInMB;
+  for (const variant of variants) {
+    const raised =
+      request.transform?.Environment?.MAX_CONTENT_LENGTH ?? variant.environment?.MAX_CONTENT_LENGTH;
+    const limitMiB = raised === undefined ? 6 : Math.trunc(Number(raised) / (1024 * 1024));
+    if (payload !== undefined && (payload === 0 || payload > limitMiB)) {
+      warnings.push(
+        `transform.MaxPayloadInMB ${payload}: the SageMaker XGBoost container of variant "${variant.variant}" refuses requests over ${limitMiB} MiB (MAX_CONTENT_LENGTH) with 413; set MaxPayloadInMB to ${limitMiB} or less, or raise MAX_CONTENT_LENGTH in the model's environment`,
+      );
+    }
+  }
+  return { problems, warnings };
 }
