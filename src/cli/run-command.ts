@@ -213,6 +213,11 @@ async function registerModels(
   for (const [index, file] of files.entries()) {
     const info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) throw new UsageError(`No such model file: ${file}`);
+    // Checked here, before anything runs, so the message names the user's file, not the store's copy.
+    const { checkModelArtifact } = await import('../model-server/xgboost-model.js');
+    await checkModelArtifact(file).catch((error: Error) => {
+      throw new UsageError(error.message);
+    });
     const bytes = await readFile(file);
     const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
     // The artifact keeps its own file name: its extension tells the server the format.

@@ -14,7 +14,7 @@ import {
   REGISTERING_MARKER,
   runResultsPrefix,
 } from './run-attempt.js';
-import { checkOutputKeyCollisions, checkRunRequest } from './run-checks.js';
+import { checkOutputKeyCollisions, checkRunRequest, usesXGBoostContainer } from './run-checks.js';
 import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
 import { joinS3Uri, parseS3Uri } from './s3-uri.js';
 import type { TransformJobRequest } from './transform-job.js';
@@ -34,6 +34,12 @@ export interface BuildManifestDeps {
   modelExists: (modelName: string) => Promise<boolean>;
   /** The named queries that exist, so an unknown name in `queries` fails before any job runs. */
   knownQueries?: () => Promise<string[]>;
+  /**
+   * Reads the model artifact at a variant's modelDataUrl as the XGBoost container would load it and
+   * throws naming that URL when it cannot be served (locally: the built-in server's readers). Absent on
+   * AWS, where the artifact is SageMaker's to read.
+   */
+  checkModelArtifact?: (modelDataUrl: string) => Promise<void>;
 }
 
 /** A CreateModel request for a variant given as image + artifact. */
@@ -139,6 +145,12 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
   }
 
   const variants = request.models.map((model) => ({ model, modelName: modelNameFor(model) }));
+  if (deps.checkModelArtifact) {
+    for (const { model } of variants) {
+      if (model.modelDataUrl && usesXGBoostContainer(model))
+        await deps.checkModelArtifact(model.modelDataUrl);
+    }
+  }
   const modelsToCreate: CreateModelRequest[] = [];
   for (const { model, modelName } of variants) {
     if (model.modelName || (await deps.modelExists(modelName))) continue;

@@ -4,6 +4,7 @@ import { join, relative, resolve } from 'node:path';
 import type { CreateModelRequest } from '../core/build-manifest.js';
 import type { PipelineSettings, RunRequest } from '../core/run-request.js';
 import type { TransformJobRequest } from '../core/transform-job.js';
+import { checkModelArtifact } from '../model-server/xgboost-model.js';
 import { createQueryLoader, listQueryNames } from '../query-files.js';
 import { createBuildManifestHandler } from '../steps/build-manifest.js';
 import { createParseResultsHandler } from '../steps/parse-results.js';
@@ -134,6 +135,7 @@ export class LocalPipeline {
       settings: this.settings,
       modelExists: (name) => this.models.exists(name),
       knownQueries: () => listQueryNames(QUERIES_DIR),
+      checkModelArtifact: (uri) => checkModelArtifact(store.pathOf(uri), uri),
     }));
     const parseResults = createParseResultsHandler(() => ({ store }));
     const registerTable = createRegisterTableHandler(() => ({ catalog: this.catalog, store }));

@@ -168,6 +168,20 @@ export async function describeModelArtifact(
 }
 
 /**
+ * Checks, before a run, that the artifact at `path` loads and compiles as the server would load it;
+ * errors name `shownAs` (the URL or path the user gave) instead of `path` (a local copy).
+ */
+export async function checkModelArtifact(path: string, shownAs: string = path): Promise<void> {
+  try {
+    const files = await readModelFiles(path);
+    for (const file of files) new CompiledBooster(describeModelFile(file), file.source);
+  } catch (error) {
+    if (error instanceof Error && shownAs !== path) error.message = error.message.split(path).join(shownAs);
+    throw error;
+  }
+}
+
+/**
  * Loads the model at `path` as the SageMaker XGBoost container does: a model file, a model directory
  * (/opt/ml/model) or a model.tar.gz; JSON, UBJSON or XGBoost 1.x binary; several top-level files are an
  * ensemble unless `ensemble` is false (SAGEMAKER_INFERENCE_ENSEMBLE other than "true"), when only the

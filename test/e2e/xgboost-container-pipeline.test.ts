@@ -226,4 +226,34 @@ describe('full pipeline runs against the SageMaker XGBoost container encoding ru
       /the SageMaker XGBoost container \(variant \\?"xgb\\?"\) reads text\/csv and text\/libsvm only/,
     );
   });
+
+  it('checks the artifact at plan time: a pickled booster is refused naming the modelDataUrl, before any model is created', async () => {
+    const modelDataUrl = `s3://${LOCAL_BUCKET}/models/pickled/xgboost-model`;
+    await pipeline.store.put(modelDataUrl, readFileSync(join(FIXTURES, 'pickled/xgboost-model')));
+
+    const result = await pipeline.run({
+      runId: 'pickled',
+      input: `s3://${LOCAL_BUCKET}/incoming/fixture/`,
+      models: [{ variant: 'xgb', image: 'builtin:xgboost', modelDataUrl }],
+    } as RunRequest);
+
+    expect(result.status).toBe('FAILED');
+    const cause = String(result.cause);
+    expect(cause).toContain(`${modelDataUrl} is a pickled Python object`);
+    expect(cause).toContain("booster.save_model('xgboost-model.json')");
+    expect(cause).not.toContain(home);
+    expect(await pipeline.store.head(`s3://${LOCAL_BUCKET}/runs/pickled/plan.json`)).toBeFalsy();
+  });
+
+  it('serves a model.tar.gz of XGBoost 1.x binary models through the built-in server, created from image + artifact', async () => {
+    const modelDataUrl = `s3://${LOCAL_BUCKET}/models/dart/model.tar.gz`;
+    await pipeline.store.put(modelDataUrl, readFileSync(join(FIXTURES, 'dart-multi-softprob/model.tar.gz')));
+
+    const rows = await run('builtin-dart', '', {
+      models: [{ variant: 'dart', image: 'builtin:xgboost', modelDataUrl }],
+      results: { labels: ['a', 'b', 'c'] },
+    });
+
+    expectScores(rows, expected('dart-multi-softprob'));
+  });
 });
