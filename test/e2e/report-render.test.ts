@@ -192,8 +192,12 @@ describe('report.html of a run with two variants, a true outcome and a baseline,
       `file://${join(home, 's3/local-pipeline/runs/tuesday/report.html')}`,
       join(home, 'profile'),
     );
-    // A failed run: a model file that is not a model.
-    await writeFile(join(home, 'broken-model.json'), '{"not": "a model"}');
+    // A failed run: a real model of 5 features for this input, which the container answers 400 to (a
+    // file that is no model at all is refused before the run starts, so it leaves no report).
+    await writeFile(
+      join(home, 'broken-model.json'),
+      await readFile(join(import.meta.dirname, '../fixtures/xgboost/gbtree-binary-logistic/model.json')),
+    );
     await runCli(
       [
         'run',
