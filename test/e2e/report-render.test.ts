@@ -134,7 +134,10 @@ async function render(url: string, profile: string): Promise<RenderedPage> {
     socket.close();
     return JSON.parse(answer.result?.result?.value ?? 'null') as RenderedPage;
   } finally {
+    const exited = browser.exitCode !== null || browser.signalCode !== null;
+    const gone = exited ? Promise.resolve() : new Promise((resolve) => browser.once('exit', resolve));
     browser.kill('SIGKILL');
+    await gone;
   }
 }
 
@@ -217,7 +220,9 @@ describe('report.html of a run with two variants, a true outcome and a baseline,
     );
   }, 300_000);
   afterAll(async () => {
-    await rm(home, { recursive: true, force: true });
+    // Chromium's helper processes can still be writing into the profile for a moment after the browser
+    // is gone (ENOTEMPTY seen on a loaded machine): retry as fs.rm allows.
+    await rm(home, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   });
 
   it('lays out the sections in reading order, none running off the page', () => {
