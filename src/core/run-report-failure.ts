@@ -1,4 +1,4 @@
-import { count, esc, REPORT_CSS, table } from './run-report-html.js';
+import { count, esc, reportPage, table } from './run-report-html.js';
 import type { RunRequest } from './run-request.js';
 
 /** What a failed run's report shows: the failure record and what was planned. */
@@ -40,18 +40,9 @@ const STATE_MEANING: Record<string, string> = {
 export function renderFailureReport(input: FailureReportInput): string {
   const failedAt = Object.entries(STATE_MEANING).find(([state]) => input.failedState.startsWith(state));
   const variants = [...new Set(input.plannedJobs.map((j) => j.variant))];
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Run ${esc(input.runId)} failed</title>
-<style>
-${REPORT_CSS}
-</style>
-</head>
-<body>
-<h1>Run ${esc(input.runId)}</h1>
+  return reportPage(
+    `Run ${esc(input.runId)} failed`,
+    `<h1>Run ${esc(input.runId)}</h1>
 <p class="meta"><span class="bad">FAILED</span> · execution ${esc(input.executionName)} · recorded ${esc(input.recordedAt)}</p>
 <h2 id="failure">What failed</h2>
 <p class="explain" id="failure-message">${esc(input.message || input.error)}</p>
@@ -97,7 +88,6 @@ ${table(
 )}
 <h2>Full cause</h2>
 <pre id="failure-cause">${esc(input.cause)}</pre>
-</body>
-</html>
-`;
+`,
+  );
 }

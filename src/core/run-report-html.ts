@@ -192,3 +192,21 @@ tr.drifted td{background:#ffebe9} .flag{color:#cf222e;font-weight:600}
 .legend span{margin-right:1rem} .legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:-1px}
 .explain{background:#f6f8fa;border-left:4px solid #0969da;padding:.5rem .8rem} pre{white-space:pre-wrap;background:#f6f8fa;padding:.6rem;border:1px solid #d0d7de}
 code{font-size:.9em}`;
+
+/** A whole self-contained report page (no scripts, nothing fetched) around `body`'s HTML. */
+export function reportPage(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<style>
+${REPORT_CSS}
+</style>
+</head>
+<body>
+${body}</body>
+</html>
+`;
+}

@@ -10,8 +10,8 @@ import {
   num,
   overlaidHistogramSvg,
   percent,
-  REPORT_CSS,
   readable,
+  reportPage,
   table,
 } from './run-report-html.js';
 import type { RunRequest } from './run-request.js';
@@ -69,18 +69,9 @@ export function renderRunReport(input: RunReportInput): string {
   const c = input.completion;
   const threshold = input.request?.results?.threshold ?? 0.5;
   const anyBinary = [...kinds.values()].includes('binary');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Run ${esc(input.runId)} report</title>
-<style>
-${REPORT_CSS}
-</style>
-</head>
-<body>
-<h1>Run ${esc(input.runId)}</h1>
+  return reportPage(
+    `Run ${esc(input.runId)} report`,
+    `<h1>Run ${esc(input.runId)}</h1>
 <p class="meta"><span class="ok">SUCCEEDED</span> · run date ${esc(input.runDate)} · execution ${esc(input.executionName)}</p>
 <div class="cards">
 <div class="card">Records in<b id="records-in">${count(c.recordsIn)}</b></div>
@@ -124,9 +115,8 @@ ${table(['Parameter', 'Value'], parameters(input, kinds))}
 
 <h2>Summary query</h2>
 ${summaryTable(input.queries.summary)}
-</body>
-</html>
-`;
+`,
+  );
 }
 
 /** The kind of model a variant ran: from the evaluation when there is one, else from labels and scores. */
