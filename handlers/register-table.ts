@@ -1,4 +1,5 @@
-// RegisterTable on AWS: the Glue catalog (the partition switch), then S3 (earlier attempts' files deleted).
+// RegisterTable on AWS: the Glue catalog (the partition switch), and S3 (the job results it registers;
+// earlier attempts' files deleted after the switch).
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import { s3ClientOptions } from '../src/aws/clients.js';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
-import type { ObjectInfo, ObjectStore } from '../ports.js';
+import type { ObjectInfo, ObjectStore, PartitionDefinition } from '../ports.js';
 import { writeInputIdentities } from './input-identity.js';
+import { type JobListPointer, writeJobList } from './job-results.js';
 import { formatManifest } from './manifest.js';
 import type { ParseTransformOutputRequest } from './result-parsing.js';
 import { actualColumnIndex, idColumnIndex, modelInputFilter } from './results-table.js';
@@ -70,7 +71,10 @@ export interface ResultsTableRef {
   resultsPrefix: string;
 }
 
-/** BuildManifest's output: the whole run, planned, so later states only pass fields along. */
+/**
+ * BuildManifest's output: the whole run, planned, so later states only pass fields along. The jobs
+ * themselves are in S3 (`jobList`), so the state stays small whatever their number.
+ */
 export interface RunPlan {
   runId: string;
   runDate: string;
@@ -82,7 +86,8 @@ export interface RunPlan {
   attemptPrefix: string;
   inputs: { objects: number; bytes: number; shards: number };
   modelsToCreate: CreateModelRequest[];
-  jobs: PlannedJob[];
+  /** The planned jobs, written to the attempt's scratch: RunTransforms' Distributed Map reads them. */
+  jobList: JobListPointer;
   table: ResultsTableRef;
   queries: string[];
   /** Plan-time warnings: allowed, but likely to fail on AWS (see run-checks.ts). */
@@ -90,12 +95,16 @@ export interface RunPlan {
 }
 
 const DEFAULT_OBJECTS_PER_SHARD = 500;
+/** SageMaker's default quota for transform instances is small; 10 jobs at once stays within most. */
+const DEFAULT_MAX_CONCURRENT_JOBS = 10;
 
 /**
  * Plans a run: lists the input, cuts it into shards of at most `objectsPerShard` objects, writes one
- * manifest per shard under `runs/<runId>/manifests/`, and returns every transform job (shard × model
+ * manifest per shard under `runs/<runId>/manifests/`, and plans every transform job (shard × model
  * variant) as a complete CreateTransformJob request, with SageMaker's defaults filled in, because the
- * state machine's JSONPath Parameters cannot leave a field out.
+ * state machine's JSONPath Parameters cannot leave a field out. The jobs go to the attempt's
+ * `jobs.json` (2.4-6.5 KB each: in the state, 2 variants × 50 shards would pass Step Functions' 256 KiB
+ * limit); the plan returns a pointer to them and their count.
  *
  * Everything this execution writes goes to its attempt's scratch (`runs/<runId>/attempts/<attemptId>/`)
  * and, later, ParseResults writes result files under `…/variant=V/attempt=<attemptId>/`: nothing the
@@ -228,7 +237,12 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
       shards: shards.length,
     },
     modelsToCreate,
-    jobs,
+    jobList: await writeJobList(
+      store,
+      attemptPrefix,
+      jobs,
+      request.maxConcurrentJobs ?? DEFAULT_MAX_CONCURRENT_JOBS,
+    ),
     table,
     queries: request.queries ?? ['summary'],
     ...(warnings.length > 0 ? { warnings } : {}),

@@ -1,5 +1,6 @@
 import type { ObjectStore } from '../ports.js';
 import { deleteAttemptResults, runIdFromExecutionName } from './build-manifest.js';
+import { firstFailedJob, type JobListItem, type JobListPointer } from './job-results.js';
 import { ATTEMPT_PLAN, attemptIdFor, attemptScratchPrefix, REGISTERING_MARKER } from './run-attempt.js';
 import { renderFailureReport } from './run-report-failure.js';
 import type { RunRequest } from './run-request.js';
@@ -13,6 +14,7 @@ export interface RecordFailureEvent {
     request?: { runId?: string };
     failedState?: string;
     failure?: { Error?: string; Cause?: string };
+    jobList?: JobListPointer;
     [key: string]: unknown;
   };
 }
@@ -33,6 +35,11 @@ export interface FailureRecord {
    * cleaning failed (the next run of this id deletes what is left).
    */
   attempt: { attemptId: string; files: 'cleaned' | 'kept' | string; deletedObjects: number };
+  /**
+   * When RunTransforms' Distributed Map failed (States.ExceedToleratedFailureThreshold, which names no
+   * job), `error`, `message` and `cause` are the first failed job's, and this keeps the Map's own.
+   */
+  mapRun?: { error: string; cause: string; variant?: string; shardId?: string; transformJobName?: string };
 }
 
 /** What schemas/run-request.schema.json allows as a runId. */
@@ -57,17 +64,32 @@ export async function recordFailure(
   const runId =
     [state.runId, state.request?.runId].find((id) => typeof id === 'string' && RUN_ID.test(id)) ??
     runIdFromExecutionName(executionName);
-  const cause = state.failure?.Cause ?? '';
+  const failedJob = await mapRunFailure(state, deps.store);
+  const cause = failedJob?.cause ?? state.failure?.Cause ?? '';
   const uri = joinS3Uri(`s3://${deps.bucket}/runs/${runId}/`, 'failure.json');
   const record: FailureRecord = {
     runId,
     executionName,
     failedState: state.failedState ?? 'unknown',
-    error: state.failure?.Error ?? 'unknown',
+    error: failedJob?.error ?? state.failure?.Error ?? 'unknown',
     message: failureMessage(cause),
     cause,
     recordedAt: deps.now().toISOString(),
     uri,
+    ...(failedJob
+      ? {
+          mapRun: {
+            error: state.failure?.Error ?? 'unknown',
+            cause: state.failure?.Cause ?? '',
+            ...(failedJob.job?.variant ? { variant: failedJob.job.variant } : {}),
+            ...(failedJob.job?.shardId ? { shardId: failedJob.job.shardId } : {}),
+            ...(failedJob.job?.transformRequest?.TransformJobName
+              ? { transformJobName: failedJob.job.transformRequest.TransformJobName }
+              : {}),
+          },
+        }
+      : {}),
+    // After reading the Map Run's failure (it lives in the attempt's scratch, which this cleans).
     attempt: await cleanFailedAttempt(deps.store, `s3://${deps.bucket}/runs/${runId}/`, executionName),
   };
   await deps.store.put(uri, JSON.stringify(record, null, 2), { contentType: 'application/json' });
@@ -86,16 +108,11 @@ async function writeFailureReport(
 ): Promise<void> {
   const runPrefix = `s3://${deps.bucket}/runs/${record.runId}/`;
   const request = await readJson<RunRequest>(deps.store, joinS3Uri(runPrefix, 'request.json'));
-  const plan = await readJson<{
-    jobs?: {
-      variant: string;
-      shardId: string;
-      transformRequest?: {
-        TransformJobName: string;
-        TransformResources?: { InstanceType?: string; InstanceCount?: number };
-      };
-    }[];
-  }>(deps.store, joinS3Uri(runPrefix, 'plan.json'));
+  // The planned jobs are in the attempt's job list (the plan holds a pointer to it).
+  const plan = await readJson<{ jobList?: JobListPointer }>(deps.store, joinS3Uri(runPrefix, 'plan.json'));
+  const jobs = plan?.jobList
+    ? await readJson<Partial<JobListItem>[]>(deps.store, `s3://${plan.jobList.bucket}/${plan.jobList.key}`)
+    : undefined;
   const html = renderFailureReport({
     runId: record.runId,
     executionName: record.executionName,
@@ -106,9 +123,9 @@ async function writeFailureReport(
     recordedAt: record.recordedAt,
     failureUri: (deps.displayUri ?? ((u: string) => u))(record.uri),
     request,
-    plannedJobs: (plan?.jobs ?? []).map((j) => ({
-      variant: j.variant,
-      shardId: j.shardId,
+    plannedJobs: (jobs ?? []).map((j) => ({
+      variant: j.variant ?? '',
+      shardId: j.shardId ?? '',
       jobName: j.transformRequest?.TransformJobName ?? '',
       ...(j.transformRequest?.TransformResources?.InstanceType
         ? { instanceType: j.transformRequest.TransformResources.InstanceType }
@@ -121,6 +138,19 @@ async function writeFailureReport(
   await deps.store.put(joinS3Uri(runPrefix, 'report.html'), html, {
     contentType: 'text/html; charset=utf-8',
   });
+}
+
+/**
+ * The first failed job of a Distributed Map that failed as a whole, read from its ResultWriter files;
+ * undefined for any other failure, or when the files cannot be read (the Map's own error then stands).
+ */
+async function mapRunFailure(state: RecordFailureEvent['state'], store: ObjectStore) {
+  if (state.failure?.Error !== 'States.ExceedToleratedFailureThreshold' || !state.jobList) return undefined;
+  try {
+    return await firstFailedJob(store, state.jobList);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A run file as JSON, or undefined when it is absent or not JSON (the report then leaves it out). */

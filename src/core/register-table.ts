@@ -1,6 +1,8 @@
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
 import type { Catalog, ObjectStore, PartitionDefinition } from '../ports.js';
+import type { ResultsTableRef } from './build-manifest.js';
 import { statsLocation, statsTableDefinition } from './feature-stats.js';
+import { type JobListPointer, readJobResults } from './job-results.js';
 import { type ModelKind, partitionLocation, resultsTableDefinition } from './results-table.js';
 import {
   attemptLocation,
@@ -10,6 +12,7 @@ import {
   runResultsPrefix,
 } from './run-attempt.js';
 import { joinS3Uri } from './s3-uri.js';
+import { uniquePartitions } from './summarize-run.js';
 
 /** RegisterTable's input: the results table, the run's attempt and the partitions its jobs wrote. */
 export interface RegisterResultsTableRequest {
@@ -46,6 +49,39 @@ export interface RegisterResultsTableResult {
    * read; the next successful run of this id deletes them.
    */
   notDeleted: string[];
+}
+
+/**
+ * The RegisterTable step: reads the run's job results from S3 (one per planned job, written by each
+ * job's ParseResults; never carried in the state), then publishes the attempt with the partitions and
+ * files they name ({@link registerResultsTable}).
+ *
+ * @throws InvalidInputError when a planned job has no result, or as {@link registerResultsTable}.
+ */
+export async function registerRunResults(
+  event: {
+    table: ResultsTableRef;
+    runId: string;
+    runDate: string;
+    runPrefix: string;
+    attemptId: string;
+    jobList: JobListPointer;
+  },
+  deps: { catalog: Catalog; store: ObjectStore },
+): Promise<RegisterResultsTableResult> {
+  const jobResults = await readJobResults(deps.store, event.jobList.resultsPrefix, event.jobList.jobs);
+  return registerResultsTable(
+    {
+      ...event.table,
+      runId: event.runId,
+      runDate: event.runDate,
+      runPrefix: event.runPrefix,
+      attemptId: event.attemptId,
+      partitions: uniquePartitions(jobResults),
+      files: jobResults.flatMap((job) => job.files),
+    },
+    deps,
+  );
 }
 
 /**

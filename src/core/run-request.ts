@@ -6,6 +6,8 @@ export interface RunRequest {
   input: string;
   inputSuffixes?: string[];
   objectsPerShard?: number;
+  /** Transform jobs that run at once (RunTransforms' MaxConcurrency); default 10. */
+  maxConcurrentJobs?: number;
   models: ModelVariant[];
   transform?: TransformSettings;
   results?: ResultsSettings;

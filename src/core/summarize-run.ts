@@ -1,6 +1,7 @@
 import type { ObjectStore, PartitionDefinition, QueryEngine, QueryRow } from '../ports.js';
 import type { ResultsTableRef } from './build-manifest.js';
 import { completionStatistics, type JobResources } from './completion.js';
+import { type JobListItem, type JobListPointer, readJobResults } from './job-results.js';
 import { runNamedQueries } from './run-queries.js';
 import { REPORT_QUERIES, renderRunReport } from './run-report.js';
 import type { RunRequest } from './run-request.js';
@@ -33,10 +34,14 @@ export interface SummarizeRunEvent {
   executionStartTime: string;
   table: ResultsTableRef;
   queries: string[];
-  jobResults: MapJobResult[];
+  /** Where the job list and each job's result are (the results are read from S3, never from the state). */
+  jobList: JobListPointer;
 }
 
-/** The execution's output and `runs/<runId>/summary.json`. */
+/**
+ * The execution's output (RunQueries' result in the state) and, with `resultFiles`, the content of
+ * `runs/<runId>/summary.json`. The file list grows with the number of jobs, so it stays out of the state.
+ */
 export interface RunSummary {
   runId: string;
   runDate: string;
@@ -46,7 +51,8 @@ export interface RunSummary {
   jobs: number;
   table: string;
   partitions: PartitionDefinition[];
-  resultFiles: string[];
+  /** How many result files the run wrote (their URIs are in summary.json's `resultFiles`). */
+  resultFileCount: number;
   queries: Record<string, { columns: string[]; rows: QueryRow[] }>;
   /** Records failed, billable instance-seconds and, with a price per hour, cost: see the report. */
   completion: { recordsFailed: number; billableSeconds: number; pricePerHour?: number; cost?: number };
@@ -72,11 +78,14 @@ export async function summarizeRun(
   },
 ): Promise<RunSummary> {
   const request = await readJson<RunRequest>(deps.store, joinS3Uri(event.runPrefix, 'request.json'));
-  const plan = await readJson<{ jobs?: { transformRequest?: JobResources }[] }>(
-    deps.store,
-    joinS3Uri(event.runPrefix, 'plan.json'),
-  );
-  const names = [...new Set([...event.queries, ...reportQueriesFor(request, event.jobResults)])];
+  const jobResults = await readJobResults(deps.store, event.jobList.resultsPrefix, event.jobList.jobs);
+  // The planned jobs (instance types and counts for the cost basis) are in the attempt's job list.
+  const plannedJobs =
+    (await readJson<Partial<JobListItem>[]>(
+      deps.store,
+      `s3://${event.jobList.bucket}/${event.jobList.key}`,
+    )) ?? [];
+  const names = [...new Set([...event.queries, ...reportQueriesFor(request, jobResults)])];
   const baselineRunId = request?.results?.baselineRunId;
   const results = await runNamedQueries(
     {
@@ -90,14 +99,14 @@ export async function summarizeRun(
   const summaryUri = joinS3Uri(event.runPrefix, 'summary.json');
   const reportUri = joinS3Uri(event.runPrefix, 'report.html');
   const completion = completionStatistics(
-    event.jobResults,
-    (plan?.jobs ?? []).flatMap((j) => (j.transformRequest ? [j.transformRequest] : [])),
+    jobResults,
+    plannedJobs.flatMap((j) => (j.transformRequest ? [j.transformRequest as JobResources] : [])),
     request?.results?.pricePerHour,
   );
   const table = `${event.table.database}.${event.table.table}`;
   const empty = { columns: [], rows: [] };
   const display = deps.displayUri ?? ((uri: string) => uri);
-  const partitions = uniquePartitions(event.jobResults);
+  const partitions = uniquePartitions(jobResults);
 
   const report = renderRunReport({
     runId: event.runId,
@@ -118,16 +127,17 @@ export async function summarizeRun(
   });
   await deps.store.put(reportUri, report, { contentType: 'text/html; charset=utf-8' });
 
+  const resultFiles = jobResults.flatMap((j) => j.files);
   const summary: RunSummary = {
     runId: event.runId,
     runDate: event.runDate,
     status: 'SUCCEEDED',
     recordsIn: completion.recordsIn,
     recordsOut: completion.recordsOut,
-    jobs: event.jobResults.length,
+    jobs: jobResults.length,
     table,
     partitions,
-    resultFiles: event.jobResults.flatMap((j) => j.files),
+    resultFileCount: resultFiles.length,
     queries: Object.fromEntries(event.queries.map((name) => [name, results[name] ?? empty])),
     completion: {
       recordsFailed: completion.recordsFailed,
@@ -138,7 +148,9 @@ export async function summarizeRun(
     summaryUri,
     reportUri,
   };
-  await deps.store.put(summaryUri, JSON.stringify(summary, null, 2), { contentType: 'application/json' });
+  await deps.store.put(summaryUri, JSON.stringify({ ...summary, resultFiles }, null, 2), {
+    contentType: 'application/json',
+  });
   return summary;
 }
 

@@ -27,6 +27,7 @@ export interface MapStateDefinition {
   };
   ResultWriter?: { Resource: string; Parameters?: unknown; [field: string]: unknown };
   MaxConcurrency?: number;
+  MaxConcurrencyPath?: string;
   ToleratedFailureCount?: number;
   ToleratedFailurePercentage?: number;
   [field: string]: unknown;
@@ -48,7 +49,6 @@ const TERMINAL_ERRORS = new Set(['States.DataLimitExceeded', 'States.Runtime']);
  */
 export function checkMapSupported(stateName: string, map: MapStateDefinition): void {
   for (const field of [
-    'MaxConcurrencyPath',
     'ToleratedFailureCountPath',
     'ToleratedFailurePercentagePath',
     'ItemBatcher',
@@ -119,9 +119,12 @@ export async function runMapState(args: MapRunArgs): Promise<unknown> {
   const context = run.context ?? {};
   const items = await readItems(args);
   const selector = state.ItemSelector ?? state.Parameters;
+  const maxConcurrency = state.MaxConcurrencyPath
+    ? await concurrencyAt(state.MaxConcurrencyPath, stateName, input, context)
+    : state.MaxConcurrency;
   const concurrency =
-    state.MaxConcurrency && state.MaxConcurrency > 0
-      ? state.MaxConcurrency
+    maxConcurrency && maxConcurrency > 0
+      ? maxConcurrency
       : distributed
         ? DISTRIBUTED_DEFAULT_CONCURRENCY
         : INLINE_DEFAULT_CONCURRENCY;
@@ -237,6 +240,23 @@ export async function runMapState(args: MapRunArgs): Promise<unknown> {
   return outcomes.map(({ result }) =>
     result.status === 'SUCCEEDED' ? result.output : { Error: result.error, Cause: result.cause },
   );
+}
+
+/** MaxConcurrencyPath's value: a non-negative integer, or States.Runtime as on AWS. */
+async function concurrencyAt(
+  path: string,
+  stateName: string,
+  input: unknown,
+  context: Record<string, unknown>,
+): Promise<number> {
+  const { value } = (await evaluate({ 'value.$': path }, input, context)) as { value: unknown };
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw stepFunctionsError(
+      'States.Runtime',
+      `Map state "${stateName}": MaxConcurrencyPath ${path} is ${JSON.stringify(value)}, not a non-negative integer`,
+    );
+  }
+  return value;
 }
 
 function isDistributed(map: MapStateDefinition): boolean {

@@ -1,18 +1,14 @@
 import middy from '@middy/core';
-import type { ParseRequest } from '../core/build-manifest.js';
-import { parseTransformOutput } from '../core/result-parsing.js';
-import type { JobResult } from '../core/summarize-run.js';
+import { type ParseJobEvent, parseJobOutput } from '../core/job-results.js';
+import type { MapJobResult } from '../core/summarize-run.js';
 import { validation } from '../middleware/validation.js';
 import type { ObjectStore } from '../ports.js';
 
-export interface ParseResultsEvent {
-  request: ParseRequest;
-  transformJob: { TransformJobName: string; TransformJobStatus: 'Completed' };
-}
+export type ParseResultsEvent = ParseJobEvent;
 
 /** ParseResults over the given store (the local runner passes the local one). */
 export const createParseResultsHandler = (deps: () => { store: ObjectStore }) =>
-  middy<ParseResultsEvent, JobResult>()
+  middy<ParseResultsEvent, MapJobResult>()
     .use(
       validation({
         event: 'parse-results-event',
@@ -21,4 +17,4 @@ export const createParseResultsHandler = (deps: () => { store: ObjectStore }) =>
         resultName: 'ParseResults result',
       }),
     )
-    .handler((event) => parseTransformOutput(event.request, deps()));
+    .handler((event) => parseJobOutput(event, deps()));

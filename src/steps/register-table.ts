@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { ResultsTableRef } from '../core/build-manifest.js';
-import { registerResultsTable } from '../core/register-table.js';
-import { type JobResult, uniquePartitions } from '../core/summarize-run.js';
+import type { JobListPointer } from '../core/job-results.js';
+import { registerRunResults } from '../core/register-table.js';
 import { validation } from '../middleware/validation.js';
 import type { Catalog, ObjectStore } from '../ports.js';
 
@@ -11,12 +11,15 @@ export interface RegisterTableEvent {
   runDate: string;
   runPrefix: string;
   attemptId: string;
-  jobResults: JobResult[];
+  jobList: JobListPointer;
 }
 
-/** RegisterTable over the given catalog (Glue on AWS, DuckDB locally) and store (deletes after the switch). */
+/**
+ * RegisterTable over the given catalog (Glue on AWS, DuckDB locally) and store (the job results it
+ * reads; earlier attempts' files deleted after the switch).
+ */
 export const createRegisterTableHandler = (deps: () => { catalog: Catalog; store: ObjectStore }) =>
-  middy<RegisterTableEvent, Awaited<ReturnType<typeof registerResultsTable>>>()
+  middy<RegisterTableEvent, Awaited<ReturnType<typeof registerRunResults>>>()
     .use(
       validation({
         event: 'register-table-event',
@@ -25,17 +28,4 @@ export const createRegisterTableHandler = (deps: () => { catalog: Catalog; store
         resultName: 'RegisterTable result',
       }),
     )
-    .handler((event) =>
-      registerResultsTable(
-        {
-          ...event.table,
-          runId: event.runId,
-          runDate: event.runDate,
-          runPrefix: event.runPrefix,
-          attemptId: event.attemptId,
-          partitions: uniquePartitions(event.jobResults),
-          files: event.jobResults.flatMap((job) => job.files),
-        },
-        deps(),
-      ),
-    );
+    .handler((event) => registerRunResults(event, deps()));

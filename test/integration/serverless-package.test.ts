@@ -675,14 +675,30 @@ describe('IAM', () => {
     });
   });
 
-  it('lets only startRun start executions, and only of this state machine', () => {
-    const start = allStatements().filter(({ statement }) =>
+  it('lets only startRun start executions of this state machine, and the state machine its own Map children', () => {
+    const states = allStatements().filter(({ statement }) =>
       asArray(statement.Action).some((a) => a.startsWith('states:')),
     );
-    expect(start).toHaveLength(1);
-    expect(start[0]?.owner).toBe('StartRunRole');
-    expect(start[0]?.statement.Action).toBe('states:StartExecution');
-    expect(start[0]?.statement.Resource).toEqual({ Ref: 'BatchTransformStateMachine' });
+    expect(states.map((s) => s.owner).sort()).toEqual([
+      'PipelineStateMachineRole',
+      'PipelineStateMachineRole',
+      'StartRunRole',
+    ]);
+    const start = states.find((s) => s.owner === 'StartRunRole');
+    expect(start?.statement.Action).toBe('states:StartExecution');
+    expect(start?.statement.Resource).toEqual({ Ref: 'BatchTransformStateMachine' });
+    // RunTransforms' Distributed Map starts, watches and stops child executions of this state machine only.
+    const children = states.filter((s) => s.owner === 'PipelineStateMachineRole');
+    expect(children.map((s) => [asArray(s.statement.Action), sub(s.statement.Resource)])).toEqual([
+      [
+        ['states:StartExecution'],
+        'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:sagemaker-batch-pipeline-test-batch-transform',
+      ],
+      [
+        ['states:DescribeExecution', 'states:StopExecution'],
+        'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:sagemaker-batch-pipeline-test-batch-transform/*',
+      ],
+    ]);
   });
 
   it('lets the state machine invoke the five step functions and not startRun', () => {

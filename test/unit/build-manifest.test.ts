@@ -3,7 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildManifest, modelNameFor, runIdFromExecutionName } from '../../src/core/build-manifest.js';
+import {
+  buildManifest,
+  modelNameFor,
+  type RunPlan,
+  runIdFromExecutionName,
+} from '../../src/core/build-manifest.js';
+import type { JobListItem } from '../../src/core/job-results.js';
 import { parseManifest } from '../../src/core/manifest.js';
 import type { PipelineSettings, ResultsSettings, RunRequest } from '../../src/core/run-request.js';
 import { FileObjectStore } from '../../src/local/file-object-store.js';
@@ -22,6 +28,11 @@ describe('buildManifest', () => {
   let root: string;
   let store: FileObjectStore;
   const deps = () => ({ store, settings, modelExists: async () => false });
+  /** The planned jobs, from the job list BuildManifest wrote (the plan holds only a pointer). */
+  const jobsOf = async (plan: RunPlan): Promise<JobListItem[]> =>
+    JSON.parse(
+      Buffer.from(await store.getBytes(`s3://${plan.jobList.bucket}/${plan.jobList.key}`)).toString(),
+    ) as JobListItem[];
   const event = (request: RunRequest, executionName = 'exec-1') => ({
     request,
     executionName,
@@ -50,7 +61,7 @@ describe('buildManifest', () => {
     );
     expect(plan.inputs).toEqual({ objects: 4, bytes: 16, shards: 2 });
     const manifests = await Promise.all(
-      plan.jobs.map(async (job) => {
+      (await jobsOf(plan)).map(async (job) => {
         const uri = job.transformRequest.TransformInput.DataSource.S3DataSource.S3Uri;
         return parseManifest(Buffer.from(await store.getBytes(uri)).toString(), uri);
       }),
@@ -78,8 +89,8 @@ describe('buildManifest', () => {
       ),
       deps(),
     );
-    expect(plan.jobs).toHaveLength(2);
-    const [champion] = plan.jobs;
+    expect(await jobsOf(plan)).toHaveLength(2);
+    const [champion] = await jobsOf(plan);
     expect(champion?.transformRequest).toMatchObject({
       ModelName: 'xgb-v1',
       BatchStrategy: 'MultiRecord',
@@ -109,7 +120,7 @@ describe('buildManifest', () => {
         PrimaryContainer: { Image: 'img:1', ModelDataUrl: 's3://m/model.tar.gz', Environment: {} },
       }),
     ]);
-    expect(plan.jobs[1]?.parseRequest).toMatchObject({
+    expect((await jobsOf(plan))[1]?.parseRequest).toMatchObject({
       runId: 'nightly-1',
       runDate: '2026-11-21',
       attemptId: attemptOf('exec-xyz'),
@@ -293,7 +304,10 @@ describe('buildManifest', () => {
       event({ input, models, results: { featureNames: ['id', 'x'], idColumn: 'id' } }),
       deps(),
     );
-    expect(plan.jobs[0]?.parseRequest.results).toMatchObject({ featureNames: ['id', 'x'], idColumn: 'id' });
+    expect((await jobsOf(plan))[0]?.parseRequest.results).toMatchObject({
+      featureNames: ['id', 'x'],
+      idColumn: 'id',
+    });
 
     const rejected: [ResultsSettings, string][] = [
       [
@@ -323,7 +337,7 @@ describe('buildManifest', () => {
       }),
       deps(),
     );
-    expect(json.jobs[0]?.parseRequest.results.idColumn).toBe('id');
+    expect((await jobsOf(json))[0]?.parseRequest.results.idColumn).toBe('id');
   });
 
   it('fails with ObjectNotFoundError for a missing single input object', async () => {

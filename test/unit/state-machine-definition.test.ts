@@ -101,6 +101,33 @@ describe('the batch-transform state machine', () => {
     }
   });
 
+  it('runs the jobs as a Distributed Map over the job list in S3, failing on the first failed job', () => {
+    const map = definition.States.RunTransforms as unknown as Record<string, unknown> & {
+      ItemProcessor: { ProcessorConfig: unknown };
+    };
+    expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+    expect(map.ItemReader).toEqual({
+      Resource: 'arn:aws:states:::s3:getObject',
+      ReaderConfig: { InputType: 'JSON' },
+      Parameters: { 'Bucket.$': '$.jobList.bucket', 'Key.$': '$.jobList.key' },
+    });
+    expect(map.ToleratedFailurePercentage).toBe(0);
+    expect(map.MaxConcurrencyPath).toBe('$.jobList.maxConcurrency');
+    expect(map).toHaveProperty('ResultWriter.Resource', 'arn:aws:states:::s3:putObject');
+    // No per-job data after the map: later states get the job list pointer, never the jobs or their results.
+    expect(map.ResultPath).toBe('$.mapRun');
+    expect(Object.keys(map.ResultSelector as object).sort()).toEqual([
+      'mapRunArn.$',
+      'resultWriterDetails.$',
+    ]);
+    for (const name of ['RegisterTable', 'RunQueries']) {
+      const parameters = definition.States[name]?.Parameters ?? {};
+      expect(parameters['jobList.$']).toBe('$.jobList');
+      expect(Object.values(parameters)).not.toContain('$.jobResults');
+    }
+    expect(mapStates('RunTransforms').ParseResults?.Parameters?.['jobResultUri.$']).toBe('$.jobResultUri');
+  });
+
   it('sends every failure through RecordFailure to a Fail state that keeps the error and cause', () => {
     for (const name of ['BuildManifest', 'CreateModels', 'RunTransforms', 'RegisterTable', 'RunQueries']) {
       const catcher = definition.States[name]?.Catch?.[0];
