@@ -106,7 +106,7 @@ export async function runStateMachine(
 ): Promise<ExecutionResult> {
   const interpreter = new LocalInterpreter(implementations, options);
   const compiled = interpreter.compile(definition, 'the state machine');
-  interpreter.validate(compiled);
+  validate(definition);
   const executionName = options.executionName ?? randomUUID();
   return interpreter.execute(compiled, input, {
     name: executionName,
@@ -176,10 +176,6 @@ export class LocalInterpreter {
           throw new InvalidInputError(`Map state "${stateName}" in ${where} has no ItemProcessor`);
         checkMapSupported(stateName, map);
         const compiledProcessor = this.compile(processor, `Map state "${stateName}"`);
-        // Validate the processor once here; each child execution then skips validation.
-        new StateMachine(compiledProcessor.definition as never, {
-          validationOptions: { checkPaths: true, checkArn: true },
-        });
         local.States[stateName] = mapAsTask(map);
         handlers[stateName] = (input, run) =>
           runMapState({ interpreter: this, stateName, state: map, processor: compiledProcessor, input, run });
@@ -265,13 +261,6 @@ export class LocalInterpreter {
       }
       throw error;
     }
-  }
-
-  /** Validates a top-level definition as the interpreter does (ARNs and paths). */
-  validate(compiled: CompiledDefinition): void {
-    new StateMachine(compiled.definition as never, {
-      validationOptions: { checkPaths: true, checkArn: true },
-    });
   }
 
   private async runTask(
@@ -365,6 +354,25 @@ function mapAsTask(map: MapStateDefinition): StateDefinition {
   }
   task.TimeoutSeconds = UNLIMITED_TASK_SECONDS;
   return task;
+}
+
+/**
+ * Validates the definition as written (Distributed Map fields included) with the interpreter's
+ * asl-validator, once: the executions then skip validation (it costs seconds on a loaded machine).
+ */
+function validate(definition: Definition): void {
+  const copy = structuredClone(definition);
+  const withStringArns = (states: Record<string, StateDefinition>) => {
+    for (const state of Object.values(states)) {
+      if (state.Type === 'Task' && typeof state.Resource !== 'string') {
+        state.Resource = `arn:aws:lambda:us-east-1:000000000000:function:${resourceKey(state.Resource).slice('lambda:'.length)}`;
+      }
+      const processor = state.ItemProcessor ?? state.Iterator;
+      if (processor) withStringArns(processor.States);
+    }
+  };
+  withStringArns(copy.States);
+  new StateMachine(copy as never, { validationOptions: { checkPaths: true, checkArn: true } });
 }
 
 function resourceKey(resource: unknown): string {

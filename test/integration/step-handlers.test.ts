@@ -75,8 +75,13 @@ describe('Lambda handlers called directly', () => {
       );
       expect(plan.runId).toBe('r1');
       expect(plan.runDate).toBe('2026-11-21');
-      expect(plan.jobs).toHaveLength(1);
-      expect(plan.jobs[0]?.transformRequest.ModelName).toBe('m');
+      // The jobs are in S3 (the plan in the state is a pointer): one job, for model m.
+      expect(plan.jobList.jobs).toBe(1);
+      const jobs = JSON.parse(
+        Buffer.from(await store.getBytes(`s3://${plan.jobList.bucket}/${plan.jobList.key}`)).toString('utf8'),
+      ) as { transformRequest: { ModelName: string } }[];
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]?.transformRequest.ModelName).toBe('m');
     });
   });
 

@@ -10,7 +10,7 @@ const CLIENTS_BY_HANDLER: Record<string, string[]> = {
   'start-run': ['client-s3', 'client-sfn'],
   'build-manifest': ['client-s3', 'client-sagemaker'],
   'parse-results': ['client-s3'],
-  // S3: after the partition switch RegisterTable deletes the earlier attempts' files.
+  // S3: the job results it registers, and after the partition switch the earlier attempts' files.
   'register-table': ['client-glue', 'client-s3'],
   'run-queries': ['client-athena', 'client-s3'],
   'record-failure': ['client-s3'],
