@@ -473,6 +473,7 @@ describe('IAM', () => {
         'RegisterTableRole',
         'RunQueriesRole',
         'RecordFailureRole',
+        'PipelineStateMachineRole',
       ].sort(),
     );
     expect((policy.Properties.PolicyDocument as Json).Statement).toEqual([
