@@ -26,6 +26,8 @@ export interface AwsConfig {
   readonly transformVolumeKmsKeyId: string | undefined;
   readonly subnetIds: readonly string[];
   readonly securityGroupIds: readonly string[];
+  /** ECR repositories models may use (IMAGE_REPOSITORIES, written by src/aws/serverless-params.cjs). */
+  readonly imageRepositories: readonly string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -59,6 +61,7 @@ export function loadAwsConfig(env: Env = process.env): AwsConfig {
     transformVolumeKmsKeyId: optional(env.TRANSFORM_VOLUME_KMS_KEY_ID),
     subnetIds: Object.freeze(subnetIds),
     securityGroupIds: Object.freeze(securityGroupIds),
+    imageRepositories: Object.freeze(list(env.IMAGE_REPOSITORIES)),
   });
 }
 
@@ -73,6 +76,9 @@ export function pipelineSettingsFrom(config: AwsConfig): PipelineSettings {
     ...(config.subnetIds.length > 0
       ? { vpcConfig: { Subnets: [...config.subnetIds], SecurityGroupIds: [...config.securityGroupIds] } }
       : {}),
+    inputPrefixUri: `s3://${config.resultsBucket}/${config.inputPrefix}`,
+    // Packaging always writes the list; an empty one (a handler run outside the stack) allows nothing.
+    imageRepositories: config.imageRepositories,
   });
 }
 

@@ -3,6 +3,7 @@ import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
 import type { ObjectInfo, ObjectStore, PartitionDefinition } from '../ports.js';
 import { writeInputIdentities } from './input-identity.js';
 import { type JobListPointer, writeJobList } from './job-results.js';
+import { checkRequestAgainstDeployment } from './deployment-checks.js';
 import { formatManifest } from './manifest.js';
 import type { ParseTransformOutputRequest } from './result-parsing.js';
 import { actualColumnIndex, idColumnIndex, modelInputFilter } from './results-table.js';
@@ -125,6 +126,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
     deps.knownQueries ? { knownQueries: await deps.knownQueries() } : {},
   );
   defaultInputFilter(request); // throws when the columns to keep from the model cannot be left out
+  checkRequestAgainstDeployment(request, settings);
   const runId = request.runId ?? runIdFromExecutionName(executionName);
   const runPrefix = `s3://${settings.bucket}/runs/${runId}/`;
   const attemptId = attemptIdFor(executionName);

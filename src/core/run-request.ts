@@ -68,4 +68,8 @@ export interface PipelineSettings {
   transformKmsKeyId?: string;
   transformVolumeKmsKeyId?: string;
   vpcConfig?: { Subnets: string[]; SecurityGroupIds: string[] };
+  /** `s3://bucket/prefix/` every run input must lie under (AWS: the inputPrefix); unset = anywhere. */
+  inputPrefixUri?: string;
+  /** ECR repositories models may be created from (AWS: imageRepositories); unset = any image. */
+  imageRepositories?: readonly string[];
 }

@@ -16,7 +16,13 @@ import {
   GetTableCommand,
   GlueClient,
 } from '@aws-sdk/client-glue';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { CreateStateMachineCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -199,6 +205,40 @@ describe('the bundled buildManifest', () => {
     expect(manifestKey, written.slice(0, 2000)).toBeDefined();
     const manifest = JSON.parse(await objectText(manifestKey as string)) as unknown[];
     expect(manifest).toEqual([{ prefix: `s3://${bucket}/incoming/plan/` }, 'a.csv', 'b.csv']);
+  });
+});
+
+describe('the bundled buildManifest, safe by default', () => {
+  it('refuses an input outside the input prefix and an image outside the allow-list, before writing anything', async () => {
+    const plan = (input: string, image: string) =>
+      handler('buildManifest')(
+        {
+          request: {
+            runId: 'bundle-refused',
+            input,
+            models: [{ variant: 'a', image, modelDataUrl: `s3://${bucket}/models/m/model.tar.gz` }],
+          },
+          executionName: 'bundle-refused',
+          executionStartTime: '2026-11-30T08:00:00.000Z',
+        },
+        context('buildManifest'),
+      );
+    const xgboost = '683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1';
+
+    await expect(plan(`s3://${bucket}/runs/bundle-plan/`, xgboost)).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringContaining(`outside this deployment's input prefix s3://${bucket}/incoming/`),
+    });
+    await expect(
+      plan(`s3://${bucket}/incoming/plan/`, '999999999999.dkr.ecr.us-east-1.amazonaws.com/miner:1'),
+    ).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringContaining('is not in an allowed repository'),
+    });
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: 'runs/bundle-refused/' }),
+    );
+    expect(listed.KeyCount).toBe(0);
   });
 });
 

@@ -25,6 +25,7 @@ describe('loadAwsConfig', () => {
       transformVolumeKmsKeyId: undefined,
       subnetIds: [],
       securityGroupIds: [],
+      imageRepositories: [],
     });
   });
 
@@ -72,11 +73,21 @@ describe('loadAwsConfig', () => {
 });
 
 describe('pipelineSettingsFrom', () => {
-  it('passes the bucket, database and role, and no optional setting that is unset', () => {
-    expect(pipelineSettingsFrom(loadAwsConfig({ ...ENV }))).toEqual({
+  it('passes the bucket, database, role and the safety settings, and no optional setting that is unset', () => {
+    expect(
+      pipelineSettingsFrom(
+        loadAwsConfig({
+          ...ENV,
+          INPUT_PREFIX: 'uploads/',
+          IMAGE_REPOSITORIES: '683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost',
+        }),
+      ),
+    ).toEqual({
       bucket: 'pipeline-bucket',
       database: 'batch_pipeline_dev',
       sagemakerRoleArn: 'arn:aws:iam::123456789012:role/sagemaker',
+      inputPrefixUri: 's3://pipeline-bucket/uploads/',
+      imageRepositories: ['683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost'],
     });
   });
 
