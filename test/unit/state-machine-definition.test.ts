@@ -10,6 +10,7 @@ type State = {
   Retry?: { ErrorEquals: string[] }[];
   Catch?: { ErrorEquals: string[]; Next: string }[];
   Next?: string;
+  TimeoutSeconds?: number;
   ItemProcessor?: { States: Record<string, State> };
 };
 
@@ -37,6 +38,8 @@ describe('the batch-transform state machine', () => {
   it('runs each transform through the native SageMaker .sync integration, then parses its output', () => {
     const inner = mapStates('RunTransforms');
     expect(inner.RunTransformJob?.Resource).toBe('arn:aws:states:::sagemaker:createTransformJob.sync');
+    // A bounded wait: without TimeoutSeconds a stuck job would hold the run for Step Functions' year.
+    expect(inner.RunTransformJob?.TimeoutSeconds).toBe(172800);
     expect(inner.RunTransformJob?.Next).toBe('ParseResults');
     expect(inner.ParseResults?.Resource).toEqual({ 'Fn::GetAtt': ['parseResults', 'Arn'] });
   });
