@@ -10,12 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import {
-  CreateDatabaseCommand,
-  GetPartitionsCommand,
-  GetTableCommand,
-  GlueClient,
-} from '@aws-sdk/client-glue';
+import { CreateDatabaseCommand, GlueClient } from '@aws-sdk/client-glue';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -105,7 +100,6 @@ beforeAll(async () => {
   for (const [fn, file] of [
     ['startRun', 'start-run'],
     ['buildManifest', 'build-manifest'],
-    ['registerTable', 'register-table'],
     ['recordFailure', 'record-failure'],
   ] as const) {
     const root = join(unzipped, fn);
@@ -239,42 +233,6 @@ describe('the bundled buildManifest, safe by default', () => {
       new ListObjectsV2Command({ Bucket: bucket, Prefix: 'runs/bundle-refused/' }),
     );
     expect(listed.KeyCount).toBe(0);
-  });
-});
-
-describe('the bundled registerTable', () => {
-  it('creates the results table in Glue and registers the run partition there', async () => {
-    const location = `s3://${bucket}/results/predictions/run_date=2026-11-30/run_id=r1/variant=a/`;
-    await handler('registerTable')(
-      {
-        table: {
-          database: DATABASE,
-          table: 'predictions',
-          resultsPrefix: `s3://${bucket}/results/`,
-        },
-        jobResults: [
-          {
-            variant: 'a',
-            shardId: 'shard-0000',
-            recordsIn: 2,
-            recordsOut: 2,
-            partition: { values: ['2026-11-30', 'r1', 'a'], location },
-            files: [`${location}part-0000.json`],
-          },
-        ],
-      },
-      context('registerTable'),
-    );
-
-    const table = await glue.send(new GetTableCommand({ DatabaseName: DATABASE, Name: 'predictions' }));
-    expect(table.Table?.PartitionKeys?.map((k) => k.Name)).toEqual(['run_date', 'run_id', 'variant']);
-    expect(table.Table?.StorageDescriptor?.Location).toBe(`s3://${bucket}/results/predictions/`);
-    const partitions = await glue.send(
-      new GetPartitionsCommand({ DatabaseName: DATABASE, TableName: 'predictions' }),
-    );
-    expect(partitions.Partitions?.map((p) => [p.Values, p.StorageDescriptor?.Location])).toEqual([
-      [['2026-11-30', 'r1', 'a'], location],
-    ]);
   });
 });
 
