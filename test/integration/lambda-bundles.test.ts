@@ -187,14 +187,16 @@ describe('the bundled buildManifest', () => {
     )) as {
       runId: string;
       modelsToCreate: { ModelName: string; ExecutionRoleArn: string; EnableNetworkIsolation: boolean }[];
-      manifests?: unknown;
+      jobList: { bucket: string; key: string; jobs: number };
     };
 
     expect(plan.runId).toBe('bundle-plan');
     expect(plan.modelsToCreate).toEqual([
       expect.objectContaining({ ExecutionRoleArn: SAGEMAKER_ROLE, EnableNetworkIsolation: true }),
     ]);
-    const written = JSON.stringify(plan);
+    // The planned jobs (and their manifests' keys) are in the job list in S3, not in the state.
+    expect(plan.jobList).toMatchObject({ bucket, jobs: 1 });
+    const written = await objectText(plan.jobList.key);
     const manifestKey = /runs\/bundle-plan\/[^"]*\.manifest/.exec(written)?.[0];
     expect(manifestKey, written.slice(0, 2000)).toBeDefined();
     const manifest = JSON.parse(await objectText(manifestKey as string)) as unknown[];
