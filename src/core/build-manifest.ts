@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
 import type { ObjectInfo, ObjectStore, PartitionDefinition } from '../ports.js';
+import { checkRequestAgainstDeployment } from './deployment-checks.js';
 import { writeInputIdentities } from './input-identity.js';
 import { type JobListPointer, writeJobList } from './job-results.js';
-import { checkRequestAgainstDeployment } from './deployment-checks.js';
 import { formatManifest } from './manifest.js';
 import type { ParseTransformOutputRequest } from './result-parsing.js';
 import { actualColumnIndex, idColumnIndex, modelInputFilter } from './results-table.js';
