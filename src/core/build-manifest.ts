@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
-import type { ObjectInfo, ObjectStore, PartitionDefinition } from '../ports.js';
+import type { ObjectInfo, ObjectStore } from '../ports.js';
 import { checkRequestAgainstDeployment } from './deployment-checks.js';
 import { writeInputIdentities } from './input-identity.js';
 import { type JobListPointer, writeJobList } from './job-results.js';
