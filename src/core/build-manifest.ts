@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
 import type { ObjectInfo, ObjectStore } from '../ports.js';
-import { checkRequestAgainstDeployment } from './deployment-checks.js';
 import { writeInputIdentities } from './input-identity.js';
 import { type JobListPointer, writeJobList } from './job-results.js';
 import { formatManifest } from './manifest.js';
@@ -121,12 +120,11 @@ const DEFAULT_MAX_CONCURRENT_JOBS = 10;
 export async function buildManifest(event: BuildManifestEvent, deps: BuildManifestDeps): Promise<RunPlan> {
   const { request, executionName } = event;
   const { store, settings } = deps;
-  const { warnings } = checkRunRequest(
-    request,
-    deps.knownQueries ? { knownQueries: await deps.knownQueries() } : {},
-  );
+  const { warnings } = checkRunRequest(request, {
+    deployment: settings,
+    ...(deps.knownQueries ? { knownQueries: await deps.knownQueries() } : {}),
+  });
   defaultInputFilter(request); // throws when the columns to keep from the model cannot be left out
-  checkRequestAgainstDeployment(request, settings);
   const runId = request.runId ?? runIdFromExecutionName(executionName);
   const runPrefix = `s3://${settings.bucket}/runs/${runId}/`;
   const attemptId = attemptIdFor(executionName);

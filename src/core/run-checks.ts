@@ -1,6 +1,6 @@
 import { InvalidInputError } from '../errors.js';
 import { actualColumnIndex, idColumnIndex } from './results-table.js';
-import type { ModelVariant, RunRequest } from './run-request.js';
+import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
 
 /**
  * Plan-time checks: every rule that can be checked from the run request alone runs here, in
@@ -13,6 +13,11 @@ import type { ModelVariant, RunRequest } from './run-request.js';
 export interface RunCheckContext {
   /** The named queries that exist (queries/*.sql), to check `queries` against. */
   knownQueries?: readonly string[];
+  /**
+   * The deployment's safety settings (on AWS: the inputPrefix and imageRepositories parameters); unset
+   * or without those fields (local runs), nothing is checked against them.
+   */
+  deployment?: PipelineSettings;
 }
 
 /**
@@ -21,7 +26,9 @@ export interface RunCheckContext {
  * @throws InvalidInputError naming the first field that cannot work and how to fix it.
  */
 export function checkRunRequest(request: RunRequest, context: RunCheckContext = {}): RunCheckResult {
+  if (context.deployment) checkRequestAgainstDeployment(request, context.deployment);
   checkVariants(request);
+  checkTransformConcurrency(request);
   checkQueries(request, context.knownQueries);
   checkResultsSettings(request);
   return checkAwsAndContainerRules(request);
@@ -38,6 +45,38 @@ function checkVariants(request: RunRequest): void {
     }
     seen.add(model.variant);
   }
+}
+
+/** SageMaker's limit on MaxConcurrentTransforms × MaxPayloadInMB (CreateTransformJob), in MB. */
+export const CONCURRENCY_PAYLOAD_LIMIT_MB = 100;
+/** MaxPayloadInMB when the request leaves it out (SageMaker's default; the planned jobs carry it). */
+const DEFAULT_MAX_PAYLOAD_IN_MB = 6;
+
+/**
+ * SageMaker refuses a CreateTransformJob whose MaxConcurrentTransforms × MaxPayloadInMB exceeds 100 MB:
+ * on AWS the run would fail at its first job, after its models were created. The transform settings
+ * are shared by every variant, so every variant's jobs would be refused; the message names them. An
+ * unset MaxConcurrentTransforms is planned as 0 (the container's /execution-parameters decide), which
+ * SageMaker does not count; an unset MaxPayloadInMB is planned as 6.
+ */
+function checkTransformConcurrency(request: RunRequest): void {
+  const t = request.transform ?? {};
+  const concurrency = t.MaxConcurrentTransforms ?? 0;
+  const payload = t.MaxPayloadInMB ?? DEFAULT_MAX_PAYLOAD_IN_MB;
+  if (concurrency * payload <= CONCURRENCY_PAYLOAD_LIMIT_MB) return;
+  const payloadText =
+    t.MaxPayloadInMB === undefined ? `MaxPayloadInMB (unset: ${payload})` : `MaxPayloadInMB ${payload}`;
+  const variants = request.models.map((m) => `"${m.variant}"`).join(', ');
+  // Over the limit, both are positive: either can be lowered.
+  const fixes = [
+    `transform.MaxConcurrentTransforms at most ${Math.floor(CONCURRENCY_PAYLOAD_LIMIT_MB / payload)}`,
+    `transform.MaxPayloadInMB at most ${Math.floor(CONCURRENCY_PAYLOAD_LIMIT_MB / concurrency)}`,
+  ];
+  throw new InvalidInputError(
+    `transform.MaxConcurrentTransforms ${concurrency} × transform.${payloadText} = ${concurrency * payload} MB, ` +
+      `over SageMaker's limit of ${CONCURRENCY_PAYLOAD_LIMIT_MB} MB (CreateTransformJob refuses it, for the jobs ` +
+      `of variant${request.models.length > 1 ? 's' : ''} ${variants}): set ${fixes.join(', or ')}`,
+  );
 }
 
 /** A query name RunQueries cannot load would fail the run after every job ran (and was billed). */
@@ -251,4 +290,56 @@ export function builtInXGBoostContainerFindings(request: RunRequest): {
     }
   }
   return { problems, warnings };
+}
+
+/**
+ * Checks of a run request against the deployment's safety settings (on AWS: the inputPrefix
+ * and imageRepositories parameters). They run in BuildManifest before any model is created or job
+ * started; locally the settings are unset and nothing is checked. The same allow-list limits the
+ * SageMaker execution role's ECR pulls, so this check is the early, readable half of the rule.
+ *
+ * @throws InvalidInputError naming the request field, the allowed values and the fix.
+ */
+function checkRequestAgainstDeployment(
+  request: RunRequest,
+  settings: Pick<PipelineSettings, 'inputPrefixUri' | 'imageRepositories'>,
+): void {
+  const prefix = settings.inputPrefixUri;
+  if (prefix !== undefined && !request.input.startsWith(prefix)) {
+    throw new InvalidInputError(
+      `input ${request.input} is outside this deployment's input prefix ${prefix}: copy the data under it (runs may read only there)`,
+    );
+  }
+  const allowed = settings.imageRepositories;
+  if (allowed === undefined) return;
+  for (const [index, model] of request.models.entries()) {
+    if (model.image === undefined) continue;
+    if (!allowed.some((entry) => imageAllowed(model.image as string, entry))) {
+      throw new InvalidInputError(
+        `models[${index}].image ${model.image} is not in an allowed repository (${allowed.join(', ')}): use an image from one of them, or add its repository to the imageRepositories deployment parameter`,
+      );
+    }
+  }
+}
+
+/**
+ * Whether an image URI (`<registry>/<repository>[:tag|@digest]`) lies in an allow-list entry
+ * (`<registry>/<repository>`, or `<registry>/*` for any repository of the registry).
+ *
+ * @example imageAllowed('683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1',
+ *   '683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost') === true
+ */
+export function imageAllowed(image: string, entry: string): boolean {
+  const slash = image.indexOf('/');
+  if (slash < 0) return false;
+  const registry = image.slice(0, slash);
+  const repository = image
+    .slice(slash + 1)
+    .replace(/@.*$/, '')
+    .replace(/:[^/]*$/, '');
+  const entrySlash = entry.indexOf('/');
+  const entryRegistry = entry.slice(0, entrySlash);
+  const entryRepository = entry.slice(entrySlash + 1);
+  if (registry !== entryRegistry) return false;
+  return entryRepository === '*' || entryRepository === repository;
 }

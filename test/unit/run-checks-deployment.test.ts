@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkRequestAgainstDeployment, imageAllowed } from '../../src/core/deployment-checks.js';
+import { checkRunRequest, imageAllowed } from '../../src/core/run-checks.js';
 import type { PipelineSettings, RunRequest } from '../../src/core/run-request.js';
 import { InvalidInputError } from '../../src/errors.js';
 
@@ -20,25 +20,25 @@ const request = (input: string, image?: string): RunRequest => ({
   ],
 });
 
-describe('checkRequestAgainstDeployment', () => {
+describe('checkRunRequest against the deployment settings (inputPrefix, imageRepositories)', () => {
   it('accepts inputs under the input prefix and images from allowed repositories, by tag or digest', () => {
     for (const image of [`${XGBOOST}:1.7-1`, `${XGBOOST}@sha256:abc`, `${OWN}/team/scorer:v2`]) {
       expect(() =>
-        checkRequestAgainstDeployment(request('s3://pipeline-bucket/incoming/day/', image), settings),
+        checkRunRequest(request('s3://pipeline-bucket/incoming/day/', image), { deployment: settings }),
       ).not.toThrow();
     }
   });
 
   it('refuses an input outside the input prefix, such as another run, naming the prefix', () => {
     expect(() =>
-      checkRequestAgainstDeployment(request('s3://pipeline-bucket/runs/other-run/'), settings),
+      checkRunRequest(request('s3://pipeline-bucket/runs/other-run/'), { deployment: settings }),
     ).toThrow(
       new InvalidInputError(
         "input s3://pipeline-bucket/runs/other-run/ is outside this deployment's input prefix s3://pipeline-bucket/incoming/: copy the data under it (runs may read only there)",
       ),
     );
     expect(() =>
-      checkRequestAgainstDeployment(request('s3://other-bucket/incoming/x.csv'), settings),
+      checkRunRequest(request('s3://other-bucket/incoming/x.csv'), { deployment: settings }),
     ).toThrow(InvalidInputError);
   });
 
@@ -49,15 +49,19 @@ describe('checkRequestAgainstDeployment', () => {
       'docker.io/library/python:3',
     ]) {
       expect(() =>
-        checkRequestAgainstDeployment(request('s3://pipeline-bucket/incoming/', image), settings),
+        checkRunRequest(request('s3://pipeline-bucket/incoming/', image), { deployment: settings }),
       ).toThrow(`models[1].image ${image} is not in an allowed repository`);
     }
   });
 
   it('checks nothing when the deployment sets no limits (local runs)', () => {
-    const { inputPrefixUri: _p, imageRepositories: _r, ...local } = settings;
+    const local: PipelineSettings = {
+      bucket: 'b',
+      database: 'db',
+      sagemakerRoleArn: settings.sagemakerRoleArn,
+    };
     expect(() =>
-      checkRequestAgainstDeployment(request('s3://anywhere/x.csv', 'docker.io/x:1'), local),
+      checkRunRequest(request('s3://anywhere/x.csv', 'docker.io/x:1'), { deployment: local }),
     ).not.toThrow();
   });
 });
