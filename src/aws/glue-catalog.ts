@@ -13,7 +13,7 @@ import {
   UpdateTableCommand,
 } from '@aws-sdk/client-glue';
 import { assertPartitionValue, gluePartitionInput, glueTableInput } from '../core/results-table.js';
-import { CatalogError, TransientError } from '../errors.js';
+import { CatalogError, messageOf, TransientError } from '../errors.js';
 import type { Catalog, PartitionDefinition, TableDefinition } from '../ports.js';
 import { errorNameOf, rethrowSdkError } from './sdk-errors.js';
 
@@ -69,13 +69,18 @@ export class GlueCatalog implements Catalog {
 
   /**
    * Switches one run's partitions (see {@link Catalog.switchRunPartitions}). Glue has no transaction
-   * over several partitions, so the switch is per partition, and each is a single call Athena sees
-   * whole: a partition that exists gets its location changed by BatchUpdatePartition (never deleted and
-   * re-created, so no reader finds it missing), a new one is created, and the run's partitions of
-   * variants the attempt no longer has are deleted last. Repeating the call changes nothing.
+   * over several partitions, so the switch is per partition, each a single call Athena sees whole, in
+   * the order that keeps a half-done switch from mixing attempts in a new way: partitions that exist get
+   * their location changed first by BatchUpdatePartition (never deleted and re-created, so no reader
+   * finds one missing), then new variants are created, then the run's partitions of variants the attempt
+   * no longer has are deleted. When any call fails, what was already changed is put back (previous
+   * locations restored, created partitions deleted, deleted ones re-created), so a failed switch leaves
+   * the run's partitions as they were. Repeating the call changes nothing.
    *
-   * @throws CatalogError naming every partition Glue refused and why (TransientError when every
-   *   refusal is one a retry may cure).
+   * @throws TransientError when Glue's refusal is one a retry may cure and everything was put back (a
+   *   retry starts from the previous state).
+   * @throws CatalogError otherwise, naming the step, every partition Glue refused and why, and whether
+   *   putting back succeeded; the original error is its cause.
    */
   async switchRunPartitions(
     table: TableDefinition,
@@ -84,39 +89,56 @@ export class GlueCatalog implements Catalog {
   ): Promise<PartitionDefinition[]> {
     const previous = await this.runPartitions(table, run);
     const key = (values: readonly string[]) => JSON.stringify(values);
-    const existing = new Set(previous.map((p) => key(p.values)));
+    const before = new Map(previous.map((p) => [key(p.values), p]));
     const wanted = new Set(partitions.map((p) => key(p.values)));
-    const toCreate = partitions.filter((p) => !existing.has(key(p.values)));
-    const toUpdate = partitions.filter((p) => existing.has(key(p.values)));
+    const toUpdate = partitions.filter((p) => before.has(key(p.values)));
+    const toCreate = partitions.filter((p) => !before.has(key(p.values)));
     const toDelete = previous.filter((p) => !wanted.has(key(p.values)));
-    const what = `${table.database}.${table.name}`;
-
-    for (const batch of chunks(toCreate, GLUE_PARTITION_BATCH_SIZE)) {
-      const output = await this.send(
-        () =>
-          this.client.send(
-            new BatchCreatePartitionCommand({
-              DatabaseName: table.database,
-              TableName: table.name,
-              PartitionInputList: batch.map((p) => gluePartitionInput(table, p) as PartitionInput),
-            }),
-          ),
-        `Glue BatchCreatePartition ${what}`,
-      );
-      // Created meanwhile (a retried call): switched by the update below on the next attempt's call.
-      const refused = (output.Errors ?? []).filter(
-        (e) => e.ErrorDetail?.ErrorCode !== 'AlreadyExistsException',
-      );
-      throwRefused(refused, what, 'create');
-      const already = (output.Errors ?? []).filter(
-        (e) => e.ErrorDetail?.ErrorCode === 'AlreadyExistsException',
-      );
-      for (const entry of already) {
-        const partition = batch.find((p) => key(p.values) === key(entry.PartitionValues ?? []));
-        if (partition) toUpdate.push(partition);
+    // What was attempted so far (a call that failed may have applied part of its batch): the undo list.
+    const updated: PartitionDefinition[] = [];
+    const created: PartitionDefinition[] = [];
+    const deleted: PartitionDefinition[] = [];
+    let step = 'update';
+    try {
+      updated.push(...toUpdate);
+      await this.updatePartitions(table, toUpdate);
+      step = 'create';
+      created.push(...toCreate);
+      // Created meanwhile (a retried call, another execution of the run id): switched in place instead.
+      const already = await this.createPartitions(table, toCreate);
+      await this.updatePartitions(table, already);
+      step = 'delete';
+      deleted.push(...toDelete);
+      await this.deletePartitions(table, toDelete);
+    } catch (error) {
+      const what = `Glue switch of run [${run.join(', ')}] in ${table.database}.${table.name} failed at its ${step} step`;
+      let undone: string;
+      try {
+        await this.createPartitions(table, deleted);
+        await this.deletePartitions(table, created);
+        await this.updatePartitions(
+          table,
+          updated.flatMap((p) => before.get(key(p.values)) ?? []),
+        );
+        undone = 'every partition changed so far was put back as it was';
+      } catch (undoError) {
+        throw new CatalogError(
+          `${what}: ${messageOf(error)}; putting the partitions back failed too (${messageOf(undoError)}): the run's partitions may point at two attempts until the run is retried or run again`,
+          { cause: error },
+        );
       }
+      if (error instanceof TransientError) {
+        throw new TransientError(`${what} (${undone}): ${error.message}`, { cause: error });
+      }
+      throw new CatalogError(`${what} (${undone}): ${messageOf(error)}`, { cause: error });
     }
-    for (const batch of chunks(toUpdate, GLUE_PARTITION_BATCH_SIZE)) {
+    return previous;
+  }
+
+  /** BatchUpdatePartition in batches: each partition gets the given location in place. */
+  private async updatePartitions(table: TableDefinition, partitions: PartitionDefinition[]): Promise<void> {
+    const what = `${table.database}.${table.name}`;
+    for (const batch of chunks(partitions, GLUE_PARTITION_BATCH_SIZE)) {
       const output = await this.send(
         () =>
           this.client.send(
@@ -133,7 +155,50 @@ export class GlueCatalog implements Catalog {
       );
       throwRefused(output.Errors ?? [], what, 'update');
     }
-    for (const batch of chunks(toDelete, GLUE_DELETE_BATCH_SIZE)) {
+  }
+
+  /**
+   * BatchCreatePartition in batches.
+   *
+   * @returns the partitions Glue said already exist (to be updated in place by the caller).
+   */
+  private async createPartitions(
+    table: TableDefinition,
+    partitions: PartitionDefinition[],
+  ): Promise<PartitionDefinition[]> {
+    const what = `${table.database}.${table.name}`;
+    const key = (values: readonly string[]) => JSON.stringify(values);
+    const already: PartitionDefinition[] = [];
+    for (const batch of chunks(partitions, GLUE_PARTITION_BATCH_SIZE)) {
+      const output = await this.send(
+        () =>
+          this.client.send(
+            new BatchCreatePartitionCommand({
+              DatabaseName: table.database,
+              TableName: table.name,
+              PartitionInputList: batch.map((p) => gluePartitionInput(table, p) as PartitionInput),
+            }),
+          ),
+        `Glue BatchCreatePartition ${what}`,
+      );
+      const exists = (e: GluePartitionError) => e.ErrorDetail?.ErrorCode === 'AlreadyExistsException';
+      throwRefused(
+        (output.Errors ?? []).filter((e) => !exists(e)),
+        what,
+        'create',
+      );
+      for (const entry of (output.Errors ?? []).filter(exists)) {
+        const partition = batch.find((p) => key(p.values) === key(entry.PartitionValues ?? []));
+        if (partition) already.push(partition);
+      }
+    }
+    return already;
+  }
+
+  /** BatchDeletePartition in batches; a partition already gone is not an error. */
+  private async deletePartitions(table: TableDefinition, partitions: PartitionDefinition[]): Promise<void> {
+    const what = `${table.database}.${table.name}`;
+    for (const batch of chunks(partitions, GLUE_DELETE_BATCH_SIZE)) {
       const output = await this.send(
         () =>
           this.client.send(
@@ -150,7 +215,6 @@ export class GlueCatalog implements Catalog {
       );
       throwRefused(refused, what, 'delete');
     }
-    return previous;
   }
 
   /** The table's partitions whose leading values are `run` (GetPartitions with an expression, paged). */

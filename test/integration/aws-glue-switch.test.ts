@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GlueCatalog } from '../../src/aws/glue-catalog.js';
 import { S3ObjectStore } from '../../src/aws/s3-object-store.js';
 import { registerResultsTable } from '../../src/core/register-table.js';
+import { resultsTableDefinition } from '../../src/core/results-table.js';
+import { CatalogError, TransientError } from '../../src/errors.js';
 import { MOTO_CREDENTIALS, MOTO_REGION, type Moto, startMoto, uniqueName } from '../helpers/moto.js';
 
 let moto: Moto;
@@ -151,5 +153,156 @@ describe('RegisterTable on Glue and S3 (moto)', () => {
     // Nothing of A2 was deleted: the deletes come only after a switch that succeeded.
     const after = await keysUnder('results/');
     for (const key of before) expect(after).toContain(key);
+  });
+});
+
+/**
+ * A Glue client that answers like moto, except that the calls `refuse` picks (by command name and how
+ * many calls of that command came before) are refused as Glue would refuse them.
+ */
+function refusingGlue(
+  refuse: (command: string, nth: number) => { name: string; status: number } | undefined,
+) {
+  const client = new GlueClient({
+    endpoint: moto.endpoint,
+    region: MOTO_REGION,
+    credentials: MOTO_CREDENTIALS,
+  });
+  const counts = new Map<string, number>();
+  const calls: string[] = [];
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const command = String(context.commandName);
+      const nth = (counts.get(command) ?? 0) + 1;
+      counts.set(command, nth);
+      calls.push(command);
+      const refusal = refuse(command, nth);
+      if (refusal) {
+        throw Object.assign(new Error(`${refusal.name} from the test on ${command} #${nth}`), {
+          name: refusal.name,
+          $fault: 'client',
+          $metadata: { httpStatusCode: refusal.status },
+        });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'refuseSomeCalls' },
+  );
+  return { client, calls };
+}
+
+describe('GlueCatalog.switchRunPartitions: order, and putting back a switch that failed half-way (moto)', () => {
+  // Its own run in its own table, so the tests above are not disturbed.
+  const RUN = ['2026-11-29', 'order-run'];
+  const where = (variant: string, attempt: string) =>
+    `s3://${bucket}/results/switch_order/run_date=${RUN[0]}/run_id=${RUN[1]}/variant=${variant}/attempt=${attempt}/`;
+  const partitionsOf = (attempt: string, variants: string[]) =>
+    variants.map((variant) => ({ values: [...RUN, variant], location: where(variant, attempt) }));
+  const table = () =>
+    resultsTableDefinition({ database, table: 'switch_order', resultsPrefix: `s3://${bucket}/results/` });
+  const PREVIOUS = () => ({ a: where('a', A1), b: where('b', A1) });
+
+  /** Publishes A1 with variants a and b, as the state every test starts from. */
+  async function publishA1() {
+    const catalog = new GlueCatalog(glue);
+    await catalog.registerTable(table());
+    await catalog.switchRunPartitions(table(), RUN, partitionsOf(A1, ['a', 'b']));
+    expect(await gluePartitions('switch_order')).toEqual(PREVIOUS());
+  }
+
+  it('updates existing partitions first, then creates, then deletes', async () => {
+    await publishA1();
+    const { client, calls } = refusingGlue(() => undefined);
+    // A2 keeps a, adds c, drops b.
+    const previous = await new GlueCatalog(client).switchRunPartitions(
+      table(),
+      RUN,
+      partitionsOf(A2, ['a', 'c']),
+    );
+    client.destroy();
+    expect(previous.map((p) => p.location).sort()).toEqual([where('a', A1), where('b', A1)]);
+    expect(calls).toEqual([
+      'GetPartitionsCommand',
+      'BatchUpdatePartitionCommand',
+      'BatchCreatePartitionCommand',
+      'BatchDeletePartitionCommand',
+    ]);
+    expect(await gluePartitions('switch_order')).toEqual({ a: where('a', A2), c: where('c', A2) });
+    // Back to A1 for the next tests (a switch is also how a rollback is done).
+    await new GlueCatalog(glue).switchRunPartitions(table(), RUN, partitionsOf(A1, ['a', 'b']));
+    expect(await gluePartitions('switch_order')).toEqual(PREVIOUS());
+  });
+
+  it('create refused after the update went through: the update is put back, Glue lists exactly the previous partitions', async () => {
+    await publishA1();
+    const { client, calls } = refusingGlue((command) =>
+      command === 'BatchCreatePartitionCommand' && calls.filter((c) => c === command).length === 1
+        ? { name: 'AccessDeniedException', status: 403 }
+        : undefined,
+    );
+    const error = await new GlueCatalog(client)
+      .switchRunPartitions(table(), RUN, partitionsOf(A2, ['a', 'c']))
+      .catch((e: unknown) => e);
+    client.destroy();
+    expect(error).toBeInstanceOf(CatalogError);
+    expect((error as Error).message).toMatch(
+      /failed at its create step \(every partition changed so far was put back/,
+    );
+    expect((error as Error).message).toContain('AccessDeniedException from the test');
+    expect(((error as Error).cause as Error).name).toBe('AccessDeniedException');
+    expect(await gluePartitions('switch_order')).toEqual(PREVIOUS());
+  });
+
+  it('delete refused after update and create: both are put back', async () => {
+    await publishA1();
+    const { client } = refusingGlue((command, nth) =>
+      command === 'BatchDeletePartitionCommand' && nth === 1
+        ? { name: 'AccessDeniedException', status: 403 }
+        : undefined,
+    );
+    await expect(
+      new GlueCatalog(client).switchRunPartitions(table(), RUN, partitionsOf(A2, ['a', 'c'])),
+    ).rejects.toThrow(/failed at its delete step \(every partition changed so far was put back/);
+    client.destroy();
+    expect(await gluePartitions('switch_order')).toEqual(PREVIOUS());
+  });
+
+  it('a throttled create is put back and thrown as a TransientError, so the state machine retries from the previous state', async () => {
+    await publishA1();
+    const { client } = refusingGlue((command, nth) =>
+      command === 'BatchCreatePartitionCommand' && nth === 1
+        ? { name: 'ThrottlingException', status: 400 }
+        : undefined,
+    );
+    const error = await new GlueCatalog(client)
+      .switchRunPartitions(table(), RUN, partitionsOf(A2, ['a', 'c']))
+      .catch((e: unknown) => e);
+    client.destroy();
+    expect(error).toBeInstanceOf(TransientError);
+    expect(await gluePartitions('switch_order')).toEqual(PREVIOUS());
+  });
+
+  it('when putting back fails too, the error says the partitions may be mixed and keeps the first cause', async () => {
+    await publishA1();
+    // The create is refused, and so is the update that would put a back.
+    const { client } = refusingGlue((command, nth) =>
+      (command === 'BatchCreatePartitionCommand' && nth === 1) ||
+      (command === 'BatchUpdatePartitionCommand' && nth === 2)
+        ? { name: 'AccessDeniedException', status: 403 }
+        : undefined,
+    );
+    const error = await new GlueCatalog(client)
+      .switchRunPartitions(table(), RUN, partitionsOf(A2, ['a', 'c']))
+      .catch((e: unknown) => e);
+    client.destroy();
+    expect(error).toBeInstanceOf(CatalogError);
+    expect((error as Error).message).toMatch(
+      /putting the partitions back failed too .*may point at two attempts/,
+    );
+    expect(((error as Error).cause as Error).message).toContain('BatchCreatePartitionCommand #1');
+    // What a failed put-back leaves (a points at A2) is what the message says; a later switch repairs it.
+    expect(await gluePartitions('switch_order')).toEqual({ a: where('a', A2), b: where('b', A1) });
+    await new GlueCatalog(glue).switchRunPartitions(table(), RUN, partitionsOf(A1, ['a', 'b']));
+    expect(await gluePartitions('switch_order')).toEqual(PREVIOUS());
   });
 });

@@ -1,6 +1,7 @@
 import {
   AlreadyExistsException,
   BatchCreatePartitionCommand,
+  BatchDeletePartitionCommand,
   BatchUpdatePartitionCommand,
   CreateTableCommand,
   GetPartitionsCommand,
@@ -126,6 +127,8 @@ describe('GlueCatalog.registerTable', () => {
 describe('GlueCatalog.switchRunPartitions, Glue answers moto cannot give', () => {
   beforeEach(() => {
     glue.on(GetPartitionsCommand).resolves({ Partitions: [] });
+    // What a failed switch's put-back sends (deleting the partitions it tried to create).
+    glue.on(BatchDeletePartitionCommand).resolves({ Errors: [] });
   });
 
   it('sends new partitions in batches of at most 100', async () => {
