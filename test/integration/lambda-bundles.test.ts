@@ -10,7 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { CreateDatabaseCommand, GlueClient } from '@aws-sdk/client-glue';
+import {
+  CreateDatabaseCommand,
+  GetPartitionsCommand,
+  GetTableCommand,
+  GlueClient,
+} from '@aws-sdk/client-glue';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -100,6 +105,8 @@ beforeAll(async () => {
   for (const [fn, file] of [
     ['startRun', 'start-run'],
     ['buildManifest', 'build-manifest'],
+    ['parseResults', 'parse-results'],
+    ['registerTable', 'register-table'],
     ['recordFailure', 'record-failure'],
   ] as const) {
     const root = join(unzipped, fn);
@@ -235,6 +242,145 @@ describe('the bundled buildManifest, safe by default', () => {
       new ListObjectsV2Command({ Bucket: bucket, Prefix: 'runs/bundle-refused/' }),
     );
     expect(listed.KeyCount).toBe(0);
+  });
+});
+
+describe('the bundled parseResults and registerTable, one attempt after another (attempt layout)', () => {
+  /** What each of the two rows of a.csv and the one of b.csv scores (XGBoost binary:logistic, CSV out). */
+  const scores: Record<string, string> = { 'a.csv': '0.25\n0.75\n', 'b.csv': '0.5\n' };
+
+  /**
+   * One execution of run `bundle-publish` up to RegisterTable, as the state machine drives the bundles:
+   * BuildManifest plans; for each job of the list, SageMaker's output (`<relative key>.out` under the
+   * job's S3OutputPath) is written as the transform would, and ParseResults gets the Map item's
+   * parseRequest with the `.sync` task's result; RegisterTable gets the plan's fields.
+   */
+  async function runAttempt(executionName: string) {
+    const plan = (await handler('buildManifest')(
+      {
+        request: {
+          runId: 'bundle-publish',
+          input: `s3://${bucket}/incoming/publish/`,
+          models: [{ variant: 'a', modelName: 'churn-xgb' }],
+          results: { table: 'bundle_predictions', threshold: 0.5 },
+        },
+        executionName,
+        executionStartTime: '2026-11-30T09:00:00.000Z',
+      },
+      context('buildManifest'),
+    )) as {
+      runId: string;
+      runDate: string;
+      runPrefix: string;
+      attemptId: string;
+      table: unknown;
+      jobList: { bucket: string; key: string; jobs: number };
+    };
+    const jobs = JSON.parse(await objectText(plan.jobList.key)) as {
+      variant: string;
+      shardId: string;
+      jobResultUri: string;
+      parseRequest: unknown;
+      transformRequest: { TransformJobName: string; TransformOutput: { S3OutputPath: string } };
+    }[];
+    expect(jobs).toHaveLength(1);
+    for (const job of jobs) {
+      const output = job.transformRequest.TransformOutput.S3OutputPath.replace(`s3://${bucket}/`, '');
+      for (const [name, body] of Object.entries(scores)) {
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${output}${name}.out`, Body: body }));
+      }
+      await handler('parseResults')(
+        {
+          request: job.parseRequest,
+          // What the .sync task's ResultSelector keeps; Step Functions gives SageMaker's timestamps as
+          // epoch milliseconds (the local runner gives ISO strings): both are accepted.
+          transformJob: {
+            TransformJobName: job.transformRequest.TransformJobName,
+            TransformJobStatus: 'Completed',
+            TransformStartTime: 1_796_029_200_000,
+            TransformEndTime: 1_796_029_500_000,
+          },
+          variant: job.variant,
+          shardId: job.shardId,
+          jobResultUri: job.jobResultUri,
+        },
+        context('parseResults'),
+      );
+    }
+    const registered = (await handler('registerTable')(
+      {
+        table: plan.table,
+        runId: plan.runId,
+        runDate: plan.runDate,
+        runPrefix: plan.runPrefix,
+        attemptId: plan.attemptId,
+        jobList: plan.jobList,
+      },
+      context('registerTable'),
+    )) as Record<string, unknown>;
+    return { plan, registered };
+  }
+
+  const partitionsOf = async (table: string) =>
+    (await glue.send(new GetPartitionsCommand({ DatabaseName: DATABASE, TableName: table }))).Partitions?.map(
+      (p) => ({ values: p.Values, location: p.StorageDescriptor?.Location }),
+    ) ?? [];
+
+  const keysUnder = async (prefix: string) =>
+    (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents?.map(
+      (o) => o.Key ?? '',
+    ) ?? [];
+
+  it('publishes the results in Glue at the attempt location, then switches to the next attempt and deletes the first', async () => {
+    for (const name of Object.keys(scores)) {
+      const rows = name === 'a.csv' ? '1,2\n3,4\n' : '5,6\n';
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `incoming/publish/${name}`, Body: rows }));
+    }
+    const partitionFolder = `results/bundle_predictions/run_date=2026-11-30/run_id=bundle-publish/variant=a/`;
+
+    const first = await runAttempt('bundle-publish-1');
+
+    expect(first.registered).toMatchObject({
+      table: `${DATABASE}.bundle_predictions`,
+      partitions: 1,
+      attemptId: first.plan.attemptId,
+      replacedPartitions: 0,
+    });
+    const table = await glue.send(
+      new GetTableCommand({ DatabaseName: DATABASE, Name: 'bundle_predictions' }),
+    );
+    expect(table.Table?.PartitionKeys?.map((k) => k.Name)).toEqual(['run_date', 'run_id', 'variant']);
+    const firstLocation = `s3://${bucket}/${partitionFolder}attempt=${first.plan.attemptId}/`;
+    expect(await partitionsOf('bundle_predictions')).toEqual([
+      { values: ['2026-11-30', 'bundle-publish', 'a'], location: firstLocation },
+    ]);
+    // The rows behind the partition: 3 records in, 3 rows out, each with its score and label.
+    const files = await keysUnder(`${partitionFolder}attempt=${first.plan.attemptId}/`);
+    expect(files.length).toBeGreaterThan(0);
+    const rows = (await Promise.all(files.map(objectText)))
+      .join('')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { score: number; label: string });
+    expect(rows.map((r) => r.score).sort()).toEqual([0.25, 0.5, 0.75]);
+    expect((await partitionsOf('bundle_predictions_stats')).map((p) => p.location)).toEqual([
+      firstLocation.replace('/bundle_predictions/', '/bundle_predictions_stats/'),
+    ]);
+
+    const second = await runAttempt('bundle-publish-2');
+
+    expect(second.plan.attemptId).not.toBe(first.plan.attemptId);
+    expect(second.registered).toMatchObject({ partitions: 1, replacedPartitions: 1 });
+    expect(await partitionsOf('bundle_predictions')).toEqual([
+      {
+        values: ['2026-11-30', 'bundle-publish', 'a'],
+        location: `s3://${bucket}/${partitionFolder}attempt=${second.plan.attemptId}/`,
+      },
+    ]);
+    expect(await keysUnder(`${partitionFolder}attempt=${first.plan.attemptId}/`)).toEqual([]);
+    expect((await keysUnder(`${partitionFolder}attempt=${second.plan.attemptId}/`)).length).toBe(
+      files.length,
+    );
   });
 });
 
