@@ -20,8 +20,17 @@ import type { FileObjectStore } from './file-object-store.js';
 
 /** Identifiers go into DDL (view and schema names): only names Glue would accept. */
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,127}$/;
-/** The catalog's own bookkeeping: table definitions and registered partitions. */
+/**
+ * The catalog file, as the connection names it. The connection's own database is an in-memory one
+ * holding the query views (see {@link DuckDbCatalog}); the file is attached under this name.
+ */
+const FILE_DB = 'pipeline_catalog_file';
+/** The catalog's own bookkeeping in the file: table definitions and registered partitions. */
 const META_SCHEMA = '_pipeline_catalog';
+/** {@link META_SCHEMA} qualified with the file's name, for the catalog's own statements. */
+const META = `${FILE_DB}.${META_SCHEMA}`;
+/** The in-memory database the connection opens with, where the query views live. */
+const QUERY_DB = 'memory';
 /** Statement kinds runQuery accepts: reads only (DESCRIBE, SHOW and PRAGMA version are SELECTs). */
 const READ_STATEMENTS = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
 /** How often a query is re-planned when a partition's files vanished under it (a run replacing them). */
@@ -45,10 +54,13 @@ export interface DuckDbCatalogOptions {
  * joined with UNION ALL. Partition values come from the registration, not the path, as in Glue.
  *
  * Queries never fail because a run's files are missing or being replaced: before each query the
- * connection gets a TEMP view per table (it shadows the stored one) over the partitions whose folders
- * hold `.json` files at that moment (DuckDB fails on a glob with no match; Athena reads a missing
- * partition as empty), and a query whose files vanished while it was planned is planned again. The
- * stored view (for other DuckDB clients) is rebuilt on every registration the same way. Paths go into
+ * connection gets a view per table over the partitions whose folders hold `.json` files at that moment
+ * (DuckDB fails on a glob with no match; Athena reads a missing partition as empty), and a query whose
+ * files vanished while it was planned is planned again. Those views live in the connection's own
+ * in-memory database, under the table's database name, with the catalog file attached beside it: so a
+ * query naming `predictions` and one naming `local.predictions` both read them (a TEMP view would
+ * cover only the bare name), and a read-only open still has somewhere to write them. The view stored in
+ * the file (for other DuckDB clients) is rebuilt on every registration the same way. Paths go into
  * globs with `[ ] * ?` escaped, so any home folder works.
  *
  * runQuery accepts read statements only (SELECT, EXPLAIN): the catalog and the results change through
@@ -100,30 +112,34 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
         `Cannot keep the local catalog at ${path}: DuckDB cannot use a path containing "?". Choose a home folder without "?" (--home or PIPELINE_HOME)`,
       );
     }
-    let instance: DuckDBInstance;
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
     try {
-      instance = await DuckDBInstance.create(path, options.readOnly ? { access_mode: 'READ_ONLY' } : {});
+      await connection.run(
+        `ATTACH ${sqlString(path)} AS ${FILE_DB}${options.readOnly ? ' (READ_ONLY)' : ''}`,
+      );
     } catch (error) {
+      connection.closeSync();
+      instance.closeSync();
       // Most often another process (a second `npm start`) holds the file's lock.
       throw new CatalogError(`Cannot open the local catalog ${path}: ${(error as Error).message}`, {
         cause: error,
       });
     }
-    const connection = await instance.connect();
     const catalog = new DuckDbCatalog(instance, connection, store, path);
     if (options.readOnly) {
       await catalog.exclusive(() => catalog.updateSearchPath());
       return catalog;
     }
     await catalog.exclusive(async () => {
-      await connection.run(`CREATE SCHEMA IF NOT EXISTS ${META_SCHEMA}`);
+      await connection.run(`CREATE SCHEMA IF NOT EXISTS ${META}`);
       await connection.run(
-        `CREATE TABLE IF NOT EXISTS ${META_SCHEMA}.tables (
+        `CREATE TABLE IF NOT EXISTS ${META}.tables (
            database VARCHAR NOT NULL, name VARCHAR NOT NULL, definition VARCHAR NOT NULL,
            PRIMARY KEY (database, name))`,
       );
       await connection.run(
-        `CREATE TABLE IF NOT EXISTS ${META_SCHEMA}.partitions (
+        `CREATE TABLE IF NOT EXISTS ${META}.partitions (
            database VARCHAR NOT NULL, name VARCHAR NOT NULL, partition_values VARCHAR NOT NULL,
            location VARCHAR NOT NULL, registered_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
            PRIMARY KEY (database, name, partition_values))`,
@@ -139,14 +155,13 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     await this.exclusive(() =>
       this.transaction(async () => {
         await this.connection.run(
-          `INSERT INTO ${META_SCHEMA}.tables (database, name, definition) VALUES (?, ?, ?)
+          `INSERT INTO ${META}.tables (database, name, definition) VALUES (?, ?, ?)
            ON CONFLICT (database, name) DO UPDATE SET definition = excluded.definition`,
           [table.database, table.name, JSON.stringify(table)],
         );
-        await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${table.database}`);
+        await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${FILE_DB}.${table.database}`);
         await this.rebuildView(table);
-        await this.updateSearchPath();
-      }),
+      }).then(() => this.updateSearchPath()),
     );
   }
 
@@ -178,13 +193,13 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
         for (const partition of previous) {
           if (wanted.has(JSON.stringify(partition.values))) continue;
           await this.connection.run(
-            `DELETE FROM ${META_SCHEMA}.partitions WHERE database = ? AND name = ? AND partition_values = ?`,
+            `DELETE FROM ${META}.partitions WHERE database = ? AND name = ? AND partition_values = ?`,
             [table.database, table.name, JSON.stringify(partition.values)],
           );
         }
         for (const partition of partitions) {
           await this.connection.run(
-            `INSERT INTO ${META_SCHEMA}.partitions (database, name, partition_values, location)
+            `INSERT INTO ${META}.partitions (database, name, partition_values, location)
              VALUES (?, ?, ?, ?)
              ON CONFLICT (database, name, partition_values) DO UPDATE SET location = excluded.location`,
             [table.database, table.name, JSON.stringify(partition.values), partition.location],
@@ -297,7 +312,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
 
   private async storedDefinition(database: string, name: string): Promise<TableDefinition | undefined> {
     const reader = await this.connection.runAndReadAll(
-      `SELECT definition FROM ${META_SCHEMA}.tables WHERE database = ? AND name = ?`,
+      `SELECT definition FROM ${META}.tables WHERE database = ? AND name = ?`,
       [database, name],
     );
     const value = reader.getRowsJS()[0]?.[0];
@@ -306,7 +321,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
 
   private async registeredPartitions(database: string, name: string): Promise<PartitionDefinition[]> {
     const reader = await this.connection.runAndReadAll(
-      `SELECT partition_values, location FROM ${META_SCHEMA}.partitions
+      `SELECT partition_values, location FROM ${META}.partitions
        WHERE database = ? AND name = ? ORDER BY registered_at, partition_values`,
       [database, name],
     );
@@ -318,23 +333,26 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
 
   private async rebuildView(table: TableDefinition): Promise<void> {
     await this.connection.run(
-      `CREATE OR REPLACE VIEW ${table.database}.${table.name} AS\n${await this.viewBody(table)}`,
+      `CREATE OR REPLACE VIEW ${FILE_DB}.${table.database}.${table.name} AS\n${await this.viewBody(table)}`,
     );
   }
 
   /**
-   * Gives this connection a TEMP view per registered table, built on the files present now. TEMP views
-   * come first in name resolution, and a read-only database accepts them.
+   * Gives this connection a view per registered table in its in-memory database, built on the files
+   * present now. `local.predictions` resolves there (the in-memory database is the default one) and
+   * so does `predictions` (the search path lists its schemas first); the in-memory database is
+   * writable even when the file is attached read-only.
    */
   private async refreshQueryViews(): Promise<void> {
+    await this.updateSearchPath();
     const reader = await this.connection.runAndReadAll(
-      `SELECT definition FROM ${META_SCHEMA}.tables ORDER BY database DESC, name`,
+      `SELECT definition FROM ${META}.tables ORDER BY database, name`,
     );
     for (const [definition] of reader.getRowsJS()) {
       const table = JSON.parse(String(definition)) as TableDefinition;
-      if (!IDENTIFIER.test(table.name)) continue;
+      if (!IDENTIFIER.test(table.name) || !IDENTIFIER.test(table.database)) continue;
       await this.connection.run(
-        `CREATE OR REPLACE TEMP VIEW ${table.name} AS\n${await this.viewBody(table)}`,
+        `CREATE OR REPLACE VIEW ${QUERY_DB}.${table.database}.${table.name} AS\n${await this.viewBody(table)}`,
       );
     }
   }
@@ -378,15 +396,26 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
 
   private async updateSearchPath(): Promise<void> {
     // Queries name tables without their database (as Athena does with a default database): put every
-    // registered database's schema on the search path.
+    // registered database's schema of the in-memory database (the query views) on the search path. The
+    // file's schemas follow, so its own tables (`_pipeline_catalog.partitions`) resolve too: a
+    // statement naming them is then refused for what it is (a DELETE), not for a name it cannot find.
     const reader = await this.connection.runAndReadAll(
-      `SELECT DISTINCT database FROM ${META_SCHEMA}.tables ORDER BY database`,
+      `SELECT DISTINCT database FROM ${META}.tables ORDER BY database`,
     );
     const schemas = reader
       .getRowsJS()
       .map(([d]) => String(d))
       .filter((d) => IDENTIFIER.test(d));
-    await this.connection.run(`SET search_path = ${sqlString([...schemas, 'main'].join(','))}`);
+    for (const schema of schemas) {
+      await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${QUERY_DB}.${schema}`);
+    }
+    const path = [
+      ...schemas.map((d) => `${QUERY_DB}.${d}`),
+      `${QUERY_DB}.main`,
+      ...schemas.map((d) => `${FILE_DB}.${d}`),
+      META,
+    ];
+    await this.connection.run(`SET search_path = ${sqlString(path.join(','))}`);
   }
 }
 

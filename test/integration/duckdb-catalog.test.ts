@@ -527,6 +527,22 @@ describe('DuckDbCatalog publishing a re-run', () => {
     expect(rows).toEqual([{ run_id: 'nightly', n: 4 }]);
   });
 
+  it('gives the fully qualified name local.predictions the same protection, read-write and read-only', async () => {
+    // The previous test removed run "other"'s files: its partition is still registered.
+    expect((await catalog.listPartitions('local', 'predictions')).map((p) => p.values[1])).toContain('other');
+    const sql = 'SELECT run_id, count(*) AS n FROM local.predictions GROUP BY run_id';
+    expect((await catalog.runQuery(sql)).rows).toEqual([{ run_id: 'nightly', n: 4 }]);
+    await catalog.close();
+    const reader = await DuckDbCatalog.open(join(root, 'catalog.duckdb'), store, { readOnly: true });
+    try {
+      expect((await reader.runQuery(sql)).rows).toEqual([{ run_id: 'nightly', n: 4 }]);
+      expect((await reader.runQuery('SELECT count(*) AS n FROM predictions')).rows).toEqual([{ n: 4 }]);
+    } finally {
+      await reader.close();
+      catalog = await DuckDbCatalog.open(join(root, 'catalog.duckdb'), store);
+    }
+  });
+
   it('refuses statements that would change the catalog or the data, naming why', async () => {
     for (const sql of [
       'DELETE FROM _pipeline_catalog.partitions WHERE true',
