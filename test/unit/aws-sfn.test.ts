@@ -1,12 +1,10 @@
-import {
-  ExecutionAlreadyExists,
-  SFNClient,
-  SFNServiceException,
-  StartExecutionCommand,
-} from '@aws-sdk/client-sfn';
+// aws-sdk-client-mock only for what moto_server cannot answer: Step Functions' throttling and other
+// service errors. Starting an execution and StartExecution's idempotency (same name and input: the same
+// execution; other input: ExecutionAlreadyExists) run against moto in test/integration/aws-sfn.test.ts.
+import { SFNClient, SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { executionArnFor, SfnStarter } from '../../src/aws/sfn-starter.js';
+import { SfnStarter } from '../../src/aws/sfn-starter.js';
 import { TransientError } from '../../src/errors.js';
 
 const sfn = mockClient(SFNClient);
@@ -18,44 +16,7 @@ beforeEach(() => {
   sfn.reset();
 });
 
-describe('SfnStarter.start', () => {
-  it('starts a named execution of the state machine with the input as JSON', async () => {
-    sfn.on(StartExecutionCommand).resolves({
-      executionArn: `${executionArnFor(STATE_MACHINE, 'day-1-abc')}`,
-      startDate: new Date(0),
-    });
-
-    const started = await starter().start('day-1-abc', { input: 's3://bucket/incoming/day-1/', models: [] });
-
-    expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input).toEqual({
-      stateMachineArn: STATE_MACHINE,
-      name: 'day-1-abc',
-      input: '{"input":"s3://bucket/incoming/day-1/","models":[]}',
-    });
-    expect(started).toEqual({
-      executionArn:
-        'arn:aws:states:us-east-1:123456789012:execution:sagemaker-batch-pipeline-dev-batch-transform:day-1-abc',
-      alreadyStarted: false,
-    });
-  });
-
-  it('treats ExecutionAlreadyExists as success and returns the existing execution ARN', async () => {
-    sfn.on(StartExecutionCommand).rejects(
-      new ExecutionAlreadyExists({
-        message: 'Execution Already Exists',
-        $metadata: { httpStatusCode: 400 },
-      }),
-    );
-
-    const started = await starter().start('day-1-abc', {});
-
-    expect(started).toEqual({
-      executionArn:
-        'arn:aws:states:us-east-1:123456789012:execution:sagemaker-batch-pipeline-dev-batch-transform:day-1-abc',
-      alreadyStarted: true,
-    });
-  });
-
+describe('SfnStarter.start, on errors moto does not produce', () => {
   it('turns throttling into a TransientError so the invocation is retried', async () => {
     sfn.on(StartExecutionCommand).rejects(
       new SFNServiceException({
