@@ -101,6 +101,26 @@ describe('AthenaQueryEngine (moto)', () => {
     expect(execution?.Status?.State).toBe('SUCCEEDED');
   });
 
+  it('sends no ExecutionParameters for a query without parameters (Athena refuses an empty list)', async () => {
+    await queueResults([{ columns: [{ name: 'one', type: 'integer' }], rows: [['1']] }]);
+    const engine = new AthenaQueryEngine(athena, { workGroup, database: 'batch_pipeline_test' });
+
+    const result = await engine.runQuery('SELECT 1 AS one');
+
+    expect(result).toEqual({ columns: ['one'], rows: [{ one: 1 }] });
+    const ids =
+      (await athena.send(new ListQueryExecutionsCommand({ WorkGroup: workGroup }))).QueryExecutionIds ?? [];
+    const executions = await Promise.all(
+      ids.map(
+        async (id) =>
+          (await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }))).QueryExecution,
+      ),
+    );
+    const execution = executions.find((e) => e?.Query === 'SELECT 1 AS one');
+    expect(execution?.Status?.State).toBe('SUCCEEDED');
+    expect(execution && 'ExecutionParameters' in execution).toBe(false);
+  });
+
   it('runs at most maxConcurrentQueries at once and answers every query', async () => {
     const names = ['summary', 'histogram', 'labels', 'agreement', 'evaluation'];
     await queueResults(names.map((name) => ({ columns: [{ name: 'q', type: 'varchar' }], rows: [[name]] })));

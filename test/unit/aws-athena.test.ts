@@ -1,3 +1,7 @@
+// aws-sdk-client-mock only for what moto_server cannot answer: polling timings (moto's queries succeed at
+// once), paged results (moto answers in one page), failed, cancelled and retryable queries, timeouts.
+// The request (workgroup, database, ExecutionParameters or none), typed rows and the concurrency cap run
+// against moto in test/integration/aws-athena.test.ts.
 import {
   AthenaClient,
   GetQueryExecutionCommand,
@@ -46,42 +50,6 @@ beforeEach(() => {
 });
 
 describe('AthenaQueryEngine.runQuery', () => {
-  it('starts the query in the workgroup with parameters rendered as SQL literals', async () => {
-    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q1' });
-    athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
-    athena.on(GetQueryResultsCommand).resolves({
-      ResultSet: {
-        ResultSetMetadata: { ColumnInfo: columns },
-        Rows: [row('variant', 'records', 'mean_score', 'flagged')],
-      },
-    });
-
-    await engine().runQuery('SELECT * FROM predictions WHERE run_id = ? AND score > ? AND note = ?', [
-      'run-1',
-      0.5,
-      "it's",
-    ]);
-
-    expect(athena.commandCalls(StartQueryExecutionCommand)[0]?.args[0].input).toEqual({
-      QueryString: 'SELECT * FROM predictions WHERE run_id = ? AND score > ? AND note = ?',
-      WorkGroup: 'sagemaker-batch-pipeline-dev',
-      QueryExecutionContext: { Database: 'batch_pipeline_dev' },
-      ExecutionParameters: ["'run-1'", '0.5', "'it''s'"],
-    });
-  });
-
-  it('sends no ExecutionParameters for a query without parameters', async () => {
-    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q1' });
-    athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
-    athena
-      .on(GetQueryResultsCommand)
-      .resolves({ ResultSet: { ResultSetMetadata: { ColumnInfo: [] }, Rows: [] } });
-    await engine().runQuery('SELECT 1');
-    expect(
-      athena.commandCalls(StartQueryExecutionCommand)[0]?.args[0].input.ExecutionParameters,
-    ).toBeUndefined();
-  });
-
   it('polls with growing waits until the query succeeds', async () => {
     athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'q2' });
     athena

@@ -1,13 +1,9 @@
 import {
-  AlreadyExistsException,
   BatchCreatePartitionCommand,
   BatchDeletePartitionCommand,
   BatchUpdatePartitionCommand,
-  CreateTableCommand,
   GetPartitionsCommand,
-  GetTableCommand,
   GlueClient,
-  UpdateTableCommand,
 } from '@aws-sdk/client-glue';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -52,78 +48,13 @@ const jsonStorage = (location: string) => ({
   },
 });
 
-/**
- * The TableInput for `table`, written by hand from AWS's documented shape (Glue API, TableInput
- * structure; Athena's "Creating tables" for the OpenX JSON SerDe), not from the product's glueTableInput.
- */
-const EXPECTED_TABLE_INPUT = {
-  Name: 'predictions',
-  TableType: 'EXTERNAL_TABLE',
-  Parameters: { EXTERNAL: 'TRUE', classification: 'json', typeOfData: 'file' },
-  PartitionKeys: [
-    { Name: 'run_date', Type: 'string' },
-    { Name: 'run_id', Type: 'string' },
-    { Name: 'variant', Type: 'string' },
-  ],
-  StorageDescriptor: jsonStorage('s3://bucket/results/predictions/'),
-};
-
-/** The same table as GetTable returns it: the input's fields plus those Glue adds (Table structure). */
-const EXISTING_TABLE = {
-  ...EXPECTED_TABLE_INPUT,
-  DatabaseName: 'batch_pipeline_dev',
-  CreateTime: new Date('2024-05-01T00:00:00Z'),
-  UpdateTime: new Date('2024-05-01T00:00:00Z'),
-  Retention: 0,
-  CreatedBy: 'arn:aws:sts::123456789012:assumed-role/register-table/fn',
-  IsRegisteredWithLakeFormation: false,
-  CatalogId: '123456789012',
-  VersionId: '3',
-};
-
 beforeEach(() => {
   glue.reset();
 });
 
-describe('GlueCatalog.registerTable', () => {
-  it('creates an external JSON table read with the OpenX JSON SerDe', async () => {
-    glue.on(CreateTableCommand).resolves({});
-    await catalog().registerTable(table);
-    expect(glue.commandCalls(CreateTableCommand)[0]?.args[0].input).toEqual({
-      DatabaseName: 'batch_pipeline_dev',
-      TableInput: EXPECTED_TABLE_INPUT,
-    });
-  });
-
-  it('updates the table when it exists with another definition', async () => {
-    glue.on(CreateTableCommand).rejects(new AlreadyExistsException({ message: 'exists', $metadata: {} }));
-    glue.on(GetTableCommand).resolves({
-      Table: { ...EXISTING_TABLE, StorageDescriptor: jsonStorage('s3://old/') },
-    });
-    glue.on(UpdateTableCommand).resolves({});
-
-    await catalog().registerTable(table);
-
-    expect(glue.commandCalls(GetTableCommand)[0]?.args[0].input).toEqual({
-      DatabaseName: 'batch_pipeline_dev',
-      Name: 'predictions',
-    });
-    expect(glue.commandCalls(UpdateTableCommand)[0]?.args[0].input).toEqual({
-      DatabaseName: 'batch_pipeline_dev',
-      TableInput: EXPECTED_TABLE_INPUT,
-    });
-  });
-
-  it('leaves an identical existing table alone, so runs do not pile up table versions', async () => {
-    glue.on(CreateTableCommand).rejects(new AlreadyExistsException({ message: 'exists', $metadata: {} }));
-    glue.on(GetTableCommand).resolves({ Table: EXISTING_TABLE });
-    await catalog().registerTable(table);
-    expect(glue.commandCalls(UpdateTableCommand)).toHaveLength(0);
-  });
-});
-
-// The location switch itself is tested against moto_server (test/integration/aws-glue-switch.test.ts);
-// these cover answers moto cannot give (per-partition refusals, throttling).
+// aws-sdk-client-mock only for answers moto cannot give (per-partition refusals, throttling, a partition
+// created meanwhile, batch sizes). The table itself (create, update, left alone) is tested against
+// moto_server in test/integration/aws-glue-table.test.ts, the location switch in aws-glue-switch.test.ts.
 describe('GlueCatalog.switchRunPartitions, Glue answers moto cannot give', () => {
   beforeEach(() => {
     glue.on(GetPartitionsCommand).resolves({ Partitions: [] });
