@@ -11,6 +11,12 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import {
+  AthenaClient,
+  CreateWorkGroupCommand,
+  GetQueryExecutionCommand,
+  ListQueryExecutionsCommand,
+} from '@aws-sdk/client-athena';
+import {
   CreateDatabaseCommand,
   GetPartitionsCommand,
   GetTableCommand,
@@ -32,6 +38,7 @@ import { type PackagedService, packageService } from '../helpers/sls-package.js'
 const REGION = 'us-west-1';
 const DATABASE = 'batch_pipeline_test';
 const SAGEMAKER_ROLE = 'arn:aws:iam::123456789012:role/sagemaker-execution';
+const WORKGROUP = uniqueName('sagemaker-batch-pipeline-test');
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -43,6 +50,7 @@ let stateMachineArn: string;
 let s3: S3Client;
 let glue: GlueClient;
 let sfn: SFNClient;
+let athena: AthenaClient;
 const handlers: Record<string, Handler> = {};
 
 const context = (functionName: string) =>
@@ -68,6 +76,13 @@ beforeAll(async () => {
     new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: REGION } }),
   );
   await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: DATABASE } }));
+  athena = new AthenaClient(clientConfig);
+  await athena.send(
+    new CreateWorkGroupCommand({
+      Name: WORKGROUP,
+      Configuration: { ResultConfiguration: { OutputLocation: `s3://${bucket}/athena-results/` } },
+    }),
+  );
   const machine = await sfn.send(
     new CreateStateMachineCommand({
       name: uniqueName('batch-transform'),
@@ -92,7 +107,7 @@ beforeAll(async () => {
     RUN_MARKER: '',
     RUN_TEMPLATE_KEY: 'config/run-template.json',
     GLUE_DATABASE: DATABASE,
-    ATHENA_WORKGROUP: 'sagemaker-batch-pipeline-test',
+    ATHENA_WORKGROUP: WORKGROUP,
     SAGEMAKER_ROLE_ARN: SAGEMAKER_ROLE,
     TRANSFORM_KMS_KEY_ID: '',
     TRANSFORM_VOLUME_KMS_KEY_ID: '',
@@ -107,10 +122,13 @@ beforeAll(async () => {
     ['buildManifest', 'build-manifest'],
     ['parseResults', 'parse-results'],
     ['registerTable', 'register-table'],
+    ['runQueries', 'run-queries'],
     ['recordFailure', 'record-failure'],
   ] as const) {
     const root = join(unzipped, fn);
     await promisify(execFile)('unzip', ['-q', join(packaged.dir, `${fn}.zip`), '-d', root]);
+    // Lambda sets it to where the zip is unpacked; runQueries finds its packaged queries/ there.
+    process.env.LAMBDA_TASK_ROOT = root;
     const module = (await import(pathToFileURL(join(root, `dist/handlers/${file}.mjs`)).href)) as {
       handler: Handler;
     };
@@ -119,7 +137,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  for (const client of [s3, glue, sfn]) client?.destroy();
+  for (const client of [s3, glue, sfn, athena]) client?.destroy();
   if (unzipped) await rm(unzipped, { recursive: true, force: true });
   if (packaged) await rm(packaged.dir, { recursive: true, force: true });
   await moto?.stop();
@@ -245,7 +263,7 @@ describe('the bundled buildManifest, safe by default', () => {
   });
 });
 
-describe('the bundled parseResults and registerTable, one attempt after another (attempt layout)', () => {
+describe('the bundled parseResults, registerTable and runQueries, one attempt after another (attempt layout)', () => {
   /** What each of the two rows of a.csv and the one of b.csv scores (XGBoost binary:logistic, CSV out). */
   const scores: Record<string, string> = { 'a.csv': '0.25\n0.75\n', 'b.csv': '0.5\n' };
 
@@ -331,7 +349,7 @@ describe('the bundled parseResults and registerTable, one attempt after another 
       (o) => o.Key ?? '',
     ) ?? [];
 
-  it('publishes the results in Glue at the attempt location, then switches to the next attempt and deletes the first', async () => {
+  it('publishes the results in Glue at the attempt location, switches to the next attempt deleting the first, and summarizes it through Athena', async () => {
     for (const name of Object.keys(scores)) {
       const rows = name === 'a.csv' ? '1,2\n3,4\n' : '5,6\n';
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `incoming/publish/${name}`, Body: rows }));
@@ -381,6 +399,57 @@ describe('the bundled parseResults and registerTable, one attempt after another 
     expect((await keysUnder(`${partitionFolder}attempt=${second.plan.attemptId}/`)).length).toBe(
       files.length,
     );
+
+    // RunQueries, with the event the state machine builds: the packaged queries/ run in the workgroup
+    // (moto's Athena runs no SQL and answers empty results), then the summary and report go to S3.
+    const summary = (await handler('runQueries')(
+      {
+        runId: second.plan.runId,
+        runDate: second.plan.runDate,
+        runPrefix: second.plan.runPrefix,
+        executionName: 'bundle-publish-2',
+        executionStartTime: '2026-11-30T09:00:00.000Z',
+        table: second.plan.table,
+        queries: ['summary'],
+        jobList: second.plan.jobList,
+        registered: second.registered,
+      },
+      context('runQueries'),
+    )) as Record<string, unknown>;
+
+    expect(summary).toMatchObject({
+      runId: 'bundle-publish',
+      status: 'SUCCEEDED',
+      recordsIn: 3,
+      recordsOut: 3,
+      jobs: 1,
+      table: `${DATABASE}.bundle_predictions`,
+      partitions: [
+        {
+          values: ['2026-11-30', 'bundle-publish', 'a'],
+          location: `s3://${bucket}/${partitionFolder}attempt=${second.plan.attemptId}/`,
+        },
+      ],
+      queries: { summary: { columns: [], rows: [] } },
+    });
+    expect(JSON.parse(await objectText('runs/bundle-publish/summary.json'))).toMatchObject({
+      recordsOut: 3,
+    });
+    expect(await objectText('runs/bundle-publish/report.html')).toContain('bundle-publish');
+    const executions = await Promise.all(
+      (
+        (await athena.send(new ListQueryExecutionsCommand({ WorkGroup: WORKGROUP }))).QueryExecutionIds ?? []
+      ).map(
+        async (id) =>
+          (await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }))).QueryExecution,
+      ),
+    );
+    const summaryQuery = executions.find((e) => e?.Query?.startsWith('-- Per variant of one run'));
+    expect(summaryQuery, executions.map((e) => e?.Query?.slice(0, 60)).join('\n')).toMatchObject({
+      QueryExecutionContext: { Database: DATABASE },
+      ExecutionParameters: ["'bundle-publish'"],
+    });
+    expect(summaryQuery?.Query).toContain('FROM bundle_predictions');
   });
 });
 
