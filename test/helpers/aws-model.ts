@@ -5,17 +5,33 @@
  * moto_server has it; Debian's /usr/bin/python3 usually does not.
  */
 import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'aws_request_shape.py');
 
 let python: string | undefined;
 
-/** The first Python that can import botocore (MOTO_PYTHON, then python3 on PATH, then Debian's). */
+/** The interpreter of moto_server's script when it is a Python script (pip, pipx), else undefined. */
+function motoServerPython(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const script = join(dir, 'moto_server');
+    if (!existsSync(script)) continue;
+    const first = readFileSync(script, 'utf8').split('\n', 1)[0] ?? '';
+    const match = /^#!\s*(\S*python[0-9.]*)\s*$/.exec(first);
+    return match?.[1];
+  }
+  return undefined;
+}
+
+/**
+ * The first Python that can import botocore: MOTO_PYTHON, the one moto_server runs with, python3 on
+ * PATH, Debian's.
+ */
 function pythonWithBotocore(): string {
   if (python) return python;
-  const candidates = [process.env.MOTO_PYTHON, 'python3', '/usr/bin/python3'].filter(
+  const candidates = [process.env.MOTO_PYTHON, motoServerPython(), 'python3', '/usr/bin/python3'].filter(
     (c): c is string => typeof c === 'string' && c !== '',
   );
   for (const candidate of candidates) {
