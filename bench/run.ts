@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseTransformOutput } from '../src/core/result-parsing.js';
+import { applyRunDefaults } from '../src/core/run-defaults.js';
 import type { RunRequest } from '../src/core/run-request.js';
 import { FileObjectStore } from '../src/local/file-object-store.js';
 import { LOCAL_BUCKET, LocalPipeline } from '../src/local/local-pipeline.js';
@@ -303,7 +304,7 @@ async function main(): Promise<void> {
     splitType: 'Line',
     compressionType: 'None',
     accept: 'text/csv',
-    results: { ...runRequest.results, table: 'predictions', resultsPrefix: 's3://bench/results/' },
+    results: { ...applyRunDefaults(runRequest).results, resultsPrefix: 's3://bench/results/' },
   };
   // Warm, like (1) and (2): one untimed pass, then the median of three.
   const parseRates: number[] = [];

@@ -35,6 +35,10 @@ export type SchemaName = keyof typeof SCHEMAS;
 const ajv = new Ajv({ allErrors: true, coerceTypes: false, useDefaults: false, strict: false });
 for (const schema of Object.values(SCHEMAS)) ajv.addSchema(schema);
 const compiled = new Map<SchemaName, ValidateFunction>();
+// A second instance, for the one place defaults are applied: the `default` keywords of a schema are
+// the one home of each default, so no code repeats them.
+const ajvWithDefaults = new Ajv({ allErrors: true, coerceTypes: false, useDefaults: true, strict: false });
+for (const schema of Object.values(SCHEMAS)) ajvWithDefaults.addSchema(schema);
 
 /**
  * Checks a value against one of the project's schemas.
@@ -63,4 +67,16 @@ function describeError(error: ErrorObject): string {
   if (error.keyword === 'enum')
     return `${where} must be one of ${(params.allowedValues as unknown[]).join(', ')}`;
   return `${where} ${error.message ?? 'is invalid'}`;
+}
+
+/**
+ * A copy of a value with every missing property that has a `default` in the schema set to it (objects
+ * given `"default": {}` are created, so their own defaults apply too). The input is untouched. Only
+ * fills defaults: checking the value is {@link validateAgainstSchema}'s job (the Lambda middleware runs
+ * it first), so a caller may fill the defaults of a value whose other problems it reports itself.
+ */
+export function withSchemaDefaults<T>(name: SchemaName, value: unknown): T {
+  const copy = structuredClone(value);
+  (ajvWithDefaults.getSchema(SCHEMAS[name].$id) as ValidateFunction)(copy);
+  return copy as T;
 }

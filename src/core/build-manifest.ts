@@ -16,6 +16,7 @@ import {
   runResultsPrefix,
 } from './run-attempt.js';
 import { checkOutputKeyCollisions, checkRunRequest, usesXGBoostContainer } from './run-checks.js';
+import { applyRunDefaults, type ResolvedRunRequest } from './run-defaults.js';
 import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
 import { joinS3Uri, parseS3Uri } from './s3-uri.js';
 import type { TransformJobRequest } from './transform-job.js';
@@ -94,10 +95,6 @@ export interface RunPlan {
   warnings?: string[];
 }
 
-const DEFAULT_OBJECTS_PER_SHARD = 500;
-/** SageMaker's default quota for transform instances is small; 10 jobs at once stays within most. */
-const DEFAULT_MAX_CONCURRENT_JOBS = 10;
-
 /**
  * Plans a run: lists the input, cuts it into shards of at most `objectsPerShard` objects, writes one
  * manifest per shard under `runs/<runId>/manifests/`, and plans every transform job (shard × model
@@ -118,7 +115,9 @@ const DEFAULT_MAX_CONCURRENT_JOBS = 10;
  * @throws ObjectNotFoundError when the input names a single object that does not exist.
  */
 export async function buildManifest(event: BuildManifestEvent, deps: BuildManifestDeps): Promise<RunPlan> {
-  const { request, executionName } = event;
+  const { executionName } = event;
+  // The one place defaults are applied: everything below, and every later state, reads them from here.
+  const request = applyRunDefaults(event.request);
   const { store, settings } = deps;
   const { warnings } = checkRunRequest(request, {
     deployment: settings,
@@ -137,7 +136,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
     prefix,
     objects.map((o) => o.uri),
   );
-  const shardSize = request.objectsPerShard ?? DEFAULT_OBJECTS_PER_SHARD;
+  const shardSize = request.objectsPerShard;
   const shards: { shardId: string; manifestUri: string }[] = [];
   for (let start = 0, n = 0; start < objects.length; start += shardSize, n += 1) {
     const shardId = String(n).padStart(4, '0');
@@ -168,7 +167,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
 
   const table: ResultsTableRef = {
     database: settings.database,
-    table: request.results?.table ?? 'predictions',
+    table: request.results.table,
     resultsPrefix: `s3://${settings.bucket}/results/`,
   };
   const attempt = attemptId.slice(0, 6);
@@ -200,24 +199,24 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
           shardId: shard.shardId,
           inputManifestUri: shard.manifestUri,
           transformOutputPath: transformRequest.TransformOutput.S3OutputPath,
-          contentType: transformRequest.TransformInput.ContentType ?? 'text/csv',
-          splitType: transformRequest.TransformInput.SplitType ?? 'Line',
-          compressionType: transformRequest.TransformInput.CompressionType ?? 'None',
-          accept: transformRequest.TransformOutput.Accept ?? 'text/csv',
+          contentType: request.transform.ContentType,
+          splitType: request.transform.SplitType,
+          compressionType: request.transform.CompressionType,
+          accept: request.transform.Accept,
           ...outputSelectionOf(model, transformRequest.Environment),
           ...(transformRequest.DataProcessing.JoinSource === 'Input' ? { joinSource: 'Input' as const } : {}),
-          ...(request.transform?.DataProcessing?.InputFilter !== undefined
+          ...(request.transform.DataProcessing.InputFilter !== undefined
             ? { inputFilter: request.transform.DataProcessing.InputFilter }
             : {}),
           results: {
             table: table.table,
             resultsPrefix: table.resultsPrefix,
-            threshold: request.results?.threshold ?? 0.5,
-            ...(request.results?.labels ? { labels: request.results.labels } : {}),
-            ...(request.results?.featureNames ? { featureNames: request.results.featureNames } : {}),
-            ...(request.results?.idColumn ? { idColumn: request.results.idColumn } : {}),
-            ...(request.results?.actualColumn ? { actualColumn: request.results.actualColumn } : {}),
-            ...(request.results?.storeFeatures === false ? { storeFeatures: false } : {}),
+            threshold: request.results.threshold,
+            ...(request.results.labels ? { labels: request.results.labels } : {}),
+            ...(request.results.featureNames ? { featureNames: request.results.featureNames } : {}),
+            ...(request.results.idColumn ? { idColumn: request.results.idColumn } : {}),
+            ...(request.results.actualColumn ? { actualColumn: request.results.actualColumn } : {}),
+            storeFeatures: request.results.storeFeatures,
           },
         },
       });
@@ -237,19 +236,15 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
       shards: shards.length,
     },
     modelsToCreate,
-    jobList: await writeJobList(
-      store,
-      attemptPrefix,
-      jobs,
-      request.maxConcurrentJobs ?? DEFAULT_MAX_CONCURRENT_JOBS,
-    ),
+    jobList: await writeJobList(store, attemptPrefix, jobs, request.maxConcurrentJobs),
     table,
-    queries: request.queries ?? ['summary'],
+    queries: request.queries,
     ...(warnings.length > 0 ? { warnings } : {}),
   };
   const planText = JSON.stringify(plan, null, 2);
   // The attempt's own copy first: cleanup reads it to find the attempt's result files.
   await store.put(joinS3Uri(attemptPrefix, ATTEMPT_PLAN), planText);
+  // The request as run, every default filled in: the report and later readers take them from here.
   await store.put(joinS3Uri(runPrefix, 'request.json'), JSON.stringify(request, null, 2));
   await store.put(joinS3Uri(runPrefix, 'plan.json'), planText);
   return plan;
@@ -273,12 +268,10 @@ function outputSelectionOf(
  * those columns from the model (the user should not have to write JSONPath to leave out a column the
  * results table already knows by name). Undefined when there is nothing to leave out.
  */
-function defaultInputFilter(request: RunRequest): string | undefined {
+function defaultInputFilter(request: ResolvedRunRequest): string | undefined {
   const results = request.results;
-  if (!results?.featureNames || request.transform?.DataProcessing?.InputFilter !== undefined)
-    return undefined;
-  const csv =
-    (request.transform?.ContentType ?? 'text/csv').split(';')[0]?.trim().toLowerCase() === 'text/csv';
+  if (!results.featureNames || request.transform.DataProcessing.InputFilter !== undefined) return undefined;
+  const csv = request.transform.ContentType.split(';')[0]?.trim().toLowerCase() === 'text/csv';
   return modelInputFilter(results.featureNames, [
     idColumnIndex(results, csv),
     actualColumnIndex(results, csv),
@@ -324,7 +317,7 @@ function isDataObject(uri: string): boolean {
 
 async function listInput(
   store: ObjectStore,
-  request: RunRequest,
+  request: ResolvedRunRequest,
 ): Promise<{ prefix: string; objects: ObjectInfo[] }> {
   const input = request.input;
   parseS3Uri(input);
@@ -358,7 +351,7 @@ async function listInput(
 }
 
 interface TransformRequestInput {
-  request: RunRequest;
+  request: ResolvedRunRequest;
   settings: PipelineSettings;
   modelName: string;
   jobName: string;
@@ -368,42 +361,44 @@ interface TransformRequestInput {
 }
 
 function transformRequestFor(input: TransformRequestInput): PlannedJob['transformRequest'] {
-  const t = input.request.transform ?? {};
+  // Every field is set (defaults applied by applyRunDefaults): the state machine's JSONPath Parameters
+  // cannot leave a field out. MaxConcurrentTransforms 0 asks SageMaker to take the container's
+  // /execution-parameters (or 1), as leaving it out does.
+  const t = input.request.transform;
   return {
     TransformJobName: input.jobName,
     ModelName: input.modelName,
-    BatchStrategy: t.BatchStrategy ?? 'MultiRecord',
-    MaxPayloadInMB: t.MaxPayloadInMB ?? 6,
-    // 0 asks SageMaker to take the container's /execution-parameters (or 1), as leaving it out does.
-    MaxConcurrentTransforms: t.MaxConcurrentTransforms ?? 0,
+    BatchStrategy: t.BatchStrategy,
+    MaxPayloadInMB: t.MaxPayloadInMB,
+    MaxConcurrentTransforms: t.MaxConcurrentTransforms,
     ModelClientConfig: {
-      InvocationsTimeoutInSeconds: t.ModelClientConfig?.InvocationsTimeoutInSeconds ?? 600,
-      InvocationsMaxRetries: t.ModelClientConfig?.InvocationsMaxRetries ?? 3,
+      InvocationsTimeoutInSeconds: t.ModelClientConfig.InvocationsTimeoutInSeconds,
+      InvocationsMaxRetries: t.ModelClientConfig.InvocationsMaxRetries,
     },
-    Environment: t.Environment ?? {},
+    Environment: t.Environment,
     TransformInput: {
       DataSource: { S3DataSource: { S3DataType: 'ManifestFile', S3Uri: input.manifestUri } },
-      ContentType: t.ContentType ?? 'text/csv',
-      CompressionType: t.CompressionType ?? 'None',
-      SplitType: t.SplitType ?? 'Line',
+      ContentType: t.ContentType,
+      CompressionType: t.CompressionType,
+      SplitType: t.SplitType,
     },
     TransformOutput: {
       S3OutputPath: input.outputPath,
-      Accept: t.Accept ?? 'text/csv',
-      AssembleWith: t.AssembleWith ?? 'Line',
+      Accept: t.Accept,
+      AssembleWith: t.AssembleWith,
       ...(input.settings.transformKmsKeyId ? { KmsKeyId: input.settings.transformKmsKeyId } : {}),
     },
     TransformResources: {
-      InstanceType: t.InstanceType ?? 'ml.m5.xlarge',
-      InstanceCount: t.InstanceCount ?? 1,
+      InstanceType: t.InstanceType,
+      InstanceCount: t.InstanceCount,
       ...(input.settings.transformVolumeKmsKeyId
         ? { VolumeKmsKeyId: input.settings.transformVolumeKmsKeyId }
         : {}),
     },
     DataProcessing: {
-      InputFilter: t.DataProcessing?.InputFilter ?? defaultInputFilter(input.request) ?? '$',
-      OutputFilter: t.DataProcessing?.OutputFilter ?? '$',
-      JoinSource: t.DataProcessing?.JoinSource ?? 'None',
+      InputFilter: t.DataProcessing.InputFilter ?? defaultInputFilter(input.request) ?? '$',
+      OutputFilter: t.DataProcessing.OutputFilter,
+      JoinSource: t.DataProcessing.JoinSource,
     },
     Tags: input.tags,
   };

@@ -63,8 +63,8 @@ export interface ParseTransformOutputRequest {
     table: string;
     /** `s3://bucket/results/` */
     resultsPrefix: string;
-    /** Binary models: the score at or above which the label is `labels[1]`. Default 0.5. */
-    threshold?: number;
+    /** Binary models: the score at or above which the label is `labels[1]` (BuildManifest applies the default). */
+    threshold: number;
     /**
      * Class names. Two labels and one score per record: binary, the score is the probability of
      * `labels[1]`. A score per class: multiclass, the label is the arg-max class. More than two labels
@@ -98,7 +98,6 @@ export interface ParseTransformOutputDeps {
 
 const RUN_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const SHARD_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const DEFAULT_THRESHOLD = 0.5;
 
 /**
  * Joins each input record with its prediction and writes the rows as JSON lines to the attempt's folder
@@ -214,7 +213,7 @@ function readSettings(request: ParseTransformOutputRequest): Settings {
     throw new InvalidInputError(`CompressionType must be None or Gzip, got "${request.compressionType}"`);
   }
   const { labels, featureNames, idColumn, actualColumn } = request.results;
-  const threshold = request.results.threshold ?? DEFAULT_THRESHOLD;
+  const threshold = request.results.threshold;
   if (!Number.isFinite(threshold)) throw new InvalidInputError(`threshold must be a number`);
   if (labels && (labels.length < 2 || new Set(labels).size !== labels.length)) {
     throw new InvalidInputError(

@@ -1,6 +1,12 @@
 import { InvalidInputError } from '../errors.js';
 import { actualColumnIndex, idColumnIndex } from './results-table.js';
+import { applyRunDefaults, type ResolvedRunRequest } from './run-defaults.js';
 import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
+import {
+  concurrentPayloadProblem,
+  MAX_PAYLOAD_IN_MB_LIMIT,
+  maxPayloadZeroProblem,
+} from './transform-rules.js';
 
 /**
  * Plan-time checks: every rule that can be checked from the run request alone runs here, in
@@ -21,21 +27,24 @@ export interface RunCheckContext {
 }
 
 /**
- * Runs every plan-time check on a run request (already schema-valid).
+ * Runs every plan-time check on a run request (already schema-valid). The rules read the request with
+ * its defaults (applyRunDefaults: BuildManifest passes it so; applying them again is a no-op), so no
+ * rule here repeats a default.
  *
  * @throws InvalidInputError naming the first field that cannot work and how to fix it.
  */
-export function checkRunRequest(request: RunRequest, context: RunCheckContext = {}): RunCheckResult {
+export function checkRunRequest(given: RunRequest, context: RunCheckContext = {}): RunCheckResult {
+  const request = applyRunDefaults(given);
   if (context.deployment) checkRequestAgainstDeployment(request, context.deployment);
   checkVariants(request);
-  checkTransformConcurrency(request);
+  checkTransformConcurrency(request, given);
   checkQueries(request, context.knownQueries);
   checkResultsSettings(request);
   return checkAwsAndContainerRules(request);
 }
 
 /** Two variants with one name would write one partition: the second would silently replace the first. */
-function checkVariants(request: RunRequest): void {
+function checkVariants(request: ResolvedRunRequest): void {
   const seen = new Set<string>();
   for (const [index, model] of request.models.entries()) {
     if (seen.has(model.variant)) {
@@ -47,11 +56,6 @@ function checkVariants(request: RunRequest): void {
   }
 }
 
-/** SageMaker's limit on MaxConcurrentTransforms × MaxPayloadInMB (CreateTransformJob), in MB. */
-export const CONCURRENCY_PAYLOAD_LIMIT_MB = 100;
-/** MaxPayloadInMB when the request leaves it out (SageMaker's default; the planned jobs carry it). */
-const DEFAULT_MAX_PAYLOAD_IN_MB = 6;
-
 /**
  * SageMaker refuses a CreateTransformJob whose MaxConcurrentTransforms × MaxPayloadInMB exceeds 100 MB:
  * on AWS the run would fail at its first job, after its models were created. The transform settings
@@ -59,28 +63,30 @@ const DEFAULT_MAX_PAYLOAD_IN_MB = 6;
  * unset MaxConcurrentTransforms is planned as 0 (the container's /execution-parameters decide), which
  * SageMaker does not count; an unset MaxPayloadInMB is planned as 6.
  */
-function checkTransformConcurrency(request: RunRequest): void {
-  const t = request.transform ?? {};
-  const concurrency = t.MaxConcurrentTransforms ?? 0;
-  const payload = t.MaxPayloadInMB ?? DEFAULT_MAX_PAYLOAD_IN_MB;
-  if (concurrency * payload <= CONCURRENCY_PAYLOAD_LIMIT_MB) return;
+function checkTransformConcurrency(request: ResolvedRunRequest, given: RunRequest): void {
+  const concurrency = request.transform.MaxConcurrentTransforms;
+  const payload = request.transform.MaxPayloadInMB;
+  // The rule itself is src/core/transform-rules.ts's (0 concurrency: the container decides, not counted).
+  if (concurrentPayloadProblem(concurrency || undefined, payload) === undefined) return;
   const payloadText =
-    t.MaxPayloadInMB === undefined ? `MaxPayloadInMB (unset: ${payload})` : `MaxPayloadInMB ${payload}`;
+    given.transform?.MaxPayloadInMB === undefined
+      ? `MaxPayloadInMB (unset: ${payload})`
+      : `MaxPayloadInMB ${payload}`;
   const variants = request.models.map((m) => `"${m.variant}"`).join(', ');
   // Over the limit, both are positive: either can be lowered.
   const fixes = [
-    `transform.MaxConcurrentTransforms at most ${Math.floor(CONCURRENCY_PAYLOAD_LIMIT_MB / payload)}`,
-    `transform.MaxPayloadInMB at most ${Math.floor(CONCURRENCY_PAYLOAD_LIMIT_MB / concurrency)}`,
+    `transform.MaxConcurrentTransforms at most ${Math.floor(MAX_PAYLOAD_IN_MB_LIMIT / payload)}`,
+    `transform.MaxPayloadInMB at most ${Math.floor(MAX_PAYLOAD_IN_MB_LIMIT / concurrency)}`,
   ];
   throw new InvalidInputError(
     `transform.MaxConcurrentTransforms ${concurrency} × transform.${payloadText} = ${concurrency * payload} MB, ` +
-      `over SageMaker's limit of ${CONCURRENCY_PAYLOAD_LIMIT_MB} MB (CreateTransformJob refuses it, for the jobs ` +
+      `over SageMaker's limit of ${MAX_PAYLOAD_IN_MB_LIMIT} MB (CreateTransformJob refuses it, for the jobs ` +
       `of variant${request.models.length > 1 ? 's' : ''} ${variants}): set ${fixes.join(', or ')}`,
   );
 }
 
 /** A query name RunQueries cannot load would fail the run after every job ran (and was billed). */
-function checkQueries(request: RunRequest, known: readonly string[] | undefined): void {
+function checkQueries(request: ResolvedRunRequest, known: readonly string[] | undefined): void {
   if (!known || !request.queries) return;
   const unknown = request.queries.filter((name) => !known.includes(name));
   if (unknown.length > 0) {
@@ -94,11 +100,11 @@ function checkQueries(request: RunRequest, known: readonly string[] | undefined)
 const PARSEABLE_TYPES = ['text/csv', 'application/jsonlines', 'application/json'];
 
 /** Results settings ParseResults would reject after the jobs ran, checked against the transform settings. */
-function checkResultsSettings(request: RunRequest): void {
-  const t = request.transform ?? {};
-  const contentType = mediaType(t.ContentType ?? 'text/csv');
-  const accept = mediaType(t.Accept ?? 'text/csv');
-  const splitType = t.SplitType ?? 'Line';
+function checkResultsSettings(request: ResolvedRunRequest): void {
+  const t = request.transform;
+  const contentType = mediaType(t.ContentType);
+  const accept = mediaType(t.Accept);
+  const splitType = t.SplitType;
   if (splitType !== 'Line') {
     throw new InvalidInputError(
       `transform.SplitType is ${splitType}, but the results are joined record by record with the input: use SplitType Line`,
@@ -114,7 +120,7 @@ function checkResultsSettings(request: RunRequest): void {
       `transform.Accept ${t.Accept} cannot be read by ParseResults: use text/csv or application/jsonlines`,
     );
   }
-  const results = request.results ?? {};
+  const results = request.results;
   if (results.threshold !== undefined && !(results.threshold >= 0 && results.threshold <= 1)) {
     throw new InvalidInputError(
       `results.threshold ${results.threshold} is not a probability: use a number from 0 to 1`,
@@ -180,9 +186,10 @@ export interface RunCheckResult {
  * AWS's and the XGBoost container's rules (h3-xgboost). Throws InvalidInputError listing every problem
  * found; returns the warnings (things that are allowed but will likely fail on AWS).
  */
-function checkAwsAndContainerRules(request: RunRequest): RunCheckResult {
+function checkAwsAndContainerRules(request: ResolvedRunRequest): RunCheckResult {
   const problems: string[] = [];
   const warnings: string[] = [];
+  problems.push(...transformRuleProblems(request));
   problems.push(...jsonPathLimitProblems(request));
   problems.push(...resultsDataProcessingProblems(request));
   const container = builtInXGBoostContainerFindings(request);
@@ -194,6 +201,23 @@ function checkAwsAndContainerRules(request: RunRequest): RunCheckResult {
   return { warnings };
 }
 
+/**
+ * CreateTransformJob's MaxPayloadInMB-0 rule (src/core/transform-rules.ts) on the run's transform
+ * settings: every job of the run would fail, after its models were created. (The concurrency × payload
+ * rule is {@link checkTransformConcurrency}, which names the variants.)
+ */
+export function transformRuleProblems(request: ResolvedRunRequest): string[] {
+  const t = request.transform;
+  const problems: string[] = [];
+  const zero = maxPayloadZeroProblem(t.MaxPayloadInMB, t.SplitType, 'transform.MaxPayloadInMB');
+  if (zero) {
+    problems.push(
+      `${zero}; the results are joined with the input record by record (SplitType Line): set transform.MaxPayloadInMB from 1 to ${MAX_PAYLOAD_IN_MB_LIMIT}`,
+    );
+  }
+  return problems;
+}
+
 /** AWS's limit on DataProcessing JSONPath expressions (CreateTransformJob: JsonPath, max length 63). */
 export const JSON_PATH_MAX_LENGTH = 63;
 
@@ -202,10 +226,9 @@ export const JSON_PATH_MAX_LENGTH = 63;
  * multi-range slices such as `[0:2,246:]` (aws/sagemaker-python-sdk#1112); no `_` in member names for
  * JSON lines input (aws/aws-sdk#184).
  */
-export function jsonPathLimitProblems(request: RunRequest): string[] {
-  const processing = request.transform?.DataProcessing;
-  if (!processing) return [];
-  const contentType = mediaType(request.transform?.ContentType ?? 'text/csv');
+export function jsonPathLimitProblems(request: ResolvedRunRequest): string[] {
+  const processing = request.transform.DataProcessing;
+  const contentType = mediaType(request.transform.ContentType);
   const problems: string[] = [];
   for (const field of ['InputFilter', 'OutputFilter'] as const) {
     const path = processing[field];
@@ -244,9 +267,9 @@ export function jsonPathLimitProblems(request: RunRequest): string[] {
  * (InputFilter) are handled; an OutputFilter would cut the prediction or the input out of the output
  * the results are built from, so it is refused.
  */
-export function resultsDataProcessingProblems(request: RunRequest): string[] {
-  const outputFilter = request.transform?.DataProcessing?.OutputFilter;
-  if (outputFilter === undefined || outputFilter.trim() === '$') return [];
+export function resultsDataProcessingProblems(request: ResolvedRunRequest): string[] {
+  const outputFilter = request.transform.DataProcessing.OutputFilter;
+  if (outputFilter.trim() === '$') return [];
   return [
     `transform.DataProcessing.OutputFilter "${outputFilter}": ParseResults builds each result row from the whole output (the prediction, after the input when JoinSource is Input), so an OutputFilter would make rows wrong; leave it unset: the results table already joins each record with its prediction and results.idColumn keeps an id`,
   ];
@@ -263,7 +286,7 @@ export function usesXGBoostContainer(model: ModelVariant): boolean {
  * text/libsvm only (JSON and JSON lines get 415), and bodies over MAX_CONTENT_LENGTH (6 MiB unless the
  * model's Environment raises it) get 413 whatever the job's MaxPayloadInMB.
  */
-export function builtInXGBoostContainerFindings(request: RunRequest): {
+export function builtInXGBoostContainerFindings(request: ResolvedRunRequest): {
   problems: string[];
   warnings: string[];
 } {
@@ -272,18 +295,18 @@ export function builtInXGBoostContainerFindings(request: RunRequest): {
   const problems: string[] = [];
   const warnings: string[] = [];
   const names = variants.map((v) => `"${v.variant}"`).join(', ');
-  const contentType = mediaType(request.transform?.ContentType ?? 'text/csv');
+  const contentType = mediaType(request.transform.ContentType);
   if (!['text/csv', 'csv', 'text/libsvm', 'libsvm', 'text/x-libsvm'].includes(contentType)) {
     problems.push(
-      `transform.ContentType ${request.transform?.ContentType}: the SageMaker XGBoost container (variant ${names}) reads text/csv and text/libsvm only and answers 415 to ${contentType}; send CSV (ContentType "text/csv")`,
+      `transform.ContentType ${request.transform.ContentType}: the SageMaker XGBoost container (variant ${names}) reads text/csv and text/libsvm only and answers 415 to ${contentType}; send CSV (ContentType "text/csv")`,
     );
   }
-  const payload = request.transform?.MaxPayloadInMB;
+  const payload = request.transform.MaxPayloadInMB;
   for (const variant of variants) {
     const raised =
-      request.transform?.Environment?.MAX_CONTENT_LENGTH ?? variant.environment?.MAX_CONTENT_LENGTH;
+      request.transform.Environment.MAX_CONTENT_LENGTH ?? variant.environment?.MAX_CONTENT_LENGTH;
     const limitMiB = raised === undefined ? 6 : Math.trunc(Number(raised) / (1024 * 1024));
-    if (payload !== undefined && (payload === 0 || payload > limitMiB)) {
+    if (payload === 0 || payload > limitMiB) {
       warnings.push(
         `transform.MaxPayloadInMB ${payload}: the SageMaker XGBoost container of variant "${variant.variant}" refuses requests over ${limitMiB} MiB (MAX_CONTENT_LENGTH) with 413; set MaxPayloadInMB to ${limitMiB} or less, or raise MAX_CONTENT_LENGTH in the model's environment`,
       );

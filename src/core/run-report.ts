@@ -1,5 +1,6 @@
 import type { QueryRow } from '../ports.js';
 import type { CompletionStatistics } from './completion.js';
+import { DEFAULT_THRESHOLD, type ResolvedRunRequest } from './run-defaults.js';
 import {
   count,
   duration,
@@ -14,7 +15,6 @@ import {
   reportPage,
   table,
 } from './run-report-html.js';
-import type { RunRequest } from './run-request.js';
 
 /** A named query's answer. */
 export interface ReportQueryResult {
@@ -29,7 +29,8 @@ export interface RunReportInput {
   executionName: string;
   startedAt: string;
   finishedAt: string;
-  request: RunRequest | undefined;
+  /** The request as run (request.json, defaults applied), or undefined when it was not saved. */
+  request: ResolvedRunRequest | undefined;
   /** `database.table` */
   table: string;
   completion: CompletionStatistics;
@@ -67,7 +68,7 @@ export function renderRunReport(input: RunReportInput): string {
   const kinds = new Map(variants.map((v) => [v, modelKind(v, input)]));
   const seconds = (Date.parse(input.finishedAt) - Date.parse(input.startedAt)) / 1000;
   const c = input.completion;
-  const threshold = input.request?.results?.threshold ?? 0.5;
+  const threshold = thresholdOf(input.request);
   const anyBinary = [...kinds.values()].includes('binary');
   return reportPage(
     `Run ${esc(input.runId)} report`,
@@ -133,9 +134,9 @@ function modelKind(variant: string, input: RunReportInput): Kind {
 }
 
 /** One sentence saying what `score` (and `label`) mean for this kind of model. */
-function scoreMeaning(kind: Kind, request: RunRequest | undefined): string {
+function scoreMeaning(kind: Kind, request: ResolvedRunRequest | undefined): string {
   const labels = request?.results?.labels;
-  const threshold = readable(request?.results?.threshold ?? 0.5);
+  const threshold = readable(thresholdOf(request));
   if (kind === 'binary') {
     const positive = labels?.[1] ?? '1';
     const negative = labels?.[0] ?? '0';
@@ -174,7 +175,7 @@ const METRIC_NAMES: Record<string, string> = {
 function evaluationSection(
   variants: string[],
   evaluation: readonly QueryRow[],
-  request: RunRequest | undefined,
+  request: ResolvedRunRequest | undefined,
 ): string {
   if (evaluation.length === 0) {
     return request?.results?.actualColumn
@@ -189,7 +190,7 @@ function evaluationSection(
       const figures = rows.filter((r) => r.metric !== 'count');
       const measured = figures[0]?.records;
       return `<h3>${esc(variant)} (${esc(String(rows[0]?.model_kind))}, ${count(measured)} records with a true outcome)</h3>
-${cells.length > 0 ? `<p class="meta">Confusion matrix: true class down, predicted class across${rows[0]?.model_kind === 'binary' ? ` (at the threshold ${esc(readable(request?.results?.threshold ?? 0.5))})` : ''}.</p>\n${matrix(cells, { row: 'actual_class', column: 'predicted_class', value: 'value' }, { corner: 'true \\ predicted' }, `confusion-${variant}`)}` : ''}
+${cells.length > 0 ? `<p class="meta">Confusion matrix: true class down, predicted class across${rows[0]?.model_kind === 'binary' ? ` (at the threshold ${esc(readable(thresholdOf(request)))})` : ''}.</p>\n${matrix(cells, { row: 'actual_class', column: 'predicted_class', value: 'value' }, { corner: 'true \\ predicted' }, `confusion-${variant}`)}` : ''}
 ${table(
   ['Metric', 'Value'],
   figures.map((r) => [
@@ -367,7 +368,7 @@ function parameters(input: RunReportInput, kinds: Map<string, Kind>): [string, s
       k,
       typeof v === 'object' ? JSON.stringify(v) : String(v),
     ]),
-    ...(anyBinary ? [['Threshold', String(results?.threshold ?? 0.5)] as [string, string]] : []),
+    ...(anyBinary ? [['Threshold', String(thresholdOf(request))] as [string, string]] : []),
     ['Labels', (results?.labels ?? []).join(', ') || '(none)'],
     ...(results?.idColumn ? [['Id column', results.idColumn] as [string, string]] : []),
     ...(results?.actualColumn ? [['True outcome column', results.actualColumn] as [string, string]] : []),
@@ -391,4 +392,9 @@ function summaryTable(summary: ReportQueryResult | undefined): string {
       }),
     ),
   );
+}
+
+/** The run's threshold: BuildManifest saved it with the request; a run without request.json had the default. */
+function thresholdOf(request: ResolvedRunRequest | undefined): number {
+  return request?.results.threshold ?? DEFAULT_THRESHOLD;
 }

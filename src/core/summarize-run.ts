@@ -2,6 +2,7 @@ import type { ObjectStore, PartitionDefinition, QueryEngine, QueryRow } from '..
 import type { ResultsTableRef } from './build-manifest.js';
 import { completionStatistics, type JobResources } from './completion.js';
 import { type JobListItem, type JobListPointer, readJobResults } from './job-results.js';
+import { applyRunDefaults } from './run-defaults.js';
 import { runNamedQueries } from './run-queries.js';
 import { REPORT_QUERIES, renderRunReport } from './run-report.js';
 import type { RunRequest } from './run-request.js';
@@ -77,7 +78,10 @@ export async function summarizeRun(
     displayUri?: (uri: string) => string;
   },
 ): Promise<RunSummary> {
-  const request = await readJson<RunRequest>(deps.store, joinS3Uri(event.runPrefix, 'request.json'));
+  // Saved with its defaults by BuildManifest; applying them again (idempotent) also reads a run saved
+  // before the defaults were.
+  const saved = await readJson<RunRequest>(deps.store, joinS3Uri(event.runPrefix, 'request.json'));
+  const request = saved === undefined ? undefined : applyRunDefaults(saved);
   const jobResults = await readJobResults(deps.store, event.jobList.resultsPrefix, event.jobList.jobs);
   // The planned jobs (instance types and counts for the cost basis) are in the attempt's job list.
   const plannedJobs =

@@ -9,15 +9,13 @@ import {
   type RecordProcessor,
   recordFormatOf,
 } from '../core/data-processing.js';
+import { SAGEMAKER_DEFAULTS } from '../core/run-defaults.js';
 import type { AssembleWith, BatchStrategy, SplitType, TransformJobRequest } from '../core/transform-job.js';
+import { MAX_PAYLOAD_IN_MB_LIMIT, maxPayloadZeroProblem } from '../core/transform-rules.js';
 import { TransformJobFailedError } from '../errors.js';
 import type { ExecutionParameters } from '../ports.js';
 
 const MIB = 1024 * 1024;
-/** SageMaker's documented defaults when neither the request nor the container says otherwise. */
-export const DEFAULT_MAX_PAYLOAD_IN_MB = 6;
-export const DEFAULT_TIMEOUT_SECONDS = 600;
-export const DEFAULT_MAX_RETRIES = 3;
 
 /** The settings a job actually ran with, after the request, /execution-parameters and defaults. */
 export interface EffectiveSettings {
@@ -87,10 +85,14 @@ export function effectiveSettings(
   }
   if (
     containerPayload !== undefined &&
-    !(Number.isInteger(containerPayload) && containerPayload >= 0 && containerPayload <= 100)
+    !(
+      Number.isInteger(containerPayload) &&
+      containerPayload >= 0 &&
+      containerPayload <= MAX_PAYLOAD_IN_MB_LIMIT
+    )
   ) {
     throw new TransformJobFailedError(
-      `/execution-parameters returned an invalid MaxPayloadInMB: ${String(containerPayload)} (0..100)`,
+      `/execution-parameters returned an invalid MaxPayloadInMB: ${String(containerPayload)} (0..${MAX_PAYLOAD_IN_MB_LIMIT})`,
     );
   }
   const pick = <T>(
@@ -111,19 +113,19 @@ export function effectiveSettings(
   const [batchStrategy, strategySource] = pick<BatchStrategy>(
     fromRequest.batchStrategy,
     containerStrategy,
-    'MultiRecord',
+    SAGEMAKER_DEFAULTS.BatchStrategy,
   );
   const [maxPayloadInMB, payloadSource] = pick(
     fromRequest.maxPayloadInMB,
     containerPayload,
-    DEFAULT_MAX_PAYLOAD_IN_MB,
+    SAGEMAKER_DEFAULTS.MaxPayloadInMB,
   );
-  const splitType = request.TransformInput.SplitType ?? 'None';
-  if (maxPayloadInMB === 0 && splitType !== 'None') {
-    throw new TransformJobFailedError(
-      `MaxPayloadInMB 0 (from the ${payloadSource}) requires SplitType None, but the job uses SplitType ${splitType}`,
-    );
-  }
+  const zeroPayload = maxPayloadZeroProblem(
+    maxPayloadInMB,
+    request.TransformInput.SplitType,
+    `the ${payloadSource}`,
+  );
+  if (zeroPayload) throw new TransformJobFailedError(zeroPayload);
   return {
     maxConcurrentTransforms,
     batchStrategy,
@@ -160,8 +162,11 @@ export function makePlan(request: TransformJobRequest, settings: EffectiveSettin
     contentType: request.TransformInput.ContentType ?? 'application/octet-stream',
     accept: request.TransformOutput.Accept,
     assembleWith,
-    timeoutMs: (request.ModelClientConfig?.InvocationsTimeoutInSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
-    maxRetries: request.ModelClientConfig?.InvocationsMaxRetries ?? DEFAULT_MAX_RETRIES,
+    // SageMaker's defaults, for a request that leaves them out (BuildManifest's requests never do).
+    timeoutMs:
+      (request.ModelClientConfig?.InvocationsTimeoutInSeconds ??
+        SAGEMAKER_DEFAULTS.InvocationsTimeoutInSeconds) * 1000,
+    maxRetries: request.ModelClientConfig?.InvocationsMaxRetries ?? SAGEMAKER_DEFAULTS.InvocationsMaxRetries,
     settings,
     maxPayloadBytes: settings.maxPayloadInMB * MIB,
     processor,

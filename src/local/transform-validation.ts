@@ -1,14 +1,16 @@
 import { dataProcessingErrors } from '../core/data-processing.js';
 import type { TransformJobRequest } from '../core/transform-job.js';
+import {
+  concurrentPayloadProblem,
+  MAX_PAYLOAD_IN_MB_LIMIT,
+  maxPayloadZeroProblem,
+} from '../core/transform-rules.js';
 import { InvalidInputError } from '../errors.js';
 
 /** SageMaker's pattern for TransformJobName and ModelName (1–63 characters). */
 const NAME_PATTERN = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 const S3_URI_PATTERN = /^s3:\/\/([^/]+)\/?(.*)$/;
 const ENV_KEY_PATTERN = /^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$/;
-
-/** The largest MaxPayloadInMB SageMaker accepts. */
-export const MAX_PAYLOAD_IN_MB_LIMIT = 100;
 
 function enumError(value: unknown, at: string, allowed: readonly string[]): string | undefined {
   if (value === undefined || (typeof value === 'string' && allowed.includes(value))) return undefined;
@@ -69,14 +71,8 @@ export function validateTransformJobRequest(request: TransformJobRequest): void 
   errors.push(intError(r.MaxConcurrentTransforms, 'maxConcurrentTransforms', 0));
   errors.push(intError(r.MaxPayloadInMB, 'maxPayloadInMB', 0, MAX_PAYLOAD_IN_MB_LIMIT));
   errors.push(enumError(r.BatchStrategy, 'batchStrategy', ['MultiRecord', 'SingleRecord']));
-  if (
-    typeof r.MaxConcurrentTransforms === 'number' &&
-    typeof r.MaxPayloadInMB === 'number' &&
-    r.MaxConcurrentTransforms * r.MaxPayloadInMB > MAX_PAYLOAD_IN_MB_LIMIT
-  ) {
-    errors.push(
-      `MaxConcurrentTransforms * MaxPayloadInMB (${r.MaxConcurrentTransforms} * ${r.MaxPayloadInMB}) must not exceed ${MAX_PAYLOAD_IN_MB_LIMIT} MB`,
-    );
+  if (typeof r.MaxConcurrentTransforms === 'number' && typeof r.MaxPayloadInMB === 'number') {
+    errors.push(concurrentPayloadProblem(r.MaxConcurrentTransforms, r.MaxPayloadInMB));
   }
   if (r.ModelClientConfig !== undefined) {
     errors.push(
@@ -130,11 +126,7 @@ export function validateTransformJobRequest(request: TransformJobRequest): void 
     errors.push(
       enumError(input.SplitType, 'transformInput.splitType', ['None', 'Line', 'RecordIO', 'TFRecord']),
     );
-    if (r.MaxPayloadInMB === 0 && (input.SplitType ?? 'None') !== 'None') {
-      errors.push(
-        `MaxPayloadInMB 0 (the whole object streamed with HTTP chunked encoding) requires SplitType None, got ${input.SplitType}`,
-      );
-    }
+    errors.push(maxPayloadZeroProblem(r.MaxPayloadInMB, input.SplitType, 'the request'));
   }
   const output = r.TransformOutput;
   if (!output) {

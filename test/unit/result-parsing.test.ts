@@ -74,7 +74,7 @@ function request(overrides: Partial<ParseTransformOutputRequest> = {}): ParseTra
     compressionType: 'None',
     accept: 'text/csv',
     ...rest,
-    results: { table: 'predictions', resultsPrefix: 's3://bucket/results/', ...results },
+    results: { table: 'predictions', resultsPrefix: 's3://bucket/results/', threshold: 0.5, ...results },
   };
 }
 
@@ -143,6 +143,7 @@ describe('parseTransformOutput', () => {
         results: {
           table: 'predictions',
           resultsPrefix: 's3://bucket/results/',
+          threshold: 0.5,
           labels: ['ok', 'fraud'],
           storeFeatures: false,
         },
@@ -161,6 +162,7 @@ describe('parseTransformOutput', () => {
         results: {
           table: 'predictions',
           resultsPrefix: 's3://bucket/results/',
+          threshold: 0.5,
           featureNames: ['id', 'f1', 'f2'],
           idColumn: 'id',
           storeFeatures: false,
@@ -213,6 +215,7 @@ describe('parseTransformOutput', () => {
         results: {
           table: 'predictions',
           resultsPrefix: 's3://bucket/results/',
+          threshold: 0.5,
           labels: ['setosa', 'versicolor', 'virginica'],
         },
       }),
@@ -239,7 +242,12 @@ describe('parseTransformOutput', () => {
 
     await parseTransformOutput(
       request({
-        results: { table: 'predictions', resultsPrefix: 's3://bucket/results/', labels: ['a', 'b', 'c'] },
+        results: {
+          table: 'predictions',
+          resultsPrefix: 's3://bucket/results/',
+          threshold: 0.5,
+          labels: ['a', 'b', 'c'],
+        },
       }),
       { store },
     );
@@ -260,7 +268,12 @@ describe('parseTransformOutput', () => {
       request({
         contentType: 'application/jsonlines',
         accept: 'application/jsonlines',
-        results: { table: 'predictions', resultsPrefix: 's3://bucket/results/', labels: ['no', 'yes'] },
+        results: {
+          table: 'predictions',
+          resultsPrefix: 's3://bucket/results/',
+          threshold: 0.5,
+          labels: ['no', 'yes'],
+        },
       }),
       { store },
     );
@@ -288,6 +301,7 @@ describe('parseTransformOutput', () => {
         results: {
           table: 'predictions',
           resultsPrefix: 's3://bucket/results/',
+          threshold: 0.5,
           featureNames: ['customer', 'a', 'b'],
           idColumn: 'customer',
         },
@@ -309,6 +323,7 @@ describe('parseTransformOutput', () => {
         results: {
           table: 'predictions',
           resultsPrefix: 's3://bucket/results/',
+          threshold: 0.5,
           featureNames: ['id', 'f1', 'f2'],
           idColumn: 'id',
         },
@@ -453,7 +468,12 @@ describe('parseTransformOutput', () => {
     await expect(
       parseTransformOutput(
         request({
-          results: { table: 'predictions', resultsPrefix: 's3://bucket/results/', featureNames: ['x', 'y'] },
+          results: {
+            table: 'predictions',
+            resultsPrefix: 's3://bucket/results/',
+            threshold: 0.5,
+            featureNames: ['x', 'y'],
+          },
         }),
         { store },
       ),
@@ -468,7 +488,12 @@ describe('parseTransformOutput', () => {
     await expect(
       parseTransformOutput(
         request({
-          results: { table: 'predictions', resultsPrefix: 's3://bucket/results/', featureNames: ['x', 'y'] },
+          results: {
+            table: 'predictions',
+            resultsPrefix: 's3://bucket/results/',
+            threshold: 0.5,
+            featureNames: ['x', 'y'],
+          },
         }),
         { store },
       ),
@@ -483,7 +508,12 @@ describe('parseTransformOutput', () => {
     await expect(
       parseTransformOutput(
         request({
-          results: { table: 'predictions', resultsPrefix: 's3://bucket/results/', labels: ['a', 'b', 'c'] },
+          results: {
+            table: 'predictions',
+            resultsPrefix: 's3://bucket/results/',
+            threshold: 0.5,
+            labels: ['a', 'b', 'c'],
+          },
         }),
         { store },
       ),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkRunRequest } from '../../src/core/run-checks.js';
+import { applyRunDefaults } from '../../src/core/run-defaults.js';
 import type { RunRequest } from '../../src/core/run-request.js';
 import { InvalidInputError } from '../../src/errors.js';
 
@@ -12,9 +13,14 @@ function withTransform(transform: RunRequest['transform'], models = base.models)
   return { ...base, models, transform } as RunRequest;
 }
 
+/** As BuildManifest calls it: on the request with its defaults applied. */
+function check(request: RunRequest) {
+  return checkRunRequest(applyRunDefaults(request));
+}
+
 describe('checkRunRequest', () => {
   it('accepts the defaults and returns no warnings', () => {
-    expect(checkRunRequest(base)).toEqual({ warnings: [] });
+    expect(check(base)).toEqual({ warnings: [] });
   });
 
   it("refuses JSONPath AWS refuses: over 63 characters, multi-range slices, '_' in names for JSON lines", () => {
@@ -32,26 +38,26 @@ describe('checkRunRequest', () => {
     ];
     const other = [{ variant: 'other', modelName: 'm' }] as RunRequest['models'];
     for (const [transform, message] of cases) {
-      expect(() => checkRunRequest(withTransform(transform, other))).toThrow(InvalidInputError);
-      expect(() => checkRunRequest(withTransform(transform, other))).toThrow(message);
+      expect(() => check(withTransform(transform, other))).toThrow(InvalidInputError);
+      expect(() => check(withTransform(transform, other))).toThrow(message);
     }
     expect(() =>
-      checkRunRequest(withTransform({ DataProcessing: { InputFilter: '$.features_all' } }, other)),
+      check(withTransform({ DataProcessing: { InputFilter: '$.features_all' } }, other)),
     ).not.toThrow();
   });
 
   it('refuses JSON input to the XGBoost container and an OutputFilter, naming the fields', () => {
-    expect(() => checkRunRequest(withTransform({ ContentType: 'application/json' }))).toThrow(
+    expect(() => check(withTransform({ ContentType: 'application/json' }))).toThrow(
       /transform.ContentType application\/json: the SageMaker XGBoost container \(variant "xgb"\) reads text\/csv and text\/libsvm only/,
     );
-    expect(() => checkRunRequest(withTransform({ DataProcessing: { OutputFilter: '$[0,-1]' } }))).toThrow(
+    expect(() => check(withTransform({ DataProcessing: { OutputFilter: '$[0,-1]' } }))).toThrow(
       /transform.DataProcessing.OutputFilter "\$\[0,-1\]"/,
     );
   });
 
   it("warns when MaxPayloadInMB passes the XGBoost container's MAX_CONTENT_LENGTH, unless the environment raises it", () => {
-    const { warnings } = checkRunRequest(withTransform({ MaxPayloadInMB: 20 }));
-    const raised = checkRunRequest(
+    const { warnings } = check(withTransform({ MaxPayloadInMB: 20 }));
+    const raised = check(
       withTransform({ MaxPayloadInMB: 20, Environment: { MAX_CONTENT_LENGTH: String(20 * 1024 * 1024) } }),
     );
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { completionStatistics, epochMs } from '../../src/core/completion.js';
+import { applyRunDefaults } from '../../src/core/run-defaults.js';
 import { type RunReportInput, renderRunReport } from '../../src/core/run-report.js';
 import { renderFailureReport } from '../../src/core/run-report-failure.js';
 
@@ -23,7 +24,7 @@ const input: RunReportInput = {
   executionName: 'exec-1',
   startedAt: '2026-11-21T10:00:00.000Z',
   finishedAt: '2026-11-21T10:00:12.500Z',
-  request: {
+  request: applyRunDefaults({
     input: 's3://b/incoming/x/',
     models: [
       { variant: 'a', modelName: 'model-a' },
@@ -31,7 +32,7 @@ const input: RunReportInput = {
     ],
     transform: { SplitType: 'Line', MaxPayloadInMB: 6 },
     results: { threshold: 0.7, labels: ['no', 'yes'], actualColumn: 'churned' },
-  },
+  }),
   table: 'db.predictions',
   completion: completionStatistics(
     [
@@ -230,11 +231,11 @@ describe('renderRunReport', () => {
   it('fits a regression model: no threshold, a histogram over the scores’ range, the target named', () => {
     const regression = renderRunReport({
       ...input,
-      request: {
+      request: applyRunDefaults({
         input: 's3://b/x.csv',
         models: [{ variant: 'a', modelName: 'm' }],
         results: { actualColumn: 'price' },
-      },
+      }),
       queries: {
         'score-histogram': result(
           Array.from({ length: 20 }, (_, bucket) => ({
