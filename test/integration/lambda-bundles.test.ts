@@ -36,7 +36,8 @@ import { MOTO_CREDENTIALS, type Moto, startMoto, uniqueName } from '../helpers/m
 import { type PackagedService, packageService } from '../helpers/sls-package.js';
 
 const REGION = 'us-west-1';
-const DATABASE = 'batch_pipeline_test';
+// Unique per process: moto's state may be shared (MOTO_ENDPOINT) with other runs of this file.
+const DATABASE = uniqueName('batch_pipeline_test').replaceAll('-', '_');
 const SAGEMAKER_ROLE = 'arn:aws:iam::123456789012:role/sagemaker-execution';
 const WORKGROUP = uniqueName('sagemaker-batch-pipeline-test');
 
