@@ -40,6 +40,8 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     home: options.home,
     onStateEvent: (event) => printStateEvent(event, progress, paths),
     onTransformProgress: progress.onTransformEvent,
+    onParseProgress: progress.onParseEvent,
+    onQueryProgress: progress.onQueryEvent,
   });
   try {
     let inspected: InspectedInput | undefined;
@@ -351,6 +353,7 @@ function printStateEvent(event: StateEvent, progress: RunProgress, paths: Placed
     }
     return;
   }
+  if (event.state === 'parseResults') progress.parseEnded(String(input?.variant), String(input?.shardId));
   if (event.phase === 'error') {
     if (event.state === 'createTransformJob.sync') {
       const name = String(input?.TransformJobName);

@@ -40,6 +40,8 @@ export class LineCursor {
   line = 0;
   /** True once the stream has no more bytes to read. */
   ended = false;
+  /** Bytes read from the source so far, a chunk or more ahead of the lines consumed. */
+  bytesRead = 0;
   /** Where the next line begins in {@link buffer}. */
   private next = 0;
   /** Whether [start, end) is a line found and not yet consumed. */
@@ -152,6 +154,7 @@ export class LineCursor {
       const raw = result.value;
       const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       if (chunk.length === 0) continue;
+      this.bytesRead += chunk.length;
       const newline = chunk.indexOf(NEWLINE);
       if (newline === -1) {
         size += chunk.length;
@@ -178,6 +181,15 @@ export class LineCursor {
       }
       return;
     }
+  }
+
+  /**
+   * Bytes of the source before the next line to find: the lines consumed (and the current one, once
+   * found), for progress. {@link bytesRead} less what is read but not yet reached.
+   */
+  get position(): number {
+    const rest = this.rest ? this.rest.length - this.restFrom : 0;
+    return this.bytesRead - (this.buffer.length - this.next) - rest;
   }
 
   private load(buffer: Buffer): void {

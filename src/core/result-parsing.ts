@@ -90,11 +90,36 @@ export interface ParseTransformOutputResult {
   files: string[];
 }
 
-/** The ports ParseResults uses: the object store, and a clock for the statistics' timestamp. */
+/**
+ * How far ParseResults is through a job's inputs, for a progress display (the local CLI): sent as an
+ * object starts, every few thousand records joined, and as it is done. Nothing in the result depends on it.
+ */
+export interface ParseProgressEvent {
+  type: 'object-started' | 'records-joined' | 'object-joined';
+  variant: string;
+  shardId: string;
+  inputUri: string;
+  /** 1-based position of the object among the job's inputs, and how many the job has. */
+  object: number;
+  objects: number;
+  /** Records joined so far in this object, and in the job. */
+  records: number;
+  jobRecords: number;
+  /** Bytes of the object read so far (compressed bytes for Gzip) and its size. */
+  bytesRead: number;
+  bytesTotal: number;
+}
+
+/** The ports ParseResults uses: the object store, a clock for the statistics' timestamp, progress. */
 export interface ParseTransformOutputDeps {
   store: ObjectStore;
   now?: () => Date;
+  /** Told how far the join is (see {@link ParseProgressEvent}); absent on AWS. */
+  onProgress?: (event: ParseProgressEvent) => void;
 }
+
+/** Records joined between two `records-joined` events (a power of two: the check is a mask). */
+const PROGRESS_EVERY_RECORDS = 8192;
 
 const RUN_DATE = /^\d{4}-\d{2}-\d{2}$/;
 const SHARD_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -139,12 +164,24 @@ export async function parseTransformOutput(
   // overwritten after planning (before or during the transform, or since) is caught: its features
   // would be joined with scores computed from another version.
   const identities = await readInputIdentities(store, request.inputManifestUri);
+  const report = deps.onProgress;
   const rows = async function* (): AsyncGenerator<Buffer> {
-    for (const object of manifest.objects) {
+    for (const [index, object] of manifest.objects.entries()) {
       const outputUri = transformOutputUri(manifest.prefix, object.uri, request.transformOutputPath);
       const identity = identities?.[object.uri];
       await verifyInputIdentity(store, object.uri, identity);
-      yield* joinObject(store, object.uri, outputUri, settings, counts, statistics);
+      const progress = report && {
+        report,
+        base: {
+          variant: request.variant,
+          shardId: request.shardId,
+          inputUri: object.uri,
+          object: index + 1,
+          objects: manifest.objects.length,
+          bytesTotal: (await store.head(object.uri))?.size ?? 0,
+        },
+      };
+      yield* joinObject(store, object.uri, outputUri, settings, counts, statistics, progress);
       // Again once read: an overwrite while it was read is caught before the part file is committed.
       await verifyInputIdentity(store, object.uri, identity);
     }
@@ -264,6 +301,10 @@ async function* joinObject(
   settings: Settings,
   counts: { recordsIn: number; recordsOut: number },
   statistics: FeatureStatistics,
+  progress?: {
+    report: (event: ParseProgressEvent) => void;
+    base: Omit<ParseProgressEvent, 'type' | 'records' | 'jobRecords' | 'bytesRead'>;
+  },
 ): AsyncGenerator<Buffer> {
   const inputStream = await store.getStream(inputUri);
   let outputStream: Readable;
@@ -278,13 +319,23 @@ async function* joinObject(
     }
     throw error;
   }
-  const inputBytes = settings.gzip ? inputStream.pipe(createGunzip({ chunkSize: 1 << 18 })) : inputStream;
+  const gunzip = settings.gzip ? createGunzip({ chunkSize: 1 << 18 }) : undefined;
+  const inputBytes = gunzip ? inputStream.pipe(gunzip) : inputStream;
   // Both streams are walked line by line in lockstep without an object, string or await per record:
   // at hundreds of thousands of records per second, those would cost more than the joining itself.
   const inputs = new LineCursor(inputBytes, { onError: (error) => asInputError(error, inputUri) });
   const outputs = new LineCursor(outputStream, { onError: (error) => asInputError(error, outputUri) });
   const writer = new RowWriter(inputUri, outputUri, settings, statistics);
   let records = 0;
+  const tell = (type: ParseProgressEvent['type']) =>
+    progress?.report({
+      ...progress.base,
+      type,
+      records,
+      jobRecords: counts.recordsIn + records,
+      bytesRead: bytesJoined(inputs, gunzip),
+    });
+  tell('object-started');
   try {
     for (;;) {
       if (!inputs.find() && !inputs.ended) {
@@ -312,6 +363,7 @@ async function* joinObject(
       inputs.consume();
       outputs.consume();
       records += 1;
+      if (progress && (records & (PROGRESS_EVERY_RECORDS - 1)) === 0) tell('records-joined');
       if (writer.hasFull) for (let chunk = writer.takeFull(); chunk; chunk = writer.takeFull()) yield chunk;
     }
     const last = writer.takeRest();
@@ -320,8 +372,20 @@ async function* joinObject(
     inputStream.destroy();
     outputStream.destroy();
   }
+  tell('object-joined');
   counts.recordsIn += records;
   counts.recordsOut += records;
+}
+
+/**
+ * How far into the object the records joined reach, in the object's own bytes: the cursor's position
+ * (lines are read a chunk ahead of it); for Gzip, the compressed bytes taken in so far scaled by the
+ * share of the decompressed bytes reached.
+ */
+function bytesJoined(inputs: LineCursor, gunzip: { bytesWritten: number } | undefined): number {
+  if (!gunzip) return inputs.position;
+  if (inputs.ended && inputs.position >= inputs.bytesRead) return gunzip.bytesWritten;
+  return inputs.bytesRead > 0 ? Math.round((gunzip.bytesWritten * inputs.position) / inputs.bytesRead) : 0;
 }
 
 /** zlib reports corrupt gzip as a bare Z_DATA_ERROR; say which object it was. */

@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { QueryFailedError, TransientError } from '../errors.js';
 import type { QueryEngine, QueryRow, QueryValue } from '../ports.js';
 import {
@@ -34,6 +35,23 @@ export interface NamedQueryDeps {
   knownQueries?: readonly string[];
 }
 
+/** A named query starting or ending, for a progress display (the local CLI). */
+export type QueryProgressEvent =
+  | { type: 'query-started'; name: string }
+  | { type: 'query-finished'; name: string; rows: number }
+  | { type: 'query-failed'; name: string };
+
+/** What RunQueries adds to {@link NamedQueryDeps}: how many queries run at once, and progress. */
+export interface RunQueriesOptions {
+  /**
+   * Queries run at once (default: all). An engine that runs one statement at a time (DuckDB on one
+   * connection) gets 1, so each query's start and end, as progress reports them, are its own.
+   */
+  concurrency?: number;
+  /** Told as each query starts and ends; absent on AWS. */
+  onProgress?: (event: QueryProgressEvent) => void;
+}
+
 /**
  * The RunQueries step's core: runs each named query over one run's results.
  *
@@ -46,19 +64,31 @@ export interface NamedQueryDeps {
  */
 export async function runNamedQueries(
   request: RunNamedQueriesRequest,
-  deps: NamedQueryDeps,
+  deps: NamedQueryDeps & RunQueriesOptions,
 ): Promise<Record<string, QueryResult>> {
   const known = deps.knownQueries ?? NAMED_QUERIES;
   for (const name of request.queries) validateQueryRequest({ name }, known);
   const names = [...new Set(request.queries)];
+  const limit = pLimit(Math.max(1, deps.concurrency ?? names.length));
+  const report = deps.onProgress;
   const results = await Promise.all(
     names.map((name) =>
-      runNamedQuery(
-        { name, parameters: { run_id: request.runId, baseline_run_id: request.baselineRunId ?? '' } },
-        request.table,
-        deps,
-        { partial: true },
-      ),
+      limit(async () => {
+        report?.({ type: 'query-started', name });
+        try {
+          const result = await runNamedQuery(
+            { name, parameters: { run_id: request.runId, baseline_run_id: request.baselineRunId ?? '' } },
+            request.table,
+            deps,
+            { partial: true },
+          );
+          report?.({ type: 'query-finished', name, rows: result.rows.length });
+          return result;
+        } catch (error) {
+          report?.({ type: 'query-failed', name });
+          throw error;
+        }
+      }),
     ),
   );
   return Object.fromEntries(names.map((name, i) => [name, results[i] as QueryResult]));

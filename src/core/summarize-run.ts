@@ -3,7 +3,7 @@ import type { ResultsTableRef } from './build-manifest.js';
 import { completionStatistics, type JobResources } from './completion.js';
 import { type JobListItem, type JobListPointer, readJobResults } from './job-results.js';
 import { applyRunDefaults } from './run-defaults.js';
-import { runNamedQueries } from './run-queries.js';
+import { type RunQueriesOptions, runNamedQueries } from './run-queries.js';
 import { REPORT_QUERIES, renderRunReport } from './run-report.js';
 import type { RunRequest } from './run-request.js';
 import { joinS3Uri } from './s3-uri.js';
@@ -76,6 +76,8 @@ export async function summarizeRun(
     now?: () => Date;
     /** How the user knows a URI (locally: the file's path); the report shows that. Default: the URI. */
     displayUri?: (uri: string) => string;
+    /** How many queries run at once, and who is told as each starts and ends (the local CLI). */
+    queries?: RunQueriesOptions;
   },
 ): Promise<RunSummary> {
   // Saved with its defaults by BuildManifest; applying them again (idempotent) also reads a run saved
@@ -98,7 +100,7 @@ export async function summarizeRun(
       queries: names,
       ...(baselineRunId ? { baselineRunId } : {}),
     },
-    { queryEngine: deps.queryEngine, loadQuery: deps.loadQuery },
+    { queryEngine: deps.queryEngine, loadQuery: deps.loadQuery, ...deps.queries },
   );
   const summaryUri = joinS3Uri(event.runPrefix, 'summary.json');
   const reportUri = joinS3Uri(event.runPrefix, 'report.html');

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { CreateModelRequest } from '../core/build-manifest.js';
+import type { ParseProgressEvent } from '../core/result-parsing.js';
+import type { QueryProgressEvent } from '../core/run-queries.js';
 import type { PipelineSettings, RunRequest } from '../core/run-request.js';
 import type { TransformJobRequest } from '../core/transform-job.js';
 import { checkModelArtifact } from '../model-server/xgboost-model.js';
@@ -34,6 +36,10 @@ export interface LocalPipelineOptions {
   onStateEvent?: (event: StateEvent) => void;
   /** Called as transform jobs read, batch and write, for progress bars. */
   onTransformProgress?: (event: TransformProgressEvent) => void;
+  /** Called as ParseResults joins records with their predictions, for progress lines. */
+  onParseProgress?: (event: ParseProgressEvent) => void;
+  /** Called as RunQueries starts and ends each query. */
+  onQueryProgress?: (event: QueryProgressEvent) => void;
   /** Retry waits per state in ms (tests use 0). */
   retryIntervalOverrides?: Record<string, number | number[]>;
   /**
@@ -137,7 +143,11 @@ export class LocalPipeline {
       knownQueries: () => listQueryNames(QUERIES_DIR),
       checkModelArtifact: (uri) => checkModelArtifact(store.pathOf(uri), uri),
     }));
-    const parseResults = createParseResultsHandler(() => ({ store }));
+    const { onParseProgress, onQueryProgress } = this.options;
+    const parseResults = createParseResultsHandler(() => ({
+      store,
+      ...(onParseProgress ? { onProgress: onParseProgress } : {}),
+    }));
     const registerTable = createRegisterTableHandler(() => ({ catalog: this.catalog, store }));
     const runQueries = createRunQueriesHandler(() => ({
       store,
@@ -145,6 +155,9 @@ export class LocalPipeline {
       loadQuery: createQueryLoader(QUERIES_DIR),
       // The report names local files, as the user finds them, rather than the store's s3:// URIs.
       displayUri: (uri) => displayUri(store, uri),
+      // DuckDB runs one statement at a time on the catalog's connection: queued queries would only
+      // wait there, and each query's time as progress shows it would include the others'.
+      queries: { concurrency: 1, ...(onQueryProgress ? { onProgress: onQueryProgress } : {}) },
     }));
     const recordFailure = createRecordFailureHandler(() => ({
       store,

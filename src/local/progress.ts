@@ -1,3 +1,5 @@
+import type { ParseProgressEvent } from '../core/result-parsing.js';
+import type { QueryProgressEvent } from '../core/run-queries.js';
 import type { TransformProgressEvent } from './transform-engine.js';
 
 /** Where progress goes: a terminal gets redrawn lines, one per running job; anything else plain log lines. */
@@ -15,16 +17,18 @@ export interface ProgressOptions {
 }
 
 /**
- * Progress for a run, as a person watching wants it. On a terminal, one line per running transform job,
- * labelled with its variant and file (records, share of bytes read, rate, ETA), redrawn in place, with
- * finished files and stage lines printed above them. In a log (CI, a pipe), a line per finished file and,
- * for big files, one every `logIntervalMs` while it is read, so a log never goes quiet for long.
+ * Progress for a run, as a person watching wants it. On a terminal, one line per running transform job
+ * and per job being parsed, labelled with its variant and file (records, share of bytes read, rate, ETA),
+ * and one per running query, redrawn in place, with finished files, queries and stage lines printed above
+ * them. In a log (CI, a pipe), a line per finished file and query and, for big files, one every
+ * `logIntervalMs` while it is transformed or parsed, so a log never goes quiet for long.
  */
 export class RunProgress {
   private readonly output: ProgressOutput;
   private readonly now: () => number;
   private readonly logIntervalMs: number;
   private readonly variants = new Map<string, string>();
+  /** The live lines: transform jobs by job name, parses by `parse:<variant>/<shard>`, queries by `query:<name>`. */
   private readonly jobs = new Map<string, { started: number; line: string; lastLog: number }>();
   private drawnLines = 0;
   private lastDraw = 0;
@@ -107,6 +111,67 @@ export class RunProgress {
     }
   };
 
+  /** ParseResults' progress callback: a line per job being parsed, as for a transform job. */
+  readonly onParseEvent = (event: ParseProgressEvent): void => {
+    const key = parseKey(event.variant, event.shardId);
+    const label = `  [${event.variant}] parsing`;
+    const file = fileName(event.inputUri);
+    const t = this.now();
+    let job = this.jobs.get(key);
+    if (!job) {
+      job = { started: t, line: '', lastLog: t };
+      this.jobs.set(key, job);
+    }
+    const fraction = event.bytesTotal > 0 ? Math.min(event.bytesRead / event.bytesTotal, 1) : 0;
+    if (event.type === 'object-started') {
+      job.line = `${label} ${file}${event.objects > 1 ? ` (file ${event.object} of ${event.objects})` : ''}…`;
+      this.draw();
+      return;
+    }
+    const seconds = Math.max((t - job.started) / 1000, 1e-3);
+    const jobFraction = (event.object - 1 + fraction) / Math.max(event.objects, 1);
+    const eta = jobFraction > 0 ? (seconds * (1 - jobFraction)) / jobFraction : Number.NaN;
+    const records = event.records.toLocaleString('en-US');
+    job.line = `${label} ${bar(fraction, 16)} ${percent(fraction)} ${file}: ${records} records, ${formatRate(event.jobRecords / seconds)}, ETA ${formatSeconds(eta)}`;
+    if (this.output.isTTY) {
+      if (t - this.lastDraw >= 100) this.draw();
+    } else if (event.type === 'records-joined' && t - job.lastLog >= this.logIntervalMs) {
+      job.lastLog = t;
+      this.output.write(`${label} ${file}: ${records} records so far (${percent(fraction).trim()} read)\n`);
+    }
+  };
+
+  /** Removes a parsed job's line (its ParseResults state ended, well or not). */
+  parseEnded(variant: string, shardId: string): void {
+    this.clear();
+    this.jobs.delete(parseKey(variant, shardId));
+    this.draw();
+  }
+
+  /** RunQueries' progress callback: each query named as it starts, and as it ends with its time. */
+  readonly onQueryEvent = (event: QueryProgressEvent): void => {
+    const key = `query:${event.name}`;
+    if (event.type === 'query-started') {
+      this.jobs.set(key, {
+        started: this.now(),
+        line: `  query ${event.name} running…`,
+        lastLog: this.now(),
+      });
+      if (this.output.isTTY) this.draw();
+      else this.output.write(`  query ${event.name} started\n`);
+      return;
+    }
+    const started = this.jobs.get(key)?.started ?? this.now();
+    this.clear();
+    this.jobs.delete(key);
+    const took = `${((this.now() - started) / 1000).toFixed(2)}s`;
+    this.print(
+      event.type === 'query-finished'
+        ? `  query ${event.name}: ${event.rows.toLocaleString('en-US')} row${event.rows === 1 ? '' : 's'} (${took})`
+        : `  query ${event.name} failed (${took})`,
+    );
+  };
+
   private label(jobName: string): string {
     return `  [${this.variants.get(jobName) ?? jobName}]`;
   }
@@ -122,10 +187,11 @@ export class RunProgress {
   private draw(): void {
     if (!this.output.isTTY) return;
     this.clear();
-    const width = (this.output.columns ?? 120) - 1;
+    // A terminal that reports no size (0 columns) gets the usual width.
+    const width = (this.output.columns || 120) - 1;
     let text = '';
     for (const job of this.jobs.values()) text += `${job.line.slice(0, width)}\n`;
-    this.output.write(text);
+    if (text !== '') this.output.write(text);
     this.drawnLines = this.jobs.size;
     this.lastDraw = this.now();
   }
@@ -136,6 +202,10 @@ export class RunProgress {
  */
 export function createTransformProgress(output: ProgressOutput, now?: () => number) {
   return new RunProgress(output, now ? { now } : {}).onTransformEvent;
+}
+
+function parseKey(variant: string, shardId: string): string {
+  return `parse:${variant}/${shardId}`;
 }
 
 function fileName(uri: string): string {

@@ -1,4 +1,5 @@
 import middy from '@middy/core';
+import type { RunQueriesOptions } from '../core/run-queries.js';
 import { type RunSummary, type SummarizeRunEvent, summarizeRun } from '../core/summarize-run.js';
 import { validation } from '../middleware/validation.js';
 import type { ObjectStore, QueryEngine } from '../ports.js';
@@ -9,6 +10,8 @@ export interface RunQueriesDeps {
   loadQuery: (name: string) => Promise<string>;
   /** How the user knows a URI (locally: the file's path), for the report. */
   displayUri?: (uri: string) => string;
+  /** How many queries run at once, and progress (the local runner sets both). */
+  queries?: RunQueriesOptions;
 }
 
 /** RunQueries over the given query engine (Athena on AWS, DuckDB locally). */

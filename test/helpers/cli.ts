@@ -19,14 +19,15 @@ export interface CliProcess {
   kill(): Promise<CliResult>;
 }
 
-/** Starts the CLI; the caller must await `done` or call `kill()` (in a finally). */
-export function spawnCli(args: string[], home: string): CliProcess {
+/** Starts the CLI (with `env` added to this process's); the caller must await `done` or call `kill()`. */
+export function spawnCli(args: string[], home: string, env: Record<string, string> = {}): CliProcess {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli.ts'), ...args, '--home', home],
     {
       cwd: PROJECT_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     },
   );
   let stdout = '';
@@ -54,6 +55,6 @@ export function spawnCli(args: string[], home: string): CliProcess {
 }
 
 /** Runs the CLI to its end. */
-export function runCli(args: string[], home: string): Promise<CliResult> {
-  return spawnCli(args, home).done;
+export function runCli(args: string[], home: string, env: Record<string, string> = {}): Promise<CliResult> {
+  return spawnCli(args, home, env).done;
 }

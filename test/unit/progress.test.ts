@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ParseProgressEvent } from '../../src/core/result-parsing.js';
 import { RunProgress } from '../../src/local/progress.js';
 import type { TransformProgressEvent } from '../../src/local/transform-engine.js';
 
@@ -99,5 +100,100 @@ describe('RunProgress', () => {
     ]);
     progress.onTransformEvent({ type: 'job-ended', jobName: 'ja', status: 'Completed' });
     expect(writes.at(-1)).toMatch(/^ {2}\[xgb-b\][^\n]*\n$/);
+  });
+
+  const parsed = (
+    type: ParseProgressEvent['type'],
+    records: number,
+    bytesRead: number,
+    variant = 'xgb',
+  ): ParseProgressEvent => ({
+    type,
+    variant,
+    shardId: '0000',
+    inputUri: 's3://b/in/big.csv',
+    object: 1,
+    objects: 1,
+    records,
+    jobRecords: records,
+    bytesRead,
+    bytesTotal: 1000,
+  });
+
+  it('writes a parse line at least every interval while a big file is parsed, without a terminal', () => {
+    const lines: string[] = [];
+    let now = 0;
+    const progress = new RunProgress(
+      { isTTY: false, write: (t) => lines.push(t) },
+      { now: () => now, logIntervalMs: 5000 },
+    );
+    progress.onParseEvent(parsed('object-started', 0, 0));
+    now = 2000;
+    progress.onParseEvent(parsed('records-joined', 8192, 200));
+    now = 5100;
+    progress.onParseEvent(parsed('records-joined', 16_384, 400));
+    now = 9000;
+    progress.onParseEvent(parsed('records-joined', 24_576, 600));
+    now = 10_200;
+    progress.onParseEvent(parsed('records-joined', 32_768, 800));
+    progress.onParseEvent(parsed('object-joined', 40_000, 1000));
+    progress.parseEnded('xgb', '0000');
+    expect(lines).toEqual([
+      '  [xgb] parsing big.csv: 16,384 records so far (40% read)\n',
+      '  [xgb] parsing big.csv: 32,768 records so far (80% read)\n',
+    ]);
+  });
+
+  it('draws a line per job being parsed on a terminal and removes it when its state ends', () => {
+    const writes: string[] = [];
+    let now = 0;
+    const progress = new RunProgress(
+      { isTTY: true, columns: 120, write: (t) => writes.push(t) },
+      { now: () => now },
+    );
+    progress.onParseEvent(parsed('object-started', 0, 0, 'a'));
+    progress.onParseEvent(parsed('object-started', 0, 0, 'b'));
+    now = 2000;
+    progress.onParseEvent(parsed('records-joined', 8192, 500, 'a'));
+    const lines = (writes.at(-1) ?? '').split('\n').filter((l) => l !== '');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^ {2}\[a\] parsing \[#{8}-{8}\] {2}50% big\.csv: 8,192 records, 4\.1k rec\/s, ETA 2s$/,
+    );
+    expect(lines[1]).toBe('  [b] parsing big.csv…');
+    progress.parseEnded('a', '0000');
+    expect(writes.at(-1)).toBe('  [b] parsing big.csv…\n');
+  });
+
+  it('names each query as it starts and as it ends with its time; in a log, both as lines', () => {
+    const lines: string[] = [];
+    let now = 0;
+    const progress = new RunProgress({ isTTY: false, write: (t) => lines.push(t) }, { now: () => now });
+    progress.onQueryEvent({ type: 'query-started', name: 'summary' });
+    now = 1250;
+    progress.onQueryEvent({ type: 'query-finished', name: 'summary', rows: 4 });
+    progress.onQueryEvent({ type: 'query-started', name: 'drift' });
+    now = 1300;
+    progress.onQueryEvent({ type: 'query-failed', name: 'drift' });
+    expect(lines).toEqual([
+      '  query summary started\n',
+      '  query summary: 4 rows (1.25s)\n',
+      '  query drift started\n',
+      '  query drift failed (0.05s)\n',
+    ]);
+  });
+
+  it('shows a running query as a live line on a terminal and prints it above once done', () => {
+    const writes: string[] = [];
+    let now = 0;
+    const progress = new RunProgress(
+      { isTTY: true, columns: 80, write: (t) => writes.push(t) },
+      { now: () => now },
+    );
+    progress.onQueryEvent({ type: 'query-started', name: 'summary' });
+    expect(writes).toEqual(['  query summary running…\n']);
+    now = 300;
+    progress.onQueryEvent({ type: 'query-finished', name: 'summary', rows: 1 });
+    expect(writes.slice(1)).toEqual(['\u001b[1A\r\u001b[0J', '  query summary: 1 row (0.30s)\n']);
   });
 });

@@ -9,7 +9,7 @@ import {
   renderQuery,
   validateQueryRequest,
 } from '../../src/core/queries.js';
-import { runNamedQueries } from '../../src/core/run-queries.js';
+import { type QueryProgressEvent, runNamedQueries } from '../../src/core/run-queries.js';
 import { InvalidInputError, QueryFailedError, TransientError } from '../../src/errors.js';
 import type { QueryEngine, QueryValue } from '../../src/ports.js';
 
@@ -174,6 +174,49 @@ describe('runNamedQueries', () => {
         { queryEngine: engine, loadQuery: async () => SIMPLE },
       ),
     ).rejects.toThrow(new QueryFailedError('Query summary failed: Table predictions does not exist'));
+  });
+
+  it('tells progress as each query starts and ends, one at a time with concurrency 1', async () => {
+    const events: string[] = [];
+    let running = 0;
+    let most = 0;
+    const engine: QueryEngine = {
+      runQuery: async (sql) => {
+        running += 1;
+        most = Math.max(most, running);
+        events.push('engine');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+        if (sql.includes('FAIL')) throw new Error('boom');
+        return { columns: ['n'], rows: [{ n: 1 }, { n: 2 }] };
+      },
+    };
+    const onProgress = (event: QueryProgressEvent) =>
+      events.push(`${event.type} ${event.name}${'rows' in event ? ` ${event.rows}` : ''}`);
+
+    await runNamedQueries(
+      { runId: 'r1', table: 'predictions', queries: ['summary', 'label-counts'] },
+      { queryEngine: engine, loadQuery: async () => SIMPLE, concurrency: 1, onProgress },
+    );
+
+    expect(most).toBe(1);
+    expect(events).toEqual([
+      'query-started summary',
+      'engine',
+      'query-finished summary 2',
+      'query-started label-counts',
+      'engine',
+      'query-finished label-counts 2',
+    ]);
+
+    events.length = 0;
+    await expect(
+      runNamedQueries(
+        { runId: 'r1', table: 'predictions', queries: ['summary'] },
+        { queryEngine: engine, loadQuery: async () => `${SIMPLE}-- FAIL\n`, onProgress },
+      ),
+    ).rejects.toThrow('Query summary failed: boom');
+    expect(events).toEqual(['query-started summary', 'engine', 'query-failed summary']);
   });
 
   it('keeps a transient engine failure transient, so the state machine retries the step', async () => {

@@ -1,7 +1,11 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ParseTransformOutputRequest, parseTransformOutput } from '../../src/core/result-parsing.js';
+import {
+  type ParseProgressEvent,
+  type ParseTransformOutputRequest,
+  parseTransformOutput,
+} from '../../src/core/result-parsing.js';
 import { InvalidInputError, ObjectNotFoundError, PredictionMismatchError } from '../../src/errors.js';
 import type { ObjectInfo, ObjectStore } from '../../src/ports.js';
 
@@ -418,6 +422,56 @@ describe('parseTransformOutput', () => {
       's3://bucket/incoming/day2/b.csv',
       's3://bucket/incoming/day1/a.csv',
       's3://bucket/incoming/day1/a.csv',
+    ]);
+  });
+
+  it('tells progress per object: started, every 8,192 records joined, and done with every byte read', async () => {
+    const big = Array.from({ length: 20_000 }, (_, i) => `${i},1`).join('\n');
+    const scores = Array.from({ length: 20_000 }, () => '0.5').join('\n');
+    await givenJob(store, [
+      { key: 'a.csv.gz', input: gzipSync('1,2\n3,4\n'), output: '0.1\n0.2\n' },
+      { key: 'b.csv.gz', input: gzipSync(big), output: scores },
+    ]);
+    const gz = (await store.head('s3://bucket/incoming/b.csv.gz'))?.size ?? 0;
+    const events: ParseProgressEvent[] = [];
+
+    const result = await parseTransformOutput(request({ compressionType: 'Gzip' }), {
+      store,
+      onProgress: (e) => events.push(e),
+    });
+
+    expect(result.recordsIn).toBe(20_002);
+    expect(
+      events.map((e) => [e.type, e.inputUri.slice(-8), e.object, e.objects, e.records, e.jobRecords]),
+    ).toEqual([
+      ['object-started', 'a.csv.gz', 1, 2, 0, 0],
+      ['object-joined', 'a.csv.gz', 1, 2, 2, 2],
+      ['object-started', 'b.csv.gz', 2, 2, 0, 2],
+      ['records-joined', 'b.csv.gz', 2, 2, 8192, 8194],
+      ['records-joined', 'b.csv.gz', 2, 2, 16_384, 16_386],
+      ['object-joined', 'b.csv.gz', 2, 2, 20_000, 20_002],
+    ]);
+    for (const e of events) expect([e.variant, e.shardId]).toEqual(['champion', '0003']);
+    // Gzip: compressed bytes against the object's size, all of them once the object is done.
+    expect(events.at(-1)?.bytesTotal).toBe(gz);
+    expect(events.at(-1)?.bytesRead).toBe(gz);
+    expect(events[3]?.bytesRead).toBeGreaterThan(0);
+    expect(events[3]?.bytesRead).toBeLessThan(gz);
+  });
+
+  it('counts the bytes of a plain input the joined records reach, against its size', async () => {
+    // 4 bytes a record: the records joined so far reach exactly 4 bytes each, whatever was read ahead.
+    const input = Array.from({ length: 10_000 }, (_, i) => `${i % 10},1\n`).join('');
+    const output = Array.from({ length: 10_000 }, () => '0.5\n').join('');
+    await givenJob(store, [{ key: 'a.csv', input, output }]);
+    const events: ParseProgressEvent[] = [];
+
+    await parseTransformOutput(request(), { store, onProgress: (e) => events.push(e) });
+
+    expect(events.map((e) => [e.type, e.records, e.bytesRead, e.bytesTotal])).toEqual([
+      ['object-started', 0, 0, 40_000],
+      ['records-joined', 8192, 4 * 8192, 40_000],
+      ['object-joined', 10_000, 40_000, 40_000],
     ]);
   });
 
