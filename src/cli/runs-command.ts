@@ -9,7 +9,7 @@ import { resultsTableDefinition } from '../core/results-table.js';
 import type { RunSummary } from '../core/summarize-run.js';
 import { UsageError } from '../errors.js';
 import { LOCAL_BUCKET, LocalPipeline } from '../local/local-pipeline.js';
-import { printRows, type QueryFormat } from './output.js';
+import { formatBytes, printRows, type QueryFormat } from './output.js';
 
 /** One run as `runs` lists it. */
 export interface RunListing {
@@ -18,6 +18,8 @@ export interface RunListing {
   finished: string | null;
   records: number | null;
   variants: string | null;
+  /** Bytes the run takes in the home: its result and statistics files, its scratch, its input copy. */
+  bytes: number;
   detail: string | null;
 }
 
@@ -29,6 +31,7 @@ export async function listRuns(home: string): Promise<RunListing[]> {
   for (const entry of ids) {
     if (!entry.isDirectory()) continue;
     const dir = join(runsDir, entry.name);
+    const bytes = await runBytes(home, entry.name);
     const summary = await readJson<RunSummary & { finishedAt?: string }>(join(dir, 'summary.json'));
     const failure = await readJson<FailureRecord>(join(dir, 'failure.json'));
     const useFailure = failure && (!summary || failure.mtime > summary.mtime);
@@ -39,6 +42,7 @@ export async function listRuns(home: string): Promise<RunListing[]> {
         finished: failure.value.recordedAt ?? failure.mtime.toISOString(),
         records: null,
         variants: null,
+        bytes,
         detail: `${failure.value.failedState}: ${failure.value.message}`,
       });
     } else if (summary) {
@@ -49,6 +53,7 @@ export async function listRuns(home: string): Promise<RunListing[]> {
         finished: summary.mtime.toISOString(),
         records: variants.length > 0 ? summary.value.recordsIn / variants.length : summary.value.recordsIn,
         variants: variants.join(', '),
+        bytes,
         detail: `table ${summary.value.table}`,
       });
     } else {
@@ -59,6 +64,7 @@ export async function listRuns(home: string): Promise<RunListing[]> {
         finished: info.mtime.toISOString(),
         records: null,
         variants: null,
+        bytes,
         detail: 'no summary or failure (running, or killed)',
       });
     }
@@ -75,19 +81,87 @@ async function readJson<T>(path: string): Promise<{ value: T; mtime: Date } | un
   }
 }
 
-/** Prints the runs; resolves with exit code 0. */
+/**
+ * The folders of one run in the store (`s3://<bucket>/…/`, each ending in `/`): its partitions' folders
+ * in the results and statistics tables (every run date it wrote under, registered or not: a failed
+ * attempt's files too), its scratch and summary under runs/<id>/, and the header-free copy of its input
+ * under incoming/<id>/. The user's own input, read in place through a link, is in none of them.
+ */
+async function runFolders(home: string, runId: string): Promise<string[]> {
+  const bucket = `s3://${LOCAL_BUCKET}/`;
+  const folders: string[] = [];
+  for (const definition of await runTables(home, runId)) {
+    const tableDir = join(home, 's3', LOCAL_BUCKET, definition.location.slice(bucket.length));
+    for (const entry of await readdir(tableDir).catch(() => [] as string[])) {
+      if (entry.startsWith('run_date=')) folders.push(`${definition.location}${entry}/run_id=${runId}/`);
+    }
+  }
+  folders.push(`${bucket}runs/${runId}/`, `${bucket}incoming/${runId}/`);
+  return folders;
+}
+
+/** The results and statistics tables a run may have written to: its request's table and the default. */
+async function runTables(home: string, runId: string, database = 'local') {
+  const bucket = `s3://${LOCAL_BUCKET}/`;
+  const request = await readJson<{ results?: { table?: string } }>(
+    join(home, 's3', LOCAL_BUCKET, 'runs', runId, 'request.json'),
+  );
+  const tables = new Set(['predictions', request?.value.results?.table ?? 'predictions']);
+  return [...tables].flatMap((table) => {
+    const results = resultsTableDefinition({ database, table, resultsPrefix: `${bucket}results/` });
+    return [results, statsTableDefinition(results)];
+  });
+}
+
+/** Bytes of the files under a store folder (links are not followed: a linked input is not the run's). */
+async function folderBytes(home: string, folder: string): Promise<number> {
+  const dir = join(home, 's3', folder.slice('s3://'.length));
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  let bytes = 0;
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    bytes += (await stat(join(entry.parentPath, entry.name)).catch(() => undefined))?.size ?? 0;
+  }
+  return bytes;
+}
+
+/** Bytes one run takes in the home: what `runs rm` would free. */
+export async function runBytes(home: string, runId: string): Promise<number> {
+  let bytes = 0;
+  for (const folder of await runFolders(home, runId)) bytes += await folderBytes(home, folder);
+  return bytes;
+}
+
+/**
+ * Prints the runs, with the space each takes (the table view: a total, and how to free it); resolves
+ * with exit code 0. csv and json give the size as `bytes`, a number.
+ */
 export async function runsListCommand(home: string, format: QueryFormat): Promise<number> {
   const runs = await listRuns(home);
   if (runs.length === 0 && format === 'table') {
     process.stdout.write(`No runs in ${home}\n`);
     return 0;
   }
-  const columns = ['run_id', 'status', 'finished', 'records', 'variants', 'detail'];
+  if (format !== 'table') {
+    const columns = ['run_id', 'status', 'finished', 'records', 'variants', 'bytes', 'detail'];
+    printRows(
+      process.stdout,
+      columns,
+      runs.map((r) => ({ ...r })),
+      format,
+    );
+    return 0;
+  }
+  const columns = ['run_id', 'status', 'finished', 'records', 'variants', 'size', 'detail'];
   printRows(
     process.stdout,
     columns,
-    runs.map((r) => ({ ...r })),
+    runs.map(({ bytes, ...r }) => ({ ...r, size: formatBytes(bytes) })),
     format,
+  );
+  const total = runs.reduce((sum, r) => sum + r.bytes, 0);
+  process.stdout.write(
+    `\n${runs.length} run(s) take ${formatBytes(total)} in ${home}; npm start -- runs rm ID deletes one (its files and its partitions in the catalog).\n`,
   );
   return 0;
 }
@@ -96,6 +170,8 @@ export async function runsListCommand(home: string, format: QueryFormat): Promis
 export interface RemovedRun {
   partitions: number;
   files: number;
+  /** Bytes of the files deleted. */
+  bytes: number;
 }
 
 /**
@@ -111,36 +187,19 @@ export async function removeRun(home: string, runId: string): Promise<RemovedRun
   const pipeline = await LocalPipeline.open({ home });
   try {
     const { store, catalog, settings } = pipeline;
-    const bucket = `s3://${LOCAL_BUCKET}/`;
-    const runFolder = `${bucket}runs/${runId}/`;
-    const request = await readJson<{ results?: { table?: string } }>(
-      join(store.directoryOf(runFolder), 'request.json'),
-    );
-    const tables = new Set(['predictions', request?.value.results?.table ?? 'predictions']);
     let partitions = 0;
-    const folders: string[] = [];
-    for (const table of tables) {
-      const results = resultsTableDefinition({
-        database: settings.database,
-        table,
-        resultsPrefix: `${bucket}results/`,
-      });
-      for (const definition of [results, statsTableDefinition(results)]) {
-        const registered = (await catalog.listPartitions(definition.database, definition.name)).filter(
-          (p) => p.values[1] === runId,
-        );
-        for (const runDate of new Set(registered.map((p) => p.values[0] as string))) {
-          await catalog.switchRunPartitions(definition, [runDate, runId], []);
-        }
-        partitions += registered.length;
-        // Every run date this run wrote under, registered or not (a failed attempt's files).
-        const tableDir = join(home, 's3', LOCAL_BUCKET, definition.location.slice(bucket.length));
-        for (const entry of await readdir(tableDir).catch(() => [] as string[])) {
-          if (entry.startsWith('run_date=')) folders.push(`${definition.location}${entry}/run_id=${runId}/`);
-        }
+    for (const definition of await runTables(home, runId, settings.database)) {
+      const registered = (await catalog.listPartitions(definition.database, definition.name)).filter(
+        (p) => p.values[1] === runId,
+      );
+      for (const runDate of new Set(registered.map((p) => p.values[0] as string))) {
+        await catalog.switchRunPartitions(definition, [runDate, runId], []);
       }
+      partitions += registered.length;
     }
-    folders.push(runFolder, `${bucket}incoming/${runId}/`);
+    const folders = await runFolders(home, runId);
+    let bytes = 0;
+    for (const folder of folders) bytes += await folderBytes(home, folder);
     let files = 0;
     for (const folder of folders) {
       for await (const object of store.list(folder)) {
@@ -152,7 +211,7 @@ export async function removeRun(home: string, runId: string): Promise<RemovedRun
     if (partitions === 0 && files === 0) {
       throw new UsageError(`No run "${runId}" in ${home}: npm start -- runs lists the runs kept`);
     }
-    return { partitions, files };
+    return { partitions, files, bytes };
   } finally {
     await pipeline.close();
   }
@@ -162,7 +221,7 @@ export async function removeRun(home: string, runId: string): Promise<RemovedRun
 export async function runsRemoveCommand(home: string, runId: string): Promise<number> {
   const removed = await removeRun(home, runId);
   process.stdout.write(
-    `Removed run ${runId}: ${removed.partitions} partition(s) unregistered, ${removed.files} file(s) deleted\n`,
+    `Removed run ${runId}: ${removed.partitions} partition(s) unregistered, ${removed.files} file(s) deleted, ${formatBytes(removed.bytes)} freed\n`,
   );
   return 0;
 }

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatBytes } from '../../src/cli/output.js';
 import { PROJECT_ROOT } from '../../src/local/paths.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -41,24 +42,52 @@ describe('npm start -- runs, and runs rm ID', () => {
     return (JSON.parse(stdout) as Array<{ n: number }>)[0]?.n;
   };
 
-  it('lists the runs, then deletes one with its partitions and files, leaving the other whole', async () => {
+  /** Bytes of the files in the store whose path names the run (as `du` would count them, links not followed). */
+  const storeBytesOf = async (runId: string) => {
+    const s3 = join(home, 's3/local-pipeline');
+    let bytes = 0;
+    for (const f of (await readdir(s3, { recursive: true })).map(String)) {
+      if (
+        !(
+          f.includes(`run_id=${runId}/`) ||
+          f.startsWith(`runs/${runId}/`) ||
+          f.startsWith(`incoming/${runId}/`)
+        )
+      )
+        continue;
+      const info = await lstat(join(s3, f));
+      if (info.isFile()) bytes += info.size;
+    }
+    return bytes;
+  };
+
+  it('lists the runs with the space each takes, then deletes one with its partitions and files, leaving the other whole', async () => {
     const listed = await runCli(['runs', '--format', 'json'], home);
-    expect(
-      (JSON.parse(listed.stdout) as Array<{ run_id: string; status: string }>)
-        .map((r) => [r.run_id, r.status])
-        .sort(),
-    ).toEqual([
+    const runs = JSON.parse(listed.stdout) as Array<{ run_id: string; status: string; bytes: number }>;
+    expect(runs.map((r) => [r.run_id, r.status]).sort()).toEqual([
       ['drop', 'SUCCEEDED'],
       ['keep', 'SUCCEEDED'],
     ]);
+    const dropBytes = await storeBytesOf('drop');
+    expect(dropBytes).toBeGreaterThan(0);
+    expect(runs.find((r) => r.run_id === 'drop')?.bytes).toBe(dropBytes);
+    expect(runs.find((r) => r.run_id === 'keep')?.bytes).toBe(await storeBytesOf('keep'));
+    // The table view: a size per run, the total and how to free it.
+    const table = await runCli(['runs'], home);
+    expect(table.stdout).toMatch(/^run_id +status +finished +records +variants +size +detail/m);
+    expect(table.stdout).toMatch(/^drop +SUCCEEDED .* \d+(\.\d)? (B|KB|MB) +table local\.predictions/m);
+    expect(table.stdout).toMatch(
+      /^2 run\(s\) take \d+(\.\d)? (B|KB|MB) in .*; npm start -- runs rm ID deletes one/m,
+    );
     expect(await count('drop')).toBe(40);
 
     const removed = await runCli(['runs', 'rm', 'drop'], home);
     expect(removed.stderr).toBe('');
     expect(removed.code).toBe(0);
-    expect(removed.stdout).toMatch(
-      /^Removed run drop: 2 partition\(s\) unregistered, \d+ file\(s\) deleted$/m,
+    const line = /^Removed run drop: 2 partition\(s\) unregistered, \d+ file\(s\) deleted, (.*) freed$/m.exec(
+      removed.stdout,
     );
+    expect(line?.[1]).toBe(formatBytes(dropBytes));
 
     expect(await count('drop')).toBe(0);
     expect(await count('keep')).toBe(40);
