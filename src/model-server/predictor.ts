@@ -1,10 +1,30 @@
 /**
  * XGBoost 1.7's prediction, without XGBoost: a {@link ModelDescription} (from any format reader) is
  * compiled once at load into flat typed arrays (trees renumbered so each split's children are adjacent)
- * and walked as XGBoost's CPU predictor walks them, in float32, so outputs equal XGBoost's own.
+ * and then into straight-line JavaScript (predictor-codegen.ts); models too big for that are walked on
+ * the flat arrays as XGBoost's CPU predictor walks them. Both add leaves in float32 in XGBoost's order,
+ * so outputs equal XGBoost's own.
  */
 import { InvalidInputError, UnsupportedModelError } from '../errors.js';
 import type { ModelDescription, TreeDescription } from './model-description.js';
+import {
+  type CodegenLimits,
+  compileTreeKernels,
+  DEFAULT_CODEGEN_LIMITS,
+  type TreeKernel,
+} from './predictor-codegen.js';
+
+/** How a model's trees are turned into code. */
+export interface CompileOptions {
+  /**
+   * Compile trees into JavaScript (default true) within these limits (default
+   * {@link DEFAULT_CODEGEN_LIMITS}); false walks the flat arrays, as a model past the limits is.
+   */
+  compileTrees?: boolean | Partial<CodegenLimits>;
+}
+
+/** Rows per block: the block's margins and features stay in cache while every tree runs over it. */
+const ROW_BLOCK = 256;
 
 /** How an objective maps base_score to a margin (ProbToMargin) and a margin to the output (PredTransform). */
 interface ObjectiveRule {
@@ -59,12 +79,15 @@ export class CompiledBooster {
   private readonly missingChild: Int32Array; // the default direction's child, taken for NaN
   private readonly treeRoot: Int32Array;
   private readonly treeGroup: Int32Array;
+  private readonly treeSize: Int32Array;
+  /** The trees as generated code, or undefined when they are walked (gblinear, off, or past the limits). */
+  private readonly kernels: TreeKernel[] | undefined;
   /** dart: each tree's weight; undefined for gbtree. */
   private readonly treeWeight: Float32Array | undefined;
   /** gblinear: the weights, `(numFeature + 1) × groups`. */
   private readonly linearWeights: Float32Array | undefined;
 
-  constructor(model: ModelDescription, source = 'model') {
+  constructor(model: ModelDescription, source = 'model', options: CompileOptions = {}) {
     const rule = OBJECTIVES[model.objective];
     if (!rule) {
       throw new UnsupportedModelError(
@@ -105,6 +128,8 @@ export class CompiledBooster {
       this.missingChild = new Int32Array(0);
       this.treeRoot = new Int32Array(0);
       this.treeGroup = new Int32Array(0);
+      this.treeSize = new Int32Array(0);
+      this.kernels = undefined;
       return;
     }
     this.linearWeights = undefined;
@@ -119,6 +144,7 @@ export class CompiledBooster {
     this.missingChild = new Int32Array(totalNodes);
     this.treeRoot = new Int32Array(trees.length);
     this.treeGroup = new Int32Array(trees.length);
+    this.treeSize = new Int32Array(trees.length);
     let offset = 0;
     trees.forEach((tree, t) => {
       const group = treeInfo[t] as number;
@@ -134,8 +160,52 @@ export class CompiledBooster {
       }
       this.treeRoot[t] = offset;
       this.treeGroup[t] = group;
-      offset += this.flattenTree(tree, t, offset, source);
+      this.treeSize[t] = this.flattenTree(tree, t, offset, source);
+      offset += this.treeSize[t] as number;
     });
+    const compile = options.compileTrees ?? true;
+    this.kernels =
+      compile === false
+        ? undefined
+        : compileTreeKernels(
+            {
+              splitFeature: this.splitFeature,
+              splitValue: this.splitValue,
+              leftChild: this.leftChild,
+              missingChild: this.missingChild,
+              treeRoot: this.treeRoot,
+              treeGroup: this.treeGroup,
+              treeSize: this.treeSize,
+            },
+            this.numGroups,
+            (t, leaf) => this.leafContribution(t, leaf),
+            {
+              ...DEFAULT_CODEGEN_LIMITS,
+              ...(compile === true ? {} : compile),
+            },
+          );
+  }
+
+  /** Whether the trees run as generated code (true) or are walked on the flat arrays. */
+  get compiledTrees(): boolean {
+    return this.kernels !== undefined;
+  }
+
+  /** How many generated functions hold the trees (0 when they are walked). */
+  get compiledFunctions(): number {
+    return this.kernels?.length ?? 0;
+  }
+
+  /**
+   * What tree t's leaf adds to its margin, in float32. Dart predicts each tree alone from base_score,
+   * takes base_score off again and scales what is left by the tree's weight (gbtree.cc,
+   * Dart::PredictBatchImpl): the same float steps, done once per leaf instead of once per row.
+   */
+  private leafContribution(t: number, leaf: number): number {
+    const { treeWeight, baseMargin } = this;
+    if (!treeWeight) return leaf;
+    const alone = Math.fround(Math.fround(baseMargin + leaf) - baseMargin);
+    return Math.fround(alone * (treeWeight[t] as number));
   }
 
   /**
@@ -199,19 +269,37 @@ export class CompiledBooster {
 
   /** Raw margins, `numRows × numGroups`, accumulated in float32 tree by tree as XGBoost does. */
   private treeMargins(features: Float32Array, numRows: number, numFeatures: number): Float32Array {
+    const margins = new Float32Array(numRows * this.numGroups).fill(this.baseMargin);
+    const kernels = this.kernels;
+    if (!kernels) return this.walkTrees(features, numRows, numFeatures, margins);
+    // Generated code reads every feature the trees split on: columns the request did not send are
+    // missing, as in a narrower DMatrix, so narrower rows are widened with NaN first.
+    const width = this.numFeature;
+    const rows = numFeatures === width ? features : widen(features, numRows, numFeatures, width);
+    for (let start = 0; start < numRows; start += ROW_BLOCK) {
+      const end = Math.min(start + ROW_BLOCK, numRows);
+      for (const kernel of kernels) kernel(rows, width, start, end, margins);
+    }
+    return margins;
+  }
+
+  /** The flat-array walk, for models not compiled to code: adds every tree's leaf row by row. */
+  private walkTrees(
+    features: Float32Array,
+    numRows: number,
+    numFeatures: number,
+    margins: Float32Array,
+  ): Float32Array {
     const { treeRoot, treeGroup, numGroups, baseMargin, treeWeight } = this;
-    const margins = new Float32Array(numRows * numGroups);
     const numTrees = treeRoot.length;
     for (let r = 0; r < numRows; r++) {
       const base = r * numFeatures;
       const out = r * numGroups;
-      margins.fill(baseMargin, out, out + numGroups);
       for (let t = 0; t < numTrees; t++) {
         const g = out + (treeGroup[t] as number);
         const leaf = this.leafValue(treeRoot[t] as number, features, base, numFeatures);
         if (treeWeight) {
-          // Dart predicts each tree alone from base_score, takes base_score off again and scales what
-          // is left by the tree's weight (gbtree.cc, Dart::PredictBatchImpl): the same float steps here.
+          // Dart: see leafContribution; the same float steps inline.
           const alone = Math.fround(Math.fround(baseMargin + leaf) - baseMargin);
           margins[g] = (margins[g] as number) + Math.fround(alone * (treeWeight[t] as number));
         } else {
@@ -250,10 +338,11 @@ export class CompiledBooster {
     while (feature >= 0) {
       // A column the request did not send is missing, as in a narrower DMatrix.
       const value = feature < numFeatures ? (features[base + feature] as number) : Number.NaN;
-      // XGBoost goes left when `fvalue < split_condition`; both are float32, so the comparison is exact.
+      // XGBoost goes right when !(fvalue < split_condition) (GetNextNode); both are float32, so the
+      // comparison is exact.
       node = Number.isNaN(value)
         ? (missingChild[node] as number)
-        : (leftChild[node] as number) + +(value >= (splitValue[node] as number));
+        : (leftChild[node] as number) + +!(value < (splitValue[node] as number));
       feature = splitFeature[node] as number;
     }
     return splitValue[node] as number;
@@ -293,6 +382,15 @@ export class CompiledBooster {
         return out;
     }
   }
+}
+
+/** Rows of `numFeatures` values copied into rows of `width`, the columns past `numFeatures` missing. */
+function widen(features: Float32Array, numRows: number, numFeatures: number, width: number): Float32Array {
+  const rows = new Float32Array(numRows * width).fill(Number.NaN);
+  for (let r = 0; r < numRows; r++) {
+    rows.set(features.subarray(r * numFeatures, (r + 1) * numFeatures), r * width);
+  }
+  return rows;
 }
 
 /** XGBoost's Softmax: exp(x - max) in float32, normalised by the float32 sum. */

@@ -7,7 +7,7 @@
 import { InvalidInputError } from '../errors.js';
 import { describeModelFile, type ModelFile, readModelFiles } from './model-artifact.js';
 import type { ModelDescription } from './model-description.js';
-import { CompiledBooster, OBJECTIVES } from './predictor.js';
+import { CompiledBooster, type CompileOptions, OBJECTIVES } from './predictor.js';
 
 /** The objectives the predictor implements (XGBoost 1.7's). */
 export const SUPPORTED_OBJECTIVES = Object.keys(OBJECTIVES);
@@ -154,9 +154,13 @@ function vote(all: Float64Array[]): Float64Array {
 }
 
 /** Reads and compiles one model file's bytes, in any format XGBoost 1.7 loads. */
-export function parseXGBoostModel(bytes: string | Uint8Array, source = 'model'): XGBoostModel {
+export function parseXGBoostModel(
+  bytes: string | Uint8Array,
+  source = 'model',
+  options: CompileOptions = {},
+): XGBoostModel {
   const file: ModelFile = { bytes: typeof bytes === 'string' ? Buffer.from(bytes) : bytes, source };
-  return new XGBoostModel([new CompiledBooster(describeModelFile(file), source)], [source]);
+  return new XGBoostModel([new CompiledBooster(describeModelFile(file), source, options)], [source]);
 }
 
 /** Every model file at `path`, described (read and checked, not compiled): for plan-time checks. */
@@ -174,7 +178,9 @@ export async function describeModelArtifact(
 export async function checkModelArtifact(path: string, shownAs: string = path): Promise<void> {
   try {
     const files = await readModelFiles(path);
-    for (const file of files) new CompiledBooster(describeModelFile(file), file.source);
+    // The flat arrays check the trees; generating their code is the server's job, not the check's.
+    for (const file of files)
+      new CompiledBooster(describeModelFile(file), file.source, { compileTrees: false });
   } catch (error) {
     if (error instanceof Error && shownAs !== path) error.message = error.message.split(path).join(shownAs);
     throw error;
@@ -189,12 +195,12 @@ export async function checkModelArtifact(path: string, shownAs: string = path): 
  */
 export async function loadXGBoostModel(
   path: string,
-  options: { ensemble?: boolean } = {},
+  options: { ensemble?: boolean } & CompileOptions = {},
 ): Promise<XGBoostModel> {
   const files = await readModelFiles(path);
   const used = options.ensemble === false ? files.slice(0, 1) : files;
   return new XGBoostModel(
-    used.map((file) => new CompiledBooster(describeModelFile(file), file.source)),
+    used.map((file) => new CompiledBooster(describeModelFile(file), file.source, options)),
     used.map((file) => file.source),
   );
 }
