@@ -100,6 +100,12 @@ export function encodePredictions(
   accept: string,
   settings: EncodingSettings,
 ): EncodedResponse {
+  if (settings.batch && !settings.selectedKeys && model.outputsPerRow === 1) {
+    // The transform job's answer, one value a line: written straight from the predictions (the hot path).
+    let body = '';
+    for (let r = 0; r < numRows; r++) body += `${pythonFloat(predictions[r] as number)}\n`;
+    return { status: 200, body, contentType: accept };
+  }
   const rows = predictionRows(model, predictions, numRows);
   if (settings.selectedKeys)
     return encodeSelected(model, rows, settings.selectedKeys, accept, settings.batch);
@@ -262,6 +268,13 @@ function jsonDumps(value: number | number[]): string {
  */
 export function pythonFloat(value: number): string {
   const x = Number(value);
+  const magnitude = x < 0 ? -x : x;
+  // Between 1e-4 and 1e16 both languages write the shortest round-trip digits in fixed notation (JS
+  // switches to exponents only below 1e-6 and from 1e21); Python adds ".0" to integral values.
+  if (magnitude >= 1e-4 && magnitude < 1e16) {
+    const text = String(x);
+    return Number.isInteger(x) ? `${text}.0` : text;
+  }
   if (Number.isNaN(x)) return 'nan';
   if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
@@ -276,6 +289,6 @@ export function pythonFloat(value: number): string {
     return `${sign}${whole}.${fraction === '' ? '0' : fraction}`;
   }
   const head = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-  const magnitude = String(Math.abs(exponent)).padStart(2, '0');
-  return `${sign}${head}e${exponent < 0 ? '-' : '+'}${magnitude}`;
+  const exponentDigits = String(Math.abs(exponent)).padStart(2, '0');
+  return `${sign}${head}e${exponent < 0 ? '-' : '+'}${exponentDigits}`;
 }

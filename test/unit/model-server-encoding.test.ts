@@ -21,6 +21,9 @@ function python(script: string, input: unknown): unknown {
 describe('pythonFloat', () => {
   it("writes every float32 prediction as Python's repr writes the same double", () => {
     const values = [0, 1, 2, 0.5, 1e-5, 1.5e-7, 0.0001, 123456789, 1e16, 1e15, 3.4e38, -2.5e-10, 0.1, 1 / 3];
+    // Where the notations switch: 1e-4 and 1e16 and their neighbours, integral values.
+    values.push(-1, 1e-4 * (1 - 2 ** -52), -1e-4, 9.999e-5, 1e16 - 2, 2 ** 53, -(1e16 - 2), 1e21, 1e-7);
+    values.push(Math.fround(0.9951731562614441));
     let seed = 3;
     for (let i = 0; i < 2000; i++) {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -33,6 +36,13 @@ describe('pythonFloat', () => {
     );
 
     expect(values.map(pythonFloat)).toEqual(expected);
+    // JSON cannot carry these to Python: repr gives 'nan', 'inf', '-inf' and '-0.0' for them.
+    expect([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0].map(pythonFloat)).toEqual([
+      'nan',
+      'inf',
+      '-inf',
+      '-0.0',
+    ]);
   });
 });
 
