@@ -5,7 +5,7 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { statsTableDefinition } from '../core/feature-stats.js';
 import type { FailureRecord } from '../core/record-failure.js';
-import { resultsTableDefinition } from '../core/results-table.js';
+import { partitionPath, resultsTableDefinition } from '../core/results-table.js';
 import type { RunSummary } from '../core/summarize-run.js';
 import { UsageError } from '../errors.js';
 import { LOCAL_BUCKET, LocalPipeline } from '../local/local-pipeline.js';
@@ -93,7 +93,9 @@ async function runFolders(home: string, runId: string): Promise<string[]> {
   for (const definition of await runTables(home, runId)) {
     const tableDir = join(home, 's3', LOCAL_BUCKET, definition.location.slice(bucket.length));
     for (const entry of await readdir(tableDir).catch(() => [] as string[])) {
-      if (entry.startsWith('run_date=')) folders.push(`${definition.location}${entry}/run_id=${runId}/`);
+      if (!entry.startsWith('run_date=')) continue;
+      const runDate = entry.slice('run_date='.length);
+      folders.push(partitionPath(definition.location, definition.partitionKeys, [runDate, runId]));
     }
   }
   folders.push(`${bucket}runs/${runId}/`, `${bucket}incoming/${runId}/`);

@@ -4,6 +4,7 @@ import type { ObjectInfo, ObjectStore } from '../ports.js';
 import { writeInputIdentities } from './input-identity.js';
 import { type JobListPointer, writeJobList } from './job-results.js';
 import { formatManifest } from './manifest.js';
+import { mediaType } from './media-types.js';
 import type { ParseTransformOutputRequest } from './result-parsing.js';
 import { actualColumnIndex, idColumnIndex, modelInputFilter } from './results-table.js';
 import {
@@ -271,7 +272,7 @@ function outputSelectionOf(
 function defaultInputFilter(request: ResolvedRunRequest): string | undefined {
   const results = request.results;
   if (!results.featureNames || request.transform.DataProcessing.InputFilter !== undefined) return undefined;
-  const csv = request.transform.ContentType.split(';')[0]?.trim().toLowerCase() === 'text/csv';
+  const csv = mediaType(request.transform.ContentType) === 'text/csv';
   return modelInputFilter(results.featureNames, [
     idColumnIndex(results, csv),
     actualColumnIndex(results, csv),

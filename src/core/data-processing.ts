@@ -2,6 +2,7 @@ import { parse as parseCsvSync } from 'csv-parse/sync';
 import { stringify as stringifyCsvSync } from 'csv-stringify/sync';
 import { JSONPath } from 'jsonpath-plus';
 import { InvalidInputError, PredictionMismatchError } from '../errors.js';
+import { recordFormatOf } from './media-types.js';
 
 /**
  * Batch Transform's DataProcessing (InputFilter, JoinSource, OutputFilter) for CSV and JSON records, as
@@ -27,21 +28,8 @@ export interface DataProcessingConfig {
   JoinSource?: 'Input' | 'None';
 }
 
-const JSON_TYPES = new Set([
-  'application/json',
-  'application/jsonlines',
-  'application/x-jsonlines',
-  'application/jsonl',
-]);
-
-/** The record format a MIME type names (`text/csv` → csv, JSON and JSON Lines → json), ignoring parameters. */
-export function recordFormatOf(mimeType: string | undefined): RecordFormat | undefined {
-  if (!mimeType) return undefined;
-  const base = mimeType.split(';')[0]?.trim().toLowerCase() ?? '';
-  if (base === 'text/csv') return 'csv';
-  if (JSON_TYPES.has(base)) return 'json';
-  return undefined;
-}
+/** The record format a MIME type names: src/core/media-types.ts decides. */
+export { recordFormatOf };
 
 function isDefaultFilter(filter: string | undefined): boolean {
   return filter === undefined || filter === '' || filter.trim() === '$';

@@ -9,6 +9,7 @@ import { readInputIdentities, verifyInputIdentity } from './input-identity.js';
 import { copyNumberListWithNulls, jsonNumberValue, NumberListScan } from './json-numbers.js';
 import { LineCursor } from './line-cursor.js';
 import { parseManifest } from './manifest.js';
+import { resultsFormatOf } from './media-types.js';
 import {
   type Prediction,
   type PredictionFormat,
@@ -285,9 +286,8 @@ function readSettings(request: ParseTransformOutputRequest): Settings {
 }
 
 function mediaFormat(mediaType: string, field: string): InputFormat {
-  const type = mediaType.split(';')[0]?.trim().toLowerCase();
-  if (type === 'text/csv') return 'csv';
-  if (type === 'application/jsonlines' || type === 'application/json') return 'jsonlines';
+  const format = resultsFormatOf(mediaType);
+  if (format) return format;
   throw new InvalidInputError(
     `${field} ${mediaType} is not supported by ParseResults: use text/csv or application/jsonlines`,
   );

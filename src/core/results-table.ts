@@ -107,12 +107,34 @@ export function partitionLocation(def: TableDefinition, values: readonly string[
         .join(', ')}) but ${values.length} values were given`,
     );
   }
-  const segments = def.partitionKeys.map((key, i) => {
-    const value = values[i] ?? '';
-    assertPartitionValue(value, key.name);
-    return `${key.name}=${value}/`;
+  return partitionPath(def.location, def.partitionKeys, values);
+}
+
+/**
+ * The one function that writes partition folders: `<location><key1>=<v1>/<key2>=<v2>/…` for the first
+ * `values.length` keys (all of them: one partition; fewer: the folder holding every partition under
+ * those values, e.g. a run's results across variants), each value checked by
+ * {@link assertPartitionValue}. Every other path to a partition folder is built by calling it.
+ *
+ * @throws InvalidInputError when there are more values than keys or a value is not a plain path segment.
+ */
+export function partitionPath(
+  location: string,
+  keys: readonly Pick<ColumnDefinition, 'name'>[],
+  values: readonly string[],
+): string {
+  if (!location.endsWith('/')) throw new InvalidInputError(`Table location must end with "/": "${location}"`);
+  if (values.length > keys.length) {
+    throw new InvalidInputError(
+      `${values.length} partition values given for ${keys.length} partition keys (${keys.map((k) => k.name).join(', ')})`,
+    );
+  }
+  const segments = values.map((value, i) => {
+    const key = (keys[i] as Pick<ColumnDefinition, 'name'>).name;
+    assertPartitionValue(value, key);
+    return `${key}=${value}/`;
   });
-  return `${def.location}${segments.join('')}`;
+  return `${location}${segments.join('')}`;
 }
 
 /**

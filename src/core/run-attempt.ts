@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError } from '../errors.js';
+import { partitionPath, RESULT_PARTITION_KEYS } from './results-table.js';
 import { joinS3Uri } from './s3-uri.js';
 
 /**
@@ -71,12 +72,17 @@ export function attemptOf(uri: string): string | undefined {
   return /\/attempt=([0-9a-f]{12})\//.exec(uri)?.[1];
 }
 
-/** Every result file of a run (all variants, all attempts) lies under this prefix. */
+/**
+ * Every result file of a run (all variants, all attempts) lies under this prefix:
+ * `<resultsPrefix><table>/run_date=<d>/run_id=<r>/`.
+ *
+ * @throws InvalidInputError when the run date or id is not a plain path segment.
+ */
 export function runResultsPrefix(
   resultsPrefix: string,
   table: string,
   runDate: string,
   runId: string,
 ): string {
-  return `${joinS3Uri(resultsPrefix, table, `run_date=${runDate}`, `run_id=${runId}`)}/`;
+  return partitionPath(`${joinS3Uri(resultsPrefix, table)}/`, RESULT_PARTITION_KEYS, [runDate, runId]);
 }

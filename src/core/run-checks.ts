@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../errors.js';
+import { isJsonLines, mediaType, resultsFormatOf, xgboostRequestFormatOf } from './media-types.js';
 import { actualColumnIndex, idColumnIndex } from './results-table.js';
 import { applyRunDefaults, type ResolvedRunRequest } from './run-defaults.js';
 import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
@@ -96,9 +97,6 @@ function checkQueries(request: ResolvedRunRequest, known: readonly string[] | un
   }
 }
 
-/** Media types ParseResults can join record by record (input side and output side). */
-const PARSEABLE_TYPES = ['text/csv', 'application/jsonlines', 'application/json'];
-
 /** Results settings ParseResults would reject after the jobs ran, checked against the transform settings. */
 function checkResultsSettings(request: ResolvedRunRequest): void {
   const t = request.transform;
@@ -110,12 +108,12 @@ function checkResultsSettings(request: ResolvedRunRequest): void {
       `transform.SplitType is ${splitType}, but the results are joined record by record with the input: use SplitType Line`,
     );
   }
-  if (!PARSEABLE_TYPES.includes(contentType)) {
+  if (resultsFormatOf(contentType) === undefined) {
     throw new InvalidInputError(
       `transform.ContentType ${t.ContentType} cannot be joined with the results: use text/csv or application/jsonlines`,
     );
   }
-  if (!PARSEABLE_TYPES.includes(accept)) {
+  if (resultsFormatOf(accept) === undefined) {
     throw new InvalidInputError(
       `transform.Accept ${t.Accept} cannot be read by ParseResults: use text/csv or application/jsonlines`,
     );
@@ -171,10 +169,6 @@ export function checkOutputKeyCollisions(prefix: string, inputUris: readonly str
       );
     }
   }
-}
-
-function mediaType(value: string): string {
-  return (value.split(';')[0] ?? '').trim().toLowerCase();
 }
 
 /** What the checks found: problems refuse the run (thrown), warnings are reported with the plan. */
@@ -247,7 +241,7 @@ export function jsonPathLimitProblems(request: ResolvedRunRequest): string[] {
         );
       }
     }
-    if (contentType === 'application/jsonlines' || contentType === 'application/x-jsonlines') {
+    if (isJsonLines(contentType)) {
       const names = [...path.matchAll(/\.([^.[\]]+)|\['([^']*)'\]|\["([^"]*)"\]/g)].map(
         (m) => m[1] ?? m[2] ?? m[3] ?? '',
       );
@@ -296,7 +290,7 @@ export function builtInXGBoostContainerFindings(request: ResolvedRunRequest): {
   const warnings: string[] = [];
   const names = variants.map((v) => `"${v.variant}"`).join(', ');
   const contentType = mediaType(request.transform.ContentType);
-  if (!['text/csv', 'csv', 'text/libsvm', 'libsvm', 'text/x-libsvm'].includes(contentType)) {
+  if (xgboostRequestFormatOf(contentType) === undefined) {
     problems.push(
       `transform.ContentType ${request.transform.ContentType}: the SageMaker XGBoost container (variant ${names}) reads text/csv and text/libsvm only and answers 415 to ${contentType}; send CSV (ContentType "text/csv")`,
     );

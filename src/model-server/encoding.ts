@@ -13,6 +13,7 @@
  *
  * Numbers are written as Python writes them (`repr` of the float32 prediction widened to a double).
  */
+import { mediaType } from '../core/media-types.js';
 import type { XGBoostModel } from './xgboost-model.js';
 
 /** The Accept types the container knows (serve.SUPPORTED_ACCEPTS). */
@@ -76,10 +77,9 @@ export function encodingSettingsFromEnv(env: NodeJS.ProcessEnv): EncodingSetting
  * Like the container, only a single media type is understood: `text/csv, application/json` is not one.
  */
 export function parseAccept(header: string | undefined, settings: EncodingSettings): string | undefined {
-  const type = (header ?? '').split(';', 1)[0]?.trim() ?? '';
+  const type = mediaType(header ?? '');
   if (type === '' || type === '*/*') return settings.defaultAccept;
-  const lower = type.toLowerCase();
-  return (SUPPORTED_ACCEPTS as readonly string[]).includes(lower) ? lower : undefined;
+  return (SUPPORTED_ACCEPTS as readonly string[]).includes(type) ? type : undefined;
 }
 
 /** A response: status, body and content type. */

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
+import { mediaType, mediaTypeParameters, xgboostRequestFormatOf } from '../core/media-types.js';
 import { InvalidInputError, InvalidRecordError } from '../errors.js';
 import { INVALID_RECORD_HEADER } from '../ports.js';
 import {
@@ -283,18 +284,18 @@ function recordFailure(error: unknown, status: number, format: RequestFormat): A
 function requestFormat(header: string | undefined): RequestFormat | { error: string } {
   // Flask gives no content type when the header is absent, and the container then reads libsvm.
   if (header === undefined) return 'libsvm';
-  const [typePart, ...params] = header.toLowerCase().split(';');
-  const type = (typePart ?? '').trim();
-  if (type === 'csv' || type === 'text/csv') {
-    const labelSize = params.map((p) => p.trim().split('=')).find(([key]) => key === 'label_size');
-    if (labelSize && labelSize[1]?.trim() !== '1') {
+  const type = mediaType(header);
+  const format = xgboostRequestFormatOf(type);
+  if (format === 'csv') {
+    const labelSize = mediaTypeParameters(header).label_size;
+    if (labelSize !== undefined && labelSize !== '1') {
       return {
         error: `${header} is not an accepted csv ContentType. Optional parameter label_size must be equal to 1`,
       };
     }
     return 'csv';
   }
-  if (type === 'libsvm' || type === 'text/libsvm' || type === 'text/x-libsvm') return 'libsvm';
+  if (format === 'libsvm') return 'libsvm';
   if (type === 'application/json' || type.includes('jsonlines') || type === 'application/jsonl') {
     return {
       error:

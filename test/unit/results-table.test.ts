@@ -6,6 +6,7 @@ import {
   partitionLocation,
   resultsTableDefinition,
 } from '../../src/core/results-table.js';
+import { runResultsPrefix } from '../../src/core/run-attempt.js';
 import { InvalidInputError } from '../../src/errors.js';
 
 const def = resultsTableDefinition({
@@ -83,6 +84,24 @@ describe('partitionLocation', () => {
     );
     expect(() => partitionLocation(def, ['2024-05-01', '../x', 'a'])).toThrow(InvalidInputError);
     expect(() => partitionLocation(def, ['2024-05-01', "r'1", 'a'])).toThrow(InvalidInputError);
+  });
+});
+
+describe('runResultsPrefix (a run across its variants, built by the one partition-path function)', () => {
+  it('is the folder of the run date and run id under the table', () => {
+    expect(runResultsPrefix('s3://bucket/results/', 'predictions', '2024-05-01', 'run-1')).toBe(
+      's3://bucket/results/predictions/run_date=2024-05-01/run_id=run-1/',
+    );
+  });
+
+  it('refuses a run id or date that is not a plain path segment, as partitionLocation does', () => {
+    // Without the check, '../x' would list (and delete) another run's folder.
+    expect(() => runResultsPrefix('s3://bucket/results/', 'predictions', '2024-05-01', '../x')).toThrow(
+      'Invalid value "../x" for partition key run_id',
+    );
+    expect(() => runResultsPrefix('s3://bucket/results/', 'predictions', '2024/05/01', 'run-1')).toThrow(
+      'Invalid value "2024/05/01" for partition key run_date',
+    );
   });
 });
 
