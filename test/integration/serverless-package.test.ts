@@ -385,6 +385,12 @@ const NEEDED_GRANTS: [role: string, action: string, resource: string][] = [
   ['RunQueriesRole', 's3:PutObject', objects('athena-results/')],
   ['RunQueriesRole', 's3:PutObject', objects('runs/')],
   ['RecordFailureRole', 's3:PutObject', objects('runs/')],
+  ['RunQueriesRole', 's3:DeleteObject', objects('results/')],
+  ['RunQueriesRole', 's3:DeleteObject', objects('runs/')],
+  ['RecordFailureRole', 'glue:GetPartitions', GLUE_TABLES],
+  ['RecordFailureRole', 'glue:BatchUpdatePartition', GLUE_TABLES],
+  ['RecordFailureRole', 'glue:BatchCreatePartition', GLUE_TABLES],
+  ['RecordFailureRole', 'glue:BatchDeletePartition', GLUE_TABLES],
   ['SageMakerExecutionRole', 's3:GetObject', objects('incoming/')],
   ['SageMakerExecutionRole', 's3:GetObject', objects('runs/')],
   ['SageMakerExecutionRole', 's3:GetObject', objects('models/')],
@@ -586,7 +592,12 @@ describe('IAM', () => {
     const glue = allStatements().filter(({ statement }) =>
       asArray(statement.Action).some((a) => a.startsWith('glue:')),
     );
-    expect(glue.map((g) => g.owner).sort()).toEqual(['RegisterTableRole', 'RunQueriesRole']);
+    // RecordFailure switches back a run that failed after RegisterTable's switch.
+    expect(glue.map((g) => g.owner).sort()).toEqual([
+      'RecordFailureRole',
+      'RegisterTableRole',
+      'RunQueriesRole',
+    ]);
     for (const { statement } of glue) {
       expect(asArray(statement.Resource).map(sub)).toEqual([
         'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:catalog',
