@@ -127,6 +127,12 @@ export interface Catalog {
     run: readonly string[],
     partitions: PartitionDefinition[],
   ): Promise<PartitionDefinition[]>;
+  /**
+   * One run's partitions as the catalog has them now (`run` as in {@link switchRunPartitions}); none
+   * when the table or the run has none. RegisterTable records them before its switch, so a run that
+   * fails afterwards can be switched back.
+   */
+  runPartitions(table: TableDefinition, run: readonly string[]): Promise<PartitionDefinition[]>;
 }
 
 export type QueryValue = string | number | boolean | null;

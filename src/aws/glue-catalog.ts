@@ -87,7 +87,7 @@ export class GlueCatalog implements Catalog {
     run: readonly string[],
     partitions: PartitionDefinition[],
   ): Promise<PartitionDefinition[]> {
-    const previous = await this.runPartitions(table, run);
+    const previous = await this.listRunPartitions(table, run);
     const key = (values: readonly string[]) => JSON.stringify(values);
     const before = new Map(previous.map((p) => [key(p.values), p]));
     const wanted = new Set(partitions.map((p) => key(p.values)));
@@ -217,8 +217,20 @@ export class GlueCatalog implements Catalog {
     }
   }
 
-  /** The table's partitions whose leading values are `run` (GetPartitions with an expression, paged). */
-  private async runPartitions(
+  /**
+   * The table's partitions whose leading values are `run` (GetPartitions with an expression, paged);
+   * none when the table does not exist yet.
+   */
+  async runPartitions(table: TableDefinition, run: readonly string[]): Promise<PartitionDefinition[]> {
+    try {
+      return await this.listRunPartitions(table, run);
+    } catch (error) {
+      if (errorNameOf(error) === 'EntityNotFoundException') return [];
+      throw error;
+    }
+  }
+
+  private async listRunPartitions(
     table: TableDefinition,
     run: readonly string[],
   ): Promise<PartitionDefinition[]> {

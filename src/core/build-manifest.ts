@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
 import type { ObjectInfo, ObjectStore } from '../ports.js';
+import { statsTableName } from './feature-stats.js';
 import { writeInputIdentities } from './input-identity.js';
 import { type JobListPointer, writeJobList } from './job-results.js';
 import { formatManifest } from './manifest.js';
@@ -491,10 +492,13 @@ export async function deleteAttemptResults(
   if (!(await store.head(planUri))) return;
   const plan = JSON.parse(Buffer.from(await store.getBytes(planUri)).toString('utf8')) as Partial<RunPlan>;
   if (!plan.table || !plan.runDate || !plan.runId) return;
-  const runResults = runResultsPrefix(plan.table.resultsPrefix, plan.table.table, plan.runDate, plan.runId);
   const files: string[] = [];
-  for await (const object of store.list(runResults)) {
-    if (attemptOf(object.uri) === attemptId) files.push(object.uri);
+  // The results table and the statistics table ParseResults writes beside it.
+  for (const table of [plan.table.table, statsTableName(plan.table.table)]) {
+    const runResults = runResultsPrefix(plan.table.resultsPrefix, table, plan.runDate, plan.runId);
+    for await (const object of store.list(runResults)) {
+      if (attemptOf(object.uri) === attemptId) files.push(object.uri);
+    }
   }
   for (const uri of files) await store.delete(uri);
 }

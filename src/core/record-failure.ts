@@ -1,6 +1,7 @@
-import type { ObjectStore } from '../ports.js';
+import type { Catalog, ObjectStore } from '../ports.js';
 import { deleteAttemptResults, runIdFromExecutionName } from './build-manifest.js';
 import { firstFailedJob, type JobListItem, type JobListPointer } from './job-results.js';
+import { type RollbackOutcome, rollBackAttempt } from './register-table-commit.js';
 import { ATTEMPT_PLAN, attemptIdFor, attemptScratchPrefix, REGISTERING_MARKER } from './run-attempt.js';
 import { renderFailureReport } from './run-report-failure.js';
 import type { RunRequest } from './run-request.js';
@@ -31,10 +32,17 @@ export interface FailureRecord {
   uri: string;
   /**
    * What happened to the failed attempt's files: `cleaned` (its result files and scratch deleted),
-   * `kept` (it reached RegisterTable's switch, so it may be published; a later run cleans it), or why
-   * cleaning failed (the next run of this id deletes what is left).
+   * `kept` (it may still be published: its run succeeded before this failure was reported, the catalog
+   * could not be switched back, or no catalog was given; a later run cleans it), or why cleaning failed
+   * (the next run of this id deletes what is left). `catalog` says what was done to the catalog: an
+   * attempt that reached RegisterTable's switch is switched back to the run's previous partitions.
    */
-  attempt: { attemptId: string; files: 'cleaned' | 'kept' | string; deletedObjects: number };
+  attempt: {
+    attemptId: string;
+    files: 'cleaned' | 'kept' | string;
+    deletedObjects: number;
+    catalog?: string;
+  };
   /**
    * When RunTransforms' Distributed Map failed (States.ExceedToleratedFailureThreshold, which names no
    * job), `error`, `message` and `cause` are the first failed job's, and this keeps the Map's own.
@@ -50,14 +58,23 @@ const RUN_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
  * other files, and returns it. Causes come in several shapes (a Lambda error's JSON, a failed
  * DescribeTransformJob as JSON, plain text); the message is dug out of whichever it is.
  *
- * Then cleans the failed attempt, best effort: its result files and its scratch (manifests, `.out`
- * outputs) are deleted, unless it reached RegisterTable's switch (its registering marker exists), in
- * which case it may be what the catalog publishes and is left to a later run. Whatever this misses
- * (a killed process never gets here) the next run of the id deletes in BuildManifest.
+ * Then takes the failed attempt back, best effort: when it reached RegisterTable's switch (a step after
+ * it failed), the run's partitions are switched back to the ones the attempt replaced, recorded in its
+ * registering marker (`rollBackAttempt`), so a failed run publishes nothing and the previous results
+ * are as they were. Then its result files and its scratch (manifests, `.out` outputs) are deleted,
+ * unless the catalog may still point at them. Whatever this misses (a killed process never gets here)
+ * the next run of the id deletes in BuildManifest.
  */
 export async function recordFailure(
   event: RecordFailureEvent,
-  deps: { store: ObjectStore; bucket: string; now: () => Date; displayUri?: (uri: string) => string },
+  deps: {
+    store: ObjectStore;
+    bucket: string;
+    now: () => Date;
+    displayUri?: (uri: string) => string;
+    /** The catalog an attempt that reached RegisterTable's switch is switched back in. */
+    catalog?: Catalog;
+  },
 ): Promise<FailureRecord> {
   const { state, executionName } = event;
   // A request that failed its schema may carry any runId (even "../x"): only a valid one names a folder.
@@ -90,7 +107,7 @@ export async function recordFailure(
         }
       : {}),
     // After reading the Map Run's failure (it lives in the attempt's scratch, which this cleans).
-    attempt: await cleanFailedAttempt(deps.store, `s3://${deps.bucket}/runs/${runId}/`, executionName),
+    attempt: await cleanFailedAttempt(deps, `s3://${deps.bucket}/runs/${runId}/`, executionName),
   };
   await deps.store.put(uri, JSON.stringify(record, null, 2), { contentType: 'application/json' });
   await writeFailureReport(record, deps);
@@ -165,16 +182,24 @@ async function readJson<T>(store: ObjectStore, uri: string): Promise<T | undefin
 }
 
 async function cleanFailedAttempt(
-  store: ObjectStore,
+  deps: { store: ObjectStore; catalog?: Catalog },
   runPrefix: string,
   executionName: string,
 ): Promise<FailureRecord['attempt']> {
+  const { store } = deps;
   const attemptId = attemptIdFor(executionName);
   const scratch = attemptScratchPrefix(runPrefix, attemptId);
   let deletedObjects = 0;
+  let catalog: string | undefined;
   try {
     if (await store.head(joinS3Uri(scratch, REGISTERING_MARKER))) {
-      return { attemptId, files: 'kept', deletedObjects };
+      if (!deps.catalog)
+        return { attemptId, files: 'kept', deletedObjects, catalog: 'not switched back: no catalog' };
+      const outcome = await rollBackAttempt({ store, catalog: deps.catalog }, runPrefix, attemptId);
+      catalog = describeRollback(outcome);
+      if (outcome.state === 'published' || outcome.state === 'failed') {
+        return { attemptId, files: 'kept', deletedObjects, catalog };
+      }
     }
     await deleteAttemptResults(store, scratch, attemptId);
     const planUri = joinS3Uri(scratch, ATTEMPT_PLAN);
@@ -186,9 +211,32 @@ async function cleanFailedAttempt(
     }
     // The plan last: it is what lets the next run find this attempt's result files.
     await store.delete(planUri);
-    return { attemptId, files: 'cleaned', deletedObjects };
+    return { attemptId, files: 'cleaned', deletedObjects, ...(catalog ? { catalog } : {}) };
   } catch (error) {
-    return { attemptId, files: `not cleaned: ${(error as Error).message}`, deletedObjects };
+    return {
+      attemptId,
+      files: `not cleaned: ${(error as Error).message}`,
+      deletedObjects,
+      ...(catalog ? { catalog } : {}),
+    };
+  }
+}
+
+/** The failure record's sentence for what was done to the catalog. */
+function describeRollback(outcome: RollbackOutcome): string {
+  switch (outcome.state) {
+    case 'rolled back':
+      return outcome.restored.some((t) => t.partitions > 0)
+        ? `switched back to the partitions the run had before (${outcome.restored.map((t) => `${t.table}: ${t.partitions}`).join(', ')})`
+        : 'the run had no partitions before: the partitions of this attempt were removed';
+    case 'superseded':
+      return 'left as it is: another execution of the run id switched the run since';
+    case 'published':
+      return 'kept: the run had already succeeded with this attempt';
+    case 'failed':
+      return `not switched back (${outcome.reason}): the attempt may still be published; run the request again`;
+    case 'unregistered':
+      return 'never switched';
   }
 }
 

@@ -3,14 +3,9 @@ import type { Catalog, ObjectStore, PartitionDefinition } from '../ports.js';
 import type { ResultsTableRef } from './build-manifest.js';
 import { statsLocation, statsTableDefinition } from './feature-stats.js';
 import { type JobListPointer, readJobResults } from './job-results.js';
+import { type MarkedSwitch, readRegisteringMarker } from './register-table-commit.js';
 import { type ModelKind, partitionLocation, resultsTableDefinition } from './results-table.js';
-import {
-  attemptLocation,
-  attemptScratchPrefix,
-  attemptsPrefix,
-  REGISTERING_MARKER,
-  runResultsPrefix,
-} from './run-attempt.js';
+import { attemptLocation, attemptScratchPrefix, REGISTERING_MARKER } from './run-attempt.js';
 import { joinS3Uri } from './s3-uri.js';
 import { uniquePartitions } from './summarize-run.js';
 
@@ -42,13 +37,6 @@ export interface RegisterResultsTableResult {
   attemptId: string;
   /** How many partitions the run had before (0 for a first run). */
   replacedPartitions: number;
-  /** Files of earlier attempts deleted after the switch. */
-  deletedFiles: number;
-  /**
-   * Earlier files that could not be deleted (with why): the switch has happened, so they are no longer
-   * read; the next successful run of this id deletes them.
-   */
-  notDeleted: string[];
 }
 
 /**
@@ -89,16 +77,19 @@ export async function registerRunResults(
  *
  * 1. Checks every partition is at this attempt's location and every reported result file exists, so a
  *    partition is never switched to missing or partial data.
- * 2. Writes the attempt's registering marker (from here on no cleanup treats it as unpublished).
- * 3. Creates or updates the table, then switches the run's partitions to the attempt's locations in one
- *    catalog call (variants the attempt no longer has are dropped). Until this call the previous
- *    attempt's rows are what queries see. The statistics table (`<table>_stats`, which ParseResults
- *    writes beside the rows) is switched the same way, right after.
- * 4. Only then deletes every other file of the run in both tables (earlier attempts, the pre-attempt
- *    layout, variants dropped) and the other attempts' scratch.
+ * 2. Creates or updates the results table and its statistics table (`<table>_stats`, which
+ *    ParseResults writes beside the rows), reads the run's partitions in both as they are now, and
+ *    records them with the new ones in the attempt's registering marker (from here on no cleanup treats
+ *    the attempt as unpublished, and a rollback knows what to restore).
+ * 3. Switches the run's partitions to the attempt's locations, one catalog call per table (variants the
+ *    attempt no longer has are dropped). Until this call the previous attempt's rows are what queries
+ *    see. When the statistics switch fails, the results switch is put back.
+ * 4. Deletes nothing: the attempt is published but provisional until the run succeeded. RunQueries'
+ *    last act commits it and deletes the earlier attempts (`commitAttempt`); a failed run is switched
+ *    back by RecordFailure (`rollBackAttempt`, src/core/register-table-commit.ts).
  *
- * Safe to repeat (a retried Lambda, a re-run after a kill): the switch is idempotent and step 4 deletes
- * only what the catalog no longer points at.
+ * Safe to repeat (a retried Lambda, a re-run after a kill): the switch is idempotent and a repeat keeps
+ * the previous partitions its first try recorded.
  *
  * @throws InvalidInputError when a partition's values or location do not match the table's layout and
  *   the attempt (ParseResults and the table definition must agree on where files live).
@@ -144,71 +135,54 @@ export async function registerResultsTable(
   }
 
   const scratch = attemptScratchPrefix(request.runPrefix, request.attemptId);
-  await store.put(
-    joinS3Uri(scratch, REGISTERING_MARKER),
-    JSON.stringify({ attemptId: request.attemptId, partitions: [...partitions.values()] }, null, 2),
-    { contentType: 'application/json' },
-  );
-  await catalog.registerTable(definition);
-  const run = [request.runDate, request.runId];
-  const previous = await catalog.switchRunPartitions(definition, run, [...partitions.values()]);
   const stats = statsTableDefinition(definition);
+  const switches = [
+    { definition, partitions: [...partitions.values()] },
+    {
+      definition: stats,
+      partitions: [...partitions.values()].map((p) => ({
+        values: [...p.values],
+        location: statsLocation(definition.location, p.location),
+      })),
+    },
+  ];
+  await catalog.registerTable(definition);
   await catalog.registerTable(stats);
-  await catalog.switchRunPartitions(
-    stats,
-    run,
-    [...partitions.values()].map((p) => ({
-      values: [...p.values],
-      location: statsLocation(definition.location, p.location),
-    })),
-  );
+  const run = [request.runDate, request.runId];
+  // A retried step (or a re-run of the same execution) finds its marker: what it recorded as previous
+  // is still what the run had before this attempt, while the catalog may already show the attempt.
+  const marker = (await readRegisteringMarker(store, scratch)) ?? {
+    attemptId: request.attemptId,
+    resultsPrefix: request.resultsPrefix,
+    runDate: request.runDate,
+    runId: request.runId,
+    tables: await Promise.all(
+      switches.map(async (s) => ({ ...s, previous: await catalog.runPartitions(s.definition, run) })),
+    ),
+  };
+  await store.put(joinS3Uri(scratch, REGISTERING_MARKER), JSON.stringify(marker, null, 2), {
+    contentType: 'application/json',
+  });
+  const done: MarkedSwitch[] = [];
+  try {
+    for (const table of marker.tables) {
+      done.push(table);
+      await catalog.switchRunPartitions(table.definition, run, table.partitions);
+    }
+  } catch (error) {
+    // The statistics switch failed after the results switch: put the results back, so the tables
+    // never show two attempts. Best effort: RecordFailure rolls back from the marker in any case.
+    for (const table of done.slice(0, -1).reverse()) {
+      await catalog.switchRunPartitions(table.definition, run, table.previous).catch(() => undefined);
+    }
+    throw error;
+  }
 
-  const keep = [...locations, ...locations.map((l) => statsLocation(definition.location, l))];
-  const cleanup = await deleteEarlierAttempts(store, request, [request.table, stats.name], keep, scratch);
   return {
     table: `${definition.database}.${definition.name}`,
     location: definition.location,
     partitions: partitions.size,
     attemptId: request.attemptId,
-    replacedPartitions: previous.length,
-    ...cleanup,
+    replacedPartitions: marker.tables[0]?.previous.length ?? 0,
   };
-}
-
-/**
- * After the switch: deletes the run's result files that no published partition points at, then the
- * other attempts' scratch. A failed delete is reported, not thrown: the run is already published, and
- * the next run of this id deletes what is left.
- */
-async function deleteEarlierAttempts(
-  store: ObjectStore,
-  request: RegisterResultsTableRequest,
-  tables: readonly string[],
-  keep: readonly string[],
-  currentScratch: string,
-): Promise<{ deletedFiles: number; notDeleted: string[] }> {
-  const stale: string[] = [];
-  for (const table of tables) {
-    const runResults = runResultsPrefix(request.resultsPrefix, table, request.runDate, request.runId);
-    for await (const object of store.list(runResults)) {
-      if (!keep.some((location) => object.uri.startsWith(location))) stale.push(object.uri);
-    }
-  }
-  const scratch: string[] = [];
-  for await (const object of store.list(attemptsPrefix(request.runPrefix))) {
-    if (!object.uri.startsWith(currentScratch)) scratch.push(object.uri);
-  }
-  // An earlier attempt's marker goes last, so an interrupted cleanup never leaves its results unmarked.
-  scratch.sort((a, b) => Number(a.endsWith(REGISTERING_MARKER)) - Number(b.endsWith(REGISTERING_MARKER)));
-  let deletedFiles = 0;
-  const notDeleted: string[] = [];
-  for (const [index, uri] of [...stale, ...scratch].entries()) {
-    try {
-      await store.delete(uri);
-      if (index < stale.length) deletedFiles += 1;
-    } catch (error) {
-      notDeleted.push(`${uri}: ${(error as Error).message}`);
-    }
-  }
-  return { deletedFiles, notDeleted };
 }

@@ -12,19 +12,21 @@ import { joinS3Uri } from './s3-uri.js';
  * - result files: `<partition location>attempt=<attemptId>/part-NNNN.json`, i.e.
  *   `results/<table>/run_date=D/run_id=R/variant=V/attempt=<attemptId>/`.
  *
- * RegisterTable switches the run's partitions to the attempt's locations in one catalog call and only
- * then deletes the previous attempt's files, so the previous rows stay queryable until the switch and a
- * failed or killed re-run leaves them as they were.
+ * RegisterTable switches the run's partitions to the attempt's locations in one catalog call per table
+ * and deletes nothing; the previous attempt's files are deleted only once the whole run succeeded
+ * (RunQueries commits the attempt), and a run that fails after the switch is switched back by
+ * RecordFailure (src/core/register-table-commit.ts). So the previous rows stay queryable until the
+ * switch, and a failed or killed re-run leaves them as they were.
  */
 
 /** An attempt id: 12 lower-case hex digits (a path segment needing no escaping anywhere). */
 const ATTEMPT_ID = /^[0-9a-f]{12}$/;
 
 /**
- * Written to the attempt's scratch by RegisterTable just before the catalog switch. An attempt without
- * it never reached the switch, so it is certainly unpublished and its files may be deleted; an attempt
- * with it may be published and is only ever cleaned by a later attempt's RegisterTable, which asks the
- * catalog.
+ * Written to the attempt's scratch by RegisterTable just before the catalog switch, with the partitions
+ * the switch replaces. An attempt without it never reached the switch, so it is certainly unpublished
+ * and its files may be deleted; an attempt with it may be published, and is cleaned only by its own
+ * RecordFailure after switching it back, or by a later attempt's commit.
  */
 export const REGISTERING_MARKER = 'registering.json';
 

@@ -2,6 +2,8 @@ import type { ObjectStore, PartitionDefinition, QueryEngine, QueryRow } from '..
 import type { ResultsTableRef } from './build-manifest.js';
 import { completionStatistics, type JobResources } from './completion.js';
 import { type JobListItem, type JobListPointer, readJobResults } from './job-results.js';
+import { type CommitResult, commitAttempt } from './register-table-commit.js';
+import { attemptIdFor } from './run-attempt.js';
 import { applyRunDefaults } from './run-defaults.js';
 import { type RunQueriesOptions, runNamedQueries } from './run-queries.js';
 import { REPORT_QUERIES, renderRunReport } from './run-report.js';
@@ -59,11 +61,17 @@ export interface RunSummary {
   completion: { recordsFailed: number; billableSeconds: number; pricePerHour?: number; cost?: number };
   summaryUri: string;
   reportUri: string;
+  /**
+   * What committing the run's attempt deleted of the attempts it replaced (files no query reads any
+   * more), and what it could not delete, with why.
+   */
+  earlierAttempts?: CommitResult;
 }
 
 /**
  * Runs the run's named queries over its registered results, then writes the run summary and a
- * self-contained report.html next to the run. The report's own queries run whatever the request asked
+ * self-contained report.html next to the run, and last commits the run's attempt (deleting the attempts
+ * it replaced: until now a failure would have switched the run back to them). The report's own queries run whatever the request asked
  * for; the summary lists only the requested ones. Record counts come from ParseResults, which checked
  * every input record has its prediction.
  */
@@ -157,7 +165,10 @@ export async function summarizeRun(
   await deps.store.put(summaryUri, JSON.stringify({ ...summary, resultFiles }, null, 2), {
     contentType: 'application/json',
   });
-  return summary;
+  // Last: the run has succeeded, so its attempt becomes final and the attempts it replaced go. Never
+  // throws (what it cannot delete, the next successful run of the id does).
+  const cleanup = await commitAttempt(deps.store, event.runPrefix, attemptIdFor(event.executionName));
+  return { ...summary, earlierAttempts: cleanup };
 }
 
 /**

@@ -211,6 +211,12 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     );
   }
 
+  /** One run's registered partitions (see {@link Catalog.runPartitions}). */
+  async runPartitions(table: TableDefinition, run: readonly string[]): Promise<PartitionDefinition[]> {
+    const partitions = await this.listPartitions(table.database, table.name);
+    return partitions.filter((p) => run.every((value, i) => p.values[i] === value));
+  }
+
   /** The partitions registered for a table, in registration order. */
   async listPartitions(database: string, table: string): Promise<PartitionDefinition[]> {
     return this.exclusive(() => this.registeredPartitions(database, table));

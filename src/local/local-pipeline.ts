@@ -161,6 +161,7 @@ export class LocalPipeline {
     }));
     const recordFailure = createRecordFailureHandler(() => ({
       store,
+      catalog: this.catalog,
       bucket: this.settings.bucket,
       now: () => new Date(),
       displayUri: (uri) => displayUri(store, uri),

@@ -1,11 +1,18 @@
 import middy from '@middy/core';
 import { type FailureRecord, type RecordFailureEvent, recordFailure } from '../core/record-failure.js';
 import { validation } from '../middleware/validation.js';
-import type { ObjectStore } from '../ports.js';
+import type { Catalog, ObjectStore } from '../ports.js';
 
-/** RecordFailure over the given store (the local runner passes the local one). */
+/** RecordFailure over the given store and catalog (the local runner passes the local ones). */
 export const createRecordFailureHandler = (
-  deps: () => { store: ObjectStore; bucket: string; now: () => Date; displayUri?: (uri: string) => string },
+  deps: () => {
+    store: ObjectStore;
+    bucket: string;
+    now: () => Date;
+    displayUri?: (uri: string) => string;
+    /** Where a failed attempt that reached RegisterTable's switch is switched back. */
+    catalog?: Catalog;
+  },
 ) =>
   middy<RecordFailureEvent, FailureRecord>()
     .use(

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GlueCatalog } from '../../src/aws/glue-catalog.js';
 import { S3ObjectStore } from '../../src/aws/s3-object-store.js';
 import { registerResultsTable } from '../../src/core/register-table.js';
+import { commitAttempt } from '../../src/core/register-table-commit.js';
 import { resultsTableDefinition } from '../../src/core/results-table.js';
 import { CatalogError, TransientError } from '../../src/errors.js';
 import { MOTO_CREDENTIALS, MOTO_REGION, type Moto, startMoto, uniqueName } from '../helpers/moto.js';
@@ -107,11 +108,14 @@ describe('RegisterTable on Glue and S3 (moto)', () => {
 
     const rerun = await registerResultsTable(await writeAttempt(A2, ['a']), { catalog, store });
     expect(rerun.replacedPartitions).toBe(2);
-    expect(rerun.notDeleted).toEqual([]);
     // Variant a points at the re-run's attempt; variant b's partition is gone, in both tables.
     expect(await gluePartitions('predictions')).toEqual({ a: at('a', A2) });
     expect(await gluePartitions('predictions_stats')).toEqual({ a: at('a', A2, 'predictions_stats') });
-    // And the first attempt's objects were deleted after the switch: only A2's remain.
+    // The switch deletes nothing: until the run succeeded, a failure switches it back to A1.
+    expect((await keysUnder('results/')).filter((k) => k.includes(`attempt=${A1}/`))).toHaveLength(4);
+    // Once the run succeeded (RunQueries' last act), the first attempt's objects go: only A2's remain.
+    const committed = await commitAttempt(store, `s3://${bucket}/runs/${RUN_ID}/`, A2);
+    expect(committed).toEqual({ deletedFiles: 4, notDeleted: [] });
     expect(await keysUnder('results/')).toEqual([
       `results/predictions/run_date=${RUN_DATE}/run_id=${RUN_ID}/variant=a/attempt=${A2}/part-0000.json`,
       `results/predictions_stats/run_date=${RUN_DATE}/run_id=${RUN_ID}/variant=a/attempt=${A2}/part-0000.json`,

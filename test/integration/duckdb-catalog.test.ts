@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { registerResultsTable } from '../../src/core/register-table.js';
+import { commitAttempt } from '../../src/core/register-table-commit.js';
 import { parseTransformOutput } from '../../src/core/result-parsing.js';
 import { resultsTableDefinition } from '../../src/core/results-table.js';
 import { runNamedQueries, runNamedQuery } from '../../src/core/run-queries.js';
@@ -510,6 +511,8 @@ describe('DuckDbCatalog publishing a re-run', () => {
     await registerRuns(catalog, store, [next], NEXT);
     expect(await scores('nightly')).toEqual([0.1, 0.1, 0.1, 0.1]);
     expect(await scores('other')).toEqual([0.5, 0.5, 0.5, 0.5]);
+    // The run succeeded: its attempt is committed, and the replaced attempt's files go.
+    await commitAttempt(store, 's3://bucket/runs/nightly/', NEXT);
     const left: string[] = [];
     for await (const o of store.list('s3://bucket/results/predictions/run_date=2024-05-01/run_id=nightly/')) {
       left.push(o.uri);

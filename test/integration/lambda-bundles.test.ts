@@ -350,7 +350,7 @@ describe('the bundled parseResults, registerTable and runQueries, one attempt af
       (o) => o.Key ?? '',
     ) ?? [];
 
-  it('publishes the results in Glue at the attempt location, switches to the next attempt deleting the first, and summarizes it through Athena', async () => {
+  it('publishes the results in Glue at the attempt location, switches to the next attempt, summarizes it through Athena (which commits it, deleting the first), and the bundled recordFailure switches a failed third one back', async () => {
     for (const name of Object.keys(scores)) {
       const rows = name === 'a.csv' ? '1,2\n3,4\n' : '5,6\n';
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `incoming/publish/${name}`, Body: rows }));
@@ -396,7 +396,8 @@ describe('the bundled parseResults, registerTable and runQueries, one attempt af
         location: `s3://${bucket}/${partitionFolder}attempt=${second.plan.attemptId}/`,
       },
     ]);
-    expect(await keysUnder(`${partitionFolder}attempt=${first.plan.attemptId}/`)).toEqual([]);
+    // The switch deletes nothing: until the run succeeded (RunQueries commits it), a failure puts it back.
+    expect(await keysUnder(`${partitionFolder}attempt=${first.plan.attemptId}/`)).toEqual(files);
     expect((await keysUnder(`${partitionFolder}attempt=${second.plan.attemptId}/`)).length).toBe(
       files.length,
     );
@@ -451,6 +452,38 @@ describe('the bundled parseResults, registerTable and runQueries, one attempt af
       ExecutionParameters: ["'bundle-publish'"],
     });
     expect(summaryQuery?.Query).toContain('FROM bundle_predictions');
+
+    // RunQueries committed the second attempt: the first attempt's objects are gone.
+    expect(await keysUnder(`${partitionFolder}attempt=${first.plan.attemptId}/`)).toEqual([]);
+    const secondFiles = await keysUnder(`${partitionFolder}attempt=${second.plan.attemptId}/`);
+    const secondLocation = `s3://${bucket}/${partitionFolder}attempt=${second.plan.attemptId}/`;
+
+    // A third execution switches, then its RunQueries fails: the bundled recordFailure switches the run
+    // back to the second attempt in Glue (both tables) and deletes the third attempt's files.
+    const third = await runAttempt('bundle-publish-3');
+    expect((await partitionsOf('bundle_predictions')).map((p) => p.location)).toEqual([
+      `s3://${bucket}/${partitionFolder}attempt=${third.plan.attemptId}/`,
+    ]);
+    const failure = (await handler('recordFailure')(
+      {
+        executionName: 'bundle-publish-3',
+        state: {
+          runId: 'bundle-publish',
+          failedState: 'RunQueries',
+          failure: { Error: 'QueryFailedError', Cause: '{"errorMessage":"Query summary failed"}' },
+        },
+      },
+      context('recordFailure'),
+    )) as { attempt: Record<string, unknown> };
+    expect(failure.attempt).toMatchObject({ attemptId: third.plan.attemptId, files: 'cleaned' });
+    expect(await partitionsOf('bundle_predictions')).toEqual([
+      { values: ['2026-11-30', 'bundle-publish', 'a'], location: secondLocation },
+    ]);
+    expect((await partitionsOf('bundle_predictions_stats')).map((p) => p.location)).toEqual([
+      secondLocation.replace('/bundle_predictions/', '/bundle_predictions_stats/'),
+    ]);
+    expect(await keysUnder(`${partitionFolder}attempt=${second.plan.attemptId}/`)).toEqual(secondFiles);
+    expect(await keysUnder(`${partitionFolder}attempt=${third.plan.attemptId}/`)).toEqual([]);
   });
 });
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRequest } from '../../src/core/run-request.js';
+import { QueryFailedError } from '../../src/errors.js';
 import { LOCAL_BUCKET, LocalPipeline } from '../../src/local/local-pipeline.js';
 import { type FaultyContainer, SAMPLE_INPUT_DIR, startFaultyContainer } from '../helpers/model-containers.js';
 import { listFilesUnder, sampleLines, sha256 } from '../helpers/records.js';
@@ -117,6 +118,62 @@ describe('publishing: a failed run never publishes, and never loses what was pub
       Buffer.from(await pipeline.store.getBytes(`s3://${LOCAL_BUCKET}/runs/nightly/failure.json`)).toString(),
     );
     expect(failure.attempt).toMatchObject({ files: 'cleaned' });
+  }, 60_000);
+
+  it('switches the run back when a re-run fails after RegisterTable (its query step fails): the first rows exactly', async () => {
+    const before = await rowsOf('nightly');
+    expect(before).toHaveLength(RECORDS);
+    const statsOf = async () =>
+      (
+        await pipeline.catalog.runQuery(
+          'SELECT * FROM local.predictions_stats WHERE run_id = ? ORDER BY ALL',
+          ['nightly'],
+        )
+      ).rows;
+    const statsBefore = await statsOf();
+    expect(statsBefore.length).toBeGreaterThan(0);
+    const partitionsBefore = await pipeline.catalog.listPartitions('local', 'predictions');
+    const filesBefore = await filesOf('nightly');
+
+    // The query engine fails at run time, once RegisterTable has switched the run to the new attempt
+    // (as Athena failing, or DuckDB reading a broken file, would).
+    const runQuery = pipeline.catalog.runQuery.bind(pipeline.catalog);
+    let sawNewAttempt = false;
+    pipeline.catalog.runQuery = async () => {
+      const published = await pipeline.catalog.listPartitions('local', 'predictions');
+      sawNewAttempt ||= JSON.stringify(published) !== JSON.stringify(partitionsBefore);
+      throw new QueryFailedError('Query engine unavailable (test)');
+    };
+    let rerun: Awaited<ReturnType<typeof run>>;
+    try {
+      rerun = await run('nightly', [{ variant: 'xgb', modelName: 'good' }]);
+    } finally {
+      pipeline.catalog.runQuery = runQuery;
+    }
+    expect(rerun.status).toBe('FAILED');
+    expect(rerun.cause).toContain('Query engine unavailable (test)');
+    // The failure came after the switch: the new attempt was what the catalog published then.
+    expect(sawNewAttempt).toBe(true);
+
+    // Switched back: the first run's partitions, rows and statistics exactly, its files untouched.
+    expect(await pipeline.catalog.listPartitions('local', 'predictions')).toEqual(partitionsBefore);
+    expect(await rowsOf('nightly')).toEqual(before);
+    expect(await statsOf()).toEqual(statsBefore);
+    // Nothing of the failed attempt is left outside its scratch (nor in it: RecordFailure cleaned it).
+    expect(await filesOf('nightly')).toEqual(filesBefore);
+    const failure = JSON.parse(
+      Buffer.from(await pipeline.store.getBytes(`s3://${LOCAL_BUCKET}/runs/nightly/failure.json`)).toString(),
+    );
+    expect(failure).toMatchObject({ failedState: 'RunQueries' });
+    expect(failure.attempt).toMatchObject({
+      files: 'cleaned',
+      catalog:
+        'switched back to the partitions the run had before (local.predictions: 1, local.predictions_stats: 1)',
+    });
+    const attempts = (await listFilesUnder(join(s3(), 'runs', 'nightly', 'attempts'))).map(
+      (f) => f.split('/')[0],
+    );
+    expect(new Set(attempts).size).toBe(1);
   }, 60_000);
 
   it('publishes nothing, and stops the sibling, when one variant of a run fails', async () => {

@@ -13,7 +13,8 @@ const CLIENTS_BY_HANDLER: Record<string, string[]> = {
   // S3: the job results it registers, and after the partition switch the earlier attempts' files.
   'register-table': ['client-glue', 'client-s3'],
   'run-queries': ['client-athena', 'client-s3'],
-  'record-failure': ['client-s3'],
+  // Glue: a run that failed after RegisterTable's switch is switched back.
+  'record-failure': ['client-glue', 'client-s3'],
 };
 
 async function sdkClientsOf(handler: string): Promise<string[]> {

@@ -1,0 +1,178 @@
+import { messageOf } from '../errors.js';
+import type { Catalog, ObjectStore, PartitionDefinition, TableDefinition } from '../ports.js';
+import { attemptScratchPrefix, attemptsPrefix, REGISTERING_MARKER, runResultsPrefix } from './run-attempt.js';
+import { joinS3Uri } from './s3-uri.js';
+
+/**
+ * What happens to a published attempt after RegisterTable's switch: it stays *provisional* until the
+ * whole run succeeded. RegisterTable records in the attempt's registering marker the partitions it
+ * replaced and deletes nothing; then either
+ *
+ * - the run succeeds, and RunQueries' last act {@link commitAttempt}s it: a `published.json` marker,
+ *   then the deletion of every other file of the run (earlier attempts, the layout before attempts,
+ *   dropped variants) and of the other attempts' scratch; or
+ * - a later step fails, and RecordFailure {@link rollBackAttempt}s it: the run's partitions are switched
+ *   back to the recorded previous ones (or removed, for a first run), whose files are all still there,
+ *   and the failed attempt's files are then cleaned like any failed attempt's.
+ */
+
+/** Written beside the registering marker once the run succeeded: the attempt is no longer rolled back. */
+export const PUBLISHED_MARKER = 'published.json';
+
+/** One table's switch, as RegisterTable records it before making it. */
+export interface MarkedSwitch {
+  definition: TableDefinition;
+  /** The partitions the attempt switches the run to. */
+  partitions: PartitionDefinition[];
+  /** The run's partitions before the switch (empty for a first run): what a rollback restores. */
+  previous: PartitionDefinition[];
+}
+
+/** The registering marker's content (`runs/<runId>/attempts/<attemptId>/registering.json`). */
+export interface RegisteringMarker {
+  attemptId: string;
+  resultsPrefix: string;
+  runDate: string;
+  runId: string;
+  /** The results table first, then its statistics table, in switch order. */
+  tables: MarkedSwitch[];
+}
+
+/** The attempt's registering marker, or undefined when it has none (or one from before this layout). */
+export async function readRegisteringMarker(
+  store: ObjectStore,
+  scratch: string,
+): Promise<RegisteringMarker | undefined> {
+  const uri = joinS3Uri(scratch, REGISTERING_MARKER);
+  if (!(await store.head(uri))) return undefined;
+  const marker = JSON.parse(
+    Buffer.from(await store.getBytes(uri)).toString('utf8'),
+  ) as Partial<RegisteringMarker>;
+  return Array.isArray(marker.tables) && marker.runDate && marker.runId && marker.resultsPrefix
+    ? (marker as RegisteringMarker)
+    : undefined;
+}
+
+/** What {@link commitAttempt} did. */
+export interface CommitResult {
+  /** Files of earlier attempts (and dropped variants, the pre-attempt layout) deleted. */
+  deletedFiles: number;
+  /**
+   * Files that could not be deleted (with why): the catalog no longer points at them, so no query reads
+   * them; the next successful run of this id deletes them.
+   */
+  notDeleted: string[];
+}
+
+/**
+ * Makes a switched attempt final, once the run succeeded: writes its `published.json` marker (from then
+ * on a failure reported for this execution no longer rolls it back, since what a rollback would restore
+ * is about to be deleted), then deletes every file of the run in its tables that the attempt's
+ * partitions do not hold, and the other attempts' scratch (registering markers last, so an interrupted
+ * cleanup never leaves an earlier attempt's results unmarked).
+ *
+ * Never throws: the run has succeeded; what is left is deleted by the next successful run of the id.
+ */
+export async function commitAttempt(
+  store: ObjectStore,
+  runPrefix: string,
+  attemptId: string,
+): Promise<CommitResult> {
+  const notDeleted: string[] = [];
+  let deletedFiles = 0;
+  try {
+    const scratch = attemptScratchPrefix(runPrefix, attemptId);
+    const marker = await readRegisteringMarker(store, scratch);
+    if (!marker)
+      return { deletedFiles, notDeleted: [`${scratch}${REGISTERING_MARKER}: missing, nothing deleted`] };
+    await store.put(joinS3Uri(scratch, PUBLISHED_MARKER), JSON.stringify({ attemptId }, null, 2), {
+      contentType: 'application/json',
+    });
+    const keep = marker.tables.flatMap((t) => t.partitions.map((p) => p.location));
+    const stale: string[] = [];
+    for (const table of marker.tables) {
+      const prefix = runResultsPrefix(
+        marker.resultsPrefix,
+        table.definition.name,
+        marker.runDate,
+        marker.runId,
+      );
+      for await (const object of store.list(prefix)) {
+        if (!keep.some((location) => object.uri.startsWith(location))) stale.push(object.uri);
+      }
+    }
+    const scratchFiles: string[] = [];
+    for await (const object of store.list(attemptsPrefix(runPrefix))) {
+      if (!object.uri.startsWith(scratch)) scratchFiles.push(object.uri);
+    }
+    const isMarker = (uri: string) =>
+      uri.endsWith(`/${REGISTERING_MARKER}`) || uri.endsWith(`/${PUBLISHED_MARKER}`);
+    scratchFiles.sort((a, b) => Number(isMarker(a)) - Number(isMarker(b)));
+    for (const [index, uri] of [...stale, ...scratchFiles].entries()) {
+      try {
+        await store.delete(uri);
+        if (index < stale.length) deletedFiles += 1;
+      } catch (error) {
+        notDeleted.push(`${uri}: ${messageOf(error)}`);
+      }
+    }
+  } catch (error) {
+    notDeleted.push(`cleanup of run ${runPrefix} stopped: ${messageOf(error)}`);
+  }
+  return { deletedFiles, notDeleted };
+}
+
+/** What {@link rollBackAttempt} found and did. */
+export type RollbackOutcome =
+  /** The attempt never reached the switch (no marker): nothing to put back. */
+  | { state: 'unregistered' }
+  /** The run succeeded with this attempt (published marker), or its marker predates rollbacks: kept. */
+  | { state: 'published' }
+  /** The catalog was switched back to the recorded previous partitions, table by table. */
+  | { state: 'rolled back'; restored: { table: string; partitions: number }[] }
+  /** Another attempt switched the run since: the catalog is left to it. */
+  | { state: 'superseded' }
+  /** Putting back failed: the attempt may still be published. */
+  | { state: 'failed'; reason: string };
+
+/**
+ * Takes a switched but unfinished attempt back out of the catalog after its run failed: every table its
+ * marker names is switched back to the partitions it had before (a first run's are removed), in reverse
+ * switch order. A table is left alone when the run's partitions there are no longer this attempt's or
+ * the previous ones (another execution of the run id switched since).
+ *
+ * After `rolled back` (and `unregistered`, `superseded`) the attempt's files are no longer read and may
+ * be deleted; after `published` and `failed` they must stay.
+ */
+export async function rollBackAttempt(
+  deps: { store: ObjectStore; catalog: Catalog },
+  runPrefix: string,
+  attemptId: string,
+): Promise<RollbackOutcome> {
+  const scratch = attemptScratchPrefix(runPrefix, attemptId);
+  if (!(await deps.store.head(joinS3Uri(scratch, REGISTERING_MARKER)))) return { state: 'unregistered' };
+  if (await deps.store.head(joinS3Uri(scratch, PUBLISHED_MARKER))) return { state: 'published' };
+  const marker = await readRegisteringMarker(deps.store, scratch);
+  if (!marker) return { state: 'published' };
+  const run = [marker.runDate, marker.runId];
+  const restored: { table: string; partitions: number }[] = [];
+  let superseded = false;
+  try {
+    for (const table of [...marker.tables].reverse()) {
+      const current = await deps.catalog.runPartitions(table.definition, run);
+      const known = new Set([...table.partitions, ...table.previous].map((p) => p.location));
+      if (!current.every((p) => known.has(p.location))) {
+        superseded = true;
+        continue;
+      }
+      await deps.catalog.switchRunPartitions(table.definition, run, table.previous);
+      restored.unshift({
+        table: `${table.definition.database}.${table.definition.name}`,
+        partitions: table.previous.length,
+      });
+    }
+  } catch (error) {
+    return { state: 'failed', reason: messageOf(error) };
+  }
+  return superseded ? { state: 'superseded' } : { state: 'rolled back', restored };
+}
