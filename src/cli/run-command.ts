@@ -230,7 +230,10 @@ async function registerModels(
   }
   for (const url of (options.flags.container as string[] | undefined) ?? []) {
     checkContainerUrl(url);
-    await checkContainer(url);
+    // Like a missing --model file: the flag names something that is not there, and nothing has run.
+    await checkContainer(url).catch((error: Error) => {
+      throw new UsageError(error.message, { cause: error });
+    });
     const modelName = `container-${createHash('sha256').update(url).digest('hex').slice(0, 12)}`;
     await pipeline.models.put({ ModelName: modelName, PrimaryContainer: { Image: url } });
     models.push({ variant: uniqueVariant(models, 'container'), modelName });
