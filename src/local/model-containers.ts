@@ -17,9 +17,19 @@ const START_TIMEOUT_MS = 30_000;
 export class LocalModelContainers {
   private readonly running = new Map<string, Promise<{ client: HttpModelClient; child?: ChildProcess }>>();
 
+  /**
+   * @param serverCommand the built-in server's command line, to which `--model <path> --port 0` is
+   *   added; a test replaces it with a stand-in that reports what the process received.
+   */
   constructor(
     private readonly registry: LocalModelRegistry,
     private readonly artifactPath: (modelDataUrl: string) => string,
+    private readonly serverCommand: readonly string[] = [
+      process.execPath,
+      '--import',
+      'tsx',
+      MODEL_SERVER_ENTRY,
+    ],
   ) {}
 
   /** A client for the model, starting its container on first use. */
@@ -55,9 +65,10 @@ export class LocalModelContainers {
     if (!modelDataUrl)
       throw new TransientError(`Model "${modelName}" has no ModelDataUrl for the built-in server`);
     const env = { ...model.PrimaryContainer.Environment, ...environment };
+    const [command, ...args] = this.serverCommand as [string, ...string[]];
     const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', MODEL_SERVER_ENTRY, '--model', this.artifactPath(modelDataUrl), '--port', '0'],
+      command,
+      [...args, '--model', this.artifactPath(modelDataUrl), '--port', '0'],
       // The IPC channel is how the server notices this process is gone (see main.ts untilStopped).
       { env: containerProcessEnvironment(env), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
     );
