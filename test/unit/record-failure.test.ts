@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { failureMessage, recordFailure } from '../../src/core/record-failure.js';
-import type { ObjectStore } from '../../src/ports.js';
+import { attemptIdFor } from '../../src/core/run-attempt.js';
+import { CatalogError } from '../../src/errors.js';
+import type { Catalog, ObjectStore } from '../../src/ports.js';
 
 function memoryStore() {
   const objects = new Map<string, string>();
@@ -57,6 +59,81 @@ describe('recordFailure', () => {
     expect(fromRequest.runId).toBe('r1');
     const fromName = await recordFailure({ executionName: 'Exec_9', state: { failure: {} } }, deps);
     expect(fromName.runId).toBe('exec-9');
+  });
+});
+
+describe("recordFailure of an attempt that reached RegisterTable's switch", () => {
+  const attemptId = attemptIdFor('exec-switched');
+  const marker = `s3://bkt/runs/nightly/attempts/${attemptId}/registering.json`;
+  const table = {
+    database: 'local',
+    name: 'predictions',
+    location: 's3://bkt/results/predictions/',
+    columns: [{ name: 'score', type: 'double' }],
+    partitionKeys: [
+      { name: 'run_date', type: 'string' },
+      { name: 'run_id', type: 'string' },
+      { name: 'variant', type: 'string' },
+    ],
+  };
+  const at = (attempt: string) =>
+    `s3://bkt/results/predictions/run_date=2026-11-30/run_id=nightly/variant=a/attempt=${attempt}/`;
+  const event = {
+    executionName: 'exec-switched',
+    state: {
+      runId: 'nightly',
+      failedState: 'RunQueries',
+      failure: { Error: 'QueryFailedError', Cause: 'x' },
+    },
+  };
+  const withMarker = () => {
+    const memory = memoryStore();
+    memory.objects.set(
+      marker,
+      JSON.stringify({
+        attemptId,
+        resultsPrefix: 's3://bkt/results/',
+        runDate: '2026-11-30',
+        runId: 'nightly',
+        tables: [
+          {
+            definition: table,
+            partitions: [{ values: ['2026-11-30', 'nightly', 'a'], location: at(attemptId) }],
+            previous: [{ values: ['2026-11-30', 'nightly', 'a'], location: at('aaaaaaaaaaaa') }],
+          },
+        ],
+      }),
+    );
+    return memory;
+  };
+
+  it('keeps its files, saying why, when there is no catalog to switch it back in', async () => {
+    const { store, objects } = withMarker();
+    const record = await recordFailure(event, { store, bucket: 'bkt', now: () => new Date() });
+    expect(record.attempt).toEqual({
+      attemptId,
+      files: 'kept',
+      deletedObjects: 0,
+      catalog: 'not switched back: no catalog',
+    });
+    expect(objects.has(marker)).toBe(true);
+  });
+
+  it('keeps its files when the catalog refuses to switch it back, naming the catalog error', async () => {
+    const { store, objects } = withMarker();
+    const catalog: Catalog = {
+      registerTable: async () => undefined,
+      runPartitions: async () => [{ values: ['2026-11-30', 'nightly', 'a'], location: at(attemptId) }],
+      switchRunPartitions: async () => {
+        throw new CatalogError('Glue said no');
+      },
+    };
+    const record = await recordFailure(event, { store, bucket: 'bkt', now: () => new Date(), catalog });
+    expect(record.attempt).toMatchObject({
+      files: 'kept',
+      catalog: expect.stringContaining('not switched back (Glue said no)'),
+    });
+    expect(objects.has(marker)).toBe(true);
   });
 });
 
