@@ -92,6 +92,77 @@ describe('startModelServer', () => {
     expectClose((bodies[0] as string).trimEnd().split('\n').map(Number), SAMPLE_EXPECTED);
   });
 
+  it('answers each of several requests in flight with its own records, bodies sent whole or chunked, big then small', async () => {
+    // The server reuses request bodies' memory: answers must never mix requests or keep stale bytes.
+    const lines = SAMPLE_INPUT.trimEnd().split('\n');
+    const slices = [
+      [0, lines.length],
+      [5, 9],
+      [100, 400],
+      [3, 4],
+    ] as const;
+    const chunked = (text: string) =>
+      fetch(`${batch.url}/invocations`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/csv' },
+        body: new ReadableStream({
+          start(controller) {
+            const bytes = Buffer.from(text);
+            for (let i = 0; i < bytes.length; i += 1000) controller.enqueue(bytes.subarray(i, i + 1000));
+            controller.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+    const send = (round: number, [from, to]: readonly [number, number]) => {
+      const text = `${lines.slice(from, to).join('\n')}\n`;
+      return (round % 2 ? chunked(text) : invoke(batch, text, 'text/csv')).then((r) => r.text());
+    };
+
+    // A request whose body stops half way while another is read and answered whole, then goes on (after
+    // a first request, so there is memory to reuse).
+    await send(0, [0, lines.length]);
+    const text = `${lines.join('\n')}\n`;
+    const half = Buffer.from(text).subarray(0, text.length >> 1);
+    let resume: () => void = () => {};
+    const resumed = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    const slow = fetch(`${batch.url}/invocations`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv', 'content-length': String(Buffer.byteLength(text)) },
+      body: new ReadableStream({
+        async start(controller) {
+          controller.enqueue(half);
+          await resumed;
+          controller.enqueue(Buffer.from(text).subarray(half.length));
+          controller.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit).then((r) => r.text());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const quick = await send(0, [50, 60]);
+    resume();
+    expectClose(quick.trimEnd().split('\n').map(Number), SAMPLE_EXPECTED.slice(50, 60));
+    expectClose((await slow).trimEnd().split('\n').map(Number), SAMPLE_EXPECTED);
+
+    for (const round of [0, 1]) {
+      const inFlight = await Promise.all(slices.map((slice) => send(round, slice)));
+      const oneByOne: string[] = [];
+      for (const slice of slices) oneByOne.push(await send(round, slice));
+
+      for (const answers of [inFlight, oneByOne]) {
+        slices.forEach(([from, to], i) => {
+          expectClose(
+            (answers[i] as string).trimEnd().split('\n').map(Number),
+            SAMPLE_EXPECTED.slice(from, to),
+          );
+        });
+      }
+    }
+  });
+
   it('answers {"predictions": [{"score": p}]} for JSON and value rows for CSV outside batch mode', async () => {
     const rows = SAMPLE_INPUT.split('\n').slice(0, 3).join('\n');
     const json = (await (await invoke(endpoint, rows, 'text/csv', 'application/json')).json()) as {
