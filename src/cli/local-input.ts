@@ -238,8 +238,11 @@ export interface PlacedInput {
   uri: string;
   /** The request's `inputSuffixes`, when a folder's files are chosen by suffix. */
   inputSuffixes: string[] | undefined;
-  /** Store URI prefix → the user's path prefix, for messages. */
-  paths: Array<[uriPrefix: string, pathPrefix: string]>;
+  /**
+   * Store URI prefix → the user's path prefix, for messages; for a file copied without its header, the
+   * lines dropped, so a message's line numbers (the copy's) become the user's file's.
+   */
+  paths: Array<[uriPrefix: string, pathPrefix: string, linesDropped?: number]>;
   /** How the files got there: "read in place" or "copied without their header line". */
   how: string;
 }
@@ -292,9 +295,10 @@ async function copyWithoutHeader(
     const gzip = input.compression === 'Gzip';
     const source = createReadStream(file);
     const lines = gzip ? source.pipe(createGunzip()) : source;
-    const body = lines.pipe(dropFirstLine());
+    const dropped = { lines: 0 };
+    const body = lines.pipe(dropFirstLine(dropped));
     await store.putStream(`${prefix}${key}`, gzip ? body.pipe(createGzip()) : body);
-    paths.push([`${prefix}${key}`, file]);
+    paths.push([`${prefix}${key}`, file, dropped.lines]);
   }
   return {
     uri: input.isFolder ? prefix : `${prefix}${storeKey(basename(input.path))}`,
@@ -318,8 +322,8 @@ function suffixesOf(files: string[]): string[] {
   return [...suffixes];
 }
 
-/** Drops leading blank lines and the first line (the header). */
-function dropFirstLine(): Transform {
+/** Drops leading blank lines and the first line (the header), counting the lines dropped. */
+function dropFirstLine(dropped: { lines: number }): Transform {
   let dropping = true;
   let seenText = false;
   return new Transform({
@@ -328,6 +332,7 @@ function dropFirstLine(): Transform {
       for (let i = 0; i < chunk.length; i += 1) {
         const byte = chunk[i] as number;
         if (byte === 0x0a) {
+          dropped.lines += 1;
           if (seenText) {
             dropping = false;
             return done(null, chunk.subarray(i + 1));

@@ -111,10 +111,33 @@ export function formatCount(n: number): string {
  * Replaces store URIs with the user's own paths: `s3://local-in-…/test.csv` → `/home/me/test.csv`.
  * Longer prefixes first, so a file's own mapping wins over its folder's.
  */
-export function userPaths(text: string, paths: ReadonlyArray<readonly [string, string]>): string {
+export function userPaths(
+  text: string,
+  paths: ReadonlyArray<readonly [uri: string, path: string, linesDropped?: number]>,
+): string {
   let out = text;
+  // A message is about one input: the first copied file it names gets its lines shifted.
+  const copied = paths.find(([uri, , dropped]) => dropped && out.includes(uri));
+  if (copied) out = userLines(out, copied[0], copied[2] ?? 0);
   for (const [uri, path] of [...paths].sort((a, b) => b[0].length - a[0].length)) {
     out = out.split(uri).join(path);
   }
   return out;
+}
+
+/**
+ * A message about a file copied without its header counts the copy's lines; the user's file has
+ * `dropped` more before them. Shifts the line numbers the pipeline's messages give for an input:
+ * `<uri> line N`, `<uri> lines A-B`, `the request for line(s) A[-B]` and `input line N` (not an
+ * output's lines, which are the transform output's own).
+ */
+function userLines(text: string, uri: string, dropped: number): string {
+  const shift = (n: string) => String(Number(n) + dropped);
+  const range = (_: string, lead: string, a: string, b: string | undefined) =>
+    `${lead}${shift(a)}${b === undefined ? '' : `-${shift(b)}`}`;
+  const escaped = uri.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return text
+    .replace(new RegExp(`(${escaped} lines? )(\\d+)(?:-(\\d+))?`, 'g'), range)
+    .replace(/(the request for lines? )(\d+)(?:-(\d+))?/g, range)
+    .replace(/(input line )(\d+)/g, (_, lead: string, n: string) => `${lead}${shift(n)}`);
 }

@@ -199,6 +199,26 @@ describe('npm start -- run with files made by pandas and XGBoost', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it("names the line of the user's own file when a CSV with a header fails, the header counted", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-bad-header-'));
+    try {
+      const lines = (await readFile(join(FIXTURES, 'test.csv'), 'utf8')).split('\n');
+      // pandas' header is line 1; the bad value is on line 5 of the user's file (its 4th record).
+      lines[4] = lines[4]?.replace(/^([^,]*),[^,]+/, '$1,oops') ?? '';
+      const bad = join(dir, 'bad-header.csv');
+      await writeFile(bad, lines.join('\n'));
+      const result = await runCli(['run', bad, '--model', MODEL], home);
+      expect(result.code).toBe(1);
+      const userLine = (await readFile(bad, 'utf8')).split('\n').findIndex((l) => l.includes('oops')) + 1;
+      expect(userLine).toBe(5);
+      expect(result.stderr).toContain(`${bad} line 5 `);
+      expect(result.stderr).toMatch(/of the request for lines 2-\d+ /);
+      expect(result.stderr).toMatch(/^ {2}report: {5}.*runs\/bad-header\/report\.html$/m);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
 
 describe('the CLI as a command-line tool', () => {
