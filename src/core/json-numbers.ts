@@ -1,3 +1,5 @@
+import { fastDecimal } from './decimal.js';
+
 /**
  * Byte-level recognition of comma-separated JSON numbers (`1,-2.5,3e-4`), the shape of nearly every
  * numeric CSV line and CSV prediction. Such bytes are already valid JSON array content, so result
@@ -196,55 +198,14 @@ function writeNull(target: Uint8Array, at: number): number {
   return at + 4;
 }
 
-/** Powers of ten a double holds exactly. */
-const EXACT_POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i);
-/** Up to 15 significant digits fit a double's 53-bit mantissa exactly. */
-const MAX_EXACT_DIGITS = 15;
-
 /**
  * The value of one JSON number in `bytes[start, end)` (a list {@link NumberListScan} accepted as one
- * non-empty field),
- * correctly rounded. Short numbers (up to 15 significant digits, power of ten up to 22) are computed
- * from the digits as an exact integer times or over an exact power of ten, one correctly rounded
- * operation (Clinger's fast path); anything else goes through `Number()`.
+ * non-empty field), correctly rounded: the project's one fast decimal parser (src/core/decimal.ts),
+ * else `Number()`.
  */
 export function jsonNumberValue(bytes: Uint8Array, start: number, end: number): number {
-  let i = start;
-  const negative = bytes[i] === 0x2d;
-  if (negative) i += 1;
-  let mantissa = 0;
-  let digits = 0;
-  let scale = 0;
-  let inFraction = false;
-  for (; i < end; i++) {
-    const c = bytes[i] as number;
-    if (c === 0x2e) {
-      inFraction = true;
-      continue;
-    }
-    if (c < 0x30 || c > 0x39) break;
-    if (digits > 0 || c !== 0x30) digits += 1;
-    mantissa = mantissa * 10 + (c - 0x30);
-    if (inFraction) scale -= 1;
-  }
-  if (i < end) {
-    // The exponent (at most two digits here, but any length is handled).
-    i += 1;
-    let exponentNegative = false;
-    if (bytes[i] === 0x2d || bytes[i] === 0x2b) {
-      exponentNegative = bytes[i] === 0x2d;
-      i += 1;
-    }
-    let exponent = 0;
-    for (; i < end; i++) exponent = exponent * 10 + ((bytes[i] as number) - 0x30);
-    scale += exponentNegative ? -exponent : exponent;
-  }
-  if (digits > MAX_EXACT_DIGITS || scale > 22 || scale < -22) {
-    return Number(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1'));
-  }
-  const value =
-    scale < 0
-      ? mantissa / (EXACT_POWERS_OF_TEN[-scale] as number)
-      : mantissa * (EXACT_POWERS_OF_TEN[scale] as number);
-  return negative ? -value : value;
+  return (
+    fastDecimal(bytes, start, end) ??
+    Number(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1'))
+  );
 }

@@ -10,6 +10,7 @@
  *
  * Errors name the record (1-based line within the request): that message becomes the job's FailureReason.
  */
+import { fastDecimal } from '../core/decimal.js';
 import { type InvalidInputError, InvalidRecordError } from '../errors.js';
 
 /** Rows parsed from a request: `numRows × numFeatures` values, NaN where a value is missing. */
@@ -204,11 +205,10 @@ function recordError(line: number, problem: string): InvalidInputError {
 }
 
 /**
- * Parses `body[start, end)` as a decimal number; empty is missing (NaN).
- *
- * Fast path (Clinger's): with at most 15 significant digits the mantissa is an exact integer below
- * 2^53, and 10^k for k ≤ 22 is exact too, so one multiplication or division is correctly rounded, giving
- * the same double as `Number()`. Anything else (more digits, big exponents, "nan") takes `Number()`.
+ * Parses `body[start, end)` as a decimal number; empty is missing (NaN). Surrounding whitespace is
+ * dropped (numpy's float() does); the digits go to the project's one fast decimal parser
+ * (src/core/decimal.ts), and whatever it declines (more digits, big exponents, "nan") to `Number()`
+ * through {@link slowNumber}, which also names a field that is no number.
  */
 function parseNumberBytes(
   body: Uint8Array,
@@ -222,61 +222,7 @@ function parseNumberBytes(
   let last = end;
   while (last > i && isStripped(body[last - 1] as number)) last--;
   if (i === last) return Number.NaN;
-
-  let negative = false;
-  if (body[i] === 0x2d) {
-    negative = true;
-    i++;
-  } else if (body[i] === 0x2b) {
-    i++;
-  }
-  let mantissa = 0;
-  let significant = 0;
-  let exponent = 0;
-  let sawDigit = false;
-  for (; i < last; i++) {
-    const digit = (body[i] as number) - 0x30;
-    if (digit < 0 || digit > 9) break;
-    if (significant > 0 || digit !== 0) significant++;
-    mantissa = mantissa * 10 + digit;
-    sawDigit = true;
-  }
-  if (i < last && body[i] === 0x2e) {
-    i++;
-    for (; i < last; i++) {
-      const digit = (body[i] as number) - 0x30;
-      if (digit < 0 || digit > 9) break;
-      if (significant > 0 || digit !== 0) significant++;
-      mantissa = mantissa * 10 + digit;
-      exponent--;
-      sawDigit = true;
-    }
-  }
-  if (sawDigit && i < last && (body[i] === 0x65 || body[i] === 0x45)) {
-    i++;
-    let expNegative = false;
-    if (body[i] === 0x2d || body[i] === 0x2b) {
-      expNegative = body[i] === 0x2d;
-      i++;
-    }
-    let exp = 0;
-    const expStart = i;
-    // Five digits at most: a longer exponent is out of double range anyway and goes to Number().
-    for (; i < last && i - expStart < 5; i++) {
-      const digit = (body[i] as number) - 0x30;
-      if (digit < 0 || digit > 9) break;
-      exp = exp * 10 + digit;
-    }
-    if (i === expStart) return slowNumber(body, start, end, line, column);
-    exponent += expNegative ? -exp : exp;
-  }
-  if (!sawDigit || i !== last || significant > 15) return slowNumber(body, start, end, line, column);
-  let value: number;
-  if (exponent === 0) value = mantissa;
-  else if (exponent < 0 && exponent >= -22) value = mantissa / (POW10[-exponent] as number);
-  else if (exponent > 0 && exponent <= 22) value = mantissa * (POW10[exponent] as number);
-  else return slowNumber(body, start, end, line, column);
-  return negative ? -value : value;
+  return fastDecimal(body, i, last) ?? slowNumber(body, start, end, line, column);
 }
 
 /**
