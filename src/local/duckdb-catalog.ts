@@ -1,4 +1,7 @@
-import { readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, readdir, readlink, statfs, symlink, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import {
   type DuckDBConnection,
   DuckDBInstance,
@@ -16,7 +19,7 @@ import type {
   QueryValue,
   TableDefinition,
 } from '../ports.js';
-import type { FileObjectStore } from './file-object-store.js';
+import { type FileObjectStore, formatBytes } from './file-object-store.js';
 
 /** Identifiers go into DDL (view and schema names): only names Glue would accept. */
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,127}$/;
@@ -35,6 +38,12 @@ const QUERY_DB = 'memory';
 const READ_STATEMENTS = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
 /** How often a query is re-planned when a partition's files vanished under it (a run replacing them). */
 const MISSING_FILE_RETRIES = 2;
+/**
+ * Free space a write transaction needs on the disks of the catalog file and its log: DuckDB appends the
+ * change to its `.wal` log and checkpoints in 256 KiB blocks. On a full disk DuckDB 1.5 fails with a bare
+ * "Could not write file" or, after earlier commits, has been seen to hang, so the catalog refuses first.
+ */
+export const MIN_FREE_BYTES = 2 * 1024 * 1024;
 
 export interface DuckDbCatalogOptions {
   /**
@@ -61,7 +70,9 @@ export interface DuckDbCatalogOptions {
  * query naming `predictions` and one naming `local.predictions` both read them (a TEMP view would
  * cover only the bare name), and a read-only open still has somewhere to write them. The view stored in
  * the file (for other DuckDB clients) is rebuilt on every registration the same way. Paths go into
- * globs with `[ ] * ?` escaped, so any home folder works.
+ * globs with `[ ] * ?` escaped, and a catalog path holding "?" is opened through a link (see
+ * databasePath), so any home folder works. A write refuses to start when the disk has less than
+ * {@link MIN_FREE_BYTES} free.
  *
  * runQuery accepts read statements only (SELECT, EXPLAIN): the catalog and the results change through
  * runs, never through a query.
@@ -78,6 +89,8 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
   private readonly store: FileObjectStore;
   /** The database file, named in errors. */
   readonly path: string;
+  /** The path DuckDB opened: {@link path}, or a link to it when that holds "?" (see databasePath). */
+  private readonly openedPath: string;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -86,11 +99,13 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     connection: DuckDBConnection,
     store: FileObjectStore,
     path: string,
+    openedPath: string,
   ) {
     this.instance = instance;
     this.connection = connection;
     this.store = store;
     this.path = path;
+    this.openedPath = openedPath;
   }
 
   /**
@@ -105,18 +120,12 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     store: FileObjectStore,
     options: DuckDbCatalogOptions = {},
   ): Promise<DuckDbCatalog> {
-    if (path.includes('?')) {
-      // DuckDB 1.5 reads "?" in a database path as the start of options and writes its log to a broken
-      // path ("a.wal?b/catalog.duckdb"), following symlinks, so no alias helps: say so up front.
-      throw new CatalogError(
-        `Cannot keep the local catalog at ${path}: DuckDB cannot use a path containing "?". Choose a home folder without "?" (--home or PIPELINE_HOME)`,
-      );
-    }
+    const opened = await databasePath(path);
     const instance = await DuckDBInstance.create(':memory:');
     const connection = await instance.connect();
     try {
       await connection.run(
-        `ATTACH ${sqlString(path)} AS ${FILE_DB}${options.readOnly ? ' (READ_ONLY)' : ''}`,
+        `ATTACH ${sqlString(opened)} AS ${FILE_DB}${options.readOnly ? ' (READ_ONLY)' : ''}`,
       );
     } catch (error) {
       connection.closeSync();
@@ -126,7 +135,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
         cause: error,
       });
     }
-    const catalog = new DuckDbCatalog(instance, connection, store, path);
+    const catalog = new DuckDbCatalog(instance, connection, store, path, opened);
     if (options.readOnly) {
       await catalog.exclusive(() => catalog.updateSearchPath());
       return catalog;
@@ -304,15 +313,44 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
    * first one, kept as the cause and with the catalog file named.
    */
   private async transaction<T>(work: () => Promise<T>): Promise<T> {
+    await this.checkFreeSpace();
     try {
       await this.connection.run('BEGIN TRANSACTION');
       const result = await work();
       await this.connection.run('COMMIT');
+      if (this.openedPath !== this.path) {
+        // The log sits beside the link in the temp folder: move the commit into the home's file now, so
+        // the temp folder holds nothing the catalog needs. Committed already; a failure here only leaves
+        // the log for the next open to replay.
+        await this.connection.run(`CHECKPOINT ${FILE_DB}`).catch(() => undefined);
+      }
       return result;
     } catch (error) {
       await this.connection.run('ROLLBACK').catch(() => undefined);
       if (error instanceof CatalogError || error instanceof InvalidInputError) throw error;
       throw new CatalogError(`Local catalog ${this.path}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /**
+   * Refuses a write when the catalog's disk (or its log's, for a linked path) has less than
+   * {@link MIN_FREE_BYTES} free: a clear error before anything changes, never DuckDB's hang.
+   */
+  private async checkFreeSpace(): Promise<void> {
+    const folders = new Set([dirname(this.path), dirname(this.openedPath)]);
+    for (const folder of folders) {
+      let free: number;
+      try {
+        const disk = await statfs(folder);
+        free = disk.bavail * disk.bsize;
+      } catch {
+        continue; // Cannot tell (an unusual filesystem): let DuckDB answer.
+      }
+      if (free < MIN_FREE_BYTES) {
+        throw new CatalogError(
+          `Local catalog ${this.path}: the disk is full (${formatBytes(free)} free in ${folder}; a catalog change needs at least ${formatBytes(MIN_FREE_BYTES)}). Nothing was changed: the published results are as they were. Free some space and run again.`,
+        );
+      }
     }
   }
 
@@ -471,6 +509,47 @@ function checkPartition(
  */
 export function escapeGlob(path: string): string {
   return path.replace(/[[\]*?]/g, (c) => `[${c}]`);
+}
+
+/**
+ * The path to give DuckDB for the catalog file at `path`. DuckDB 1.5 reads "?" in a database path as
+ * the start of options and writes its log to a broken path ("a.wal?b/catalog.duckdb"), and it resolves
+ * a linked folder back to the real one. A link to the file itself is kept as given, so a path holding
+ * "?" is opened through `<temp>/pipeline-catalog-<hash of the path>/catalog.duckdb`, linked to it: the
+ * data stays in the home's file (the same file and lock for every process, since the link's name comes
+ * from the path), and only DuckDB's log sits beside the link until the next checkpoint.
+ *
+ * @throws CatalogError when the link cannot be made.
+ */
+async function databasePath(path: string): Promise<string> {
+  if (!path.includes('?')) return path;
+  const target = resolve(path);
+  const folder = join(
+    tmpdir(),
+    `pipeline-catalog-${createHash('sha256').update(target).digest('hex').slice(0, 16)}`,
+  );
+  const link = join(folder, 'catalog.duckdb');
+  try {
+    if (folder.includes('?')) throw new Error(`the temp folder ${tmpdir()} holds "?" too`);
+    await mkdir(folder, { recursive: true, mode: 0o700 });
+    const made = await lstat(folder);
+    if (!made.isDirectory() || (process.getuid && made.uid !== process.getuid())) {
+      throw new Error(`${folder} is not a folder of this user`);
+    }
+    const current = await readlink(link).catch(() => undefined);
+    if (current !== target) {
+      await unlink(link).catch(() => undefined);
+      await symlink(target, link).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error; // Another process made the same link meanwhile.
+      });
+    }
+  } catch (error) {
+    throw new CatalogError(
+      `Cannot open the local catalog ${path}: DuckDB cannot open a path holding "?", and linking it from ${link} failed: ${(error as Error).message}. Choose a home folder without "?" (--home or PIPELINE_HOME)`,
+      { cause: error },
+    );
+  }
+  return link;
 }
 
 /** DuckDB's errors for a file that a query planned to read and is gone. */

@@ -309,7 +309,8 @@ function byteLength(body: string | Uint8Array): number {
   return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
 }
 
-function formatBytes(bytes: number): string {
+/** `N bytes (x.y MiB)`, for messages about sizes and free space. */
+export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} bytes`;
   const units = ['KiB', 'MiB', 'GiB'];
   let value = bytes / 1024;

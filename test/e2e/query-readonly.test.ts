@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,9 +8,12 @@ describe('npm start -- query cannot change the catalog or the published data', (
   let home: string;
 
   beforeAll(async () => {
-    home = await mkdtemp(join(tmpdir(), 'query-readonly-'));
+    // A home whose path holds [ ] * ? (issue 11, point 7): the sample runs end to end and queries answer.
+    home = await mkdtemp(join(tmpdir(), 'query-readonly-[a]*?-'));
     const sample = await runCli([], home);
+    expect(sample.stderr).toBe('');
     expect(sample.code).toBe(0);
+    expect((await lstat(join(home, 'catalog.duckdb'))).isFile()).toBe(true);
   }, 180_000);
   afterAll(async () => {
     await rm(home, { recursive: true, force: true });
