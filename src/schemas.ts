@@ -1,4 +1,4 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import buildManifestEvent from '../schemas/build-manifest-event.schema.json' with { type: 'json' };
 import failureRecord from '../schemas/failure-record.schema.json' with { type: 'json' };
 import parseResultsEvent from '../schemas/parse-results-event.schema.json' with { type: 'json' };
@@ -12,6 +12,7 @@ import runRequest from '../schemas/run-request.schema.json' with { type: 'json' 
 import runSummary from '../schemas/run-summary.schema.json' with { type: 'json' };
 import startRunResult from '../schemas/start-run-result.schema.json' with { type: 'json' };
 import { SchemaValidationError } from './errors.js';
+import { schemaValidator } from './schema-validators.js';
 
 /** The schemas in schemas/, by file name without `.schema.json`. */
 export const SCHEMAS = {
@@ -31,9 +32,6 @@ export const SCHEMAS = {
 
 export type SchemaName = keyof typeof SCHEMAS;
 
-// Step Functions payloads are JSON already: coercing "5" to 5 would hide a caller's bug.
-const ajv = new Ajv({ allErrors: true, coerceTypes: false, useDefaults: false, strict: false });
-for (const schema of Object.values(SCHEMAS)) ajv.addSchema(schema);
 const compiled = new Map<SchemaName, ValidateFunction>();
 // A second instance, for the one place defaults are applied: the `default` keywords of a schema are
 // the one home of each default, so no code repeats them.
@@ -49,7 +47,7 @@ for (const schema of Object.values(SCHEMAS)) ajvWithDefaults.addSchema(schema);
 export function validateAgainstSchema<T>(name: SchemaName, value: unknown, what: string): T {
   let validate = compiled.get(name);
   if (!validate) {
-    validate = ajv.getSchema(SCHEMAS[name].$id) as ValidateFunction;
+    validate = schemaValidator(SCHEMAS[name].$id, Object.values(SCHEMAS));
     compiled.set(name, validate);
   }
   if (!validate(value)) {

@@ -6,7 +6,13 @@ import type { ModelClient } from '../ports.js';
 import { HttpModelClient } from './http-model-client.js';
 import type { LocalModelRegistry } from './model-registry.js';
 
-const MODEL_SERVER_ENTRY = fileURLToPath(new URL('../model-server/main.ts', import.meta.url));
+/**
+ * How to start the built-in server: from the sources through tsx (tests, `tsx src/cli.ts`), or, in the
+ * esbuild build `npm start` runs (scripts/build.mjs), its own bundle beside this file's chunk.
+ */
+const MODEL_SERVER_ARGS = import.meta.url.endsWith('.ts')
+  ? ['--import', 'tsx', fileURLToPath(new URL('../model-server/main.ts', import.meta.url))]
+  : [fileURLToPath(new URL('./model-server.js', import.meta.url))];
 const START_TIMEOUT_MS = 30_000;
 
 /**
@@ -24,12 +30,7 @@ export class LocalModelContainers {
   constructor(
     private readonly registry: LocalModelRegistry,
     private readonly artifactPath: (modelDataUrl: string) => string,
-    private readonly serverCommand: readonly string[] = [
-      process.execPath,
-      '--import',
-      'tsx',
-      MODEL_SERVER_ENTRY,
-    ],
+    private readonly serverCommand: readonly string[] = [process.execPath, ...MODEL_SERVER_ARGS],
   ) {}
 
   /** A client for the model, starting its container on first use. */

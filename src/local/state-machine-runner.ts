@@ -1,10 +1,13 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../errors.js';
 import type { ObjectStore } from '../ports.js';
 import { checkMapSupported, type MapStateDefinition, runMapState } from './local-map.js';
+import { PROJECT_ROOT } from './paths.js';
 import {
   type PayloadMeasure,
   PayloadMeter,
@@ -80,7 +83,29 @@ const UNLIMITED_TASK_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 /** Reads an ASL definition file (YAML or JSON, as serverless.yml's ${file()} does). */
 export async function loadDefinition(path: string): Promise<Definition> {
-  return parseYaml(await readFile(path, 'utf8'), { merge: true }) as Definition;
+  const text = await readFile(path, 'utf8');
+  // Parsing the YAML is a tenth of a second of a small run: its JSON is kept in the tool cache by the
+  // digest of the text (any edit is a new digest).
+  const cached = join(CACHE_DIR, 'definitions', `${createHash('sha256').update(text).digest('hex')}.json`);
+  try {
+    return JSON.parse(await readFile(cached, 'utf8')) as Definition;
+  } catch {}
+  const definition = parseYaml(text, { merge: true }) as Definition;
+  writeCache(cached, JSON.stringify(definition));
+  return definition;
+}
+
+/** The project's tool cache (node_modules/.cache/<name>, the usual home of a tool's cache). */
+const CACHE_DIR = join(PROJECT_ROOT, 'node_modules/.cache/sagemaker-batch-pipeline');
+
+/** Writes a cache file whole (a temporary file renamed), or not at all: a read-only install still runs. */
+function writeCache(path: string, contents: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    const temp = `${path}.${process.pid}.tmp`;
+    writeFileSync(temp, contents);
+    renameSync(temp, path);
+  } catch {}
 }
 
 /**
@@ -357,10 +382,42 @@ function mapAsTask(map: MapStateDefinition): StateDefinition {
 }
 
 /**
+ * Where definitions found valid are remembered (one empty file per digest). Validating compiles
+ * asl-validator's JSON schemas: over a second of a 569-row run.
+ */
+const VALIDATED_DIR = join(CACHE_DIR, 'valid-asl');
+const validatedHere = new Set<string>();
+
+/**
  * Validates the definition as written (Distributed Map fields included) with the interpreter's
- * asl-validator, once: the executions then skip validation (it costs seconds on a loaded machine).
+ * asl-validator, once per definition and interpreter version: the executions then skip validation. A
+ * definition found valid is remembered on disk by the digest of its JSON and the interpreter's version,
+ * so the same definition is not validated again by the next run (it costs seconds on a loaded
+ * machine); an invalid one is never remembered and fails every time.
  */
 function validate(definition: Definition): void {
+  const key = createHash('sha256')
+    .update(`${interpreterVersion()}\n${JSON.stringify(definition)}`)
+    .digest('hex');
+  if (validatedHere.has(key)) return;
+  const marker = join(VALIDATED_DIR, key);
+  if (!existsSync(marker)) {
+    validateNow(definition);
+    writeCache(marker, '');
+  }
+  validatedHere.add(key);
+}
+
+function interpreterVersion(): string {
+  try {
+    const file = join(PROJECT_ROOT, 'node_modules/aws-local-stepfunctions/package.json');
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function validateNow(definition: Definition): void {
   const copy = structuredClone(definition);
   const withStringArns = (states: Record<string, StateDefinition>) => {
     for (const state of Object.values(states)) {

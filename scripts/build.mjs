@@ -1,0 +1,206 @@
+/**
+ * Builds the command line and the built-in model server once with esbuild, so `npm start` runs plain
+ * JavaScript instead of compiling TypeScript on every start (tsx costs about a second of a 569-row run).
+ *
+ * The build lives in `.build/<key>/` (gitignored), where the key is a digest of the sources' paths,
+ * sizes and modification times (src/, schemas/, this file, package-lock.json). A start whose key has a
+ * build uses it after one stat of each source file (a few milliseconds); otherwise it builds (about a
+ * second). Builds are written to a temporary folder and renamed into place, so two starts building at
+ * once never see half a build, and a running process never has its files replaced under it.
+ *
+ * What is bundled: the project's code and its pure-JavaScript dependencies, in ES modules split at the
+ * CLI's lazy imports (a `--help` loads no DuckDB, a run loads no report code until it writes one).
+ * DuckDB's native package stays external. aws-local-stepfunctions imports the AWS SDK's Lambda client
+ * for Task states it would invoke on AWS; the local runner routes every Task to its own handlers, so the
+ * bundle replaces that client with a module that refuses to be used: local runs load no AWS SDK.
+ *
+ *   node scripts/build.mjs          build if stale, print the build folder
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BUILD_ROOT = join(ROOT, '.build');
+const INPUTS = ['src', 'schemas', 'scripts/build.mjs', 'package-lock.json'];
+/** Builds other than the current one are removed once this old (a running process may still use one). */
+const KEEP_OLD_MS = 60 * 60 * 1000;
+
+/** Packages that stay outside the bundle: native code, or loaded only on AWS. */
+const EXTERNAL = ['@duckdb/node-bindings*', 'esbuild'];
+/** What the AWS SDK's Lambda client is replaced with in local builds. */
+const NO_AWS_SDK = `
+const refuse = () => {
+  throw new Error('This local build has no AWS SDK: every Task state runs through the local runner\\'s handlers.');
+};
+export class LambdaClient { constructor() { refuse(); } }
+export class InvokeCommand { constructor() { refuse(); } }
+export const fromCognitoIdentityPool = refuse;
+`;
+
+function sourceFiles() {
+  const files = [];
+  for (const input of INPUTS) {
+    const path = join(ROOT, input);
+    let stats;
+    try {
+      stats = statSync(path);
+    } catch {
+      continue;
+    }
+    if (!stats.isDirectory()) {
+      files.push([input, stats]);
+      continue;
+    }
+    for (const entry of readdirSync(path, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      const file = join(entry.parentPath, entry.name);
+      files.push([file.slice(ROOT.length), statSync(file)]);
+    }
+  }
+  return files;
+}
+
+/** The digest naming the build of the sources as they are now. */
+export function buildKey() {
+  const hash = createHash('sha256');
+  for (const [file, stats] of sourceFiles().sort(([a], [b]) => (a < b ? -1 : 1))) {
+    hash.update(`${file}\0${stats.size}\0${stats.mtimeMs}\n`);
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * The folder holding `cli.js` and `model-server.js` for the current sources, building it first if
+ * needed. `log` receives one line when a build happens.
+ */
+export async function ensureBuild(log = () => {}) {
+  const key = buildKey();
+  const dir = join(BUILD_ROOT, key);
+  try {
+    statSync(join(dir, 'cli.js'));
+    return dir;
+  } catch {}
+  const started = Date.now();
+  const temp = join(BUILD_ROOT, `tmp-${process.pid}-${Date.now()}`);
+  await buildInto(temp);
+  try {
+    renameSync(temp, dir);
+  } catch (error) {
+    // Another start built the same sources first: use its build.
+    rmSync(temp, { recursive: true, force: true });
+    if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+  }
+  log(`built ${dir.slice(ROOT.length)} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  removeOldBuilds(key);
+  return dir;
+}
+
+async function buildInto(outdir) {
+  const { build } = await import('esbuild');
+  const common = {
+    absWorkingDir: ROOT,
+    outdir,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    keepNames: true,
+    sourcemap: 'linked',
+    legalComments: 'none',
+    external: EXTERNAL,
+    // Bundled CommonJS packages (ajv, commander…) call require(): give the ES module one.
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
+    plugins: [noAwsSdk, precompiledSchemas],
+    logLevel: 'warning',
+  };
+  mkdirSync(outdir, { recursive: true });
+  await Promise.all([
+    build({
+      ...common,
+      entryPoints: { cli: 'src/cli.ts' },
+      splitting: true,
+      // Chunks beside cli.js: every file of a build is two folders below the project root, as the
+      // sources are (src/<dir>/), so paths relative to import.meta.url hold in both.
+      chunkNames: '[name]-[hash]',
+    }),
+    // The server is its own process (and cluster workers): one file, nothing shared with the CLI.
+    build({ ...common, entryPoints: { 'model-server': 'src/model-server/main.ts' } }),
+  ]);
+}
+
+const noAwsSdk = {
+  name: 'no-aws-sdk',
+  setup(build) {
+    build.onResolve({ filter: /^@aws-sdk\/(client-lambda|credential-providers)$/ }, (args) => ({
+      path: args.path,
+      namespace: 'no-aws-sdk',
+    }));
+    build.onLoad({ filter: /.*/, namespace: 'no-aws-sdk' }, () => ({ contents: NO_AWS_SDK, loader: 'js' }));
+    // Anything else of the AWS SDK reached from the local path is a mistake: fail the build, loudly.
+    build.onResolve({ filter: /^@aws-sdk\// }, (args) => ({
+      errors: [{ text: `${args.path} imported by ${args.importer}: local builds load no AWS SDK` }],
+    }));
+  },
+};
+
+/** ajv's options for the schemas: the same as AJV_OPTIONS in src/schema-validators.ts. */
+const AJV_OPTIONS = { allErrors: true, coerceTypes: false, useDefaults: false, strict: false };
+
+/**
+ * src/schema-validators.ts compiles the schemas with ajv at run time; the build replaces it with ajv's
+ * standalone code for every schema in schemas/, generated here, and the same `schemaValidator` API.
+ */
+const precompiledSchemas = {
+  name: 'precompiled-schemas',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]src[\\/]schema-validators\.ts$/ }, async () => {
+      const { Ajv } = await import('ajv');
+      const { default: standaloneCode } = await import('ajv/dist/standalone/index.js');
+      const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: true } });
+      const exports = {};
+      const dir = join(ROOT, 'schemas');
+      for (const file of readdirSync(dir)
+        .filter((name) => name.endsWith('.schema.json'))
+        .sort()) {
+        const schema = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+        ajv.addSchema(schema);
+        exports[`schema_${Object.keys(exports).length}`] = schema.$id;
+      }
+      const byId = Object.entries(exports).map(([name, id]) => `${JSON.stringify(id)}: ${name}`);
+      const contents = `${standaloneCode(ajv, exports)}
+const byId = { ${byId.join(', ')} };
+export function schemaValidator(id) {
+  const validate = byId[id];
+  if (!validate) throw new Error('No schema with $id ' + id);
+  return validate;
+}
+`;
+      return { contents, loader: 'js', resolveDir: join(ROOT, 'src') };
+    });
+  },
+};
+
+function removeOldBuilds(current) {
+  let entries;
+  try {
+    entries = readdirSync(BUILD_ROOT);
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    if (name === current) continue;
+    const path = join(BUILD_ROOT, name);
+    try {
+      if (Date.now() - statSync(path).mtimeMs > KEEP_OLD_MS) rmSync(path, { recursive: true, force: true });
+    } catch {}
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const dir = await ensureBuild((line) => process.stderr.write(`${line}\n`));
+  process.stdout.write(`${dirname(join(dir, 'cli.js'))}\n`);
+}

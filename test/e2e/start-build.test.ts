@@ -1,0 +1,91 @@
+/**
+ * `npm start` as a user runs it: scripts/start.mjs builds the CLI once with esbuild (scripts/build.mjs)
+ * and runs the build. The sample run succeeds from the build, compiles no TypeScript (tsx is never
+ * loaded) and loads no AWS SDK module: every module the process loads from node_modules is recorded by a
+ * resolve hook (test/helpers/load-recorder.mjs).
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/local/paths.js';
+
+const RECORDER = join(PROJECT_ROOT, 'test/helpers/load-recorder.mjs');
+
+async function npmStart(args: string[], home: string, record: string) {
+  const child = spawn(
+    process.execPath,
+    ['--import', RECORDER, join(PROJECT_ROOT, 'scripts/start.mjs'), ...args, '--home', home],
+    { cwd: PROJECT_ROOT, env: { ...process.env, LOAD_RECORD: record }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (data: Buffer) => {
+    stdout += data.toString();
+  });
+  child.stderr.on('data', (data: Buffer) => {
+    stderr += data.toString();
+  });
+  const [code] = await once(child, 'close');
+  const loaded = (await readFile(record, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  return { code: code as number | null, stdout, stderr, loaded };
+}
+
+describe('npm start from the build', () => {
+  let dir: string;
+  let buildDir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'start-build-'));
+    // The first start after a change builds (loading esbuild); the runs below find the build.
+    const build = spawn(process.execPath, [join(PROJECT_ROOT, 'scripts/build.mjs')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    build.stdout.on('data', (data: Buffer) => {
+      out += data.toString();
+    });
+    expect((await once(build, 'close'))[0]).toBe(0);
+    buildDir = out.trim();
+  }, 120_000);
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs the sample with no TypeScript compiler and no AWS SDK loaded', async () => {
+    const run = await npmStart([], join(dir, 'home'), join(dir, 'loaded.txt'));
+
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Run sample SUCCEEDED');
+    expect(run.stdout).toMatch(/records: 569 in, 569 out/);
+    // The hook sees the process's own loads: DuckDB's native binding is one (a control).
+    expect(run.loaded.some((url) => url.includes('/node_modules/@duckdb/node-bindings'))).toBe(true);
+    expect(run.loaded.filter((url) => /\/node_modules\/(@aws-sdk|@smithy)\//.test(url))).toEqual([]);
+    expect(run.loaded.filter((url) => /\/node_modules\/(tsx|typescript|esbuild)\//.test(url))).toEqual([]);
+  }, 120_000);
+
+  it('bundles no AWS SDK code either (the Lambda client of the interpreter is replaced)', async () => {
+    const files = (await readdir(buildDir)).filter((name) => name.endsWith('.js'));
+    expect(files).toContain('cli.js');
+    expect(files).toContain('model-server.js');
+    for (const file of files) {
+      const code = await readFile(join(buildDir, file), 'utf8');
+      expect(code.includes('node_modules/@aws-sdk/'), file).toBe(false);
+    }
+    const withInterpreter = await Promise.all(
+      files.map(async (file) =>
+        (await readFile(join(buildDir, file), 'utf8')).includes('aws-local-stepfunctions'),
+      ),
+    );
+    expect(withInterpreter.some(Boolean)).toBe(true);
+  });
+
+  it('answers --help from the build without loading DuckDB', async () => {
+    const run = await npmStart(['--help'], join(dir, 'home'), join(dir, 'help-loaded.txt'));
+
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Usage:');
+    expect(run.loaded.filter((url) => url.includes('@duckdb'))).toEqual([]);
+  }, 60_000);
+});
