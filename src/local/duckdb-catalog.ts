@@ -19,6 +19,7 @@ import type {
   QueryValue,
   TableDefinition,
 } from '../ports.js';
+import { duckDbSettings } from './duckdb-settings.js';
 import { type FileObjectStore, formatBytes } from './file-object-store.js';
 
 /** Identifiers go into DDL (view and schema names): only names Glue would accept. */
@@ -51,6 +52,14 @@ export interface DuckDbCatalogOptions {
    * file lock is shared, so several readers can query at once.
    */
   readOnly?: boolean;
+  /**
+   * DuckDB's `memory_limit` (default DEFAULT_DUCKDB_MEMORY_LIMIT in duckdb-settings.ts, or $PIPELINE_DUCKDB_MEMORY_LIMIT):
+   * above it DuckDB spills to its temp folder instead of growing, so the queries' memory does not grow
+   * with the run's size.
+   */
+  memoryLimit?: string;
+  /** DuckDB's `threads` (default: defaultDuckDbThreads(), or $PIPELINE_DUCKDB_THREADS). */
+  threads?: number;
 }
 
 /**
@@ -121,7 +130,8 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     options: DuckDbCatalogOptions = {},
   ): Promise<DuckDbCatalog> {
     const opened = await databasePath(path);
-    const instance = await DuckDBInstance.create(':memory:');
+    // Capped memory and threads (duckdb-settings.ts); spills go beside the catalog file.
+    const instance = await DuckDBInstance.create(':memory:', duckDbSettings(options, `${opened}.tmp`));
     const connection = await instance.connect();
     try {
       await connection.run(

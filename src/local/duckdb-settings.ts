@@ -1,0 +1,45 @@
+/**
+ * The settings the local catalog opens DuckDB with: capped memory and threads, so the query stage's
+ * memory stays flat whatever the run's size (DuckDB spills to disk past its limit).
+ */
+import { availableParallelism } from 'node:os';
+import { CatalogError } from '../errors.js';
+import type { DuckDbCatalogOptions } from './duckdb-catalog.js';
+
+/**
+ * DuckDB's default memory_limit is 80% of the machine's RAM: at 4M rows the queries grew this process
+ * past 1.3 GB. 256 MB keeps the process (Node's own ~100 MB included) under 400 MB; queries that need
+ * more spill to disk.
+ */
+export const DEFAULT_DUCKDB_MEMORY_LIMIT = '256MB';
+
+/**
+ * DuckDB's default is one thread per core, each with its own buffers; two are enough for the run's
+ * queries (which read JSON lines files, one per thread) and leave the other cores to the model servers.
+ */
+export function defaultDuckDbThreads(): number {
+  return Math.max(1, Math.min(2, availableParallelism()));
+}
+
+/** The DuckDB settings a catalog opens with: options, then the environment, then the defaults. */
+export function duckDbSettings(
+  options: DuckDbCatalogOptions,
+  tempDirectory?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const threads = options.threads ?? positiveInteger(env.PIPELINE_DUCKDB_THREADS) ?? defaultDuckDbThreads();
+  return {
+    // Where DuckDB spills past memory_limit (an in-memory instance would pick ".tmp" in the cwd).
+    ...(tempDirectory ? { temp_directory: tempDirectory } : {}),
+    memory_limit: options.memoryLimit ?? (env.PIPELINE_DUCKDB_MEMORY_LIMIT || DEFAULT_DUCKDB_MEMORY_LIMIT),
+    threads: String(threads),
+  };
+}
+
+function positiveInteger(text: string | undefined): number | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new CatalogError(`PIPELINE_DUCKDB_THREADS must be a positive integer, got "${text}"`);
+  return value;
+}
