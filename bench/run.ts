@@ -1,52 +1,64 @@
 /**
- * `npm run bench [-- --quick] [-- --json]`: the pipeline's throughput and memory figures, measured in
- * one run on the same generated data and the same model server, so their ratios hold on a noisy
- * machine. Inputs are generated in a temporary directory that is removed at the end, error or not.
+ * `npm run bench [-- --quick] [-- --json] [-- --rounds N]`: the pipeline end to end against the script a
+ * data scientist would write (bench/pandas_xgboost.py: pandas in 100k-row chunks + XGBoost 1.7.4's
+ * Booster.predict + JSON lines), on the same generated rows and model, in alternating rounds so their
+ * ratio holds on a shared, noisy machine. Also: the built-in predictor against native XGBoost
+ * (bench/predictor.ts), the 100-rows-per-request loop most tutorials show, the peak RSS of every process
+ * of a run (CLI, model server and its workers) at two input sizes, and the time of each stage.
+ *
+ * The product runs as a user runs it: `node scripts/start.mjs run <file> --model …` (the esbuild build,
+ * built once before the rounds), in a fresh pipeline home each time. Inputs live in a temporary
+ * directory removed at the end, error or not.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseTransformOutput } from '../src/core/result-parsing.js';
-import { applyRunDefaults } from '../src/core/run-defaults.js';
-import type { RunRequest } from '../src/core/run-request.js';
-import { FileObjectStore } from '../src/local/file-object-store.js';
-import { LOCAL_BUCKET, LocalPipeline } from '../src/local/local-pipeline.js';
 import { LocalModelContainers } from '../src/local/model-containers.js';
 import { LocalModelRegistry } from '../src/local/model-registry.js';
-import { parseCsvRecords } from '../src/model-server/records.js';
-import { loadXGBoostModel } from '../src/model-server/xgboost-model.js';
-import type { EngineChildArgs, EngineChildResult } from './engine-child.js';
+import { sampleTree, type TreePeaks } from './proc-sampler.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MODEL = join(ROOT, 'examples/model/xgboost-model.json');
 const SAMPLE = join(ROOT, 'examples/sample');
-const ENGINE_CHILD = join(ROOT, 'bench/engine-child.ts');
-const GB = 1024 ** 3;
-/** Alternating rounds of (1), (2) and (3). */
-const ROUNDS = 3;
+const PYTHON = '/usr/bin/python3';
+const LABELS = 'malignant,benign';
 
 const { values: flags } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+  },
 });
+const ROUNDS = Number(flags.rounds);
 const SIZES = flags.quick
-  ? { throughputRows: 200_000, naiveRows: 20_000, bigBytes: 0.2 * GB, parseRows: 100_000 }
-  : { throughputRows: 1_000_000, naiveRows: 60_000, bigBytes: 2 * GB, parseRows: 500_000 };
+  ? { rows: 100_000, bigRows: 400_000, naiveRows: 20_000 }
+  : { rows: 1_000_000, bigRows: 4_000_000, naiveRows: 60_000 };
 
 interface Row {
   figure: string;
-  value: number;
-  unit: string;
+  value: string;
   ratio?: string;
   target?: string;
   pass?: boolean;
   note?: string;
 }
 
+/** One end-to-end run of the product or of the pandas script. */
+interface Timed {
+  seconds: number;
+  peaks: TreePeaks;
+  /** The product's stages, from its own output: transform, parse, register, queries + report. */
+  stages?: Record<string, number>;
+}
+
 const rows: Row[] = [];
+const processRows: { run: string; role: string; peakMB: number }[] = [];
+const stageRows: Record<string, string>[] = [];
 const children = new Set<ChildProcess>();
 let tempDir: string | undefined;
 let containers: LocalModelContainers | undefined;
@@ -55,7 +67,7 @@ function progress(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
 }
 
-/** Lines of 30 features: the sample's rows (some with empty fields, i.e. missing values), repeated. */
+/** The sample's 569 rows (30 features, some cells empty: missing values), in order. */
 async function sampleLines(): Promise<string[]> {
   const lines: string[] = [];
   for (const file of ['part-0001.csv', 'part-0002.csv']) {
@@ -65,38 +77,30 @@ async function sampleLines(): Promise<string[]> {
   return lines;
 }
 
-/** Writes whole sample lines until `rows` lines or `bytes` bytes; returns the row count written. */
-async function writeInput(path: string, lines: string[], limit: { rows?: number; bytes?: number }) {
+/** Writes `rows` sample lines, repeated, to a headerless CSV. */
+async function writeInput(path: string, lines: string[], rowCount: number): Promise<void> {
   await mkdir(join(path, '..'), { recursive: true });
   const block = Buffer.from(`${lines.join('\n')}\n`);
   const out = createWriteStream(path, { highWaterMark: 1 << 22 });
-  let written = 0;
-  let bytes = 0;
   const write = (buffer: Buffer) =>
     out.write(buffer) ? Promise.resolve() : new Promise<void>((resolve) => out.once('drain', resolve));
-  while (
-    (limit.rows === undefined || written < limit.rows) &&
-    (limit.bytes === undefined || bytes < limit.bytes)
-  ) {
-    const left = limit.rows === undefined ? lines.length : Math.min(lines.length, limit.rows - written);
-    const chunk = left === lines.length ? block : Buffer.from(`${lines.slice(0, left).join('\n')}\n`);
-    await write(chunk);
+  for (let written = 0; written < rowCount; ) {
+    const left = Math.min(lines.length, rowCount - written);
+    await write(left === lines.length ? block : Buffer.from(`${lines.slice(0, left).join('\n')}\n`));
     written += left;
-    bytes += chunk.length;
   }
   await new Promise<void>((resolve, reject) =>
     out.end((error?: Error | null) => (error ? reject(error) : resolve())),
   );
-  return { rows: written, bytes };
 }
 
-function runEngineChild(args: EngineChildArgs): Promise<EngineChildResult> {
+/** Runs a command to its end, sampling the memory of its process tree; rejects on a non-zero exit. */
+function timedRun(command: string, args: string[]): Promise<Timed & { stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ENGINE_CHILD, JSON.stringify(args)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const started = performance.now();
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
+    const sampler = sampleTree(child.pid as number);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (data: Buffer) => {
@@ -106,22 +110,73 @@ function runEngineChild(args: EngineChildArgs): Promise<EngineChildResult> {
       stderr += data.toString();
     });
     child.once('error', reject);
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      const peaks = sampler.stop();
       children.delete(child);
-      const line = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0 || !line.startsWith('{')) {
-        reject(new Error(`engine child exited ${code}: ${stderr.trim() || stdout.trim()}`));
-        return;
-      }
-      const result = JSON.parse(line) as EngineChildResult;
-      if (result.status !== 'Completed')
-        reject(new Error(`transform job ${result.status}: ${result.failureReason}`));
-      else resolve(result);
+      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr || stdout}`));
+      else resolve({ seconds, peaks, stdout });
     });
   });
 }
 
-/** (3) What most tutorials show: 100 rows per request, one request at a time, answers collected. */
+/** The product end to end: `npm start -- run <file>` from the build, in a fresh home. */
+async function product(input: string, rowCount: number, home: string): Promise<Timed> {
+  await rm(home, { recursive: true, force: true });
+  const run = await timedRun(process.execPath, [
+    join(ROOT, 'scripts/start.mjs'),
+    'run',
+    input,
+    '--model',
+    MODEL,
+    '--labels',
+    LABELS,
+    '--no-header',
+    '--run-id',
+    'bench',
+    '--home',
+    home,
+  ]);
+  await rm(home, { recursive: true, force: true });
+  const counted = /records: ([\d,]+) in, ([\d,]+) out/.exec(run.stdout);
+  const [recordsIn, recordsOut] = [counted?.[1], counted?.[2]].map((n) => Number(n?.replaceAll(',', '')));
+  if (recordsIn !== rowCount || recordsOut !== rowCount)
+    throw new Error(`the pipeline wrote ${recordsOut} of ${rowCount} records:\n${run.stdout}`);
+  return { seconds: run.seconds, peaks: run.peaks, stages: stagesOf(run.stdout, run.seconds) };
+}
+
+/** Stage times as the CLI prints them; `start + other` is what is left of the wall time. */
+function stagesOf(output: string, seconds: number): Record<string, number> {
+  const find = (pattern: RegExp) => Number(pattern.exec(output)?.[1] ?? Number.NaN);
+  const stages: Record<string, number> = {
+    plan: find(/manifest: .*\(([\d.]+)s\)/),
+    transform: find(/transform job \S+ Completed \(([\d.]+)s\)/),
+    parse: find(/parsed .*\(([\d.]+)s\)/),
+    register: find(/table registered \(([\d.]+)s\)/),
+    'queries + report': find(/queries and report done \(([\d.]+)s\)/),
+  };
+  const known = Object.values(stages).reduce((a, b) => a + (Number.isNaN(b) ? 0 : b), 0);
+  stages['start + other'] = seconds - known;
+  return stages;
+}
+
+/** The pandas + XGBoost script on the same file and model. */
+async function pandasScript(input: string, rowCount: number, output: string): Promise<Timed> {
+  const run = await timedRun(PYTHON, [
+    join(ROOT, 'bench/pandas_xgboost.py'),
+    MODEL,
+    input,
+    output,
+    '--labels',
+    LABELS,
+  ]);
+  await rm(output, { force: true });
+  const records = (JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { records?: number }).records;
+  if (records !== rowCount) throw new Error(`the pandas script wrote ${records} of ${rowCount} records`);
+  return { seconds: run.seconds, peaks: run.peaks };
+}
+
+/** What most tutorials show: 100 rows per request, one request at a time, answers collected. */
 async function naiveLoop(url: string, lines: string[], rowCount: number): Promise<number> {
   let answered = 0;
   const started = performance.now();
@@ -142,33 +197,69 @@ async function naiveLoop(url: string, lines: string[], rowCount: number): Promis
   return rowCount / seconds;
 }
 
+function pythonMissing(): string | undefined {
+  const check = spawnSync(PYTHON, ['-c', 'import xgboost, pandas, numpy'], { encoding: 'utf8' });
+  if (check.status === 0) return undefined;
+  return `${PYTHON} cannot import xgboost and pandas: install them with \`sudo apt-get install python3-xgboost python3-pandas\` (Debian/Ubuntu) to compare with the pandas script`;
+}
+
+/** The predictor section, from bench/predictor.ts when it is there. */
+async function predictorRows(): Promise<void> {
+  const path = './predictor.js';
+  let module: { benchPredictor?: (options: { quick?: boolean }) => Promise<PredictorRow[]> };
+  try {
+    module = (await import(path)) as typeof module;
+  } catch (error) {
+    rows.push({
+      figure: 'built-in predictor vs native XGBoost',
+      value: 'skipped',
+      note: `bench/predictor.ts could not be loaded: ${(error as Error).message.split('\n')[0]}`,
+    });
+    return;
+  }
+  if (!module.benchPredictor) return;
+  progress('predictor: built-in vs native XGBoost, one thread');
+  for (const row of await module.benchPredictor({ quick: flags.quick })) {
+    rows.push({
+      figure: `predictor, ${row.model}: built-in vs native Booster.predict (1 thread)`,
+      value: `${rate(row.jsRowsPerSecond)} vs ${row.nativeRowsPerSecond ? rate(row.nativeRowsPerSecond) : '—'}`,
+      ...(row.ratio !== undefined ? { ratio: `built-in/native = ${row.ratio.toFixed(2)}` } : {}),
+      target: '≥ 1.0',
+      ...(row.ratio !== undefined ? { pass: row.ratio >= 1 } : {}),
+      note:
+        row.note ?? `${row.rows.toLocaleString('en-US')} rows, median of ${row.rounds} alternating rounds`,
+    });
+  }
+}
+
+/** bench/predictor.ts's rows (agreed in /work/notes/h15-shared.md). */
+interface PredictorRow {
+  model: string;
+  rows: number;
+  rounds: number;
+  jsRowsPerSecond: number;
+  nativeRowsPerSecond?: number;
+  ratio?: number;
+  note?: string;
+}
+
 async function main(): Promise<void> {
   tempDir = await mkdtemp(join(tmpdir(), 'bench-'));
-  const storeRoot = join(tempDir, 's3');
-  const bucketDir = join(storeRoot, 'bench');
-  const store = new FileObjectStore(storeRoot);
   const lines = await sampleLines();
-  const model = await loadXGBoostModel(MODEL);
 
-  // The data every throughput figure uses.
-  const throughputFile = join(bucketDir, 'throughput/in/part-0001.csv');
-  const { rows: n, bytes: throughputBytes } = await writeInput(throughputFile, lines, {
-    rows: SIZES.throughputRows,
-  });
-  progress(`${n} rows (${(throughputBytes / 2 ** 20).toFixed(0)} MiB) generated`);
+  await predictorRows();
 
-  // (1), (2) and (3) alternate, three rounds, so each engine run is compared with an in-process pass taken
-  // moments before it: on a machine whose speed drifts, a ratio of figures taken minutes apart is not
-  // a ratio of the code's speeds. Each figure is the median of its three; the ratio is the median of
-  // the three rounds' own ratios.
-  const parsed = parseCsvRecords(await readFile(throughputFile), model.numFeature);
-  const predictOnce = () => {
-    const started = performance.now();
-    model.predictBatch(parsed.values, parsed.numRows, model.numFeature);
-    return parsed.numRows / ((performance.now() - started) / 1000);
-  };
+  // The build `npm start` runs, made once here so no round pays for it.
+  const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`);
 
-  // The built-in server as the pipeline runs it: a child process started by LocalModelContainers.
+  const input = join(tempDir, 'input.csv');
+  await writeInput(input, lines, SIZES.rows);
+  progress(`${SIZES.rows.toLocaleString('en-US')} rows generated`);
+  const missing = pythonMissing();
+  if (missing) progress(missing);
+
+  // The built-in server for the 100-rows-per-request loop, started as the pipeline starts it.
   const registry = new LocalModelRegistry(join(tempDir, 'models.json'));
   await registry.put({
     ModelName: 'bench-xgboost',
@@ -179,184 +270,111 @@ async function main(): Promise<void> {
     baseUrl: URL;
   };
   const serverUrl = client.baseUrl.href.replace(/\/$/, '');
-  progress(`model server at ${serverUrl}`);
+  const naiveRows = Math.min(SIZES.naiveRows, SIZES.rows);
+  await naiveLoop(serverUrl, lines, 1000);
 
-  // (2) The engine end to end, in its own process. (1) is measured warm, so (2) is too: one untimed
-  // pass of each first lets V8 (here and in the server's worker processes) compile the hot paths.
-  const engineArgs = {
-    storeRoot,
-    inputUri: 's3://bench/throughput/in/',
-    outputPath: 's3://bench/throughput/out',
-    serverUrl,
-  };
-  predictOnce();
-  await runEngineChild(engineArgs);
-  const inProcessRates: number[] = [];
-  const engineRates: number[] = [];
-  const roundRatios: number[] = [];
-  // (3) The naive loop against the same server, in the same rounds.
-  const naiveRows = Math.min(SIZES.naiveRows, n);
+  // Alternating rounds: pandas script, product, naive loop; each ratio is taken within its round.
+  const products: Timed[] = [];
+  const scripts: Timed[] = [];
   const naiveRates: number[] = [];
+  const ratios: number[] = [];
   const naiveRatios: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const inProcessRate = predictOnce();
-    const engine = await runEngineChild(engineArgs);
-    if (engine.records !== n) throw new Error(`engine wrote ${engine.records} records for ${n}`);
-    const engineRoundRate = n / engine.seconds;
-    const naiveRate = await naiveLoop(serverUrl, lines, naiveRows);
-    inProcessRates.push(inProcessRate);
-    engineRates.push(engineRoundRate);
-    roundRatios.push(engineRoundRate / inProcessRate);
-    naiveRates.push(naiveRate);
-    naiveRatios.push(engineRoundRate / naiveRate);
+    const script = missing ? undefined : await pandasScript(input, SIZES.rows, join(tempDir, 'out.jsonl'));
+    const run = await product(input, SIZES.rows, join(tempDir, 'home'));
+    const naive = await naiveLoop(serverUrl, lines, naiveRows);
+    products.push(run);
+    naiveRates.push(naive);
+    naiveRatios.push(SIZES.rows / run.seconds / naive);
+    if (script) {
+      scripts.push(script);
+      ratios.push(run.seconds / script.seconds);
+    }
     progress(
-      `round ${round + 1}: in-process ${Math.round(inProcessRate)}, engine ${Math.round(engineRoundRate)}, naive ${Math.round(naiveRate)} rec/s`,
+      `round ${round + 1}: pandas script ${script ? `${script.seconds.toFixed(1)} s` : 'skipped'}, product ${run.seconds.toFixed(1)} s, naive loop ${rate(naive)}`,
     );
   }
-  const inProcess = median(inProcessRates);
-  const engineRate = median(engineRates);
-  const engineRatio = median(roundRatios);
-  rows.push({
-    figure: '(1) in-process predictBatch',
-    value: inProcess,
-    unit: 'rec/s',
-    note: `the limit; median of ${ROUNDS} (${formatRange(inProcessRates)})`,
-  });
-  rows.push({
-    figure: '(2) transform engine end to end',
-    value: engineRate,
-    unit: 'rec/s',
-    ratio: `(2)/(1) = ${engineRatio.toFixed(2)}`,
-    target: '≥ 0.8',
-    pass: engineRatio >= 0.8,
-    note: `median of ${ROUNDS} (${formatRange(engineRates)}), each after an in-process pass; ratio: median of the rounds' (${roundRatios.map((r) => r.toFixed(2)).join(', ')}); MaxPayloadInMB 6, MaxConcurrentTransforms ${availableParallelism()}, server in a child process`,
-  });
+  await containers.close();
+  containers = undefined;
 
-  const naive = median(naiveRates);
-  const naiveRatio = median(naiveRatios);
-  rows.push({
-    figure: '(3) naive loop (100 rows/request, serial)',
-    value: naive,
-    unit: 'rec/s',
-    ratio: `(2)/(3) = ${naiveRatio.toFixed(1)}`,
-    target: '≥ 5',
-    pass: naiveRatio >= 5,
-    note: `${naiveRows} rows; median of ${ROUNDS} (${formatRange(naiveRates)}), each right after an engine run; ratio: median of the rounds'`,
-  });
-
-  // (4) Peak RSS of the engine process at two input sizes, real XGBoost server.
-  const rss: { bytes: number; result: EngineChildResult }[] = [];
-  for (const [name, bytes] of [
-    ['small', SIZES.bigBytes / 10],
-    ['big', SIZES.bigBytes],
-  ] as const) {
-    const file = join(bucketDir, `rss-${name}/in/part-0001.csv`);
-    const written = await writeInput(file, lines, { bytes });
-    progress(
-      `${name}: ${written.rows} rows (${(written.bytes / GB).toFixed(2)} GiB) generated; transforming`,
-    );
-    const result = await runEngineChild({
-      storeRoot,
-      inputUri: `s3://bench/rss-${name}/in/`,
-      outputPath: `s3://bench/rss-${name}/out`,
-      serverUrl,
+  const productSeconds = products.map((p) => p.seconds);
+  if (scripts.length > 0) {
+    const scriptSeconds = scripts.map((s) => s.seconds);
+    rows.push({
+      figure: `pandas + XGBoost script, ${count(SIZES.rows)} rows`,
+      value: `${median(scriptSeconds).toFixed(1)} s`,
+      note: `median of ${ROUNDS} (${range(scriptSeconds)}); bench/pandas_xgboost.py, XGBoost's default threads`,
     });
-    if (result.records !== written.rows) throw new Error(`engine wrote ${result.records} of ${written.rows}`);
-    rss.push({ bytes: written.bytes, result });
-    await rm(join(bucketDir, `rss-${name}`), { recursive: true, force: true });
+  } else {
+    rows.push({ figure: 'pandas + XGBoost script', value: 'skipped', note: missing });
   }
-  const [small, big] = rss as [(typeof rss)[0], (typeof rss)[0]];
   rows.push({
-    figure: `(4) engine peak RSS, ${(small.bytes / GB).toFixed(2)} GiB input`,
-    value: small.result.maxRssMB,
-    unit: 'MB',
-    note: `${small.result.records} rows in ${small.result.seconds.toFixed(0)} s (${(small.result.records / small.result.seconds).toFixed(0)} rec/s)`,
+    figure: `product end to end (npm start -- run), ${count(SIZES.rows)} rows`,
+    value: `${median(productSeconds).toFixed(1)} s`,
+    ...(ratios.length > 0
+      ? {
+          ratio: `product/script = ${median(ratios).toFixed(2)}`,
+          target: '≤ 1.0',
+          pass: median(ratios) <= 1,
+        }
+      : {}),
+    note: `median of ${ROUNDS} (${range(productSeconds)}), each right after the script; ratio: median of the rounds' (${ratios.map((r) => r.toFixed(2)).join(', ')}); join, partitions, catalog, queries and report included`,
   });
   rows.push({
-    figure: `(4) engine peak RSS, ${(big.bytes / GB).toFixed(2)} GiB input`,
-    value: big.result.maxRssMB,
-    unit: 'MB',
-    ratio: `big/small = ${(big.result.maxRssMB / small.result.maxRssMB).toFixed(2)}`,
-    target: '≤ 300 MB',
-    pass: big.result.maxRssMB <= 300 && big.bytes >= (flags.quick ? 0 : 2 * GB),
-    note: `${big.result.records} rows in ${big.result.seconds.toFixed(0)} s (${(big.result.records / big.result.seconds).toFixed(0)} rec/s); real XGBoost server`,
+    figure: `100 rows per request, serial (${count(naiveRows)} rows)`,
+    value: rate(median(naiveRates)),
+    ratio: `product/loop = ${median(naiveRatios).toFixed(1)}`,
+    note: `the seed's loop against the built-in server; median of ${ROUNDS}, each right after a product run`,
   });
 
-  // (5a) Result parsing + join: generated inputs and outputs, one manifest.
-  await writeInput(join(bucketDir, 'parse/in/part-0001.csv'), lines, { rows: SIZES.parseRows });
-  const scores = lines.map((_, i) => `${((i * 7919) % 1000) / 1000}`);
-  await writeInput(join(bucketDir, 'parse/out/part-0001.csv.out'), scores, { rows: SIZES.parseRows });
-  await store.put(
-    's3://bench/parse/manifest.json',
-    Buffer.from(JSON.stringify([{ prefix: 's3://bench/parse/in/' }, 'part-0001.csv'])),
-  );
-  const runRequest = JSON.parse(await readFile(join(SAMPLE, 'run-request.json'), 'utf8')) as RunRequest;
-  const parseRequest = {
-    runId: 'bench',
-    runDate: '2025-01-01',
-    attemptId: '000000000000',
-    variant: 'xgboost',
-    modelName: 'bench-xgboost',
-    shardId: '0001',
-    inputManifestUri: 's3://bench/parse/manifest.json',
-    transformOutputPath: 's3://bench/parse/out',
-    contentType: 'text/csv',
-    splitType: 'Line',
-    compressionType: 'None',
-    accept: 'text/csv',
-    results: { ...applyRunDefaults(runRequest).results, resultsPrefix: 's3://bench/results/' },
-  };
-  // Warm, like (1) and (2): one untimed pass, then the median of three.
-  const parseRates: number[] = [];
-  for (let pass = 0; pass <= ROUNDS; pass++) {
-    const started = performance.now();
-    const result = await parseTransformOutput(parseRequest, { store });
-    const seconds = (performance.now() - started) / 1000;
-    if (result.recordsIn !== SIZES.parseRows || result.recordsOut !== SIZES.parseRows) {
-      throw new Error(
-        `parsing joined ${result.recordsIn} in, ${result.recordsOut} out of ${SIZES.parseRows}`,
-      );
-    }
-    if (pass > 0) parseRates.push(SIZES.parseRows / seconds);
+  const stageNames = Object.keys(products[0]?.stages ?? {});
+  for (const name of stageNames) {
+    const values = products.map((p) => p.stages?.[name] ?? Number.NaN);
+    const share = median(values) / median(productSeconds);
+    stageRows.push({
+      stage: name,
+      seconds: median(values).toFixed(2),
+      share: `${(share * 100).toFixed(0)}%`,
+      range: values.map((v) => v.toFixed(2)).join(', '),
+    });
   }
-  const parseRate = median(parseRates);
-  rows.push({
-    figure: '(5) result parsing + join (parseTransformOutput)',
-    value: parseRate,
-    unit: 'rec/s',
-    target: '≥ 300k',
-    pass: parseRate >= 300_000,
-    note: `${SIZES.parseRows} records, 30 features, binary labels; median of ${ROUNDS} (${formatRange(parseRates)}) after a warm-up pass`,
-  });
-  await rm(join(bucketDir, 'parse'), { recursive: true, force: true });
 
-  // (5b) The whole local pipeline on the sample, in a temporary home.
-  const home = join(tempDir, 'home');
-  const pipelineStarted = performance.now();
-  const pipeline = await LocalPipeline.open({ home });
-  try {
-    const modelDataUrl = `s3://${LOCAL_BUCKET}/models/bench/model.json`;
-    await pipeline.store.put(modelDataUrl, await readFile(MODEL));
-    const prefix = `s3://${LOCAL_BUCKET}/incoming/sample/`;
-    for (const file of await readdir(join(SAMPLE, 'input'))) {
-      await pipeline.store.put(`${prefix}${file}`, await readFile(join(SAMPLE, 'input', file)));
-    }
-    const result = await pipeline.run({
-      ...runRequest,
-      runId: 'bench',
-      input: prefix,
-      models: [{ variant: 'xgboost-model', image: 'builtin:xgboost', modelDataUrl }],
-    } as RunRequest);
-    if (result.status !== 'SUCCEEDED') throw new Error(`sample pipeline ${result.status}: ${result.error}`);
-  } finally {
-    await pipeline.close();
-  }
+  // Memory: every process of a run at two sizes (the rounds' largest peaks, then one run 4x bigger).
+  const bigInput = join(tempDir, 'big.csv');
+  await rm(input, { force: true });
+  await writeInput(bigInput, lines, SIZES.bigRows);
+  progress(`${count(SIZES.bigRows)} rows generated; one product run for memory`);
+  const big = await product(bigInput, SIZES.bigRows, join(tempDir, 'home'));
+  await rm(bigInput, { force: true });
+  const smallPeaks = peakByRole(products.map((p) => p.peaks));
+  const bigPeaks = peakByRole([big.peaks]);
+  for (const [role, peakMB] of smallPeaks) processRows.push({ run: count(SIZES.rows), role, peakMB });
+  for (const [role, peakMB] of bigPeaks) processRows.push({ run: count(SIZES.bigRows), role, peakMB });
+  const maxSmall = Math.max(...smallPeaks.values());
+  const maxBig = Math.max(...bigPeaks.values());
   rows.push({
-    figure: '(5) local pipeline end to end, sample (569 rows)',
-    value: (performance.now() - pipelineStarted) / 1000,
-    unit: 's',
-    note: 'open, model server start, transform, parse, DuckDB register + queries',
+    figure: `largest process peak RSS, ${count(SIZES.rows)} → ${count(SIZES.bigRows)} rows`,
+    value: `${maxSmall.toFixed(0)} → ${maxBig.toFixed(0)} MB`,
+    ratio: `big/small = ${(maxBig / maxSmall).toFixed(2)}`,
+    target: '≤ 400 MB, flat',
+    pass: maxBig <= 400 && maxBig / maxSmall <= 1.15,
+    note: `VmHWM of every process sampled from /proc; ${count(SIZES.bigRows)} rows took ${big.seconds.toFixed(0)} s; tree at once: ${Math.max(...products.map((p) => p.peaks.treePeakMB)).toFixed(0)} → ${big.peaks.treePeakMB.toFixed(0)} MB`,
   });
+  if (scripts.length > 0) {
+    rows.push({
+      figure: `pandas script peak RSS, ${count(SIZES.rows)} rows`,
+      value: `${Math.max(...scripts.map((s) => s.peaks.treePeakMB)).toFixed(0)} MB`,
+    });
+  }
+}
+
+/** The largest peak of each kind of process (the model server's workers as one kind). */
+function peakByRole(all: TreePeaks[]): Map<string, number> {
+  const peaks = new Map<string, number>();
+  for (const tree of all) {
+    for (const p of tree.processes) peaks.set(p.role, Math.max(peaks.get(p.role) ?? 0, p.peakMB));
+  }
+  return peaks;
 }
 
 function median(values: number[]): number {
@@ -364,39 +382,65 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
-function formatRange(rates: number[]): string {
-  const k = (rate: number) => `${Math.round(rate / 1000)}k`;
-  return `${k(Math.min(...rates))}–${k(Math.max(...rates))}`;
+function range(values: number[]): string {
+  return `${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)}`;
 }
 
-function format(value: number, unit: string): string {
-  if (unit === 'rec/s') return `${Math.round(value).toLocaleString('en-US')} rec/s`;
-  if (unit === 'MB') return `${value.toFixed(0)} MB`;
-  return `${value.toFixed(2)} ${unit}`;
+function rate(value: number): string {
+  return `${Math.round(value).toLocaleString('en-US')} rows/s`;
 }
 
-function printTable(): void {
-  const header = ['figure', 'value', 'ratio', 'target', 'result', 'note'];
-  const table = rows.map((row) => [
-    row.figure,
-    format(row.value, row.unit),
-    row.ratio ?? '',
-    row.target ?? '',
-    row.pass === undefined ? '' : row.pass ? 'PASS' : 'MISS',
-    row.note ?? '',
-  ]);
-  const widths = header.map((h, c) => Math.max(h.length, ...table.map((r) => (r[c] as string).length)));
-  const line = (cells: string[]) =>
-    cells
+function count(value: number): string {
+  return value >= 1_000_000 ? `${value / 1_000_000}M` : `${value / 1000}k`;
+}
+
+function table(header: string[], cells: string[][]): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...cells.map((r) => (r[c] ?? '').length)));
+  const line = (row: string[]) =>
+    row
       .map((cell, c) => cell.padEnd(widths[c] as number))
       .join(' | ')
       .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...cells.map(line)].join('\n');
+}
+
+function printTables(): void {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  process.stdout.write(
-    `Benchmark${flags.quick ? ' (--quick: smaller sizes)' : ''}: ${availableParallelism()} cores (${cpu}), Node ${process.version}\n`,
+  const out = process.stdout;
+  out.write(
+    `Benchmark${flags.quick ? ' (--quick: smaller sizes)' : ''}: ${availableParallelism()} cores (${cpu}), Node ${process.version}, ${ROUNDS} rounds\n\n`,
   );
-  process.stdout.write(`${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('-|-')}\n`);
-  for (const row of table) process.stdout.write(`${line(row)}\n`);
+  out.write(
+    `${table(
+      ['figure', 'value', 'ratio', 'target', 'result', 'note'],
+      rows.map((r) => [
+        r.figure,
+        r.value,
+        r.ratio ?? '',
+        r.target ?? '',
+        r.pass === undefined ? '' : r.pass ? 'PASS' : 'MISS',
+        r.note ?? '',
+      ]),
+    )}\n\n`,
+  );
+  if (stageRows.length > 0) {
+    out.write(`Time per stage of the product run (${count(SIZES.rows)} rows, median of ${ROUNDS}):\n`);
+    out.write(
+      `${table(
+        ['stage', 'seconds', 'share', 'rounds'],
+        stageRows.map((s) => [s.stage ?? '', s.seconds ?? '', s.share ?? '', s.range ?? '']),
+      )}\n\n`,
+    );
+  }
+  if (processRows.length > 0) {
+    out.write('Peak RSS of every process of a product run:\n');
+    out.write(
+      `${table(
+        ['rows', 'process', 'peak RSS'],
+        processRows.map((p) => [p.run, p.role, `${p.peakMB.toFixed(0)} MB`]),
+      )}\n`,
+    );
+  }
 }
 
 async function cleanup(): Promise<void> {
@@ -416,13 +460,13 @@ try {
   await main();
   if (flags.json) {
     process.stdout.write(
-      `${JSON.stringify({ quick: flags.quick, cores: availableParallelism(), node: process.version, figures: rows }, null, 2)}\n`,
+      `${JSON.stringify({ quick: flags.quick, cores: availableParallelism(), node: process.version, figures: rows, stages: stageRows, processes: processRows }, null, 2)}\n`,
     );
   } else {
-    printTable();
+    printTables();
   }
 } catch (error) {
-  if (rows.length > 0 && !flags.json) printTable();
+  if (rows.length > 0 && !flags.json) printTables();
   process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
   process.exitCode = 1;
 } finally {
