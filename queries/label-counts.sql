@@ -1,11 +1,11 @@
--- Per variant of one run: how many records got each label, and that label's share of the variant.
+-- Per variant of one run: how many records got each label, and that label's share of the variant. Read from the counts ParseResults gathered while writing the rows (<table>_stats, one line per label per job), so no result row is read again.
 -- parameters: run_id
 SELECT
   variant,
-  label,
-  count(*) AS records,
-  CAST(count(*) AS double) / sum(count(*)) OVER (PARTITION BY variant) AS share
-FROM {{table}}
-WHERE run_id = ?
-GROUP BY variant, label
+  name AS label,
+  CAST(sum(records) AS bigint) AS records,
+  CAST(sum(records) AS double) / sum(sum(records)) OVER (PARTITION BY variant) AS share
+FROM {{table}}_stats
+WHERE run_id = ? AND kind = 'label'
+GROUP BY variant, name
 ORDER BY variant, records DESC, label NULLS LAST

@@ -1,24 +1,26 @@
--- Per variant of one run: records and score statistics, with the count and share of each label.
+-- Per variant of one run: records and score statistics, with the count and share of each label. Read from the counts ParseResults gathered while writing the rows (<table>_stats: the score's totals line and one line per label per job), so no result row is read again; the mean is the jobs' means weighted by their rows.
 -- parameters: run_id
-WITH run_rows AS (
-  SELECT variant, score, label
-  FROM {{table}}
-  WHERE run_id = ?
+WITH stats AS (
+  SELECT variant, kind, name, records, missing, mean, min_value, max_value
+  FROM {{table}}_stats
+  WHERE run_id = ? AND kind IN ('score', 'label') AND bin IS NULL
 ),
 per_variant AS (
   SELECT
     variant,
-    count(*) AS records,
-    avg(score) AS mean_score,
-    min(score) AS min_score,
-    max(score) AS max_score
-  FROM run_rows
+    CAST(sum(records) AS bigint) AS records,
+    sum(mean * (records - missing)) / nullif(sum(records - missing), 0) AS mean_score,
+    min(min_value) AS min_score,
+    max(max_value) AS max_score
+  FROM stats
+  WHERE kind = 'score'
   GROUP BY variant
 ),
 per_label AS (
-  SELECT variant, label, count(*) AS label_records
-  FROM run_rows
-  GROUP BY variant, label
+  SELECT variant, name AS label, CAST(sum(records) AS bigint) AS label_records
+  FROM stats
+  WHERE kind = 'label'
+  GROUP BY variant, name
 )
 SELECT
   v.variant,

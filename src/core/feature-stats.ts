@@ -97,6 +97,13 @@ export class FeatureStatistics {
   private scoresInUnitInterval = true;
   private actuals = 0;
   private actualsBinary = true;
+  /** Rows per label (`null`: rows without one), for the summary and label-counts queries. */
+  private readonly labelCounts = new Map<string | null, number>();
+  /**
+   * Rows per tenth of [0, 1] (a score of 1 in the last), for score-histogram: the buckets it draws when
+   * every score of the run is a probability. Scores outside [0, 1] are not counted here.
+   */
+  private readonly tenths = new Array<number>(10).fill(0);
 
   /** @param names the features' names in row order (featureNames without the id and actual columns). */
   constructor(names: readonly string[] | undefined) {
@@ -158,6 +165,16 @@ export class FeatureStatistics {
     this.score.add(score);
     if (classes > 1) this.multiclass = true;
     if (score < 0 || score > 1) this.scoresInUnitInterval = false;
+    // The same arithmetic as score-histogram.sql: floor((score - 0) / (1 - 0) * 10), at most 9.
+    else {
+      const tenth = Math.min(Math.floor(score * 10), 9);
+      this.tenths[tenth] = (this.tenths[tenth] ?? 0) + 1;
+    }
+  }
+
+  /** Counts one row's label as written in the row (`null` when the row has none). */
+  addLabel(label: string | null): void {
+    this.labelCounts.set(label, (this.labelCounts.get(label) ?? 0) + 1);
   }
 
   /** Notes one row's true outcome, as stored in `actual` (undefined when the row has none). */
@@ -229,6 +246,26 @@ export class FeatureStatistics {
       }
     };
     add('score', 'score', 0, this.score);
+    for (const [label, records] of this.labelCounts) {
+      lines.push(
+        JSON.stringify({ kind: 'label', name: label, position: 0, shard: context.shardId, records }),
+      );
+    }
+    this.tenths.forEach((records, bin) => {
+      if (records === 0) return;
+      lines.push(
+        JSON.stringify({
+          kind: 'score_tenth',
+          name: 'score',
+          position: 0,
+          shard: context.shardId,
+          bin,
+          lower: bin / 10,
+          upper: (bin + 1) / 10,
+          records,
+        }),
+      );
+    });
     this.features.forEach((m, i) => {
       // A row that never reached this column (ragged JSON) counts as missing.
       while (m.records < this.score.records) m.addMissing();
@@ -240,11 +277,17 @@ export class FeatureStatistics {
 
 /** The columns of `<table>_stats`: one line per job for the model, the score and each feature, plus one per histogram bin. */
 export const STATS_COLUMNS: readonly ColumnDefinition[] = Object.freeze([
-  { name: 'kind', type: 'string', comment: "'model' (one line per job), 'score' or 'feature'" },
+  {
+    name: 'kind',
+    type: 'string',
+    comment:
+      "'model' (one line per job), 'score', 'feature', 'label' (rows per label) or 'score_tenth' (rows per tenth of [0, 1])",
+  },
   {
     name: 'name',
     type: 'string',
-    comment: "feature name; 'score'; for kind model: binary, multiclass or regression",
+    comment:
+      "feature name; 'score'; for kind model: binary, multiclass or regression; for kind label: the label (NULL: rows without one)",
   },
   {
     name: 'position',

@@ -499,7 +499,10 @@ class RowWriter {
     const score = jsonNumberValue(output.buffer, output.start, output.end);
     this.statistics.addRow(input.buffer, input.start, input.end, score, 1, undefined);
     // The row's end, label and model, is one of a few fragments made once.
-    const end = this.labelEnds ? this.labelEnds[this.labelFor(score, output.line)] : this.modelFragment;
+    const labelIndex = this.labelEnds ? this.labelFor(score, output.line) : -1;
+    const end =
+      this.labelEnds && labelIndex >= 0 ? (this.labelEnds[labelIndex] as Buffer) : this.modelFragment;
+    this.statistics.addLabel(labelIndex >= 0 ? (this.settings.labels?.[labelIndex] ?? null) : null);
     this.reserve(this.fixedBytes + inputLength + NULL_BYTES * emptyFields + outputLength);
     this.copy(this.sourceFragment, 0, this.sourceFragment.length);
     this.recordNumber(input.line);
@@ -584,6 +587,7 @@ class RowWriter {
       typeof parsedPrediction === 'number' ? 1 : parsedPrediction.length,
       actual,
     );
+    this.statistics.addLabel(labelOf(parsedPrediction, settings));
     // Numbers and `null` are ASCII: latin1 encodes them a byte per character.
     const parts = [this.sourceFragment, Buffer.from(String(input.line), 'latin1')];
     if (id !== undefined) parts.push(ID, Buffer.from(JSON.stringify(id), 'utf8'));
@@ -896,6 +900,21 @@ function parsePrediction(
 ): Prediction {
   const where = `${outputUri}, line ${outputLine} (prediction for ${inputUri} record ${inputIndex})`;
   return parsePredictionLine(data.toString('utf8'), format, where);
+}
+
+/** The label {@link predictionFragment} writes for a prediction it accepted (`null`: none). */
+function labelOf(prediction: Prediction, settings: Settings): string | null {
+  const { labels } = settings;
+  if (typeof prediction === 'number') {
+    if (!labels) return null;
+    if (labels.length === 2) return labels[prediction >= settings.threshold ? 1 : 0] as string;
+    return labels[prediction] ?? null;
+  }
+  let best = 0;
+  for (let i = 1; i < prediction.length; i += 1) {
+    if ((prediction[i] as number) > (prediction[best] as number)) best = i;
+  }
+  return labels ? (labels[best] ?? null) : String(best);
 }
 
 /** `,"score":…` plus `,"scores":[…]` and `,"label":"…"` as the prediction and labels call for. */
