@@ -10,9 +10,14 @@ import type { LocalModelRegistry } from './model-registry.js';
  * How to start the built-in server: from the sources through tsx (tests, `tsx src/cli.ts`), or, in the
  * esbuild build `npm start` runs (scripts/build.mjs), its own bundle beside this file's chunk.
  */
-const MODEL_SERVER_ARGS = import.meta.url.endsWith('.ts')
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const MODEL_SERVER_ARGS = FROM_SOURCES
   ? ['--import', 'tsx', fileURLToPath(new URL('../model-server/main.ts', import.meta.url))]
   : [fileURLToPath(new URL('./model-server.js', import.meta.url))];
+/** The build's V8 code cache (see scripts/start.mjs): the server and its workers start without compiling. */
+const COMPILE_CACHE: Record<string, string> = FROM_SOURCES
+  ? {}
+  : { NODE_COMPILE_CACHE: fileURLToPath(new URL('./.v8-cache', import.meta.url)) };
 const START_TIMEOUT_MS = 30_000;
 
 /**
@@ -71,7 +76,10 @@ export class LocalModelContainers {
       command,
       [...args, '--model', this.artifactPath(modelDataUrl), '--port', '0'],
       // The IPC channel is how the server notices this process is gone (see main.ts untilStopped).
-      { env: containerProcessEnvironment(env), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+      {
+        env: { ...containerProcessEnvironment(env), ...COMPILE_CACHE },
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      },
     );
     const url = await waitForListening(child, modelName);
     return { client: new HttpModelClient(url), child };
