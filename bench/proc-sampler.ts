@@ -91,16 +91,14 @@ export function sampleTree(root: number, intervalMs = 50): { stop: () => TreePea
       const rss = statusKb(pid, 'VmRSS');
       if (hwm === undefined || rss === undefined) continue;
       sum += rss;
+      // The role is read again each time: a child is sampled as a copy of its parent between fork and exec.
+      const parent = parentOf(pid);
+      const role = roleOf(commandLine(pid), parent === undefined ? '' : commandLine(parent));
       const known = peaks.get(pid);
-      if (known) known.peakMB = Math.max(known.peakMB, hwm / 1024);
-      else {
-        const parent = parentOf(pid);
-        peaks.set(pid, {
-          pid,
-          role: roleOf(commandLine(pid), parent === undefined ? '' : commandLine(parent)),
-          peakMB: hwm / 1024,
-        });
-      }
+      if (known) {
+        known.peakMB = Math.max(known.peakMB, hwm / 1024);
+        known.role = role;
+      } else peaks.set(pid, { pid, role, peakMB: hwm / 1024 });
     }
     treePeakKb = Math.max(treePeakKb, sum);
   };

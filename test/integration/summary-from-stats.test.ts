@@ -3,6 +3,8 @@
  * instead of reading every result row again. Checked against the same figures computed by DuckDB over
  * every row (the SQL these queries ran before), for binary labels over two jobs and two variants (the
  * plain row path), multiclass score lists (the checked path) and regression scores without labels.
+ * score-histogram takes the run's score range from those statistics and counts rows per bucket in one
+ * read: its buckets are checked against the query it replaced.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,6 +40,57 @@ SELECT variant, label, count(*) AS records,
 FROM predictions WHERE run_id = ?
 GROUP BY variant, label
 ORDER BY variant, records DESC, label NULLS LAST`;
+
+/** score-histogram as it was, bucketing every row after joining it with the run's range. */
+const HISTOGRAM_OVER_ROWS = `
+WITH run_rows AS (
+  SELECT variant, score
+  FROM predictions
+  WHERE run_id = ? AND score IS NOT NULL
+),
+span AS (
+  SELECT
+    CASE WHEN min(score) >= 0 AND max(score) <= 1 THEN CAST(0 AS double) ELSE min(score) END AS lo,
+    CASE WHEN min(score) >= 0 AND max(score) <= 1 THEN CAST(1 AS double) ELSE max(score) END AS hi,
+    CASE WHEN min(score) >= 0 AND max(score) <= 1 THEN 10 ELSE 20 END AS buckets
+  FROM run_rows
+),
+bucketed AS (
+  SELECT
+    r.variant,
+    CASE
+      WHEN s.hi = s.lo THEN 0
+      ELSE least(CAST(floor((r.score - s.lo) / (s.hi - s.lo) * s.buckets) AS integer), s.buckets - 1)
+    END AS bucket
+  FROM run_rows r
+  CROSS JOIN span s
+),
+numbers AS (
+  SELECT bucket FROM (
+    VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9),
+      (10), (11), (12), (13), (14), (15), (16), (17), (18), (19)
+  ) AS b (bucket)
+),
+buckets AS (
+  SELECT n.bucket, s.lo, s.hi, s.buckets
+  FROM numbers n
+  CROSS JOIN span s
+  WHERE n.bucket < s.buckets
+),
+variants AS (
+  SELECT DISTINCT variant FROM run_rows
+)
+SELECT
+  v.variant,
+  b.bucket,
+  b.lo + (b.hi - b.lo) * b.bucket / b.buckets AS lower_bound,
+  b.lo + (b.hi - b.lo) * (b.bucket + 1) / b.buckets AS upper_bound,
+  count(x.bucket) AS records
+FROM variants v
+CROSS JOIN buckets b
+LEFT JOIN bucketed x ON x.variant = v.variant AND x.bucket = b.bucket
+GROUP BY v.variant, b.bucket, b.lo, b.hi, b.buckets
+ORDER BY v.variant, b.bucket`;
 
 interface Job {
   runId: string;
@@ -175,6 +228,18 @@ describe('summary and label-counts from the statistics gathered while parsing', 
       expect(answers.summary?.rows.map(close)).toEqual(summaryOverRows.rows.map(close));
       expect(answers['label-counts']?.columns).toEqual(countsOverRows.columns);
       expect(answers['label-counts']?.rows.map(close)).toEqual(countsOverRows.rows.map(close));
+    });
+
+    it(`gives score-histogram's buckets as counted over every row (${runId})`, async () => {
+      const { 'score-histogram': histogram } = await runNamedQueries(
+        { runId, table: 'predictions', queries: ['score-histogram'] },
+        { queryEngine: catalog, loadQuery },
+      );
+      const overRows = await catalog.runQuery(HISTOGRAM_OVER_ROWS, [runId]);
+
+      expect(histogram?.rows.length).toBeGreaterThanOrEqual(10);
+      expect(histogram?.columns).toEqual(overRows.columns);
+      expect(histogram?.rows).toEqual(overRows.rows);
     });
   }
 
