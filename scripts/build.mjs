@@ -152,34 +152,52 @@ const AJV_OPTIONS = { allErrors: true, coerceTypes: false, useDefaults: false, s
 
 /**
  * src/schema-validators.ts compiles the schemas with ajv at run time; the build replaces it with ajv's
- * standalone code for every schema in schemas/, generated here, and the same `schemaValidator` API.
+ * standalone code for every schema in schemas/, generated here (once plain, once with useDefaults),
+ * behind the same `schemaValidator` API.
  */
 const precompiledSchemas = {
   name: 'precompiled-schemas',
   setup(build) {
-    build.onLoad({ filter: /[\\/]src[\\/]schema-validators\.ts$/ }, async () => {
-      const { Ajv } = await import('ajv');
-      const { default: standaloneCode } = await import('ajv/dist/standalone/index.js');
-      const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: true } });
-      const exports = {};
+    const schemas = () => {
       const dir = join(ROOT, 'schemas');
-      for (const file of readdirSync(dir)
+      return readdirSync(dir)
         .filter((name) => name.endsWith('.schema.json'))
-        .sort()) {
-        const schema = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-        ajv.addSchema(schema);
-        exports[`schema_${Object.keys(exports).length}`] = schema.$id;
-      }
-      const byId = Object.entries(exports).map(([name, id]) => `${JSON.stringify(id)}: ${name}`);
-      const contents = `${standaloneCode(ajv, exports)}
+        .sort()
+        .map((file) => JSON.parse(readFileSync(join(dir, file), 'utf8')));
+    };
+    const exportNames = (list) => Object.fromEntries(list.map((schema, i) => [`schema_${i}`, schema.$id]));
+    build.onLoad({ filter: /[\\/]src[\\/]schema-validators\.ts$/ }, () => {
+      const names = exportNames(schemas());
+      const byId = Object.entries(names).map(
+        ([name, id]) => `${JSON.stringify(id)}: ${JSON.stringify(name)}`,
+      );
+      const contents = `import * as plain from 'precompiled-schemas:plain';
+import * as withDefaults from 'precompiled-schemas:defaults';
 const byId = { ${byId.join(', ')} };
-export function schemaValidator(id) {
-  const validate = byId[id];
+export function schemaValidator(id, _schemas, options = {}) {
+  const validate = (options.useDefaults ? withDefaults : plain)[byId[id]];
   if (!validate) throw new Error('No schema with $id ' + id);
   return validate;
 }
 `;
       return { contents, loader: 'js', resolveDir: join(ROOT, 'src') };
+    });
+    build.onResolve({ filter: /^precompiled-schemas:/ }, (args) => ({
+      path: args.path,
+      namespace: 'precompiled-schemas',
+    }));
+    build.onLoad({ filter: /.*/, namespace: 'precompiled-schemas' }, async (args) => {
+      const { Ajv } = await import('ajv');
+      const { default: standaloneCode } = await import('ajv/dist/standalone/index.js');
+      const useDefaults = args.path.endsWith(':defaults');
+      const ajv = new Ajv({ ...AJV_OPTIONS, useDefaults, code: { source: true, esm: true } });
+      const list = schemas();
+      for (const schema of list) ajv.addSchema(schema);
+      return {
+        contents: standaloneCode(ajv, exportNames(list)),
+        loader: 'js',
+        resolveDir: join(ROOT, 'src'),
+      };
     });
   },
 };

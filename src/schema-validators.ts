@@ -17,13 +17,24 @@ export const AJV_OPTIONS: Options = {
   strict: false,
 };
 
-let ajv: Ajv | undefined;
+const instances = new Map<boolean, Ajv>();
 
-/** The validator of the schema whose `$id` is `id`, among `schemas` (all of them, for their $refs). */
-export function schemaValidator(id: string, schemas: readonly object[]): ValidateFunction {
+/**
+ * The validator of the schema whose `$id` is `id`, among `schemas` (all of them, for their $refs).
+ * With `useDefaults`, the validator also sets every missing property that has a `default` (ajv's
+ * useDefaults), on the value it is given.
+ */
+export function schemaValidator(
+  id: string,
+  schemas: readonly object[],
+  options: { useDefaults?: boolean } = {},
+): ValidateFunction {
+  const useDefaults = options.useDefaults === true;
+  let ajv = instances.get(useDefaults);
   if (!ajv) {
-    ajv = new Ajv(AJV_OPTIONS);
+    ajv = new Ajv({ ...AJV_OPTIONS, useDefaults });
     for (const schema of schemas) ajv.addSchema(schema);
+    instances.set(useDefaults, ajv);
   }
   const validate = ajv.getSchema(id);
   if (!validate) throw new Error(`No schema with $id ${id}`);

@@ -33,10 +33,6 @@ export const SCHEMAS = {
 export type SchemaName = keyof typeof SCHEMAS;
 
 const compiled = new Map<SchemaName, ValidateFunction>();
-// A second instance, for the one place defaults are applied: the `default` keywords of a schema are
-// the one home of each default, so no code repeats them.
-const ajvWithDefaults = new Ajv({ allErrors: true, coerceTypes: false, useDefaults: true, strict: false });
-for (const schema of Object.values(SCHEMAS)) ajvWithDefaults.addSchema(schema);
 
 /**
  * Checks a value against one of the project's schemas.
@@ -75,6 +71,8 @@ function describeError(error: ErrorObject): string {
  */
 export function withSchemaDefaults<T>(name: SchemaName, value: unknown): T {
   const copy = structuredClone(value);
-  (ajvWithDefaults.getSchema(SCHEMAS[name].$id) as ValidateFunction)(copy);
+  // The one place defaults are applied: the `default` keywords of a schema are the one home of each
+  // default, so no code repeats them.
+  schemaValidator(SCHEMAS[name].$id, Object.values(SCHEMAS), { useDefaults: true })(copy);
   return copy as T;
 }
