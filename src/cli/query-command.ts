@@ -4,10 +4,11 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadNamedQuery, renderQuery } from '../core/queries.js';
+import { bindParameters, loadNamedQuery, renderQuery } from '../core/queries.js';
 import { UsageError } from '../errors.js';
 import { LocalPipeline } from '../local/local-pipeline.js';
 import { QUERIES_DIR } from '../local/paths.js';
+import type { QueryValue } from '../ports.js';
 import { createQueryLoader } from '../query-files.js';
 import { printRows, type QueryFormat } from './output.js';
 
@@ -28,6 +29,7 @@ export async function queryCommand(options: QueryCommandOptions): Promise<number
     throw new UsageError('Give the SQL to run, or a query name: npm start -- query summary --param sample');
   let sql = text;
   const params = options.params;
+  let bound: QueryValue[] = params;
   if (/^[a-z0-9-]+$/.test(text)) {
     if (!existsSync(join(QUERIES_DIR, `${text}.sql`))) {
       throw new UsageError(
@@ -35,18 +37,21 @@ export async function queryCommand(options: QueryCommandOptions): Promise<number
       );
     }
     const query = loadNamedQuery(text, await createQueryLoader(QUERIES_DIR)(text));
-    if (params.length !== query.parameters.length) {
+    // One --param per distinct name: a query may use a value twice (run_id in score-histogram).
+    const names = [...new Set(query.parameters)];
+    if (params.length !== names.length) {
       throw new UsageError(
-        `Query ${text} takes ${query.parameters.length} parameter(s) (${query.parameters.join(', ') || 'none'}): ` +
-          `give each with --param, in that order, e.g. npm start -- query ${text}${query.parameters.map((p) => ` --param <${p}>`).join('')}`,
+        `Query ${text} takes ${names.length} parameter(s) (${names.join(', ') || 'none'}): ` +
+          `give each with --param, in that order, e.g. npm start -- query ${text}${names.map((p) => ` --param <${p}>`).join('')}`,
       );
     }
     sql = renderQuery(query.sql, options.table);
+    bound = bindParameters(query, Object.fromEntries(names.map((name, i) => [name, params[i] as string])));
   }
   // Read-only: a query can never change the catalog or the published results.
   const pipeline = await LocalPipeline.open({ home: options.home, readOnly: true });
   try {
-    const { columns, rows } = await pipeline.catalog.runQuery(sql, params);
+    const { columns, rows } = await pipeline.catalog.runQuery(sql, bound);
     printRows(process.stdout, columns, rows, options.format);
     return 0;
   } finally {

@@ -81,6 +81,19 @@ describe('npm start from the build', () => {
     expect(withInterpreter.some(Boolean)).toBe(true);
   });
 
+  it('runs a named query that uses its run id twice with one --param (score-histogram)', async () => {
+    const run = await npmStart(
+      ['query', 'score-histogram', '--param', 'sample', '--format', 'json'],
+      join(dir, 'home'),
+      join(dir, 'query-loaded.txt'),
+    );
+
+    expect(run.code, run.stderr).toBe(0);
+    const rows = JSON.parse(run.stdout) as { variant: string; bucket: number; records: number }[];
+    expect(rows.map((r) => r.bucket)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(rows.reduce((sum, r) => sum + Number(r.records), 0)).toBe(569);
+  }, 60_000);
+
   it('answers --help from the build without loading DuckDB', async () => {
     const run = await npmStart(['--help'], join(dir, 'home'), join(dir, 'help-loaded.txt'));
 
