@@ -6,6 +6,7 @@
  * from the input's file names and header (docs/cli.md, "How flags and a request file combine").
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { isRunId } from '../core/run-id.js';
 import type { RunRequest } from '../core/run-request.js';
 import { CONTENT_TYPE_ALIASES } from './local-input.js';
 
@@ -71,7 +72,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     description: 'name the run (lowercase letters, digits, -); re-running an id replaces its results',
     defaultDescription: 'the input file or folder name',
     parse: (value) => {
-      if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(value)) {
+      if (!isRunId(value)) {
         throw new InvalidArgumentError(
           'use 1-32 lowercase letters, digits and -, starting with a letter or digit',
         );
@@ -141,7 +142,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     description: 'the run the drift query compares this one with',
     defaultDescription: 'the previous run of the same table and variant',
     parse: (value) => {
-      if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(value)) {
+      if (!isRunId(value)) {
         throw new InvalidArgumentError('give a run id: 1-32 lowercase letters, digits and -');
       }
       return value;

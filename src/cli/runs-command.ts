@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { statsTableDefinition } from '../core/feature-stats.js';
 import type { FailureRecord } from '../core/record-failure.js';
 import { partitionPath, resultsTableDefinition } from '../core/results-table.js';
+import { isRunId } from '../core/run-id.js';
 import type { RunSummary } from '../core/summarize-run.js';
 import { UsageError } from '../errors.js';
 import { LOCAL_BUCKET, LocalPipeline } from '../local/local-pipeline.js';
@@ -185,7 +186,7 @@ export interface RemovedRun {
  * @throws UsageError when the home holds no such run.
  */
 export async function removeRun(home: string, runId: string): Promise<RemovedRun> {
-  if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(runId)) throw new UsageError(`Not a run id: "${runId}"`);
+  if (!isRunId(runId)) throw new UsageError(`Not a run id: "${runId}"`);
   const pipeline = await LocalPipeline.open({ home });
   try {
     const { store, catalog, settings } = pipeline;

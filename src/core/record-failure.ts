@@ -3,6 +3,7 @@ import { deleteAttemptResults, runIdFromExecutionName } from './build-manifest.j
 import { firstFailedJob, type JobListItem, type JobListPointer } from './job-results.js';
 import { type RollbackOutcome, rollBackAttempt } from './register-table-commit.js';
 import { ATTEMPT_PLAN, attemptIdFor, attemptScratchPrefix, REGISTERING_MARKER } from './run-attempt.js';
+import { isRunId } from './run-id.js';
 import { renderFailureReport } from './run-report-failure.js';
 import type { RunRequest } from './run-request.js';
 import { joinS3Uri } from './s3-uri.js';
@@ -51,7 +52,6 @@ export interface FailureRecord {
 }
 
 /** What schemas/run-request.schema.json allows as a runId. */
-const RUN_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 /**
  * Writes `runs/<runId>/failure.json` for a failed execution, so the reason sits next to the run's
@@ -78,9 +78,7 @@ export async function recordFailure(
 ): Promise<FailureRecord> {
   const { state, executionName } = event;
   // A request that failed its schema may carry any runId (even "../x"): only a valid one names a folder.
-  const runId =
-    [state.runId, state.request?.runId].find((id) => typeof id === 'string' && RUN_ID.test(id)) ??
-    runIdFromExecutionName(executionName);
+  const runId = [state.runId, state.request?.runId].find(isRunId) ?? runIdFromExecutionName(executionName);
   const failedJob = await mapRunFailure(state, deps.store);
   const cause = failedJob?.cause ?? state.failure?.Cause ?? '';
   const uri = joinS3Uri(`s3://${deps.bucket}/runs/${runId}/`, 'failure.json');

@@ -8,6 +8,7 @@ import {
   MAX_PAYLOAD_IN_MB_LIMIT,
   maxPayloadZeroProblem,
 } from './transform-rules.js';
+import { XGBOOST_DEFAULT_MAX_CONTENT_LENGTH } from './xgboost-container.js';
 
 /**
  * Plan-time checks: every rule that can be checked from the run request alone runs here, in
@@ -299,7 +300,9 @@ export function builtInXGBoostContainerFindings(request: ResolvedRunRequest): {
   for (const variant of variants) {
     const raised =
       request.transform.Environment.MAX_CONTENT_LENGTH ?? variant.environment?.MAX_CONTENT_LENGTH;
-    const limitMiB = raised === undefined ? 6 : Math.trunc(Number(raised) / (1024 * 1024));
+    const limitMiB = Math.trunc(
+      (raised === undefined ? XGBOOST_DEFAULT_MAX_CONTENT_LENGTH : Number(raised)) / (1024 * 1024),
+    );
     if (payload === 0 || payload > limitMiB) {
       warnings.push(
         `transform.MaxPayloadInMB ${payload}: the SageMaker XGBoost container of variant "${variant.variant}" refuses requests over ${limitMiB} MiB (MAX_CONTENT_LENGTH) with 413; set MaxPayloadInMB to ${limitMiB} or less, or raise MAX_CONTENT_LENGTH in the model's environment`,

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { mediaType, mediaTypeParameters, xgboostRequestFormatOf } from '../core/media-types.js';
+import { XGBOOST_DEFAULT_MAX_CONTENT_LENGTH } from '../core/xgboost-container.js';
 import { InvalidInputError, InvalidRecordError } from '../errors.js';
 import { INVALID_RECORD_HEADER } from '../ports.js';
 import {
@@ -24,8 +25,8 @@ import { loadXGBoostModel, type XGBoostModel } from './xgboost-model.js';
 export const SAGEMAKER_MODEL_DIR = '/opt/ml/model';
 /** The port SageMaker expects a container to listen on unless SAGEMAKER_BIND_TO_PORT says otherwise. */
 export const SAGEMAKER_DEFAULT_PORT = 8080;
-/** The container's Flask MAX_CONTENT_LENGTH unless the environment sets it: 6 MiB. */
-export const DEFAULT_MAX_CONTENT_LENGTH = 6 * 1024 * 1024;
+/** The container's Flask MAX_CONTENT_LENGTH unless the environment sets it: 6 MiB (one home: core/xgboost-container.ts). */
+export const DEFAULT_MAX_CONTENT_LENGTH = XGBOOST_DEFAULT_MAX_CONTENT_LENGTH;
 const CLOSE_GRACE_MS = 5_000;
 
 /** The container's behaviour as its environment sets it (read once, at start-up). */
