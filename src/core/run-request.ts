@@ -1,61 +1,20 @@
-import type { TransformJobRequest } from './transform-job.js';
+import type { RunRequest as GeneratedRunRequest } from '../generated/schema-types.js';
 
-/** A run request as schemas/run-request.schema.json defines it (validated before it reaches the core). */
-export interface RunRequest {
-  runId?: string;
-  input: string;
-  inputSuffixes?: string[];
-  objectsPerShard?: number;
-  /** Transform jobs that run at once (RunTransforms' MaxConcurrency); default 10. */
-  maxConcurrentJobs?: number;
-  models: ModelVariant[];
-  transform?: TransformSettings;
-  results?: ResultsSettings;
-  queries?: string[];
-}
+/**
+ * A run request as schemas/run-request.schema.json defines it (validated before it reaches the core).
+ * The type is generated from the schema (`npm run schema-types`, src/generated/schema-types.ts): the
+ * schema is its one home, and these names are views of it.
+ */
+export type RunRequest = GeneratedRunRequest;
 
-export interface ModelVariant {
-  variant: string;
-  modelName?: string;
-  image?: string;
-  modelDataUrl?: string;
-  environment?: Record<string, string>;
-  /** EnableNetworkIsolation for a model the pipeline creates; default true. */
-  networkIsolation?: boolean;
-}
+/** One model variant of a run (`models[]`). */
+export type ModelVariant = RunRequest['models'][number];
 
-export interface TransformSettings {
-  ContentType?: string;
-  CompressionType?: 'None' | 'Gzip';
-  SplitType?: 'None' | 'Line' | 'RecordIO' | 'TFRecord';
-  BatchStrategy?: 'SingleRecord' | 'MultiRecord';
-  MaxPayloadInMB?: number;
-  MaxConcurrentTransforms?: number;
-  Accept?: string;
-  AssembleWith?: 'None' | 'Line';
-  DataProcessing?: TransformJobRequest['DataProcessing'];
-  ModelClientConfig?: TransformJobRequest['ModelClientConfig'];
-  Environment?: Record<string, string>;
-  InstanceType?: string;
-  InstanceCount?: number;
-}
+/** The run's CreateTransformJob settings (`transform`). */
+export type TransformSettings = NonNullable<RunRequest['transform']>;
 
-export interface ResultsSettings {
-  table?: string;
-  threshold?: number;
-  labels?: string[];
-  featureNames?: string[];
-  /** The input column or JSON key holding each record's id (stored as `id`, not as a feature). */
-  idColumn?: string;
-  /** The input column or JSON key holding the true outcome (stored as `actual`, kept from the model). */
-  actualColumn?: string;
-  /** Store each record's features in the results (default true; the CLI sets false unless --store-features). */
-  storeFeatures?: boolean;
-  /** The run `drift` compares with; default: the previous successful run of the table and variant. */
-  baselineRunId?: string;
-  /** What one instance-hour costs, in the user's currency: turns billable seconds into money. */
-  pricePerHour?: number;
-}
+/** How the run's results are kept (`results`). */
+export type ResultsSettings = NonNullable<RunRequest['results']>;
 
 /** Where a deployment keeps things and what it runs with: from env vars on AWS, from the local config locally. */
 export interface PipelineSettings {

@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import runRequestSchema from '../../schemas/run-request.schema.json' with { type: 'json' };
+import { generateSchemaTypes, SCHEMA_TYPES_FILE } from '../../scripts/schema-types.mjs';
+import type { ModelVariant, RunRequest, TransformSettings } from '../../src/core/run-request.js';
+
+describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () => {
+  it('is what `npm run schema-types` generates from the schemas as they are (run it after changing a schema)', async () => {
+    expect(readFileSync(SCHEMA_TYPES_FILE, 'utf8')).toBe(await generateSchemaTypes());
+  }, 60_000);
+
+  it('declares every property of the run-request schema, required exactly where the schema says so', () => {
+    const text = readFileSync(SCHEMA_TYPES_FILE, 'utf8');
+    const objects: Array<{ properties: Record<string, unknown>; required?: string[] }> = [
+      runRequestSchema,
+      runRequestSchema.properties.models.items,
+      runRequestSchema.properties.transform,
+      runRequestSchema.properties.results,
+    ];
+    for (const object of objects) {
+      for (const name of Object.keys(object.properties)) {
+        const required = object.required?.includes(name) === true;
+        expect(text, name).toMatch(new RegExp(`\\n\\s+${name}${required ? '' : '\\?'}: `));
+      }
+    }
+  });
+
+  it('types a run request as the schema shapes it (enums, required fields, nested settings)', () => {
+    expectTypeOf<RunRequest['input']>().toEqualTypeOf<string>();
+    expectTypeOf<ModelVariant['variant']>().toEqualTypeOf<string>();
+    expectTypeOf<ModelVariant['networkIsolation']>().toEqualTypeOf<boolean | undefined>();
+    expectTypeOf<TransformSettings['SplitType']>().toEqualTypeOf<
+      'None' | 'Line' | 'RecordIO' | 'TFRecord' | undefined
+    >();
+    expectTypeOf<NonNullable<TransformSettings['DataProcessing']>['JoinSource']>().toEqualTypeOf<
+      'Input' | 'None' | undefined
+    >();
+    // A request the schema accepts is a RunRequest; one with an unknown property is not.
+    const request: RunRequest = { input: 's3://bucket/in/', models: [{ variant: 'a', modelName: 'm' }] };
+    expect(request.models).toHaveLength(1);
+    // @ts-expect-error the schema has additionalProperties false
+    const unknown: RunRequest = { input: 's3://b/in/', models: [], inputs: 'x' };
+    expect(unknown).toBeDefined();
+  });
+});
