@@ -11,6 +11,7 @@ import runQueriesEvent from '../schemas/run-queries-event.schema.json' with { ty
 import runRequest from '../schemas/run-request.schema.json' with { type: 'json' };
 import runSummary from '../schemas/run-summary.schema.json' with { type: 'json' };
 import startRunResult from '../schemas/start-run-result.schema.json' with { type: 'json' };
+import transformJobRequest from '../schemas/transform-job-request.schema.json' with { type: 'json' };
 import { SchemaValidationError } from './errors.js';
 import { schemaValidator } from './schema-validators.js';
 
@@ -28,6 +29,7 @@ export const SCHEMAS = {
   'run-summary': runSummary,
   'failure-record': failureRecord,
   'start-run-result': startRunResult,
+  'transform-job-request': transformJobRequest,
 } as const;
 
 export type SchemaName = keyof typeof SCHEMAS;
