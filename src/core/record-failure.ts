@@ -105,7 +105,9 @@ export async function recordFailure(
         }
       : {}),
     // After reading the Map Run's failure (it lives in the attempt's scratch, which this cleans).
-    attempt: await cleanFailedAttempt(deps, `s3://${deps.bucket}/runs/${runId}/`, executionName),
+    attempt: (
+      await takeBackFailedAttempt(deps, `s3://${deps.bucket}/runs/${runId}/`, attemptIdFor(executionName))
+    ).attempt,
   };
   await deps.store.put(uri, JSON.stringify(record, null, 2), { contentType: 'application/json' });
   await writeFailureReport(record, deps);
@@ -179,25 +181,45 @@ async function readJson<T>(store: ObjectStore, uri: string): Promise<T | undefin
   }
 }
 
-async function cleanFailedAttempt(
+/** What {@link takeBackFailedAttempt} did: the failure record's account, and the rollback's outcome. */
+export interface TakenBackAttempt {
+  attempt: FailureRecord['attempt'];
+  /** Present when the attempt had reached RegisterTable's switch (it had a registering marker). */
+  rollback?: RollbackOutcome;
+}
+
+/**
+ * Takes a failed attempt back, best effort and never throwing: when it reached RegisterTable's switch
+ * (registering marker), the catalog is first switched back to the partitions it replaced
+ * ({@link rollBackAttempt}); then its result files and scratch are deleted, unless the catalog may still
+ * point at them (published, or the switch back failed, or no catalog was given: kept).
+ *
+ * RecordFailure calls it for its execution's attempt; the local pipeline calls it, when it opens a home
+ * for a run, for an attempt whose process was killed after the switch (nothing ran its RecordFailure).
+ */
+export async function takeBackFailedAttempt(
   deps: { store: ObjectStore; catalog?: Catalog },
   runPrefix: string,
-  executionName: string,
-): Promise<FailureRecord['attempt']> {
+  attemptId: string,
+): Promise<TakenBackAttempt> {
   const { store } = deps;
-  const attemptId = attemptIdFor(executionName);
   const scratch = attemptScratchPrefix(runPrefix, attemptId);
   let deletedObjects = 0;
   let catalog: string | undefined;
+  let rollback: RollbackOutcome | undefined;
+  const taken = (attempt: Omit<FailureRecord['attempt'], 'attemptId' | 'deletedObjects' | 'catalog'>) => ({
+    attempt: { attemptId, ...attempt, deletedObjects, ...(catalog ? { catalog } : {}) },
+    ...(rollback ? { rollback } : {}),
+  });
   try {
     if (await store.head(joinS3Uri(scratch, REGISTERING_MARKER))) {
-      if (!deps.catalog)
-        return { attemptId, files: 'kept', deletedObjects, catalog: 'not switched back: no catalog' };
-      const outcome = await rollBackAttempt({ store, catalog: deps.catalog }, runPrefix, attemptId);
-      catalog = describeRollback(outcome);
-      if (outcome.state === 'published' || outcome.state === 'failed') {
-        return { attemptId, files: 'kept', deletedObjects, catalog };
+      if (!deps.catalog) {
+        catalog = 'not switched back: no catalog';
+        return taken({ files: 'kept' });
       }
+      rollback = await rollBackAttempt({ store, catalog: deps.catalog }, runPrefix, attemptId);
+      catalog = describeRollback(rollback);
+      if (rollback.state === 'published' || rollback.state === 'failed') return taken({ files: 'kept' });
     }
     await deleteAttemptResults(store, scratch, attemptId);
     const planUri = joinS3Uri(scratch, ATTEMPT_PLAN);
@@ -209,14 +231,9 @@ async function cleanFailedAttempt(
     }
     // The plan last: it is what lets the next run find this attempt's result files.
     await store.delete(planUri);
-    return { attemptId, files: 'cleaned', deletedObjects, ...(catalog ? { catalog } : {}) };
+    return taken({ files: 'cleaned' });
   } catch (error) {
-    return {
-      attemptId,
-      files: `not cleaned: ${(error as Error).message}`,
-      deletedObjects,
-      ...(catalog ? { catalog } : {}),
-    };
+    return taken({ files: `not cleaned: ${(error as Error).message}` });
   }
 }
 

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import type { CreateModelRequest } from '../core/build-manifest.js';
 import type { ParseProgressEvent } from '../core/result-parsing.js';
+import { attemptIdFor } from '../core/run-attempt.js';
 import type { QueryProgressEvent } from '../core/run-queries.js';
 import type { PipelineSettings, RunRequest } from '../core/run-request.js';
 import type { TransformJobRequest } from '../core/transform-job.js';
@@ -15,6 +17,7 @@ import { createRegisterTableHandler } from '../steps/register-table.js';
 import { createRunQueriesHandler } from '../steps/run-queries.js';
 import { DuckDbCatalog } from './duckdb-catalog.js';
 import { FileObjectStore } from './file-object-store.js';
+import { recoverInterruptedRuns } from './interrupted-runs.js';
 import { LocalModelContainers } from './model-containers.js';
 import { LocalModelRegistry } from './model-registry.js';
 import { DEFINITION_PATH, QUERIES_DIR } from './paths.js';
@@ -28,6 +31,13 @@ import { LocalTransformEngine, type TransformProgressEvent } from './transform-e
 
 /** The bucket name the local store uses for runs/ and results/ (and, by default, incoming/). */
 export const LOCAL_BUCKET = 'local-pipeline';
+
+/**
+ * The attempts this process is running now, as `<store root>\0<attemptId>`: opening a home takes back
+ * interrupted attempts, and another pipeline in this process may be running one on the same home (a
+ * count: the same execution name may run twice, as a duplicate event does).
+ */
+const liveAttempts = new Map<string, number>();
 
 export interface LocalPipelineOptions {
   /** Where everything lives: s3/ (the object store), catalog.duckdb, models.json. */
@@ -47,6 +57,11 @@ export interface LocalPipelineOptions {
    * the catalog or the results, and several readers can share the catalog file. Runs need read-write.
    */
   readOnly?: boolean;
+  /**
+   * Told when a read-write open takes back a run that was interrupted after publishing began (default:
+   * a line on stderr).
+   */
+  onRecovery?: (message: string) => void;
 }
 
 export interface StateEvent {
@@ -109,20 +124,37 @@ export class LocalPipeline {
       // the store's temp folder is then a write a killed or crashed run never finished. (A read-only open
       // shares the file with other readers and a run may still be writing: it cleans nothing.)
       await store.removeStaleTemporaries();
+      // For the same reason, an attempt that began publishing and never committed is not running (but
+      // for this process's own, kept in liveAttempts): its runner was killed, and nothing ran the
+      // state machine's Catch. Do what RecordFailure would have done: switch back, then clean.
+      const log = options.onRecovery ?? ((message: string) => process.stderr.write(`${message}\n`));
+      await recoverInterruptedRuns(
+        { store, catalog, bucket: LOCAL_BUCKET },
+        (attemptId) => liveAttempts.has(`${store.root}\0${attemptId}`),
+        log,
+      );
     }
     return new LocalPipeline(options, catalog, store);
   }
 
   /** Runs the state machine on a run request; resolves with the execution's result whatever it was. */
-  async run(request: RunRequest, executionName?: string): Promise<ExecutionResult> {
+  async run(request: RunRequest, executionName: string = randomUUID()): Promise<ExecutionResult> {
     const definition = await loadDefinition(DEFINITION_PATH);
-    return runStateMachine(definition, request, this.implementations(), {
-      ...(executionName ? { executionName } : {}),
-      ...(this.options.retryIntervalOverrides
-        ? { retryIntervalOverrides: this.options.retryIntervalOverrides }
-        : {}),
-      store: this.store,
-    });
+    const live = `${this.store.root}\0${attemptIdFor(executionName)}`;
+    liveAttempts.set(live, (liveAttempts.get(live) ?? 0) + 1);
+    try {
+      return await runStateMachine(definition, request, this.implementations(), {
+        executionName,
+        ...(this.options.retryIntervalOverrides
+          ? { retryIntervalOverrides: this.options.retryIntervalOverrides }
+          : {}),
+        store: this.store,
+      });
+    } finally {
+      const left = (liveAttempts.get(live) ?? 1) - 1;
+      if (left > 0) liveAttempts.set(live, left);
+      else liveAttempts.delete(live);
+    }
   }
 
   async close(): Promise<void> {

@@ -5,9 +5,12 @@
  * right after both switches (before RunQueries). The child pauses there (an endless await in a wrapper
  * of the real store or catalog call) so the kill lands at that point every time.
  *
- * Afterwards every query works, and the run's rows are exactly the published run's or exactly the
- * killed attempt's (never a mix, never an error); the re-run of the same request succeeds and leaves
- * only its own attempt.
+ * Read-only right after the kill, every query works and each table shows one attempt (never an error).
+ * Then the home is opened read-write by another process (as `npm start -- run` would, without running
+ * anything): it takes the killed attempt back, as RecordFailure would have, and says so on stderr. From
+ * then on both tables show exactly the published run's rows and attempt, and the killed attempt's files
+ * are gone, before any re-run. The re-run of the same request then succeeds and leaves only its own
+ * attempt.
  */
 
 import { spawn } from 'node:child_process';
@@ -31,6 +34,11 @@ import { readFileSync } from 'node:fs';
 import { LocalPipeline } from ${JSON.stringify(join(PROJECT_ROOT, 'src/local/local-pipeline.ts'))};
 const [home, requestFile, pauseAt] = process.argv.slice(2);
 const pipeline = await LocalPipeline.open({ home });
+if (pauseAt === 'open') {
+  // Only open the home read-write (what any run does first), then close it.
+  await pipeline.close();
+  process.exit(0);
+}
 const pause = async (where) => {
   process.stdout.write('PAUSED ' + where + '\\n');
   await new Promise(() => undefined);
@@ -60,6 +68,8 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
   let home: string;
   let container: FaultyContainer;
   let oldRows: unknown[];
+  let oldStats: unknown[];
+  let oldAttempt: string | undefined;
   const s3 = () => join(home, 's3', LOCAL_BUCKET);
 
   /** Two variants, so a mix of attempts would show as rows of both. */
@@ -83,9 +93,13 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
     }
   }
 
-  /** What a user sees of the run: its rows (through both names), its partitions and their attempts. */
-  const visible = () =>
-    withPipeline(async (pipeline) => {
+  /**
+   * What a user sees of the run, through a read-only open (which never takes anything back): its rows
+   * (through both names), its statistics rows, its partitions and their attempts.
+   */
+  const visible = async () => {
+    const pipeline = await LocalPipeline.open({ home, readOnly: true });
+    try {
       const sql = 'SELECT variant, source, record, score FROM predictions WHERE run_id = ? ORDER BY ALL';
       const { rows } = await pipeline.catalog.runQuery(sql, [RUN_ID]);
       const qualified = await pipeline.catalog.runQuery(
@@ -100,13 +114,21 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
       const all = await pipeline.catalog.runQuery(
         'SELECT run_id, count(*) AS n FROM predictions GROUP BY run_id ORDER BY run_id',
       );
+      const stats = await pipeline.catalog.runQuery(
+        'SELECT * FROM predictions_stats WHERE run_id = ? ORDER BY ALL',
+        [RUN_ID],
+      );
       return {
         rows,
+        statsRows: stats.rows,
         predictions: await attempts('predictions'),
         stats: await attempts('predictions_stats'),
         all: all.rows,
       };
-    });
+    } finally {
+      await pipeline.close();
+    }
+  };
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'register-kill-'));
@@ -125,14 +147,41 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
     });
     await writeFile(join(work, 'request.json'), JSON.stringify(request('second')));
     await writeFile(join(work, 'child.mts'), CHILD);
-    oldRows = (await visible()).rows;
+    const published = await visible();
+    oldRows = published.rows;
+    oldStats = published.statsRows;
+    oldAttempt = published.predictions[0];
     expect(oldRows).toHaveLength(2 * RECORDS);
+    expect(oldStats.length).toBeGreaterThan(0);
+    expect(published.stats).toEqual([oldAttempt, oldAttempt]);
   }, 120_000);
 
   afterAll(async () => {
     await container?.close();
     await rm(work, { recursive: true, force: true });
   });
+
+  /** Opens the home read-write in another process, as a run does first; resolves with its stderr. */
+  async function openReadWrite(): Promise<string> {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(work, 'child.mts'), home, join(work, 'request.json'), 'open'],
+      { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const [code] = await once(child, 'close');
+    expect(code, stderr).toBe(0);
+    return stderr;
+  }
+
+  /** The run's files under results/ and its attempts' scratch, relative to the bucket. */
+  const runFiles = async () => [
+    ...(await listFilesUnder(join(s3(), 'results'))).filter((f) => f.includes(`/run_id=${RUN_ID}/`)),
+    ...(await listFilesUnder(join(s3(), 'runs', RUN_ID, 'attempts'))).map((f) => `attempts/${f}`),
+  ];
 
   /** Runs the re-run in a child and SIGKILLs it once it has paused at `pauseAt`. */
   async function killDuringRegisterTable(pauseAt: string): Promise<string> {
@@ -165,12 +214,14 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
     ['between', 'before switching predictions_stats'],
     ['switched', 'after switching predictions_stats'],
   ])(
-    'killed at %s: the table stays queryable with the old or the new rows, and the re-run succeeds',
+    'killed at %s: the next read-write open puts the previous results back in both tables, and the re-run succeeds',
     async (pauseAt, where) => {
+      const filesBefore = await runFiles();
       expect(await killDuringRegisterTable(pauseAt)).toBe(`PAUSED ${where}`);
 
+      // As the kill left it (a read-only open takes nothing back): never an error, never a mix of
+      // attempts within a table; from the results switch on, the killed attempt is what shows.
       const afterKill = await visible();
-      // Never an error (visible() queried both names), never a mix of attempts within a table.
       expect(new Set(afterKill.predictions).size).toBe(1);
       expect(new Set(afterKill.stats).size).toBe(1);
       expect(afterKill.rows).toHaveLength(2 * RECORDS);
@@ -178,10 +229,27 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
         { run_id: RUN_ID, n: 2 * RECORDS },
         { run_id: 'other', n: 2 * RECORDS },
       ]);
-      const sources = new Set(afterKill.rows.map((r) => (r as { source: string }).source));
-      expect(sources.size).toBe(1);
       if (pauseAt === 'marker') expect(afterKill.rows).toEqual(oldRows);
       else expect(afterKill.rows).not.toEqual(oldRows);
+      // Killed between the switches, the two tables show different attempts until the next open.
+      if (pauseAt === 'between') expect(afterKill.stats).toEqual([oldAttempt, oldAttempt]);
+      if (pauseAt !== 'marker') expect(afterKill.predictions).not.toEqual([oldAttempt, oldAttempt]);
+      expect((await runFiles()).length).toBeGreaterThan(filesBefore.length);
+
+      // The next read-write open (any run does one first) takes the killed attempt back, and says so.
+      expect(await openReadWrite()).toBe(
+        `run ${RUN_ID} was interrupted after publishing began; its previous results were put back\n`,
+      );
+      const recovered = await visible();
+      expect(recovered.rows).toEqual(oldRows);
+      expect(recovered.statsRows).toEqual(oldStats);
+      expect(recovered.predictions).toEqual([oldAttempt, oldAttempt]);
+      expect(recovered.stats).toEqual([oldAttempt, oldAttempt]);
+      expect(recovered.all).toEqual(afterKill.all);
+      // The killed attempt's result files and scratch are gone; the published run's files are as they were.
+      expect(await runFiles()).toEqual(filesBefore);
+      // Nothing more to take back: a second open says nothing.
+      expect(await openReadWrite()).toBe('');
 
       const rerun = await withPipeline(async (pipeline) => pipeline.run(request('second')));
       expect(rerun.status).toBe('SUCCEEDED');
@@ -190,9 +258,9 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
       const rerunSources = [...new Set(after.rows.map((r) => String((r as { source: string }).source)))];
       expect(rerunSources).toHaveLength(1);
       expect(rerunSources[0]).toMatch(/second\.csv$/);
-      if (pauseAt !== 'marker') expect(after.rows).toEqual(afterKill.rows);
       // Only the re-run's attempt is left: in both tables, in the results folders and in the scratch.
       const [attempt] = after.predictions;
+      expect(attempt).not.toBe(oldAttempt);
       expect(after.predictions).toEqual([attempt, attempt]);
       expect(after.stats).toEqual([attempt, attempt]);
       const results = (await listFilesUnder(join(s3(), 'results'))).filter((f) =>
@@ -207,7 +275,10 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
       expect((await withPipeline(async (pipeline) => pipeline.run(request('first')))).status).toBe(
         'SUCCEEDED',
       );
-      expect((await visible()).rows).toEqual(oldRows);
+      const restored = await visible();
+      expect(restored.rows).toEqual(oldRows);
+      oldAttempt = restored.predictions[0];
+      oldStats = restored.statsRows;
     },
     180_000,
   );
