@@ -3,13 +3,12 @@ import { join } from 'node:path';
 import { takeBackFailedAttempt } from '../core/record-failure.js';
 import { PUBLISHED_MARKER } from '../core/register-table-commit.js';
 import { attemptScratchPrefix, REGISTERING_MARKER } from '../core/run-attempt.js';
+import { RUN_ID_PATTERN } from '../core/run-id.js';
 import { joinS3Uri } from '../core/s3-uri.js';
 import { messageOf } from '../errors.js';
 import type { Catalog } from '../ports.js';
 import type { FileObjectStore } from './file-object-store.js';
 
-/** What schemas/run-request.schema.json allows as a runId (a folder under runs/). */
-const RUN_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const ATTEMPT_ID = /^[0-9a-f]{12}$/;
 
 /** One interrupted attempt found and taken back. */
@@ -47,7 +46,7 @@ export async function recoverInterruptedRuns(
   const recovered: RecoveredAttempt[] = [];
   let runIds: string[];
   try {
-    runIds = await subfolders(store.directoryOf(`s3://${bucket}/runs/`), RUN_ID);
+    runIds = await subfolders(store.directoryOf(`s3://${bucket}/runs/`), RUN_ID_PATTERN);
   } catch (error) {
     log(`could not look for runs interrupted after publishing began: ${messageOf(error)}`);
     return recovered;
