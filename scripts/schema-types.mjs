@@ -13,7 +13,10 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const SCHEMA_TYPES_FILE = join(ROOT, 'src/generated/schema-types.ts');
 
 /** The schemas whose types are generated (file in schemas/, and the name of its root type). */
-const GENERATED = [['run-request.schema.json', 'RunRequest']];
+const GENERATED = [
+  ['run-request.schema.json', 'RunRequest'],
+  ['transform-job-request.schema.json', 'TransformJobRequest'],
+];
 
 /**
  * A copy of a schema without the `oneOf`/`anyOf` whose branches only say which properties are

@@ -4,49 +4,22 @@
  * Only the fields this pipeline reads or writes are typed; SageMaker's API reference is the authority.
  */
 
-export type SplitType = 'None' | 'Line' | 'RecordIO' | 'TFRecord';
-export type BatchStrategy = 'SingleRecord' | 'MultiRecord';
-export type AssembleWith = 'None' | 'Line';
-export type CompressionType = 'None' | 'Gzip';
-export type JoinSource = 'Input' | 'None';
-export type S3DataType = 'S3Prefix' | 'ManifestFile' | 'AugmentedManifestFile';
-export type TransformJobStatus = 'InProgress' | 'Completed' | 'Failed' | 'Stopping' | 'Stopped';
+import type { TransformJobRequest as GeneratedTransformJobRequest } from '../generated/schema-types.js';
 
-export interface TransformJobRequest {
-  TransformJobName: string;
-  ModelName: string;
-  MaxConcurrentTransforms?: number;
-  ModelClientConfig?: {
-    InvocationsTimeoutInSeconds?: number;
-    InvocationsMaxRetries?: number;
-  };
-  MaxPayloadInMB?: number;
-  BatchStrategy?: BatchStrategy;
-  Environment?: Record<string, string>;
-  TransformInput: {
-    DataSource: { S3DataSource: { S3DataType: S3DataType; S3Uri: string } };
-    ContentType?: string;
-    CompressionType?: CompressionType;
-    SplitType?: SplitType;
-  };
-  TransformOutput: {
-    S3OutputPath: string;
-    Accept?: string;
-    AssembleWith?: AssembleWith;
-    KmsKeyId?: string;
-  };
-  TransformResources: {
-    InstanceType: string;
-    InstanceCount: number;
-    VolumeKmsKeyId?: string;
-  };
-  DataProcessing?: {
-    InputFilter?: string;
-    OutputFilter?: string;
-    JoinSource?: JoinSource;
-  };
-  Tags?: { Key: string; Value: string }[];
-}
+/**
+ * The request's type is generated from schemas/transform-job-request.schema.json (`npm run
+ * schema-types`), the schema the local engine validates requests with: one home for its shape.
+ */
+export type TransformJobRequest = GeneratedTransformJobRequest;
+type Input = TransformJobRequest['TransformInput'];
+
+export type SplitType = NonNullable<Input['SplitType']>;
+export type BatchStrategy = NonNullable<TransformJobRequest['BatchStrategy']>;
+export type AssembleWith = NonNullable<TransformJobRequest['TransformOutput']['AssembleWith']>;
+export type CompressionType = NonNullable<Input['CompressionType']>;
+export type JoinSource = NonNullable<NonNullable<TransformJobRequest['DataProcessing']>['JoinSource']>;
+export type S3DataType = Input['DataSource']['S3DataSource']['S3DataType'];
+export type TransformJobStatus = 'InProgress' | 'Completed' | 'Failed' | 'Stopping' | 'Stopped';
 
 /** What DescribeTransformJob returns (and what `.sync` hands to the next state). */
 export interface TransformJobDescription extends TransformJobRequest {

@@ -115,3 +115,56 @@ export interface RunRequest {
    */
   queries?: string[];
 }
+
+// From schemas/transform-job-request.schema.json.
+/**
+ * The field limits SageMaker's CreateTransformJob API checks before it starts anything, as the local transform engine checks them (src/local/transform-validation.ts words the errors as SageMaker's ValidationException). Cross-field rules live in src/core/transform-rules.ts and data-processing.ts.
+ */
+export interface TransformJobRequest {
+  TransformJobName: string;
+  ModelName: string;
+  MaxConcurrentTransforms?: number;
+  MaxPayloadInMB?: number;
+  BatchStrategy?: 'MultiRecord' | 'SingleRecord';
+  ModelClientConfig?: {
+    InvocationsTimeoutInSeconds?: number;
+    InvocationsMaxRetries?: number;
+  };
+  Environment?: {
+    [k: string]: string;
+  };
+  TransformInput: {
+    DataSource: {
+      S3DataSource: {
+        S3DataType: 'S3Prefix' | 'ManifestFile';
+        S3Uri: string;
+      };
+    };
+    ContentType?: string;
+    CompressionType?: 'None' | 'Gzip';
+    SplitType?: 'None' | 'Line' | 'RecordIO' | 'TFRecord';
+  };
+  TransformOutput: {
+    S3OutputPath: string;
+    Accept?: string;
+    AssembleWith?: 'None' | 'Line';
+    KmsKeyId?: string;
+  };
+  TransformResources: {
+    InstanceType: string;
+    InstanceCount: number;
+    VolumeKmsKeyId?: string;
+  };
+  DataProcessing?: {
+    InputFilter?: string;
+    OutputFilter?: string;
+    JoinSource?: 'Input' | 'None';
+  };
+  /**
+   * @maxItems 50
+   */
+  Tags?: {
+    Key: string;
+    Value: string;
+  }[];
+}

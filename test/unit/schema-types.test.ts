@@ -3,6 +3,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import runRequestSchema from '../../schemas/run-request.schema.json' with { type: 'json' };
 import { generateSchemaTypes, SCHEMA_TYPES_FILE } from '../../scripts/schema-types.mjs';
 import type { ModelVariant, RunRequest, TransformSettings } from '../../src/core/run-request.js';
+import type { S3DataType, SplitType, TransformJobRequest } from '../../src/core/transform-job.js';
 
 describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () => {
   it('is what `npm run schema-types` generates from the schemas as they are (run it after changing a schema)', async () => {
@@ -35,6 +36,10 @@ describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () 
     expectTypeOf<NonNullable<TransformSettings['DataProcessing']>['JoinSource']>().toEqualTypeOf<
       'Input' | 'None' | undefined
     >();
+    expectTypeOf<TransformJobRequest['TransformJobName']>().toEqualTypeOf<string>();
+    expectTypeOf<TransformJobRequest['TransformResources']['InstanceCount']>().toEqualTypeOf<number>();
+    expectTypeOf<S3DataType>().toEqualTypeOf<'S3Prefix' | 'ManifestFile'>();
+    expectTypeOf<SplitType>().toEqualTypeOf<'None' | 'Line' | 'RecordIO' | 'TFRecord'>();
     // A request the schema accepts is a RunRequest; one with an unknown property is not.
     const request: RunRequest = { input: 's3://bucket/in/', models: [{ variant: 'a', modelName: 'm' }] };
     expect(request.models).toHaveLength(1);

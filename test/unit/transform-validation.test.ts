@@ -78,6 +78,14 @@ describe('validateTransformJobRequest (schemas/transform-job-request.schema.json
     ).toContain(
       "Value null at 'transformInput.dataSource.s3DataSource' failed to satisfy constraint: Member must not be null",
     );
+    expect(
+      messageFor({
+        ...csvTransformRequest(),
+        TransformInput: { DataSource: { S3DataSource: { S3Uri: 's3://bucket/in/' } } },
+      }),
+    ).toContain(
+      "Value null at 'transformInput.dataSource.s3DataSource.s3DataType' failed to satisfy constraint: Member must not be null",
+    );
     expect(messageFor({ ...csvTransformRequest(), TransformResources: { InstanceType: 'local' } })).toContain(
       "Value null at 'transformResources.instanceCount' failed to satisfy constraint: Member must not be null",
     );
