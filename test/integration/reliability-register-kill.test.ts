@@ -184,10 +184,10 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
   ];
 
   /** Runs the re-run in a child and SIGKILLs it once it has paused at `pauseAt`. */
-  async function killDuringRegisterTable(pauseAt: string): Promise<string> {
+  async function killDuringRegisterTable(pauseAt: string, requestFile = 'request.json'): Promise<string> {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(work, 'child.mts'), home, join(work, 'request.json'), pauseAt],
+      ['--import', 'tsx', join(work, 'child.mts'), home, join(work, requestFile), pauseAt],
       { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
@@ -282,4 +282,42 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
     },
     180_000,
   );
+
+  it('killed after both switches of a first run: the next read-write open removes its partitions and files', async () => {
+    const fresh = { ...request('second'), runId: 'fresh' };
+    await writeFile(join(work, 'fresh.json'), JSON.stringify(fresh));
+    expect(await killDuringRegisterTable('switched', 'fresh.json')).toBe(
+      'PAUSED after switching predictions_stats',
+    );
+    const count = async () => {
+      const pipeline = await LocalPipeline.open({ home, readOnly: true });
+      try {
+        const { rows } = await pipeline.catalog.runQuery(
+          "SELECT count(*) AS n FROM predictions WHERE run_id = 'fresh'",
+        );
+        const partitions = async (table: string) =>
+          (await pipeline.catalog.listPartitions('local', table)).filter((p) => p.values[1] === 'fresh')
+            .length;
+        return {
+          rows: rows[0]?.n,
+          predictions: await partitions('predictions'),
+          stats: await partitions('predictions_stats'),
+        };
+      } finally {
+        await pipeline.close();
+      }
+    };
+    expect(await count()).toEqual({ rows: 2 * RECORDS, predictions: 2, stats: 2 });
+    expect(await openReadWrite()).toBe(
+      'run fresh was interrupted after publishing began; it had no previous results, and its own were removed\n',
+    );
+    expect(await count()).toEqual({ rows: 0, predictions: 0, stats: 0 });
+    const files = [
+      ...(await listFilesUnder(join(s3(), 'results'))).filter((f) => f.includes('/run_id=fresh/')),
+      ...(await listFilesUnder(join(s3(), 'runs', 'fresh', 'attempts'))),
+    ];
+    expect(files).toEqual([]);
+    // The published runs are untouched.
+    expect((await visible()).rows).toEqual(oldRows);
+  }, 120_000);
 });
