@@ -39,6 +39,16 @@ export interface RegisterResultsTableResult {
   replacedPartitions: number;
 }
 
+/** RegisterTable's event: the run's attempt and where its job results are. */
+export interface RegisterTableEvent {
+  table: ResultsTableRef;
+  runId: string;
+  runDate: string;
+  runPrefix: string;
+  attemptId: string;
+  jobList: JobListPointer;
+}
+
 /**
  * The RegisterTable step: reads the run's job results from S3 (one per planned job, written by each
  * job's ParseResults; never carried in the state), then publishes the attempt with the partitions and
@@ -47,14 +57,7 @@ export interface RegisterResultsTableResult {
  * @throws InvalidInputError when a planned job has no result, or as {@link registerResultsTable}.
  */
 export async function registerRunResults(
-  event: {
-    table: ResultsTableRef;
-    runId: string;
-    runDate: string;
-    runPrefix: string;
-    attemptId: string;
-    jobList: JobListPointer;
-  },
+  event: RegisterTableEvent,
   deps: { catalog: Catalog; store: ObjectStore },
 ): Promise<RegisterResultsTableResult> {
   const jobResults = await readJobResults(deps.store, event.jobList.resultsPrefix, event.jobList.jobs);
