@@ -16,6 +16,7 @@ export const SCHEMA_TYPES_FILE = join(ROOT, 'src/generated/schema-types.ts');
 const GENERATED = [
   ['run-request.schema.json', 'RunRequest'],
   ['transform-job-request.schema.json', 'TransformJobRequest'],
+  ['failure-record.schema.json', 'FailureRecord'],
 ];
 
 /**
@@ -46,7 +47,9 @@ export async function generateSchemaTypes() {
       ' * this file is stale. */\n',
   ];
   for (const [file, name] of GENERATED) {
-    const schema = JSON.parse(readFileSync(join(ROOT, 'schemas', file), 'utf8'));
+    // The root type is named by GENERATED, not by the schema's title (a sentence such as
+    // "RecordFailure result (runs/<runId>/failure.json)").
+    const schema = { ...JSON.parse(readFileSync(join(ROOT, 'schemas', file), 'utf8')), title: name };
     const ts = await compile(withoutRequiredOnlyCombinators(schema), name, {
       bannerComment: '',
       cwd: join(ROOT, 'schemas'),

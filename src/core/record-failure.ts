@@ -1,3 +1,4 @@
+import type { FailureRecord as GeneratedFailureRecord } from '../generated/schema-types.js';
 import type { Catalog, ObjectStore } from '../ports.js';
 import { deleteAttemptResults, runIdFromExecutionName } from './build-manifest.js';
 import { firstFailedJob, type JobListItem, type JobListPointer } from './job-results.js';
@@ -21,35 +22,11 @@ export interface RecordFailureEvent {
   };
 }
 
-export interface FailureRecord {
-  runId: string;
-  executionName: string;
-  failedState: string;
-  error: string;
-  /** The most useful sentence found in the cause: a Lambda's errorMessage or a job's FailureReason. */
-  message: string;
-  cause: string;
-  recordedAt: string;
-  uri: string;
-  /**
-   * What happened to the failed attempt's files: `cleaned` (its result files and scratch deleted),
-   * `kept` (it may still be published: its run succeeded before this failure was reported, the catalog
-   * could not be switched back, or no catalog was given; a later run cleans it), or why cleaning failed
-   * (the next run of this id deletes what is left). `catalog` says what was done to the catalog: an
-   * attempt that reached RegisterTable's switch is switched back to the run's previous partitions.
-   */
-  attempt: {
-    attemptId: string;
-    files: 'cleaned' | 'kept' | string;
-    deletedObjects: number;
-    catalog?: string;
-  };
-  /**
-   * When RunTransforms' Distributed Map failed (States.ExceedToleratedFailureThreshold, which names no
-   * job), `error`, `message` and `cause` are the first failed job's, and this keeps the Map's own.
-   */
-  mapRun?: { error: string; cause: string; variant?: string; shardId?: string; transformJobName?: string };
-}
+/**
+ * runs/<runId>/failure.json, RecordFailure's result: generated from schemas/failure-record.schema.json
+ * (the Lambda validates its result against that schema), where each field's meaning is written.
+ */
+export type FailureRecord = GeneratedFailureRecord;
 
 /** What schemas/run-request.schema.json allows as a runId. */
 

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import failureRecordSchema from '../../schemas/failure-record.schema.json' with { type: 'json' };
 import runRequestSchema from '../../schemas/run-request.schema.json' with { type: 'json' };
 import { generateSchemaTypes, SCHEMA_TYPES_FILE } from '../../scripts/schema-types.mjs';
+import type { FailureRecord } from '../../src/core/record-failure.js';
 import type { ModelVariant, RunRequest, TransformSettings } from '../../src/core/run-request.js';
 import type { S3DataType, SplitType, TransformJobRequest } from '../../src/core/transform-job.js';
 
@@ -10,13 +12,16 @@ describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () 
     expect(readFileSync(SCHEMA_TYPES_FILE, 'utf8')).toBe(await generateSchemaTypes());
   }, 60_000);
 
-  it('declares every property of the run-request schema, required exactly where the schema says so', () => {
+  it('declares every property of the run-request and failure-record schemas, required exactly where the schema says so', () => {
     const text = readFileSync(SCHEMA_TYPES_FILE, 'utf8');
     const objects: Array<{ properties: Record<string, unknown>; required?: string[] }> = [
       runRequestSchema,
       runRequestSchema.properties.models.items,
       runRequestSchema.properties.transform,
       runRequestSchema.properties.results,
+      failureRecordSchema,
+      failureRecordSchema.properties.attempt,
+      failureRecordSchema.properties.mapRun,
     ];
     for (const object of objects) {
       for (const name of Object.keys(object.properties)) {
@@ -46,5 +51,27 @@ describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () 
     // @ts-expect-error the schema has additionalProperties false
     const unknown: RunRequest = { input: 's3://b/in/', models: [], inputs: 'x' };
     expect(unknown).toBeDefined();
+  });
+
+  it('types failure.json as the failure-record schema shapes it (RecordFailure validates its result against it)', () => {
+    expectTypeOf<FailureRecord['runId']>().toEqualTypeOf<string>();
+    expectTypeOf<FailureRecord['attempt']['deletedObjects']>().toEqualTypeOf<number>();
+    expectTypeOf<FailureRecord['attempt']['catalog']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<NonNullable<FailureRecord['mapRun']>['shardId']>().toEqualTypeOf<string | undefined>();
+    const record: FailureRecord = {
+      runId: 'r1',
+      executionName: 'r1-a',
+      failedState: 'RunTransforms',
+      error: 'TransformJobFailedError',
+      message: 'm',
+      cause: 'c',
+      recordedAt: '2026-01-01T00:00:00.000Z',
+      uri: 's3://b/runs/r1/failure.json',
+      attempt: { attemptId: 'a', files: 'cleaned', deletedObjects: 0 },
+    };
+    expect(record.attempt.files).toBe('cleaned');
+    // @ts-expect-error the schema requires attempt
+    const withoutAttempt: FailureRecord = { ...record, attempt: undefined };
+    expect(withoutAttempt).toBeDefined();
   });
 });
