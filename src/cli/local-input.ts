@@ -14,6 +14,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { type CsvHeader, looksLikeHeader, readCsvHeader } from '../core/csv-header.js';
+import { lines } from '../core/line-cursor.js';
 import { UsageError } from '../errors.js';
 import type { FileObjectStore } from '../local/file-object-store.js';
 
@@ -191,12 +192,15 @@ async function findHeaders(
 async function firstLines(file: string, compression: 'Gzip' | 'None'): Promise<Array<string | undefined>> {
   const raw = createReadStream(file);
   const stream = compression === 'Gzip' ? raw.pipe(createGunzip()) : raw;
-  let text = '';
+  const chunks: Buffer[] = [];
+  let size = 0;
   try {
     for await (const chunk of stream) {
-      text += (chunk as Buffer).toString('utf8');
-      const lines = text.split('\n').filter((l) => l.replace(/\r$/, '').trim() !== '');
-      if (lines.length > 2 || text.length > 4 << 20) break;
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      // A third line means the first two are whole (a newline ends each).
+      if (size > 4 << 20) break;
+      if ((chunk as Buffer).includes(0x0a) && firstOf(Buffer.concat(chunks, size), 3).length > 2) break;
     }
   } catch (error) {
     throw new UsageError(
@@ -206,12 +210,21 @@ async function firstLines(file: string, compression: 'Gzip' | 'None'): Promise<A
     raw.destroy();
     stream.destroy();
   }
-  const lines = text
-    .split('\n')
-    .map((l) => l.replace(/\r$/, ''))
-    .filter((l) => l.trim() !== '');
-  // A last line cut by the read limit is not whole unless the file ended there.
-  return [lines[0], lines[1]];
+  // Lines as LineCursor splits them (the pipeline's one splitter); a line of spaces alone is not
+  // a line here either.
+  const [first, second] = firstOf(Buffer.concat(chunks, size), 2);
+  return [first, second];
+}
+
+/** Up to `count` lines of `bytes` that are not blank, as LineCursor splits them. */
+function firstOf(bytes: Buffer, count: number): string[] {
+  const out: string[] = [];
+  for (const { text } of lines(bytes)) {
+    if (text.trim() === '') continue;
+    out.push(text);
+    if (out.length === count) break;
+  }
+  return out;
 }
 
 async function listFolder(dir: string, root = dir): Promise<string[]> {

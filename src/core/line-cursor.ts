@@ -56,6 +56,20 @@ export class LineCursor {
   private readonly maxLineBytes: number;
   private readonly tooLong: (line: number, bytes: number) => Error;
 
+  /**
+   * A cursor over bytes already in memory: {@link find} walks them all, no {@link fill} needed, so
+   * a request body or a file read whole is split synchronously by the same rules as a stream.
+   */
+  static over(bytes: Uint8Array): LineCursor {
+    const cursor = new LineCursor([]);
+    cursor.load(
+      Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    );
+    cursor.ended = true;
+    cursor.bytesRead = bytes.length;
+    return cursor;
+  }
+
   constructor(source: ByteSource, options: LineCursorOptions = {}) {
     this.chunks =
       Symbol.asyncIterator in source
@@ -216,5 +230,24 @@ export class LineCursor {
         await this.fill();
       }
     }
+  }
+}
+
+/** One line of {@link lines}: its text (UTF-8 decoded, `\r\n` excluded) and its 1-based number. */
+export interface Line {
+  text: string;
+  line: number;
+}
+
+/**
+ * The lines of text or bytes already in memory, split exactly as {@link LineCursor} splits a stream
+ * (`\n` or `\r\n` ends a line, a last line needs no newline, blank lines are skipped but counted):
+ * the one line splitter for callers that hold the whole text.
+ */
+export function* lines(data: string | Uint8Array): Generator<Line> {
+  const cursor = LineCursor.over(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+  while (cursor.find()) {
+    yield { text: cursor.buffer.toString('utf8', cursor.start, cursor.end), line: cursor.line };
+    cursor.consume();
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { lines } from '../core/line-cursor.js';
 import { failureMessage } from '../core/record-failure.js';
 import { InvalidInputError } from '../errors.js';
 import { stepFunctionsError } from './payload-limit.js';
@@ -310,21 +311,21 @@ async function readItems({ interpreter, stateName, state, input, run }: MapRunAr
       ),
       { cause },
     );
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = Buffer.from(await store.getBytes(uri)).toString('utf8');
+    bytes = await store.getBytes(uri);
   } catch (error) {
     throw readerFailed((error as Error).message, error);
   }
   let items: unknown[];
   try {
     if (reader.ReaderConfig?.InputType === 'JSONL') {
-      items = text
-        .split('\n')
-        .filter((line) => line.trim() !== '')
-        .map((line) => JSON.parse(line) as unknown);
+      // Lines as LineCursor splits them; a line of spaces alone holds no item either.
+      items = [...lines(bytes)]
+        .filter(({ text }) => text.trim() !== '')
+        .map(({ text }) => JSON.parse(text) as unknown);
     } else {
-      const parsed = JSON.parse(text) as unknown;
+      const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
       if (!Array.isArray(parsed)) throw new Error('a JSON ItemReader object must hold a JSON array');
       items = parsed;
     }

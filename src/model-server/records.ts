@@ -11,6 +11,7 @@
  * Errors name the record (1-based line within the request): that message becomes the job's FailureReason.
  */
 import { fastDecimal } from '../core/decimal.js';
+import { LineCursor } from '../core/line-cursor.js';
 import { type InvalidInputError, InvalidRecordError } from '../errors.js';
 
 /** Rows parsed from a request: `numRows × numFeatures` values, NaN where a value is missing. */
@@ -146,12 +147,16 @@ export function parseCsvRecords(raw: Uint8Array, firstLine = 1): ParsedRecords {
  * beyond the model's features or a value that is not a number.
  */
 export function parseLibsvmRecords(raw: Uint8Array, numFeatures: number): ParsedRecords {
-  const text = Buffer.from(strip(raw)).toString('utf8');
-  if (text === '') return { values: new Float32Array(0), numRows: 0, numFeatures };
+  const body = strip(raw);
+  if (body.length === 0) return { values: new Float32Array(0), numRows: 0, numFeatures };
   const entries: { row: number; column: number; value: number }[] = [];
   let minColumn = Number.POSITIVE_INFINITY;
   let lastRow = -1;
-  text.split('\n').forEach((line, row) => {
+  // Lines as LineCursor splits them; a blank line is skipped but still a row (numbered by its line).
+  const cursor = LineCursor.over(body);
+  for (; cursor.find(); cursor.consume()) {
+    const row = cursor.line - 1;
+    const line = cursor.buffer.toString('utf8', cursor.start, cursor.end);
     for (const item of line.split(' ')) {
       const colon = item.indexOf(':');
       if (colon === -1) continue; // the label, or an empty token
@@ -166,7 +171,7 @@ export function parseLibsvmRecords(raw: Uint8Array, numFeatures: number): Parsed
       minColumn = Math.min(minColumn, column);
       lastRow = row;
     }
-  });
+  }
   // scipy's csr_matrix ends at the last row that has an entry.
   const numRows = lastRow + 1;
   const shift = minColumn >= 1 ? 1 : 0;
