@@ -17,6 +17,7 @@ const GENERATED = [
   ['run-request.schema.json', 'RunRequest'],
   ['transform-job-request.schema.json', 'TransformJobRequest'],
   ['failure-record.schema.json', 'FailureRecord'],
+  ['run-summary.schema.json', 'RunSummary'],
 ];
 
 /**

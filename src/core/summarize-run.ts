@@ -1,8 +1,9 @@
-import type { ObjectStore, PartitionDefinition, QueryEngine, QueryRow } from '../ports.js';
+import type { RunSummary as GeneratedRunSummary } from '../generated/schema-types.js';
+import type { ObjectStore, PartitionDefinition, QueryEngine } from '../ports.js';
 import type { ResultsTableRef } from './build-manifest.js';
 import { completionStatistics, type JobResources } from './completion.js';
 import { type JobListItem, type JobListPointer, readJobResults } from './job-results.js';
-import { type CommitResult, commitAttempt } from './register-table-commit.js';
+import { commitAttempt } from './register-table-commit.js';
 import { attemptIdFor } from './run-attempt.js';
 import { applyRunDefaults } from './run-defaults.js';
 import { type RunQueriesOptions, runNamedQueries } from './run-queries.js';
@@ -44,29 +45,9 @@ export interface SummarizeRunEvent {
 /**
  * The execution's output (RunQueries' result in the state) and, with `resultFiles`, the content of
  * `runs/<runId>/summary.json`. The file list grows with the number of jobs, so it stays out of the state.
+ * Generated from schemas/run-summary.schema.json (the Lambda validates its result against it).
  */
-export interface RunSummary {
-  runId: string;
-  runDate: string;
-  status: 'SUCCEEDED';
-  recordsIn: number;
-  recordsOut: number;
-  jobs: number;
-  table: string;
-  partitions: PartitionDefinition[];
-  /** How many result files the run wrote (their URIs are in summary.json's `resultFiles`). */
-  resultFileCount: number;
-  queries: Record<string, { columns: string[]; rows: QueryRow[] }>;
-  /** Records failed, billable instance-seconds and, with a price per hour, cost: see the report. */
-  completion: { recordsFailed: number; billableSeconds: number; pricePerHour?: number; cost?: number };
-  summaryUri: string;
-  reportUri: string;
-  /**
-   * What committing the run's attempt deleted of the attempts it replaced (files no query reads any
-   * more), and what it could not delete, with why.
-   */
-  earlierAttempts?: CommitResult;
-}
+export type RunSummary = GeneratedRunSummary;
 
 /**
  * Runs the run's named queries over its registered results, then writes the run summary and a

@@ -202,3 +202,52 @@ export interface FailureRecord {
     transformJobName?: string;
   };
 }
+
+// From schemas/run-summary.schema.json.
+/**
+ * The execution's output and runs/<runId>/summary.json.
+ */
+export interface RunSummary {
+  runId: string;
+  runDate: string;
+  status: 'SUCCEEDED';
+  recordsIn: number;
+  recordsOut: number;
+  jobs: number;
+  table: string;
+  partitions: {
+    values: string[];
+    location: string;
+  }[];
+  /**
+   * How many result files the run wrote; their URIs are in summary.json's resultFiles, never in the state
+   */
+  resultFileCount: number;
+  resultFiles?: string[];
+  /**
+   * Records failed, billable instance-seconds (transform time x instances) and, with results.pricePerHour, the price and cost.
+   */
+  completion: {
+    recordsFailed: number;
+    billableSeconds: number;
+    pricePerHour?: number;
+    cost?: number;
+  };
+  queries: {
+    [k: string]: {
+      columns: string[];
+      rows: {
+        [k: string]: string | number | boolean | null;
+      }[];
+    };
+  };
+  summaryUri: string;
+  reportUri: string;
+  /**
+   * What committing the run's attempt deleted of the attempts it replaced (files no query reads any more), and what it could not delete, with why.
+   */
+  earlierAttempts?: {
+    deletedFiles: number;
+    notDeleted: string[];
+  };
+}

@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import failureRecordSchema from '../../schemas/failure-record.schema.json' with { type: 'json' };
 import runRequestSchema from '../../schemas/run-request.schema.json' with { type: 'json' };
+import runSummarySchema from '../../schemas/run-summary.schema.json' with { type: 'json' };
 import { generateSchemaTypes, SCHEMA_TYPES_FILE } from '../../scripts/schema-types.mjs';
 import type { FailureRecord } from '../../src/core/record-failure.js';
 import type { ModelVariant, RunRequest, TransformSettings } from '../../src/core/run-request.js';
+import type { RunSummary } from '../../src/core/summarize-run.js';
 import type { S3DataType, SplitType, TransformJobRequest } from '../../src/core/transform-job.js';
 
 describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () => {
@@ -12,7 +14,7 @@ describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () 
     expect(readFileSync(SCHEMA_TYPES_FILE, 'utf8')).toBe(await generateSchemaTypes());
   }, 60_000);
 
-  it('declares every property of the run-request and failure-record schemas, required exactly where the schema says so', () => {
+  it('declares every property of the run-request, failure-record and run-summary schemas, required exactly where the schema says so', () => {
     const text = readFileSync(SCHEMA_TYPES_FILE, 'utf8');
     const objects: Array<{ properties: Record<string, unknown>; required?: string[] }> = [
       runRequestSchema,
@@ -22,6 +24,10 @@ describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () 
       failureRecordSchema,
       failureRecordSchema.properties.attempt,
       failureRecordSchema.properties.mapRun,
+      runSummarySchema,
+      runSummarySchema.properties.completion,
+      runSummarySchema.properties.earlierAttempts,
+      runSummarySchema.properties.queries.additionalProperties,
     ];
     for (const object of objects) {
       for (const name of Object.keys(object.properties)) {
@@ -73,5 +79,15 @@ describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () 
     // @ts-expect-error the schema requires attempt
     const withoutAttempt: FailureRecord = { ...record, attempt: undefined };
     expect(withoutAttempt).toBeDefined();
+  });
+
+  it('types the run summary as the run-summary schema shapes it (RunQueries validates its result against it)', () => {
+    expectTypeOf<RunSummary['status']>().toEqualTypeOf<'SUCCEEDED'>();
+    expectTypeOf<RunSummary['completion']['billableSeconds']>().toEqualTypeOf<number>();
+    expectTypeOf<RunSummary['resultFiles']>().toEqualTypeOf<string[] | undefined>();
+    expectTypeOf<RunSummary['queries'][string]['rows'][number][string]>().toEqualTypeOf<
+      string | number | boolean | null
+    >();
+    expectTypeOf<NonNullable<RunSummary['earlierAttempts']>['notDeleted']>().toEqualTypeOf<string[]>();
   });
 });
