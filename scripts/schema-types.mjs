@@ -18,6 +18,8 @@ const GENERATED = [
   ['transform-job-request.schema.json', 'TransformJobRequest'],
   ['failure-record.schema.json', 'FailureRecord'],
   ['run-summary.schema.json', 'RunSummary'],
+  // Its root is a $ref into register-table-event.schema.json, resolved from schemas/ (cwd).
+  ['parse-results-result.schema.json', 'JobResult'],
 ];
 
 /**

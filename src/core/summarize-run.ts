@@ -1,4 +1,7 @@
-import type { RunSummary as GeneratedRunSummary } from '../generated/schema-types.js';
+import type {
+  JobResult as GeneratedJobResult,
+  RunSummary as GeneratedRunSummary,
+} from '../generated/schema-types.js';
 import type { ObjectStore, PartitionDefinition, QueryEngine } from '../ports.js';
 import type { ResultsTableRef } from './build-manifest.js';
 import { completionStatistics, type JobResources } from './completion.js';
@@ -11,13 +14,11 @@ import { REPORT_QUERIES, renderRunReport } from './run-report.js';
 import type { RunRequest } from './run-request.js';
 import { joinS3Uri } from './s3-uri.js';
 
-/** One job's ParseResults output, as the Map collects it. */
-export interface JobResult {
-  recordsIn: number;
-  recordsOut: number;
-  partition: PartitionDefinition;
-  files: string[];
-}
+/**
+ * One job's ParseResults output, as the Map collects it: generated from
+ * schemas/parse-results-result.schema.json (ParseResults validates its result against it).
+ */
+export type JobResult = GeneratedJobResult;
 
 /** What the Map keeps per job (its JobResult Pass state): the parse result plus where it came from. */
 export interface MapJobResult extends JobResult {

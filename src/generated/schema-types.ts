@@ -251,3 +251,17 @@ export interface RunSummary {
     notDeleted: string[];
   };
 }
+
+// From schemas/parse-results-result.schema.json.
+/**
+ * One transform job's parsed results, as RegisterTable and RunQueries read them.
+ */
+export interface JobResult {
+  recordsIn: number;
+  recordsOut: number;
+  partition: {
+    values: string[];
+    location: string;
+  };
+  files: string[];
+}

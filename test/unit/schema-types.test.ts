@@ -6,7 +6,7 @@ import runSummarySchema from '../../schemas/run-summary.schema.json' with { type
 import { generateSchemaTypes, SCHEMA_TYPES_FILE } from '../../scripts/schema-types.mjs';
 import type { FailureRecord } from '../../src/core/record-failure.js';
 import type { ModelVariant, RunRequest, TransformSettings } from '../../src/core/run-request.js';
-import type { RunSummary } from '../../src/core/summarize-run.js';
+import type { JobResult, RunSummary } from '../../src/core/summarize-run.js';
 import type { S3DataType, SplitType, TransformJobRequest } from '../../src/core/transform-job.js';
 
 describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () => {
@@ -89,5 +89,14 @@ describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () 
       string | number | boolean | null
     >();
     expectTypeOf<NonNullable<RunSummary['earlierAttempts']>['notDeleted']>().toEqualTypeOf<string[]>();
+  });
+
+  it('types a job result by the definition parse-results-result.schema.json refers to in register-table-event.schema.json', () => {
+    expectTypeOf<JobResult>().toEqualTypeOf<{
+      recordsIn: number;
+      recordsOut: number;
+      partition: { values: string[]; location: string };
+      files: string[];
+    }>();
   });
 });
