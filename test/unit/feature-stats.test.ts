@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { binBounds, binOf, FeatureStatistics, statsLocation } from '../../src/core/feature-stats.js';
-import { normalizeActual } from '../../src/core/result-parsing.js';
+import { normalizeActual } from '../../src/core/result-records.js';
 import { modelInputFilter } from '../../src/core/results-table.js';
 import { InvalidInputError } from '../../src/errors.js';
 
