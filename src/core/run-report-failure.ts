@@ -1,15 +1,13 @@
+import type { FailureRecord } from '../generated/schema-types.js';
 import { count, esc, reportPage, table } from './run-report-html.js';
 import type { RunRequest } from './run-request.js';
 
 /** What a failed run's report shows: the failure record and what was planned. */
-export interface FailureReportInput {
-  runId: string;
-  executionName: string;
-  failedState: string;
-  error: string;
-  message: string;
-  cause: string;
-  recordedAt: string;
+export interface FailureReportInput
+  extends Pick<
+    FailureRecord,
+    'runId' | 'executionName' | 'failedState' | 'error' | 'message' | 'cause' | 'recordedAt'
+  > {
   /** Where failure.json is, as the user knows it. */
   failureUri: string;
   request: RunRequest | undefined;
