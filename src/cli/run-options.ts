@@ -45,6 +45,17 @@ const commaList = (value: string, previous: unknown) => [
     .filter((v) => v !== ''),
 ];
 
+/** A flag's number parser: a finite number from 0 to `max`, or a usage error saying `hint`. */
+function numberFlag(max: number, hint: string): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (value.trim() === '' || !Number.isFinite(number) || number < 0 || number > max) {
+      throw new InvalidArgumentError(hint);
+    }
+    return number;
+  };
+}
+
 /** Every flag of `run` (and of the default sample command where it applies). */
 export const RUN_FLAGS: readonly RunFlag[] = [
   {
@@ -106,13 +117,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'threshold',
     description: 'binary models: the score at or above which a record gets the second label (or class 1)',
     defaultDescription: '0.5',
-    parse: (value) => {
-      const number = Number(value);
-      if (value.trim() === '' || !Number.isFinite(number) || number < 0 || number > 1) {
-        throw new InvalidArgumentError('give a number from 0 to 1, e.g. --threshold 0.7');
-      }
-      return number;
-    },
+    parse: numberFlag(1, 'give a number from 0 to 1, e.g. --threshold 0.7'),
     apply: (request, value: number) => {
       results(request).threshold = value;
     },
@@ -156,13 +161,7 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'pricePerHour',
     description:
       'the price of one instance-hour, in your currency: the report turns billable seconds into cost (no price table is built in)',
-    parse: (value) => {
-      const number = Number(value);
-      if (value.trim() === '' || !Number.isFinite(number) || number < 0) {
-        throw new InvalidArgumentError('give a number of at least 0, e.g. --price-per-hour 0.23');
-      }
-      return number;
-    },
+    parse: numberFlag(Number.POSITIVE_INFINITY, 'give a number of at least 0, e.g. --price-per-hour 0.23'),
     apply: (request, value: number) => {
       results(request).pricePerHour = value;
     },
