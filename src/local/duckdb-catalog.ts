@@ -1,15 +1,5 @@
-import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readlink, statfs, symlink, unlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import {
-  type DuckDBConnection,
-  DuckDBInstance,
-  type DuckDBResultReader,
-  DuckDBTypeId,
-  type DuckDBValue,
-  StatementType,
-} from '@duckdb/node-api';
+import { readdir } from 'node:fs/promises';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { CatalogError, InvalidInputError, QueryFailedError } from '../errors.js';
 import type {
   Catalog,
@@ -19,11 +9,19 @@ import type {
   QueryValue,
   TableDefinition,
 } from '../ports.js';
+import { checkFreeSpace, databasePath } from './duckdb-file.js';
+import { isMissingFileError, readResult, runReadStatement } from './duckdb-query.js';
 import { duckDbSettings } from './duckdb-settings.js';
-import { type FileObjectStore, formatBytes } from './file-object-store.js';
+import {
+  checkDefinition,
+  checkPartition,
+  emptySelect,
+  IDENTIFIER,
+  partitionSelect,
+  sqlString,
+} from './duckdb-sql.js';
+import type { FileObjectStore } from './file-object-store.js';
 
-/** Identifiers go into DDL (view and schema names): only names Glue would accept. */
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,127}$/;
 /**
  * The catalog file, as the connection names it. The connection's own database is an in-memory one
  * holding the query views (see {@link DuckDbCatalog}); the file is attached under this name.
@@ -35,16 +33,8 @@ const META_SCHEMA = '_pipeline_catalog';
 const META = `${FILE_DB}.${META_SCHEMA}`;
 /** The in-memory database the connection opens with, where the query views live. */
 const QUERY_DB = 'memory';
-/** Statement kinds runQuery accepts: reads only (DESCRIBE, SHOW and PRAGMA version are SELECTs). */
-const READ_STATEMENTS = new Set<StatementType>([StatementType.SELECT, StatementType.EXPLAIN]);
 /** How often a query is re-planned when a partition's files vanished under it (a run replacing them). */
 const MISSING_FILE_RETRIES = 2;
-/**
- * Free space a write transaction needs on the disks of the catalog file and its log: DuckDB appends the
- * change to its `.wal` log and checkpoints in 256 KiB blocks. On a full disk DuckDB 1.5 fails with a bare
- * "Could not write file" or, after earlier commits, has been seen to hang, so the catalog refuses first.
- */
-export const MIN_FREE_BYTES = 2 * 1024 * 1024;
 
 export interface DuckDbCatalogOptions {
   /**
@@ -81,7 +71,7 @@ export interface DuckDbCatalogOptions {
  * the file (for other DuckDB clients) is rebuilt on every registration the same way. Paths go into
  * globs with `[ ] * ?` escaped, and a catalog path holding "?" is opened through a link (see
  * databasePath), so any home folder works. A write refuses to start when the disk has less than
- * {@link MIN_FREE_BYTES} free.
+ * MIN_FREE_BYTES (duckdb-file.ts) free.
  *
  * runQuery accepts read statements only (SELECT, EXPLAIN): the catalog and the results change through
  * runs, never through a query.
@@ -91,6 +81,11 @@ export interface DuckDbCatalogOptions {
  * scalars only, like Athena's string results).
  *
  * Calls are serialized on one connection, so concurrent callers are safe.
+ *
+ * This module is the port and the connection's lifecycle (bookkeeping tables, transactions, views,
+ * search path); the SQL a table definition becomes is in duckdb-sql.ts, running a query and shaping
+ * its result in duckdb-query.ts, the file's path and free space in duckdb-file.ts, DuckDB's settings
+ * in duckdb-settings.ts.
  */
 export class DuckDbCatalog implements Catalog, QueryEngine {
   private readonly instance: DuckDBInstance;
@@ -257,7 +252,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
       for (let retry = 0; ; retry += 1) {
         await this.refreshQueryViews();
         try {
-          return readResult(await this.runReadStatement(sql, parameters));
+          return readResult(await runReadStatement(this.connection, sql, parameters));
         } catch (error) {
           // A run replaced a partition's files between planning and reading: plan again on what is there.
           if (retry < MISSING_FILE_RETRIES && isMissingFileError(error)) continue;
@@ -265,37 +260,6 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
         }
       }
     });
-  }
-
-  private async runReadStatement(sql: string, parameters: QueryValue[]): Promise<DuckDBResultReader> {
-    let reader: DuckDBResultReader;
-    try {
-      const statements = await this.connection.extractStatements(sql);
-      if (statements.count !== 1) {
-        throw new QueryFailedError(`Expected one SQL statement, got ${statements.count}`);
-      }
-      const prepared = await statements.prepare(0);
-      try {
-        if (!READ_STATEMENTS.has(prepared.statementType)) {
-          throw new QueryFailedError(
-            `Only read statements (SELECT, WITH … SELECT, EXPLAIN) can run as a query; this is ${StatementType[prepared.statementType] ?? 'another kind of'} statement. The catalog and the published results change only through runs.`,
-          );
-        }
-        if (prepared.parameterCount !== parameters.length) {
-          throw new QueryFailedError(
-            `The query has ${prepared.parameterCount} ? parameter(s) but ${parameters.length} value(s) were given`,
-          );
-        }
-        prepared.bind(parameters as DuckDBValue[]);
-        reader = await prepared.runAndReadAll();
-      } finally {
-        prepared.destroySync();
-      }
-    } catch (error) {
-      if (error instanceof QueryFailedError) throw error;
-      throw new QueryFailedError(`Query failed: ${(error as Error).message}`, { cause: error });
-    }
-    return reader;
   }
 
   /** Closes the connection and the database file. Safe to call twice. */
@@ -323,7 +287,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
    * first one, kept as the cause and with the catalog file named.
    */
   private async transaction<T>(work: () => Promise<T>): Promise<T> {
-    await this.checkFreeSpace();
+    await checkFreeSpace(this.path, this.openedPath);
     try {
       await this.connection.run('BEGIN TRANSACTION');
       const result = await work();
@@ -339,28 +303,6 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
       await this.connection.run('ROLLBACK').catch(() => undefined);
       if (error instanceof CatalogError || error instanceof InvalidInputError) throw error;
       throw new CatalogError(`Local catalog ${this.path}: ${(error as Error).message}`, { cause: error });
-    }
-  }
-
-  /**
-   * Refuses a write when the catalog's disk (or its log's, for a linked path) has less than
-   * {@link MIN_FREE_BYTES} free: a clear error before anything changes, never DuckDB's hang.
-   */
-  private async checkFreeSpace(): Promise<void> {
-    const folders = new Set([dirname(this.path), dirname(this.openedPath)]);
-    for (const folder of folders) {
-      let free: number;
-      try {
-        const disk = await statfs(folder);
-        free = disk.bavail * disk.bsize;
-      } catch {
-        continue; // Cannot tell (an unusual filesystem): let DuckDB answer.
-      }
-      if (free < MIN_FREE_BYTES) {
-        throw new CatalogError(
-          `Local catalog ${this.path}: the disk is full (${formatBytes(free)} free in ${folder}; a catalog change needs at least ${formatBytes(MIN_FREE_BYTES)}). Nothing was changed: the published results are as they were. Free some space and run again.`,
-        );
-      }
     }
   }
 
@@ -416,7 +358,8 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     const partitions = await this.registeredPartitions(table.database, table.name);
     const parts: string[] = [];
     for (const partition of partitions) {
-      if (await this.hasDataFiles(partition.location)) parts.push(this.partitionSelect(table, partition));
+      if (await this.hasDataFiles(partition.location))
+        parts.push(partitionSelect(this.store, table, partition));
     }
     return parts.length > 0 ? parts.join('\nUNION ALL\n') : emptySelect(table);
   }
@@ -433,19 +376,6 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
       });
     }
     return names.some((name) => name.endsWith('.json') && !name.startsWith('.'));
-  }
-
-  private partitionSelect(table: TableDefinition, partition: PartitionDefinition): string {
-    const glob = `${escapeGlob(this.store.directoryOf(partition.location))}/*.json`;
-    const columns = table.columns.map((c) => `${sqlString(c.name)}: ${sqlString(duckDbType(c.type))}`);
-    const values = table.partitionKeys.map(
-      (key, i) => `CAST(${sqlString(partition.values[i] ?? '')} AS ${duckDbType(key.type)}) AS ${key.name}`,
-    );
-    return [
-      `SELECT ${[...table.columns.map((c) => c.name), ...values].join(', ')}`,
-      `FROM read_json([${sqlString(glob)}], columns = {${columns.join(', ')}},`,
-      `  format = 'newline_delimited', hive_partitioning = false)`,
-    ].join('\n');
   }
 
   private async updateSearchPath(): Promise<void> {
@@ -471,156 +401,4 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     ];
     await this.connection.run(`SET search_path = ${sqlString(path.join(','))}`);
   }
-}
-
-function emptySelect(table: TableDefinition): string {
-  const columns = [...table.columns, ...table.partitionKeys].map(
-    (c) => `CAST(NULL AS ${duckDbType(c.type)}) AS ${c.name}`,
-  );
-  return `SELECT ${columns.join(', ')} WHERE false`;
-}
-
-function checkDefinition(table: TableDefinition): void {
-  const names = [
-    table.database,
-    table.name,
-    ...[...table.columns, ...table.partitionKeys].map((c) => c.name),
-  ];
-  for (const name of names) {
-    if (!IDENTIFIER.test(name))
-      throw new InvalidInputError(`Invalid identifier "${name}" in table definition`);
-  }
-  for (const column of [...table.columns, ...table.partitionKeys]) duckDbType(column.type);
-}
-
-function checkPartition(
-  table: TableDefinition,
-  partition: PartitionDefinition,
-  run: readonly string[],
-): void {
-  if (!run.every((value, i) => partition.values[i] === value)) {
-    throw new InvalidInputError(
-      `Partition ${JSON.stringify(partition.values)} of ${table.name} is not one of run ${JSON.stringify(run)}`,
-    );
-  }
-  if (partition.values.length !== table.partitionKeys.length) {
-    throw new InvalidInputError(
-      `Partition ${JSON.stringify(partition.values)} of ${table.name} needs ${table.partitionKeys.length} values`,
-    );
-  }
-  if (!partition.location.startsWith(table.location)) {
-    throw new InvalidInputError(`Partition location ${partition.location} is not under ${table.location}`);
-  }
-}
-
-/**
- * A folder path as a DuckDB glob that matches only itself: `[`, `]`, `*` and `?` become one-character
- * classes (`[[]`, `[]]`, `[*]`, `[?]`), so a home like `runs[1]` works.
- */
-export function escapeGlob(path: string): string {
-  return path.replace(/[[\]*?]/g, (c) => `[${c}]`);
-}
-
-/**
- * The path to give DuckDB for the catalog file at `path`. DuckDB 1.5 reads "?" in a database path as
- * the start of options and writes its log to a broken path ("a.wal?b/catalog.duckdb"), and it resolves
- * a linked folder back to the real one. A link to the file itself is kept as given, so a path holding
- * "?" is opened through `<temp>/pipeline-catalog-<hash of the path>/catalog.duckdb`, linked to it: the
- * data stays in the home's file (the same file and lock for every process, since the link's name comes
- * from the path), and only DuckDB's log sits beside the link until the next checkpoint.
- *
- * @throws CatalogError when the link cannot be made.
- */
-async function databasePath(path: string): Promise<string> {
-  if (!path.includes('?')) return path;
-  const target = resolve(path);
-  const folder = join(
-    tmpdir(),
-    `pipeline-catalog-${createHash('sha256').update(target).digest('hex').slice(0, 16)}`,
-  );
-  const link = join(folder, 'catalog.duckdb');
-  try {
-    if (folder.includes('?')) throw new Error(`the temp folder ${tmpdir()} holds "?" too`);
-    await mkdir(folder, { recursive: true, mode: 0o700 });
-    const made = await lstat(folder);
-    if (!made.isDirectory() || (process.getuid && made.uid !== process.getuid())) {
-      throw new Error(`${folder} is not a folder of this user`);
-    }
-    const current = await readlink(link).catch(() => undefined);
-    if (current !== target) {
-      await unlink(link).catch(() => undefined);
-      await symlink(target, link).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EEXIST') throw error; // Another process made the same link meanwhile.
-      });
-    }
-  } catch (error) {
-    throw new CatalogError(
-      `Cannot open the local catalog ${path}: DuckDB cannot open a path holding "?", and linking it from ${link} failed: ${(error as Error).message}. Choose a home folder without "?" (--home or PIPELINE_HOME)`,
-      { cause: error },
-    );
-  }
-  return link;
-}
-
-/** DuckDB's errors for a file that a query planned to read and is gone. */
-function isMissingFileError(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /No files found that match the pattern|No such file or directory|Cannot open file/.test(message);
-}
-
-/** Hive/Glue column types the results tables use, as DuckDB types. */
-const SCALAR_TYPES: Record<string, string> = {
-  string: 'VARCHAR',
-  bigint: 'BIGINT',
-  int: 'INTEGER',
-  double: 'DOUBLE',
-  float: 'FLOAT',
-  boolean: 'BOOLEAN',
-  date: 'DATE',
-  timestamp: 'TIMESTAMP',
-};
-
-/** @throws InvalidInputError for a type the local catalog cannot map. */
-export function duckDbType(hiveType: string): string {
-  const type = hiveType.trim().toLowerCase();
-  const array = /^array<(.+)>$/.exec(type);
-  if (array) return `${duckDbType(array[1] as string)}[]`;
-  const scalar = SCALAR_TYPES[type];
-  if (!scalar) throw new InvalidInputError(`Column type "${hiveType}" is not supported by the local catalog`);
-  return scalar;
-}
-
-/** A SQL string literal. Only for DDL, where DuckDB has no parameters; queries always bind values. */
-function sqlString(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
-}
-
-function readResult(reader: DuckDBResultReader): { columns: string[]; rows: QueryRow[] } {
-  const columns = reader.columnNames();
-  const typeIds = columns.map((_, i) => reader.columnTypeId(i));
-  const rows = reader.getRowsJS().map((values) => {
-    const row: QueryRow = {};
-    for (let i = 0; i < columns.length; i += 1) {
-      row[columns[i] as string] = toQueryValue(values[i], typeIds[i]);
-    }
-    return row;
-  });
-  return { columns, rows };
-}
-
-function toQueryValue(value: unknown, typeId: DuckDBTypeId | undefined): QueryValue {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
-  if (typeof value === 'bigint') return bigintValue(value);
-  if (value instanceof Date) {
-    return typeId === DuckDBTypeId.DATE ? value.toISOString().slice(0, 10) : value.toISOString();
-  }
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? bigintValue(v) : v));
-}
-
-function bigintValue(value: bigint): number | string {
-  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-    ? Number(value)
-    : value.toString();
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { resultsTableDefinition } from '../../src/core/results-table.js';
 import { CatalogError } from '../../src/errors.js';
-import { DuckDbCatalog, MIN_FREE_BYTES } from '../../src/local/duckdb-catalog.js';
+import { DuckDbCatalog } from '../../src/local/duckdb-catalog.js';
+import { MIN_FREE_BYTES } from '../../src/local/duckdb-file.js';
 import { FileObjectStore } from '../../src/local/file-object-store.js';
 import { runCli } from '../helpers/cli.js';
 
