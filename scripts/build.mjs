@@ -18,10 +18,12 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(import.meta.url);
 const BUILD_ROOT = join(ROOT, '.build');
 const INPUTS = ['src', 'schemas', 'scripts/build.mjs', 'package-lock.json'];
 /** Builds other than the current one are removed once this old (a running process may still use one). */
@@ -114,7 +116,7 @@ async function buildInto(outdir) {
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
     },
-    plugins: [noAwsSdk, precompiledSchemas],
+    plugins: [noAwsSdk, precompiledSchemas, plainBuiltins],
     logLevel: 'warning',
   };
   mkdirSync(outdir, { recursive: true });
@@ -144,6 +146,40 @@ const noAwsSdk = {
     build.onResolve({ filter: /^@aws-sdk\// }, (args) => ({
       errors: [{ text: `${args.path} imported by ${args.importer}: local builds load no AWS SDK` }],
     }));
+  },
+};
+
+/**
+ * Built-in modules imported without their ES module facade. Importing `node:http` as an ES module makes
+ * Node read every export once, and three of them (WebSocket, CloseEvent, MessageEvent) are getters
+ * that load all of undici: about 60 ms of CPU in every process that imports it (the CLI, the model
+ * server and each of its workers), for classes nothing here uses. The build takes these from `require`
+ * instead, with the module's plain (data) properties as named exports; importing anything else from
+ * them fails the build.
+ */
+const PLAIN_BUILTINS = ['http'];
+
+const plainBuiltins = {
+  name: 'plain-builtins',
+  setup(build) {
+    const filter = new RegExp(`^(node:)?(${PLAIN_BUILTINS.join('|')})$`);
+    build.onResolve({ filter }, (args) =>
+      args.kind === 'import-statement' || args.kind === 'dynamic-import'
+        ? { path: args.path.replace(/^node:/, ''), namespace: 'plain-builtin' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'plain-builtin' }, (args) => {
+      const descriptors = Object.getOwnPropertyDescriptors(require(`node:${args.path}`));
+      const names = Object.keys(descriptors).filter(
+        (name) => 'value' in descriptors[name] && /^[A-Za-z_$][\w$]*$/.test(name),
+      );
+      const contents = `import { createRequire } from 'node:module';
+const builtin = createRequire(import.meta.url)('node:${args.path}');
+export default builtin;
+export const { ${names.join(', ')} } = builtin;
+`;
+      return { contents, loader: 'js' };
+    });
   },
 };
 
