@@ -32,9 +32,38 @@ const ZERO_LIMIT = 2 ** MIN_EXPONENT;
 export function binOf(x: number): number {
   const magnitude = Math.abs(x);
   if (magnitude < ZERO_LIMIT) return 0;
-  const bin = 1 + Math.floor(BINS_PER_OCTAVE * (Math.log2(magnitude) - MIN_EXPONENT));
+  if (!(magnitude <= Number.MAX_VALUE) || !LITTLE_ENDIAN) {
+    const bin = 1 + Math.floor(BINS_PER_OCTAVE * (Math.log2(magnitude) - MIN_EXPONENT));
+    return x < 0 ? -bin : bin;
+  }
+  // ParseResults bins every feature of every row: instead of a logarithm, the double's own exponent
+  // gives the octave and its top mantissa bits a first guess within it, which one or two comparisons
+  // with the bins' edges (the same numbers binBounds gives) settle exactly.
+  BITS_FLOAT[0] = magnitude;
+  const high = BITS_WORDS[1] as number;
+  let bin =
+    1 +
+    BINS_PER_OCTAVE * ((high >>> 20) - 1023 - MIN_EXPONENT) +
+    (OCTAVE_GUESS[(high >>> 12) & 0xff] as number);
+  while (magnitude < (BIN_EDGES[bin] as number)) bin -= 1;
+  while (magnitude >= (BIN_EDGES[bin + 1] as number)) bin += 1;
   return x < 0 ? -bin : bin;
 }
+
+/** BIN_EDGES[k] is the lower edge of bin k (k ≥ 1), as binBounds computes it; enough for every finite double. */
+const BIN_EDGES = (() => {
+  const bins = 1 + BINS_PER_OCTAVE * (1024 - MIN_EXPONENT);
+  const edges = new Float64Array(bins + 2);
+  for (let k = 1; k < edges.length; k += 1) edges[k] = 2 ** ((k - 1) / BINS_PER_OCTAVE + MIN_EXPONENT);
+  return edges;
+})();
+/** The bin within its octave of a mantissa whose top 8 bits are the index: never above the true one. */
+const OCTAVE_GUESS = Uint8Array.from({ length: 256 }, (_, top) =>
+  Math.floor(BINS_PER_OCTAVE * Math.log2(1 + top / 256)),
+);
+const BITS_FLOAT = new Float64Array(1);
+const BITS_WORDS = new Uint32Array(BITS_FLOAT.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** The [lower, upper) range of a bin (for negative bins, the mirror of the positive one). */
 export function binBounds(bin: number): [number, number] {
@@ -154,6 +183,31 @@ export class FeatureStatistics {
   }
 
   /**
+   * Adds one row's features as values already read (NaN: missing), `count` of them: what ParseResults
+   * passes when {@link NumberListParse} read the line while checking it.
+   */
+  addValues(values: Float64Array, count: number): void {
+    const features = this.features;
+    for (let column = 0; column < count; column += 1) {
+      const moments = features[column] ?? this.newFeature(column);
+      const value = values[column] as number;
+      if (Number.isNaN(value)) moments.addMissing();
+      else moments.add(value);
+    }
+    for (let c = count; c < features.length; c += 1) features[c]?.addMissing();
+  }
+
+  /** A feature first seen on a later row was missing on the rows before. */
+  private newFeature(column: number): Moments {
+    const moments = new Moments();
+    const before = this.score.records;
+    moments.records = before;
+    moments.missing = before;
+    this.features[column] = moments;
+    return moments;
+  }
+
+  /**
    * Adds one row's features: `bytes[start, end)` is a comma-separated list of JSON numbers, where an
    * empty field, `null` or `nan` is a missing value (as the row stores them).
    */
@@ -162,15 +216,7 @@ export class FeatureStatistics {
     let fieldStart = start;
     for (let i = start; i <= end; i += 1) {
       if (i < end && bytes[i] !== 0x2c) continue;
-      let moments = this.features[column];
-      if (!moments) {
-        moments = new Moments();
-        // A feature first seen on a later row was missing on the rows before.
-        const before = this.score.records;
-        moments.records = before;
-        moments.missing = before;
-        this.features[column] = moments;
-      }
+      const moments = this.features[column] ?? this.newFeature(column);
       const first = bytes[fieldStart];
       if (
         i === fieldStart ||
@@ -201,6 +247,12 @@ export class FeatureStatistics {
     this.addFeatures(features, start, end);
     this.addPrediction(score, classes);
     this.addActual(actual);
+  }
+
+  /** {@link addRow} for a row whose features {@link addValues} takes. */
+  addRowValues(values: Float64Array, count: number, score: number, classes: number): void {
+    this.addValues(values, count);
+    this.addPrediction(score, classes);
   }
 
   /** Adds one row's score (the binary probability, the regression value, or the top class probability). */

@@ -162,6 +162,124 @@ export class NumberListScan {
   }
 }
 
+/** 10^0 … 10^22: the powers of ten a double holds exactly (Clinger's fast path, as in decimal.ts). */
+const EXACT_POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i);
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const ZERO = 0x30;
+
+/**
+ * {@link NumberListScan.scan} and {@link jsonNumberValue} in one pass: checks a line is a list of JSON
+ * numbers and empty fields, exactly as `scan` accepts it, and reads each field's value as
+ * `jsonNumberValue` would (NaN for an empty field) while walking its bytes once. ParseResults reads
+ * every feature of every row for the run's statistics: reading while checking halves that work.
+ */
+export class NumberListParse {
+  /** Fields in the last line accepted, empty ones included. */
+  fields = 0;
+  /** Empty fields in the last line accepted. */
+  emptyFields = 0;
+  /** The last accepted line's values, `fields` of them (NaN for an empty field); reused line after line. */
+  values = new Float64Array(64);
+
+  /**
+   * Whether `bytes[start, end)` is exactly a comma-separated list of JSON numbers and empty fields (the
+   * same answer as {@link NumberListScan.scan}); when it is, {@link values} holds them.
+   */
+  parse(bytes: Uint8Array, start: number, end: number): boolean {
+    let values = this.values;
+    let field = 0;
+    let empty = 0;
+    let i = start;
+    for (;;) {
+      const fieldStart = i;
+      let value: number;
+      if (i === end || bytes[i] === COMMA) {
+        value = Number.NaN;
+        empty += 1;
+      } else {
+        let negative = false;
+        if (bytes[i] === MINUS) {
+          negative = true;
+          i += 1;
+        }
+        let mantissa = 0;
+        let significant = 0;
+        let exponent = 0;
+        const first = i < end ? (bytes[i] as number) : -1;
+        if (first === ZERO) i += 1;
+        else if (first > ZERO && first <= 0x39) {
+          for (; i < end; i += 1) {
+            const digit = (bytes[i] as number) - ZERO;
+            if (digit >>> 0 > 9) break;
+            mantissa = mantissa * 10 + digit;
+            significant += 1;
+          }
+        } else return false;
+        if (i < end && bytes[i] === DOT) {
+          i += 1;
+          const fractionStart = i;
+          for (; i < end; i += 1) {
+            const digit = (bytes[i] as number) - ZERO;
+            if (digit >>> 0 > 9) break;
+            if (significant > 0 || digit !== 0) significant += 1;
+            mantissa = mantissa * 10 + digit;
+          }
+          if (i === fractionStart) return false;
+          exponent = fractionStart - i;
+        }
+        if (i < end && ((bytes[i] as number) | 0x20) === 0x65) {
+          i += 1;
+          let exponentNegative = false;
+          if (bytes[i] === PLUS || bytes[i] === MINUS) {
+            exponentNegative = bytes[i] === MINUS;
+            i += 1;
+          }
+          // One or two digits, as scan's automaton allows.
+          const d1 = i < end ? (bytes[i] as number) - ZERO : -1;
+          if (d1 >>> 0 > 9) return false;
+          i += 1;
+          let written = d1;
+          const d2 = i < end ? (bytes[i] as number) - ZERO : -1;
+          if (d2 >>> 0 <= 9) {
+            written = written * 10 + d2;
+            i += 1;
+          }
+          exponent += exponentNegative ? -written : written;
+        }
+        if ((i < end && bytes[i] !== COMMA) || i - fieldStart > MAX_FIELD_BYTES) return false;
+        if (significant <= 15 && exponent >= -22 && exponent <= 22) {
+          value =
+            exponent === 0
+              ? mantissa
+              : exponent < 0
+                ? mantissa / (EXACT_POWERS_OF_TEN[-exponent] as number)
+                : mantissa * (EXACT_POWERS_OF_TEN[exponent] as number);
+          if (negative) value = -value;
+        } else {
+          value = Number(
+            Buffer.from(bytes.buffer, bytes.byteOffset + fieldStart, i - fieldStart).toString('latin1'),
+          );
+        }
+      }
+      if (field === values.length) {
+        const grown = new Float64Array(values.length * 2);
+        grown.set(values);
+        values = grown;
+        this.values = grown;
+      }
+      values[field] = value;
+      field += 1;
+      if (i >= end) break;
+      i += 1; // past the comma
+    }
+    this.fields = field;
+    this.emptyFields = empty;
+    return true;
+  }
+}
+
 /**
  * Copies a list {@link NumberListScan} accepted into `target` at `at`, writing `null` for each empty
  * field; returns the position after it. The caller makes room: the list's length plus 4 bytes per

@@ -1,6 +1,6 @@
 import { PredictionMismatchError } from '../errors.js';
 import type { FeatureStatistics } from './feature-stats.js';
-import { copyNumberListWithNulls, jsonNumberValue, NumberListScan } from './json-numbers.js';
+import { copyNumberListWithNulls, jsonNumberValue, NumberListParse, NumberListScan } from './json-numbers.js';
 import type { LineCursor } from './line-cursor.js';
 import {
   csvFeatures,
@@ -60,6 +60,8 @@ export class RowWriter {
   /** Numbers a CSV line must hold to be copied as is: -1 any, 0 never (an id column to take out). */
   private readonly plainCsvColumns: number;
   private readonly scan = new NumberListScan();
+  /** Reads a plain CSV line's values while checking it (see NumberListParse). */
+  private readonly features = new NumberListParse();
   private readonly statistics: FeatureStatistics;
 
   constructor(inputUri: string, outputUri: string, settings: Settings, statistics: FeatureStatistics) {
@@ -93,17 +95,21 @@ export class RowWriter {
     const inputLength = input.end - input.start;
     const outputLength = output.end - output.start;
     const scan = this.scan;
+    const features = this.features;
     let plainFeatures = false;
+    let featuresRead = false;
     let emptyFields = 0;
     if (this.plainCsvColumns !== 0) {
-      if (scan.isPlainList(input.text(), input.start, input.end, this.plainCsvColumns)) {
+      // Checked and read in one pass: the statistics need every value anyway.
+      if (features.parse(input.buffer, input.start, input.end)) {
+        if (this.plainCsvColumns === -1 || features.fields === this.plainCsvColumns) {
+          plainFeatures = true;
+          featuresRead = true;
+          emptyFields = features.emptyFields;
+        }
+      } else if (scan.isPlainList(input.text(), input.start, input.end, this.plainCsvColumns)) {
+        // Valid JSON numbers the one-pass reader leaves alone (a field over 200 bytes): copied as they are.
         plainFeatures = true;
-      } else if (
-        scan.scan(input.buffer, input.start, input.end) &&
-        (this.plainCsvColumns === -1 || scan.fields === this.plainCsvColumns)
-      ) {
-        plainFeatures = true;
-        emptyFields = scan.emptyFields;
       }
     }
     // One JSON number per line is the common output: its bytes go into the row as written.
@@ -117,7 +123,8 @@ export class RowWriter {
       return;
     }
     const score = jsonNumberValue(output.buffer, output.start, output.end);
-    this.statistics.addRow(input.buffer, input.start, input.end, score, 1, undefined);
+    if (featuresRead) this.statistics.addRowValues(features.values, features.fields, score, 1);
+    else this.statistics.addRow(input.buffer, input.start, input.end, score, 1, undefined);
     // The row's end, label and model, is one of a few fragments made once.
     const labelIndex = this.labelEnds ? this.labelFor(score, output.line) : -1;
     const end =

@@ -34,6 +34,57 @@ describe('binOf', () => {
   });
 });
 
+describe("binOf, against the bins' edges", () => {
+  /** The definition before the bit-level reading: floor of a logarithm, exact up to its rounding. */
+  const byLogarithm = (x: number) => {
+    if (Math.abs(x) < 2 ** -30) return 0;
+    const bin = 1 + Math.floor(16 * (Math.log2(Math.abs(x)) + 30));
+    return x < 0 ? -bin : bin;
+  };
+  const nextDown = (x: number) => {
+    const bits = new Float64Array([x]);
+    const words = new BigUint64Array(bits.buffer);
+    words[0] = (words[0] as bigint) - 1n;
+    return bits[0] as number;
+  };
+
+  it('puts every edge in the bin it opens and the double below it in the bin before', () => {
+    for (let bin = 1; bin < 16 * 1054; bin += 7) {
+      const [lower] = binBounds(bin);
+      expect(binOf(lower), `edge of ${bin}`).toBe(bin);
+      expect(binOf(-lower), `edge of ${-bin}`).toBe(-bin);
+      if (bin > 1) expect(binOf(nextDown(lower)), `below the edge of ${bin}`).toBe(bin - 1);
+    }
+    // The logarithm rounds up to 1024 here; the last bin below 2^1024 is the right one.
+    expect(binOf(Number.MAX_VALUE)).toBe(16 * 1054);
+    expect(binOf(2 ** -30)).toBe(1);
+    expect(binOf(nextDown(2 ** -30))).toBe(0);
+  });
+
+  it('agrees with the logarithm on random values, except a hair from an edge, and always with binBounds', () => {
+    let seed = 5;
+    const next = () => {
+      seed = (seed * 1664525 + 1013904223) >>> 0;
+      return seed / 2 ** 32;
+    };
+    let nearEdge = 0;
+    for (let n = 0; n < 100_000; n += 1) {
+      const x = (next() < 0.5 ? -1 : 1) * 2 ** (next() * 120 - 40) * (1 + next());
+      const bin = binOf(x);
+      // binBounds mirrors negative bins: compare magnitudes with the positive bin's edges.
+      const [lower, upper] = binBounds(Math.abs(bin));
+      expect(Math.abs(x) >= lower && Math.abs(x) < upper, `${x} in bin ${bin}`).toBe(true);
+      if (bin !== 0) expect(Math.sign(bin)).toBe(Math.sign(x));
+      if (bin !== byLogarithm(x)) {
+        nearEdge += 1;
+        const edge = Math.abs(binBounds(Math.max(Math.abs(bin), Math.abs(byLogarithm(x))))[0]);
+        expect(Math.abs(Math.abs(x) - edge) / edge, `${x}`).toBeLessThan(1e-12);
+      }
+    }
+    expect(nearEdge).toBeLessThan(10);
+  });
+});
+
 describe('FeatureStatistics', () => {
   it('counts, finds missing values and computes mean, variance, range and bins per feature', () => {
     const stats = new FeatureStatistics(['a', 'b']);
@@ -78,6 +129,26 @@ describe('FeatureStatistics', () => {
       records: 4,
       missing: 0,
       positive_label: '1',
+    });
+  });
+
+  it("gives the same statistics from values read while checking as from the row's bytes", () => {
+    const rows = ['1,10,0.5', '2,,0.25', '3,-4e-3,', '6,30,1e5', '0.001,2,3'];
+    const fromBytes = new FeatureStatistics(['a', 'b', 'c']);
+    const fromValues = new FeatureStatistics(['a', 'b', 'c']);
+    rows.forEach((row, i) => {
+      const bytes = Buffer.from(row);
+      fromBytes.addRow(bytes, 0, bytes.length, i / 10, 1, undefined);
+      const values = Float64Array.from(row.split(','), (f) => (f === '' ? Number.NaN : Number(f)));
+      fromValues.addRowValues(values, values.length, i / 10, 1);
+    });
+    expect(linesOf(fromValues)).toEqual(linesOf(fromBytes));
+    // Hand-checked: c holds 0.5, 0.25, 1e5, 3 and one missing value.
+    expect(linesOf(fromValues).find((l) => l.name === 'c' && l.bin === undefined)).toMatchObject({
+      records: 5,
+      missing: 1,
+      min_value: 0.25,
+      max_value: 1e5,
     });
   });
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { copyNumberListWithNulls, jsonNumberValue, NumberListScan } from '../../src/core/json-numbers.js';
+import {
+  copyNumberListWithNulls,
+  jsonNumberValue,
+  NumberListParse,
+  NumberListScan,
+} from '../../src/core/json-numbers.js';
 
 function scanOf(text: string): { fields: number; emptyFields: number } | false {
   const scan = new NumberListScan();
@@ -94,6 +99,72 @@ describe('NumberListScan', () => {
       expect(scan.isPlainList(line, 1, line.length - 1, fields.length), text).toBe(plain);
       expect(scan.isPlainList(line, 1, line.length - 1, fields.length + 1), text).toBe(false);
     }
+  });
+});
+
+describe('NumberListParse', () => {
+  /** Each field's value as JSON.parse reads it; NaN for an empty field. */
+  function referenceValues(text: string): number[] {
+    return text.split(',').map((f) => (f === '' ? Number.NaN : (JSON.parse(f) as number)));
+  }
+
+  function parsed(text: string): { fields: number; emptyFields: number; values: number[] } | false {
+    const parse = new NumberListParse();
+    const bytes = Buffer.from(`7${text}7`);
+    if (!parse.parse(bytes, 1, bytes.length - 1)) return false;
+    return {
+      fields: parse.fields,
+      emptyFields: parse.emptyFields,
+      values: Array.from(parse.values.subarray(0, parse.fields)),
+    };
+  }
+
+  it('reads the values JSON.parse reads, NaN for an empty field', () => {
+    expect(parsed('17.99,10.38,-122.8,0,0.5,1e5,2E-7,3.5e+10,-0.0')).toEqual({
+      fields: 9,
+      emptyFields: 0,
+      values: [17.99, 10.38, -122.8, 0, 0.5, 1e5, 2e-7, 3.5e10, -0],
+    });
+    expect(parsed('1,,2,')).toEqual({ fields: 4, emptyFields: 2, values: [1, Number.NaN, 2, Number.NaN] });
+    expect(parsed('')).toEqual({ fields: 1, emptyFields: 1, values: [Number.NaN] });
+    // Past the fast path (16+ significant digits, powers of ten beyond 10^22): still JSON.parse's double.
+    for (const text of ['0.12345678901234567', '123456789012345678', '1.5e-30', '9.999999999999999e99']) {
+      expect(parsed(text), text).toEqual({ fields: 1, emptyFields: 0, values: [JSON.parse(text)] });
+    }
+  });
+
+  it('accepts exactly the lines NumberListScan accepts, on random strings over the number alphabet', () => {
+    const next = random(7);
+    const alphabet = '0123456789-+.eE,';
+    for (let n = 0; n < 20_000; n++) {
+      let text = '';
+      const length = 1 + Math.floor(next() * 10);
+      for (let i = 0; i < length; i++) text += alphabet[Math.floor(next() * alphabet.length)];
+      const scanned = scanOf(text);
+      const read = parsed(text);
+      expect(read !== false, text).toBe(scanned !== false);
+      if (read && scanned) {
+        expect([read.fields, read.emptyFields], text).toEqual([scanned.fields, scanned.emptyFields]);
+        expect(read.values, text).toEqual(referenceValues(text));
+      }
+    }
+    expect(parsed(`1,${'9'.repeat(201)}`)).toBe(false);
+    expect(parsed(`1,${'9'.repeat(200)}`)).toEqual({ fields: 2, emptyFields: 0, values: [1, 1e200 - 1] });
+  });
+
+  it('reads random decimals as JSON.parse does, bit for bit', () => {
+    const next = random(11);
+    const texts: string[] = [];
+    for (let n = 0; n < 20_000; n++) {
+      const value = (next() - 0.5) * 10 ** Math.floor(next() * 24 - 12);
+      const digits = 1 + Math.floor(next() * 17);
+      texts.push(n % 3 === 0 ? value.toExponential(digits - 1) : String(Number(value.toPrecision(digits))));
+    }
+    const line = texts.join(',');
+    const read = parsed(line);
+    if (!read) throw new Error('the line was refused');
+    expect(read.fields).toBe(texts.length);
+    expect(read.values).toEqual(referenceValues(line));
   });
 });
 
