@@ -1,6 +1,7 @@
 import { PredictionMismatchError } from '../errors.js';
+import { fastDecimal } from './decimal.js';
 import type { FeatureStatistics } from './feature-stats.js';
-import { copyNumberListWithNulls, jsonNumberValue, NumberListParse, NumberListScan } from './json-numbers.js';
+import { copyNumberListWithNulls, NumberListParse, NumberListScan } from './json-numbers.js';
 import type { LineCursor } from './line-cursor.js';
 import {
   csvFeatures,
@@ -122,7 +123,11 @@ export class RowWriter {
       this.checkedRow(input, output, plainFeatures && emptyFields === 0);
       return;
     }
-    const score = jsonNumberValue(output.buffer, output.start, output.end);
+    // XGBoost writes 17 significant digits, past the fast decimal path: Number() reads the line from the
+    // chunk's latin1 text (made once per chunk) rather than from a string made for each score.
+    const score =
+      fastDecimal(output.buffer, output.start, output.end) ??
+      Number(output.text().slice(output.start, output.end));
     if (featuresRead) this.statistics.addRowValues(features.values, features.fields, score, 1);
     else this.statistics.addRow(input.buffer, input.start, input.end, score, 1, undefined);
     // The row's end, label and model, is one of a few fragments made once.

@@ -11,10 +11,12 @@ import {
 
 /**
  * A model client that can also send a body as it is read (HTTP chunked encoding), which the engine uses
- * for MaxPayloadInMB 0 so a whole object is never held in memory.
+ * for MaxPayloadInMB 0 so a whole object is never held in memory, or as pieces it never joins.
  */
 export interface StreamingModelClient extends ModelClient {
   invokeStream(body: Readable, options: InvokeOptions): Promise<InvocationResult>;
+  /** {@link ModelClient.invoke} with the body given as consecutive pieces, sent without joining them. */
+  invokeParts(parts: readonly Uint8Array[], options: InvokeOptions): Promise<InvocationResult>;
 }
 
 /** Whether a client can stream request bodies. */
@@ -73,6 +75,11 @@ export class HttpModelClient implements StreamingModelClient {
     return this.send('POST', 'invocations', body, headersFor(options, body.byteLength), options.timeoutMs);
   }
 
+  invokeParts(parts: readonly Uint8Array[], options: InvokeOptions): Promise<InvocationResult> {
+    const length = parts.reduce((total, part) => total + part.byteLength, 0);
+    return this.send('POST', 'invocations', parts, headersFor(options, length), options.timeoutMs);
+  }
+
   invokeStream(body: Readable, options: InvokeOptions): Promise<InvocationResult> {
     return this.send('POST', 'invocations', body, headersFor(options), options.timeoutMs);
   }
@@ -85,7 +92,7 @@ export class HttpModelClient implements StreamingModelClient {
   private send(
     method: string,
     path: string,
-    body: Uint8Array | Readable | undefined,
+    body: Uint8Array | readonly Uint8Array[] | Readable | undefined,
     headers: Record<string, string | number>,
     timeoutMs: number,
   ): Promise<InvocationResult> {
@@ -133,12 +140,17 @@ export class HttpModelClient implements StreamingModelClient {
         req.end();
       } else if (body instanceof Uint8Array) {
         req.end(body);
-      } else {
+      } else if ('pipe' in body) {
         body.on('error', (error) => {
           fail(error);
           req.destroy(error);
         });
         body.pipe(req);
+      } else {
+        // One writev for all the pieces (Content-Length is set): no joined copy of the body.
+        req.cork();
+        for (const part of body) req.write(part);
+        req.end();
       }
     });
   }

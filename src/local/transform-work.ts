@@ -160,7 +160,10 @@ export async function processWorkItem(context: WorkContext, item: WorkItem): Pro
       {
         uri: object.uri,
         range,
-        call: () => client.invoke(batch.body, invokeOptions(plan)),
+        call: () =>
+          batch.parts && isStreamingModelClient(client)
+            ? client.invokeParts(batch.parts, invokeOptions(plan))
+            : client.invoke(batch.body, invokeOptions(plan)),
         locate: (record) => locateRecord(context.store, plan, object.uri, batch, record),
       },
       retryBaseDelayMs,
