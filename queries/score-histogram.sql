@@ -1,5 +1,5 @@
--- Per variant of one run: records per score bucket, the same buckets for every variant so their distributions overlay. Scores that are all in [0, 1] (probabilities) get ten buckets of width 0.1 (a score of 1 counts in the last); any other range (regression) gets twenty equal buckets from the run's smallest to its largest score. All buckets are listed, empty ones with 0. The range comes from the statistics ParseResults gathered (<table>_stats); the rows are read once and counted per bucket before anything is joined, so memory does not grow with the run.
--- parameters: run_id, run_id
+-- Per variant of one run: records per score bucket, the same buckets for every variant so their distributions overlay. Scores that are all in [0, 1] (probabilities) get ten buckets of width 0.1 (a score of 1 counts in the last); any other range (regression) gets twenty equal buckets from the run's smallest to its largest score. All buckets are listed, empty ones with 0. The range, and for probabilities the counts per tenth, come from the statistics ParseResults gathered (<table>_stats): probabilities read no result row; other scores read the rows once, counted per bucket before anything is joined, so memory does not grow with the run.
+-- parameters: run_id, run_id, run_id
 WITH score_range AS (
   SELECT min(min_value) AS min_score, max(max_value) AS max_score
   FROM {{table}}_stats
@@ -13,7 +13,18 @@ span AS (
   FROM score_range
   WHERE min_score IS NOT NULL
 ),
+tenths AS (
+  SELECT variant, CAST(bin AS integer) AS bucket, sum(records) AS records
+  FROM {{table}}_stats
+  WHERE run_id = ? AND kind = 'score_tenth'
+  GROUP BY variant, bin
+),
 counted AS (
+  SELECT t.variant, t.bucket, t.records
+  FROM tenths t
+  CROSS JOIN span s
+  WHERE s.buckets = 10
+  UNION ALL
   SELECT
     r.variant,
     CASE
@@ -23,7 +34,7 @@ counted AS (
     count(*) AS records
   FROM {{table}} r
   CROSS JOIN span s
-  WHERE r.run_id = ? AND r.score IS NOT NULL
+  WHERE r.run_id = ? AND r.score IS NOT NULL AND s.buckets = 20
   GROUP BY 1, 2
 ),
 numbers AS (

@@ -3,8 +3,9 @@
  * instead of reading every result row again. Checked against the same figures computed by DuckDB over
  * every row (the SQL these queries ran before), for binary labels over two jobs and two variants (the
  * plain row path), multiclass score lists (the checked path) and regression scores without labels.
- * score-histogram takes the run's score range from those statistics and counts rows per bucket in one
- * read: its buckets are checked against the query it replaced.
+ * score-histogram takes the run's score range from those statistics, and for probabilities their counts
+ * per tenth (no row read); other scores are counted per bucket in one read of the rows: its buckets are
+ * checked against the query it replaced, for probabilities (binary, multiclass) and regression.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
