@@ -1,5 +1,6 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import buildManifestEvent from '../schemas/build-manifest-event.schema.json' with { type: 'json' };
+import definitions from '../schemas/definitions.schema.json' with { type: 'json' };
 import failureRecord from '../schemas/failure-record.schema.json' with { type: 'json' };
 import parseResultsEvent from '../schemas/parse-results-event.schema.json' with { type: 'json' };
 import parseResultsResult from '../schemas/parse-results-result.schema.json' with { type: 'json' };
@@ -15,8 +16,12 @@ import transformJobRequest from '../schemas/transform-job-request.schema.json' w
 import { SchemaValidationError } from './errors.js';
 import { schemaValidator } from './schema-validators.js';
 
-/** The schemas in schemas/, by file name without `.schema.json`. */
+/**
+ * The schemas in schemas/, by file name without `.schema.json`. `definitions` holds what several of
+ * them share (each refers to it as definitions.schema.json#/definitions/<name>): it validates nothing itself.
+ */
 export const SCHEMAS = {
+  definitions,
   'run-request': runRequest,
   'build-manifest-event': buildManifestEvent,
   'run-plan': runPlan,

@@ -2,7 +2,16 @@
  * Do not edit it: change the schema and run the script; test/unit/schema-types.test.ts fails when
  * this file is stale. */
 
-// From schemas/run-request.schema.json.
+/**
+ * Tags of a created resource (TagList): at most 50.
+ *
+ * @maxItems 50
+ */
+export type Tags = {
+  Key: string;
+  Value: string;
+}[];
+
 /**
  * What one pipeline run transforms, with which models, and how results are kept. Transform settings use CreateTransformJob's own field names.
  */
@@ -34,6 +43,9 @@ export interface RunRequest {
    * @maxItems 10
    */
   models: {
+    /**
+     * A model variant's name: names its output folders and partitions.
+     */
     variant: string;
     /**
      * An existing SageMaker model (locally: a model registered with the local runner).
@@ -43,10 +55,11 @@ export interface RunRequest {
      * Inference image; with modelDataUrl, the state machine creates the model.
      */
     image?: string;
+    /**
+     * Where a model's artifact (model.tar.gz) is (shape Url; this product reads s3:// only).
+     */
     modelDataUrl?: string;
-    environment?: {
-      [k: string]: string;
-    };
+    environment?: ModelEnvironment;
     /**
      * For a model created from image + modelDataUrl: run the container without network access (SageMaker's EnableNetworkIsolation). Default true; false lets the container reach the network.
      */
@@ -56,16 +69,34 @@ export interface RunRequest {
    * CreateTransformJob settings. Omitted fields take the defaults below (SageMaker's own where it has one), applied once by BuildManifest.
    */
   transform?: {
+    /**
+     * A MIME type (shapes ContentType, Accept).
+     */
     ContentType?: string;
     CompressionType?: 'None' | 'Gzip';
     SplitType?: 'None' | 'Line' | 'RecordIO' | 'TFRecord';
-    BatchStrategy?: 'SingleRecord' | 'MultiRecord';
+    BatchStrategy?: 'MultiRecord' | 'SingleRecord';
+    /**
+     * CreateTransformJob MaxPayloadInMB: at most 100 (0: no limit, SplitType None only).
+     */
     MaxPayloadInMB?: number;
+    /**
+     * CreateTransformJob MaxConcurrentTransforms (0: the container's /execution-parameters, or 1).
+     */
     MaxConcurrentTransforms?: number;
+    /**
+     * A MIME type (shapes ContentType, Accept).
+     */
     Accept?: string;
     AssembleWith?: 'None' | 'Line';
     DataProcessing?: {
+      /**
+       * DataProcessing InputFilter or OutputFilter (shape JsonPath): at most 63 characters.
+       */
       InputFilter?: string;
+      /**
+       * DataProcessing InputFilter or OutputFilter (shape JsonPath): at most 63 characters.
+       */
       OutputFilter?: string;
       JoinSource?: 'Input' | 'None';
     };
@@ -73,13 +104,14 @@ export interface RunRequest {
       InvocationsTimeoutInSeconds?: number;
       InvocationsMaxRetries?: number;
     };
-    Environment?: {
-      [k: string]: string;
-    };
+    Environment?: TransformEnvironment;
     InstanceType?: string;
     InstanceCount?: number;
   };
   results?: {
+    /**
+     * A Glue (or DuckDB) table or database name.
+     */
     table?: string;
     threshold?: number;
     /**
@@ -112,27 +144,49 @@ export interface RunRequest {
   };
   /**
    * Named queries (queries/<name>.sql) to run over this run's results.
+   *
+   * Items: A named query: queries/<name>.sql.
    */
   queries?: string[];
 }
-
-// From schemas/transform-job-request.schema.json.
+/**
+ * A container's Environment in CreateModel (EnvironmentMap): values up to 1024 characters. SageMaker allows 100 variables; this product keeps to 16, as a transform job's Environment.
+ */
+export interface ModelEnvironment {
+  [k: string]: string;
+}
+/**
+ * CreateTransformJob Environment (TransformEnvironmentMap): at most 16 variables, values up to 10240 characters.
+ */
+export interface TransformEnvironment {
+  [k: string]: string;
+}
 /**
  * The field limits SageMaker's CreateTransformJob API checks before it starts anything, as the local transform engine checks them (src/local/transform-validation.ts words the errors as SageMaker's ValidationException). Cross-field rules live in src/core/transform-rules.ts and data-processing.ts.
  */
 export interface TransformJobRequest {
+  /**
+   * A SageMaker model or transform job name (shapes ModelName, TransformJobName): 1-63 letters, digits and inner hyphens.
+   */
   TransformJobName: string;
+  /**
+   * A SageMaker model or transform job name (shapes ModelName, TransformJobName): 1-63 letters, digits and inner hyphens.
+   */
   ModelName: string;
+  /**
+   * CreateTransformJob MaxConcurrentTransforms (0: the container's /execution-parameters, or 1).
+   */
   MaxConcurrentTransforms?: number;
+  /**
+   * CreateTransformJob MaxPayloadInMB: at most 100 (0: no limit, SplitType None only).
+   */
   MaxPayloadInMB?: number;
   BatchStrategy?: 'MultiRecord' | 'SingleRecord';
   ModelClientConfig?: {
     InvocationsTimeoutInSeconds?: number;
     InvocationsMaxRetries?: number;
   };
-  Environment?: {
-    [k: string]: string;
-  };
+  Environment?: TransformEnvironment;
   TransformInput: {
     DataSource: {
       S3DataSource: {
@@ -140,12 +194,18 @@ export interface TransformJobRequest {
         S3Uri: string;
       };
     };
+    /**
+     * A MIME type (shapes ContentType, Accept).
+     */
     ContentType?: string;
     CompressionType?: 'None' | 'Gzip';
     SplitType?: 'None' | 'Line' | 'RecordIO' | 'TFRecord';
   };
   TransformOutput: {
     S3OutputPath: string;
+    /**
+     * A MIME type (shapes ContentType, Accept).
+     */
     Accept?: string;
     AssembleWith?: 'None' | 'Line';
     KmsKeyId?: string;
@@ -156,21 +216,22 @@ export interface TransformJobRequest {
     VolumeKmsKeyId?: string;
   };
   DataProcessing?: {
+    /**
+     * DataProcessing InputFilter or OutputFilter (shape JsonPath): at most 63 characters.
+     */
     InputFilter?: string;
+    /**
+     * DataProcessing InputFilter or OutputFilter (shape JsonPath): at most 63 characters.
+     */
     OutputFilter?: string;
     JoinSource?: 'Input' | 'None';
   };
-  /**
-   * @maxItems 50
-   */
-  Tags?: {
-    Key: string;
-    Value: string;
-  }[];
+  Tags?: Tags;
 }
-
-// From schemas/failure-record.schema.json.
 export interface FailureRecord {
+  /**
+   * A run id: names the run's folders and partitions, so it is a plain path segment (1-32 of a-z, 0-9 and -, not starting with -).
+   */
   runId: string;
   executionName: string;
   failedState: string;
@@ -186,6 +247,9 @@ export interface FailureRecord {
    * What happened to the failed attempt's files: `cleaned` (its result files and scratch deleted), `kept` (it may still be published: its run succeeded before this failure was reported, the catalog could not be switched back, or no catalog was given; a later run cleans it), or why cleaning failed (the next run of this id deletes what is left). `catalog` says what was done to the catalog: an attempt that reached RegisterTable's switch is switched back to the run's previous partitions.
    */
   attempt: {
+    /**
+     * One execution of a run id (src/core/run-attempt.ts): 12 hex digits derived from the execution name.
+     */
     attemptId: string;
     files: string;
     deletedObjects: number;
@@ -202,13 +266,14 @@ export interface FailureRecord {
     transformJobName?: string;
   };
 }
-
-// From schemas/run-summary.schema.json.
 /**
  * The execution's output and runs/<runId>/summary.json.
  */
 export interface RunSummary {
   runId: string;
+  /**
+   * The run's partition date (UTC, YYYY-MM-DD).
+   */
   runDate: string;
   status: 'SUCCEEDED';
   recordsIn: number;
@@ -251,8 +316,6 @@ export interface RunSummary {
     notDeleted: string[];
   };
 }
-
-// From schemas/parse-results-result.schema.json.
 /**
  * One transform job's parsed results, as RegisterTable and RunQueries read them.
  */

@@ -1,54 +1,81 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { RUN_FLAGS } from '../../src/cli/run-options.js';
 import { removeRun } from '../../src/cli/runs-command.js';
 import { checkRunRequest } from '../../src/core/run-checks.js';
 import { applyRunDefaults } from '../../src/core/run-defaults.js';
-import { isRunId, RUN_ID_PATTERN } from '../../src/core/run-id.js';
+import { isRunId } from '../../src/core/run-id.js';
 import type { RunRequest } from '../../src/core/run-request.js';
 import { containerSettingsFromEnv } from '../../src/model-server/server.js';
+import { validateAgainstSchema } from '../../src/schemas.js';
+import { definitionRef, propertiesNamed } from '../helpers/schema-walk.js';
 
 // Written by hand from the README's rule: 1-32 lowercase letters, digits and -, not starting with -.
 const VALID = ['a', '7', 'run-2024-06-01', '0-', 'a'.repeat(32)];
 const INVALID = ['', '-a', 'Run', 'a_b', 'a.b', 'a/b', '../x', 'a b', 'a'.repeat(33), 'é'];
 
-const SCHEMAS = join(import.meta.dirname, '../../schemas');
-
-/** Every `pattern` stated for a property named runId or baselineRunId, in every schema file. */
-function runIdPatterns(): Array<{ file: string; pattern: string }> {
-  const found: Array<{ file: string; pattern: string }> = [];
-  const walk = (file: string, node: unknown): void => {
-    if (node === null || typeof node !== 'object') return;
-    for (const [key, value] of Object.entries(node)) {
-      if (/^(runId|baselineRunId)$/.test(key) && typeof value === 'object' && value && 'pattern' in value)
-        found.push({ file, pattern: String(value.pattern) });
-      walk(file, value);
-    }
-  };
-  for (const file of readdirSync(SCHEMAS).filter((f) => f.endsWith('.schema.json')))
-    walk(file, JSON.parse(readFileSync(join(SCHEMAS, file), 'utf8')));
-  return found;
-}
-
-describe('the run-id rule has one home (schemas/run-request.schema.json runId.pattern)', () => {
+describe('the run-id rule has one home (schemas/definitions.schema.json#/definitions/runId)', () => {
   it('accepts exactly the ids the README allows', () => {
     for (const id of VALID) expect(isRunId(id), id).toBe(true);
     for (const id of INVALID) expect(isRunId(id), id).toBe(false);
     expect(isRunId(undefined)).toBe(false);
   });
 
-  it('is the pattern every schema states for a run id', () => {
-    const patterns = runIdPatterns();
-    expect(patterns.map((p) => p.file)).toEqual(
-      expect.arrayContaining([
+  it('is what every schema refers to for a run id (none states a pattern of its own)', () => {
+    const found = propertiesNamed(['runId', 'baselineRunId']);
+    expect(new Set(found.map((p) => p.file))).toEqual(
+      new Set([
         'run-request.schema.json',
         'run-plan.schema.json',
         'failure-record.schema.json',
+        'register-table-event.schema.json',
+        'run-queries-event.schema.json',
+        'parse-results-event.schema.json',
+        // runId is free text in these two: the summary's is the plan's, StartRun's may be refused.
+        'run-summary.schema.json',
+        'start-run-result.schema.json',
       ]),
     );
-    for (const { file, pattern } of patterns) expect(pattern, file).toBe(RUN_ID_PATTERN.source);
+    for (const { file, path, schema } of found) {
+      if (file === 'run-summary.schema.json' || file === 'start-run-result.schema.json') continue;
+      expect(schema, `${file} ${path}`).toEqual({ ...schema, $ref: definitionRef('runId') });
+      expect(schema, `${file} ${path}`).not.toHaveProperty('pattern');
+    }
+  });
+
+  it('is enforced through the $ref by ajv (the run request and a Lambda event)', () => {
+    const request = { input: 's3://bucket/in/', models: [{ variant: 'a', modelName: 'm' }] };
+    for (const runId of INVALID.filter((id) => id !== '')) {
+      expect(() => validateAgainstSchema('run-request', { ...request, runId }, 'run request'), runId).toThrow(
+        '/runId must match pattern "^[a-z0-9][a-z0-9-]{0,31}$"',
+      );
+      expect(() =>
+        validateAgainstSchema(
+          'run-request',
+          { ...request, results: { baselineRunId: runId } },
+          'run request',
+        ),
+      ).toThrow('/results/baselineRunId must match pattern');
+    }
+    const event = {
+      table: { database: 'db', table: 't', resultsPrefix: 's3://b/results/' },
+      runId: 'r1',
+      runDate: '2026-01-01',
+      runPrefix: 's3://b/runs/r1/',
+      attemptId: '0123456789ab',
+      jobList: {
+        bucket: 'bucket',
+        key: 'runs/r1/attempts/0123456789ab/jobs.json',
+        jobs: 1,
+        maxConcurrency: 1,
+        resultsPrefix: 's3://bucket/runs/r1/attempts/0123456789ab/job-results/',
+        mapRunsKeyPrefix: 'runs/r1/attempts/0123456789ab/map-runs/',
+      },
+    };
+    expect(validateAgainstSchema('register-table-event', event, 'event')).toBe(event);
+    expect(() => validateAgainstSchema('register-table-event', { ...event, runId: '../x' }, 'event')).toThrow(
+      '/runId must match pattern',
+    );
   });
 
   it('is what the CLI flags --run-id and --baseline accept', () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import transformJobSchema from '../../schemas/transform-job-request.schema.json' with { type: 'json' };
 import type { TransformJobRequest } from '../../src/core/transform-job.js';
 import { MAX_PAYLOAD_IN_MB_LIMIT } from '../../src/core/transform-rules.js';
 import { validateTransformJobRequest } from '../../src/local/transform-validation.js';
@@ -113,7 +112,13 @@ describe('validateTransformJobRequest (schemas/transform-job-request.schema.json
   });
 
   it("states the same MaxPayloadInMB limit as the cross-field rule's MAX_PAYLOAD_IN_MB_LIMIT", () => {
-    expect(transformJobSchema.properties.MaxPayloadInMB.maximum).toBe(MAX_PAYLOAD_IN_MB_LIMIT);
+    // The field limit is schemas/definitions.schema.json's maxPayloadInMB; the rule's constant must agree.
+    const request = (MaxPayloadInMB: number) =>
+      csvTransformRequest({ MaxPayloadInMB, MaxConcurrentTransforms: 1 });
+    expect(messageFor(request(MAX_PAYLOAD_IN_MB_LIMIT))).toBeUndefined();
+    expect(messageFor(request(MAX_PAYLOAD_IN_MB_LIMIT + 1))).toContain(
+      `Value '${MAX_PAYLOAD_IN_MB_LIMIT + 1}' at 'maxPayloadInMB' failed to satisfy constraint: Member must have value less than or equal to 100`,
+    );
   });
 
   it('refuses a request that is not an object', () => {
