@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --json] [-- --rounds N]`: the pipeline end to end against the script a
+ * `npm run bench [-- --quick] [-- --json] [-- --rounds N] [-- --startup-only]`: the pipeline end to end against the script a
  * data scientist would write (bench/pandas_xgboost.py: pandas in 100k-row chunks + XGBoost 1.7.4's
  * Booster.predict + JSON lines), on the same generated rows and model, in alternating rounds so their
  * ratio holds on a shared, noisy machine. Also: the built-in predictor against native XGBoost
@@ -32,6 +32,7 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
+    'startup-only': { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Number(flags.rounds);
@@ -160,6 +161,52 @@ function stagesOf(output: string, seconds: number): Record<string, number> {
   return stages;
 }
 
+/**
+ * Startup: the sample run as a user starts it, `npm start` (npm's own start included), each time in a
+ * fresh pipeline home, alternating with `node scripts/start.mjs` to show what npm itself adds. The
+ * build is made before, as a second `npm start` finds it.
+ */
+async function startupRows(): Promise<void> {
+  const runs = flags.quick ? 3 : 7;
+  progress(`startup: the sample run, ${runs} times each way`);
+  const viaNpm: number[] = [];
+  const direct: number[] = [];
+  const home = join(tempDir as string, 'sample-home');
+  const once = async (command: string, args: string[]): Promise<number> => {
+    await rm(home, { recursive: true, force: true });
+    const started = performance.now();
+    const result = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(command, args, {
+        cwd: ROOT,
+        stdio: 'ignore',
+        env: { ...process.env, PIPELINE_HOME: home },
+      });
+      children.add(child);
+      child.once('error', reject);
+      child.once('close', (code) => {
+        children.delete(child);
+        resolve(code);
+      });
+    });
+    const seconds = (performance.now() - started) / 1000;
+    if (result !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result}`);
+    return seconds;
+  };
+  await once(process.execPath, [join(ROOT, 'scripts/start.mjs')]);
+  for (let i = 0; i < runs; i++) {
+    viaNpm.push(await once(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['start', '--silent']));
+    direct.push(await once(process.execPath, [join(ROOT, 'scripts/start.mjs')]));
+  }
+  await rm(home, { recursive: true, force: true });
+  rows.push({
+    figure: 'startup: `npm start` (the 569-row sample end to end)',
+    value: `${median(viaNpm).toFixed(2)} s`,
+    target: '≤ 1.0 s',
+    pass: median(viaNpm) <= 1,
+    note: `median of ${runs} (${range(viaNpm, 2)}), a fresh home each; node scripts/start.mjs alone: ${median(direct).toFixed(2)} s (${range(direct, 2)}), so npm adds ${(median(viaNpm) - median(direct)).toFixed(2)} s`,
+  });
+}
+
 /** The pandas + XGBoost script on the same file and model. */
 async function pandasScript(input: string, rowCount: number, output: string): Promise<Timed> {
   const run = await timedRun(PYTHON, [
@@ -247,11 +294,14 @@ async function main(): Promise<void> {
   tempDir = await mkdtemp(join(tmpdir(), 'bench-'));
   const lines = await sampleLines();
 
-  await predictorRows();
+  if (!flags['startup-only']) await predictorRows();
 
   // The build `npm start` runs, made once here so no round pays for it.
   const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`build failed: ${build.stderr}`);
+
+  await startupRows();
+  if (flags['startup-only']) return;
 
   const input = join(tempDir, 'input.csv');
   await writeInput(input, lines, SIZES.rows);
@@ -382,8 +432,8 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
-function range(values: number[]): string {
-  return `${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)}`;
+function range(values: number[], digits = 1): string {
+  return `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 }
 
 function rate(value: number): string {
