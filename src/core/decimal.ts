@@ -68,11 +68,22 @@ export function fastDecimal(bytes: Uint8Array, start: number, end: number): numb
     if (i === expStart) return undefined;
     exponent += expNegative ? -exp : exp;
   }
-  if (i !== end || significant > MAX_EXACT_DIGITS) return undefined;
-  let value: number;
-  if (exponent === 0) value = mantissa;
-  else if (exponent < 0 && exponent >= -22) value = mantissa / (EXACT_POWERS_OF_TEN[-exponent] as number);
-  else if (exponent > 0 && exponent <= 22) value = mantissa * (EXACT_POWERS_OF_TEN[exponent] as number);
-  else return undefined;
+  if (i !== end) return undefined;
+  const value = exactDecimal(mantissa, significant, exponent);
+  if (Number.isNaN(value)) return undefined;
   return negative ? -value : value;
+}
+
+/**
+ * `mantissa × 10^exponent` when Clinger's fast path makes it exact, else NaN (a number either way, so
+ * hot loops never box the result): the arithmetic of every decimal reader in the project (this
+ * module's {@link fastDecimal}, ParseResults' one-pass list reader, the model server's CSV reader),
+ * which scan their own grammars and count `significant` digits (leading zeros need not count) as they go.
+ */
+export function exactDecimal(mantissa: number, significant: number, exponent: number): number {
+  if (significant > MAX_EXACT_DIGITS) return Number.NaN;
+  if (exponent === 0) return mantissa;
+  if (exponent < 0 && exponent >= -22) return mantissa / (EXACT_POWERS_OF_TEN[-exponent] as number);
+  if (exponent > 0 && exponent <= 22) return mantissa * (EXACT_POWERS_OF_TEN[exponent] as number);
+  return Number.NaN;
 }

@@ -1,4 +1,4 @@
-import { fastDecimal } from './decimal.js';
+import { exactDecimal, fastDecimal } from './decimal.js';
 
 /**
  * Byte-level recognition of comma-separated JSON numbers (`1,-2.5,3e-4`), the shape of nearly every
@@ -162,8 +162,6 @@ export class NumberListScan {
   }
 }
 
-/** 10^0 … 10^22: the powers of ten a double holds exactly (Clinger's fast path, as in decimal.ts). */
-const EXACT_POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i);
 const MINUS = 0x2d;
 const PLUS = 0x2b;
 const DOT = 0x2e;
@@ -249,14 +247,9 @@ export class NumberListParse {
           exponent += exponentNegative ? -written : written;
         }
         if ((i < end && bytes[i] !== COMMA) || i - fieldStart > MAX_FIELD_BYTES) return false;
-        if (significant <= 15 && exponent >= -22 && exponent <= 22) {
-          value =
-            exponent === 0
-              ? mantissa
-              : exponent < 0
-                ? mantissa / (EXACT_POWERS_OF_TEN[-exponent] as number)
-                : mantissa * (EXACT_POWERS_OF_TEN[exponent] as number);
-          if (negative) value = -value;
+        const exact = exactDecimal(mantissa, significant, exponent);
+        if (!Number.isNaN(exact)) {
+          value = negative ? -exact : exact;
         } else {
           value = Number(
             Buffer.from(bytes.buffer, bytes.byteOffset + fieldStart, i - fieldStart).toString('latin1'),

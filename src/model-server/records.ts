@@ -10,7 +10,7 @@
  *
  * Errors name the record (1-based line within the request): that message becomes the job's FailureReason.
  */
-import { fastDecimal } from '../core/decimal.js';
+import { exactDecimal, fastDecimal } from '../core/decimal.js';
 import { LineCursor } from '../core/line-cursor.js';
 import { type InvalidInputError, InvalidRecordError } from '../errors.js';
 
@@ -26,7 +26,6 @@ export interface ParsedRecords {
 export type RequestFormat = 'csv' | 'libsvm';
 
 const NEWLINE = 0x0a;
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 /** csv.Sniffer's preferred delimiters, in its order. */
 const PREFERRED_DELIMITERS = [0x2c, 0x09, 0x3b, 0x20, 0x3a];
 
@@ -119,10 +118,11 @@ export function parseCsvRecords(raw: Uint8Array, firstLine = 1): ParsedRecords {
         digits += scale;
       }
       const atDelimiter = i >= end || body[i] === delimiter;
+      // Leading zeros are counted as digits here: never more than the significant ones, so still exact.
+      const exact = atDelimiter && digits > 0 ? exactDecimal(mantissa, digits, -scale) : Number.NaN;
       let value: number;
-      if (atDelimiter && digits > 0 && digits <= 15) {
-        value = scale === 0 ? mantissa : mantissa / (POW10[scale] as number);
-        if (negative) value = -value;
+      if (!Number.isNaN(exact)) {
+        value = negative ? -exact : exact;
       } else if (atDelimiter && i === start) {
         value = Number.NaN; // an empty field is a missing value ("" -> "nan" in the container)
       } else {
