@@ -116,7 +116,7 @@ async function buildInto(outdir) {
     banner: {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
     },
-    plugins: [noAwsSdk, precompiledSchemas, plainBuiltins],
+    plugins: [noAwsSdk, precompiledSchemas, plainBuiltins, lazyAslValidator],
     logLevel: 'warning',
   };
   mkdirSync(outdir, { recursive: true });
@@ -180,6 +180,32 @@ export const { ${names.join(', ')} } = builtin;
 `;
       return { contents, loader: 'js' };
     });
+  },
+};
+
+/**
+ * aws-local-stepfunctions imports asl-validator (with ajv, jsonata and asl-path-validator: 600 KB of
+ * code, about a tenth of a second to load) for its StateMachine constructor, which the runner calls
+ * with validation off: it validates a definition once and remembers it (src/local/state-machine-runner.ts).
+ * The build gives the interpreter a stand-in that loads the real validator on its first call.
+ */
+const lazyAslValidator = {
+  name: 'lazy-asl-validator',
+  setup(build) {
+    build.onResolve({ filter: /^asl-validator$/ }, (args) =>
+      args.kind === 'import-statement' && args.importer.includes('aws-local-stepfunctions')
+        ? { path: args.importer, namespace: 'lazy-asl-validator' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'lazy-asl-validator' }, (args) => ({
+      // esbuild bundles the require() call as a module evaluated where it is called.
+      contents: `export default function aslValidator(...args) {
+  return require('asl-validator')(...args);
+}
+`,
+      loader: 'js',
+      resolveDir: dirname(args.path),
+    }));
   },
 };
 

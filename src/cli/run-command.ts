@@ -42,6 +42,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     onTransformProgress: progress.onTransformEvent,
     onParseProgress: progress.onParseEvent,
     onQueryProgress: progress.onQueryEvent,
+    prestartModelServer: usesBuiltinServer(request, flags),
   });
   try {
     let inspected: InspectedInput | undefined;
@@ -89,6 +90,18 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   } finally {
     await pipeline.close();
   }
+}
+
+/**
+ * Whether the run will start the built-in model server, as far as the flags and request file tell
+ * before anything is read: a --model file, or a request model given as an artifact rather than a URL.
+ */
+function usesBuiltinServer(request: PartialRunRequest, flags: Record<string, unknown>): boolean {
+  if (((flags.model as string[] | undefined) ?? []).length > 0) return true;
+  if (((flags.container as string[] | undefined) ?? []).length > 0) return false;
+  return (request.models ?? []).some(
+    (model) => 'modelDataUrl' in model && !/^https?:\/\//.test(String(model.image ?? '')),
+  );
 }
 
 function progressOptions() {

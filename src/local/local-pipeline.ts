@@ -15,18 +15,13 @@ import { createParseResultsHandler } from '../steps/parse-results.js';
 import { createRecordFailureHandler } from '../steps/record-failure.js';
 import { createRegisterTableHandler } from '../steps/register-table.js';
 import { createRunQueriesHandler } from '../steps/run-queries.js';
-import { DuckDbCatalog } from './duckdb-catalog.js';
+import type { DuckDbCatalog } from './duckdb-catalog.js';
 import { FileObjectStore } from './file-object-store.js';
 import { recoverInterruptedRuns } from './interrupted-runs.js';
 import { LocalModelContainers } from './model-containers.js';
 import { LocalModelRegistry } from './model-registry.js';
 import { DEFINITION_PATH, QUERIES_DIR } from './paths.js';
-import {
-  type ExecutionResult,
-  loadDefinition,
-  type ResourceImplementations,
-  runStateMachine,
-} from './state-machine-runner.js';
+import type { ExecutionResult, ResourceImplementations } from './state-machine-runner.js';
 import { LocalTransformEngine, type TransformProgressEvent } from './transform-engine.js';
 
 /** The bucket name the local store uses for runs/ and results/ (and, by default, incoming/). */
@@ -62,6 +57,12 @@ export interface LocalPipelineOptions {
    * a line on stderr).
    */
   onRecovery?: (message: string) => void;
+  /**
+   * The run will need the built-in model server (it has a model file): start one server process now,
+   * as the home opens, so it has loaded its code by the time the transform job asks for it
+   * (LocalModelContainers.prestart).
+   */
+  prestartModelServer?: boolean;
 }
 
 export interface StateEvent {
@@ -87,17 +88,21 @@ export class LocalPipeline {
   readonly settings: PipelineSettings;
   private readonly options: LocalPipelineOptions;
 
-  private constructor(options: LocalPipelineOptions, catalog: DuckDbCatalog, store: FileObjectStore) {
+  private constructor(
+    options: LocalPipelineOptions,
+    catalog: DuckDbCatalog,
+    store: FileObjectStore,
+    containers: LocalModelContainers,
+  ) {
     this.options = options;
     this.home = resolve(options.home);
     this.store = store;
     this.catalog = catalog;
-    this.models = new LocalModelRegistry(join(this.home, 'models.json'));
-    this.containers = new LocalModelContainers(this.models, (uri) => this.store.pathOf(uri));
+    this.models = containers.registry;
+    this.containers = containers;
     this.engine = new LocalTransformEngine({
       store: this.store,
-      resolveModel: (name: string, environment?: Record<string, string>) =>
-        this.containers.resolve(name, environment),
+      resolveModel: (name, environment, demand) => this.containers.resolve(name, environment, demand),
       ...(options.onTransformProgress ? { log: options.onTransformProgress } : {}),
     });
     this.settings = {
@@ -112,7 +117,29 @@ export class LocalPipeline {
     const home = resolve(options.home);
     await mkdir(home, { recursive: true });
     const store = new FileObjectStore(join(home, 's3'));
-    const catalogPath = join(home, 'catalog.duckdb');
+    const containers = new LocalModelContainers(new LocalModelRegistry(join(home, 'models.json')), (uri) =>
+      store.pathOf(uri),
+    );
+    // First, so the server's start overlaps everything below (DuckDB's load and open, the plan).
+    if (options.prestartModelServer) containers.prestart();
+    try {
+      return new LocalPipeline(options, await LocalPipeline.openCatalog(options, store), store, containers);
+    } catch (error) {
+      await containers.close();
+      throw error;
+    }
+  }
+
+  /** Opens the catalog, and for a run takes back what killed runs left (see below). */
+  private static async openCatalog(options: LocalPipelineOptions, store: FileObjectStore) {
+    // Loaded here, not with this module: DuckDB's native library takes a while, and the standby
+    // server (prestartModelServer) should be started before.
+    const [{ DuckDbCatalog }] = await Promise.all([
+      import('./duckdb-catalog.js'),
+      // The run's interpreter, loaded now while nothing waits for it.
+      options.readOnly ? undefined : import('./state-machine-runner.js'),
+    ]);
+    const catalogPath = join(resolve(options.home), 'catalog.duckdb');
     if (options.readOnly && !existsSync(catalogPath)) {
       // A read-only open needs the file: create the empty catalog once (no tables, no partitions).
       await (await DuckDbCatalog.open(catalogPath, store)).close();
@@ -134,11 +161,12 @@ export class LocalPipeline {
         log,
       );
     }
-    return new LocalPipeline(options, catalog, store);
+    return catalog;
   }
 
   /** Runs the state machine on a run request; resolves with the execution's result whatever it was. */
   async run(request: RunRequest, executionName: string = randomUUID()): Promise<ExecutionResult> {
+    const { loadDefinition, runStateMachine } = await import('./state-machine-runner.js');
     const definition = await loadDefinition(DEFINITION_PATH);
     const live = `${this.store.root}\0${attemptIdFor(executionName)}`;
     liveAttempts.set(live, (liveAttempts.get(live) ?? 0) + 1);

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { TransientError } from '../errors.js';
+import { STANDBY_ARGUMENT, type StandbyStart } from '../model-server/standby.js';
 import type { ModelClient } from '../ports.js';
 import { HttpModelClient } from './http-model-client.js';
 import type { LocalModelRegistry } from './model-registry.js';
@@ -19,6 +20,24 @@ const COMPILE_CACHE: Record<string, string> = FROM_SOURCES
   ? {}
   : { NODE_COMPILE_CACHE: fileURLToPath(new URL('./.v8-cache', import.meta.url)) };
 const START_TIMEOUT_MS = 30_000;
+/**
+ * A job's input up to this size (summed over the jobs that asked for the same model and environment) is
+ * served by one server process instead of one per core. Starting the workers costs about a quarter of a
+ * second (each is a Node process loading the server and compiling the model) and one process predicts
+ * 5-10 MB of CSV a second, so below about 2 MB the extra processes finish later than one would alone.
+ */
+export const ONE_PROCESS_MAX_BYTES = 2 * 1024 * 1024;
+/**
+ * Variables Node reads as it starts (its options, libuv's, OpenSSL's, ICU's locale and time zone): a
+ * standby process started without them cannot become a server whose environment sets them.
+ */
+const READ_AT_STARTUP = /^(NODE_|UV_|OPENSSL_|SSL_|LC_|LANG$|LANGUAGE$|TZ$)/;
+
+/** What the engine knows of the job that needs the container. */
+export interface ContainerDemand {
+  /** The job's input size in bytes. */
+  inputBytes?: number;
+}
 
 /**
  * Starts and reuses model containers for the local engine. A model whose image is a URL is a container
@@ -27,43 +46,100 @@ const START_TIMEOUT_MS = 30_000;
  */
 export class LocalModelContainers {
   private readonly running = new Map<string, Promise<{ client: HttpModelClient; child?: ChildProcess }>>();
+  /** Input bytes asked of each model and environment so far. */
+  private readonly demand = new Map<string, number>();
+  /** A built-in server process that has loaded its code and waits for a job's start (see prestart). */
+  private standby: ChildProcess | undefined;
+  private closed = false;
 
   /**
    * @param serverCommand the built-in server's command line, to which `--model <path> --port 0` is
    *   added; a test replaces it with a stand-in that reports what the process received.
    */
   constructor(
-    private readonly registry: LocalModelRegistry,
+    readonly registry: LocalModelRegistry,
     private readonly artifactPath: (modelDataUrl: string) => string,
     private readonly serverCommand: readonly string[] = [process.execPath, ...MODEL_SERVER_ARGS],
   ) {}
 
-  /** A client for the model, starting its container on first use. */
-  async resolve(modelName: string, environment: Record<string, string> = {}): Promise<ModelClient> {
+  /**
+   * A client for the model, starting its container on first use. A built-in server gets one process per
+   * core, or one when the jobs that asked for this model and environment have read at most
+   * {@link ONE_PROCESS_MAX_BYTES} in all (the model's SAGEMAKER_MODEL_SERVER_WORKERS wins either way).
+   */
+  async resolve(
+    modelName: string,
+    environment: Record<string, string> = {},
+    demand: ContainerDemand = {},
+  ): Promise<ModelClient> {
+    const container = JSON.stringify([modelName, environment]);
+    const asked = (this.demand.get(container) ?? 0) + (demand.inputBytes ?? Number.POSITIVE_INFINITY);
+    this.demand.set(container, asked);
+    const workers = asked <= ONE_PROCESS_MAX_BYTES ? 1 : undefined;
     const key = createHash('sha256')
-      .update(JSON.stringify([modelName, environment]))
+      .update(JSON.stringify([modelName, environment, workers ?? 'per core']))
       .digest('hex');
     let started = this.running.get(key);
     if (!started) {
-      started = this.start(modelName, environment);
+      started = this.start(modelName, environment, workers);
       this.running.set(key, started);
       started.catch(() => this.running.delete(key));
     }
     return (await started).client;
   }
 
+  /**
+   * Starts a built-in server process ahead of need: it loads the server's code while the run is being
+   * planned, then waits. The first built-in container started after this becomes that process, with
+   * the command line and environment a process started for it would have had (src/model-server/main.ts
+   * standBy), unless that environment sets a variable Node reads as it starts. Unused, it is stopped by
+   * {@link close} (or goes when this process does: it watches its IPC channel).
+   */
+  prestart(): void {
+    if (this.standby || this.closed) return;
+    const [command, ...args] = this.serverCommand as [string, ...string[]];
+    const child = spawn(command, [...args, STANDBY_ARGUMENT], {
+      env: { ...containerProcessEnvironment({}), ...COMPILE_CACHE },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    // A standby that cannot start is not used: the job's own start reports any problem.
+    child.on('error', () => {});
+    this.standby = child;
+  }
+
   /** Closes every client's connections and stops every container this instance started. */
   async close(): Promise<void> {
+    this.closed = true;
+    const standby = this.standby;
+    this.standby = undefined;
     const all = await Promise.allSettled(this.running.values());
     this.running.clear();
+    const stopping: Promise<void>[] = standby ? [stopChild(standby)] : [];
     for (const result of all) {
       if (result.status !== 'fulfilled') continue;
       result.value.client.close();
-      if (result.value.child) await stopChild(result.value.child);
+      if (result.value.child) stopping.push(stopChild(result.value.child));
     }
+    await Promise.all(stopping);
   }
 
-  private async start(modelName: string, environment: Record<string, string>) {
+  /** The standby process, if there is one still waiting and it can become a server with `env`. */
+  private takeStandby(env: Record<string, string>): ChildProcess | undefined {
+    const child = this.standby;
+    if (!child) return undefined;
+    this.standby = undefined;
+    const base = { ...containerProcessEnvironment({}), ...COMPILE_CACHE };
+    const startupDiffers = [...new Set([...Object.keys(base), ...Object.keys(env)])].some(
+      (name) => READ_AT_STARTUP.test(name) && base[name] !== env[name],
+    );
+    if (child.exitCode !== null || child.signalCode !== null || !child.connected || startupDiffers) {
+      void stopChild(child);
+      return undefined;
+    }
+    return child;
+  }
+
+  private async start(modelName: string, environment: Record<string, string>, workers?: number) {
     const model = await this.registry.get(modelName);
     const image = model.PrimaryContainer.Image;
     if (/^https?:\/\//.test(image)) return { client: new HttpModelClient(image) };
@@ -72,15 +148,20 @@ export class LocalModelContainers {
       throw new TransientError(`Model "${modelName}" has no ModelDataUrl for the built-in server`);
     const env = { ...model.PrimaryContainer.Environment, ...environment };
     const [command, ...args] = this.serverCommand as [string, ...string[]];
-    const child = spawn(
-      command,
-      [...args, '--model', this.artifactPath(modelDataUrl), '--port', '0'],
+    const serverArgs = ['--model', this.artifactPath(modelDataUrl), '--port', '0'];
+    if (workers !== undefined) serverArgs.push('--workers', String(workers));
+    const processEnv = { ...containerProcessEnvironment(env), ...COMPILE_CACHE };
+    let child = this.takeStandby(processEnv);
+    if (child) {
+      const start: StandbyStart = { argv: serverArgs, env: processEnv };
+      child.send(start);
+    } else {
       // The IPC channel is how the server notices this process is gone (see main.ts untilStopped).
-      {
-        env: { ...containerProcessEnvironment(env), ...COMPILE_CACHE },
+      child = spawn(command, [...args, ...serverArgs], {
+        env: processEnv,
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      },
-    );
+      });
+    }
     const url = await waitForListening(child, modelName);
     return { client: new HttpModelClient(url), child };
   }

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
-import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../errors.js';
 import type { ObjectStore } from '../ports.js';
 import { checkMapSupported, type MapStateDefinition, runMapState } from './local-map.js';
@@ -90,6 +89,8 @@ export async function loadDefinition(path: string): Promise<Definition> {
   try {
     return JSON.parse(await readFile(cached, 'utf8')) as Definition;
   } catch {}
+  // Loaded only here: the YAML parser is a quarter of the interpreter's code, and a cached run needs none.
+  const { parse: parseYaml } = await import('yaml');
   const definition = parseYaml(text, { merge: true }) as Definition;
   writeCache(cached, JSON.stringify(definition));
   return definition;

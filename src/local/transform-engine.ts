@@ -64,11 +64,13 @@ export interface LocalTransformEngineOptions {
    * A client for the model's container. `environment` is the job's Environment plus the variables
    * SageMaker sets for batch (SAGEMAKER_BATCH and, when the request sets them,
    * SAGEMAKER_MAX_CONCURRENT_TRANSFORMS / SAGEMAKER_BATCH_STRATEGY / SAGEMAKER_MAX_PAYLOAD_IN_MB): a
-   * container started for the job should get them as its process environment.
+   * container started for the job should get them as its process environment. `demand.inputBytes`,
+   * the job's input size, lets a local server size itself (one process for a small job).
    */
   resolveModel: (
     modelName: string,
     environment: Record<string, string>,
+    demand: { inputBytes: number },
   ) => Promise<ModelClient> | ModelClient;
   now?: () => Date;
   log?: (event: TransformProgressEvent) => void;
@@ -203,8 +205,9 @@ export class LocalTransformEngine implements TransformRunner {
       object.outputUri = transformOutputUri(prefix, object.uri, request.TransformOutput.S3OutputPath);
       outputs.push(object.outputUri);
     }
+    const inputBytes = objects.reduce((sum, o) => sum + o.size, 0);
     const client = await startContainer(request, () =>
-      this.resolveModel(request.ModelName, containerEnvironment(request)),
+      this.resolveModel(request.ModelName, containerEnvironment(request), { inputBytes }),
     );
     await waitUntilHealthy(client, request.ModelName, this.startupTimeoutMs);
     const container = needsExecutionParameters(request) ? await fetchExecutionParameters(client) : undefined;

@@ -20,6 +20,7 @@ import {
   SAGEMAKER_MODEL_DIR,
   startModelServer,
 } from './server.js';
+import { STANDBY_ARGUMENT, type StandbyStart } from './standby.js';
 import { loadXGBoostModel } from './xgboost-model.js';
 
 export interface ServeModelOptions {
@@ -29,6 +30,11 @@ export interface ServeModelOptions {
   port?: string | undefined;
   /** Default 127.0.0.1. */
   host?: string | undefined;
+  /**
+   * Server processes wanted by whoever starts the server (the local engine asks for one for a small
+   * job); $SAGEMAKER_MODEL_SERVER_WORKERS, the model's own setting, wins. Default one per core.
+   */
+  workers?: string | undefined;
 }
 
 /**
@@ -46,11 +52,13 @@ export async function serveModelCommand(
     process.stderr.write(`Invalid port "${portText}"\n`);
     return 1;
   }
-  const workers = workerCount(env.SAGEMAKER_MODEL_SERVER_WORKERS);
+  const workers = workerCount(env.SAGEMAKER_MODEL_SERVER_WORKERS ?? options.workers);
   if (workers === undefined) {
-    process.stderr.write(
-      `Invalid SAGEMAKER_MODEL_SERVER_WORKERS "${env.SAGEMAKER_MODEL_SERVER_WORKERS}": give a positive integer\n`,
-    );
+    const [name, value] =
+      env.SAGEMAKER_MODEL_SERVER_WORKERS === undefined
+        ? ['--workers', options.workers]
+        : ['SAGEMAKER_MODEL_SERVER_WORKERS', env.SAGEMAKER_MODEL_SERVER_WORKERS];
+    process.stderr.write(`Invalid ${name} "${value}": give a positive integer\n`);
     return 1;
   }
   const host = options.host ?? '127.0.0.1';
@@ -217,13 +225,44 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
-  const { values } = parseArgs({
-    // SageMaker starts containers as `docker run <image> serve`: the word is accepted and ignored.
-    allowPositionals: true,
-    options: { model: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+/**
+ * A process started with {@link STANDBY_ARGUMENT} (by src/local/model-containers.ts, while the run is
+ * still being planned) has loaded this code and waits for the command line and environment of the
+ * server a job needs, then becomes that server: its environment is replaced by the one received, whole,
+ * so the server, its settings and its cluster workers see exactly what a process started with it would.
+ * `undefined` when the pipeline went away first.
+ */
+function standBy(): Promise<StandbyStart | undefined> {
+  return new Promise((resolve) => {
+    process.once('message', (message: StandbyStart) => {
+      for (const name of Object.keys(process.env)) {
+        if (!Object.hasOwn(message.env, name)) delete process.env[name];
+      }
+      Object.assign(process.env, message.env);
+      // Cluster workers are started with the primary's arguments (cluster.setupPrimary's default).
+      process.argv.splice(2, Number.POSITIVE_INFINITY, ...message.argv);
+      resolve(message);
+    });
+    process.once('disconnect', () => resolve(undefined));
   });
-  process.exitCode = await serveModelCommand(values);
+}
+
+if (isEntryPoint()) {
+  const waiting = process.argv[2] === STANDBY_ARGUMENT;
+  if (!waiting || (await standBy())) {
+    const { values } = parseArgs({
+      args: process.argv.slice(2),
+      // SageMaker starts containers as `docker run <image> serve`: the word is accepted and ignored.
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        workers: { type: 'string' },
+      },
+    });
+    process.exitCode = await serveModelCommand(values);
+  }
   // Started by the local pipeline, the IPC channel to it would keep this process alive after a stop.
   if (process.connected) process.disconnect();
 }
