@@ -37,7 +37,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   let paths: PlacedInput['paths'] = [];
   const pipeline = await LocalPipeline.open({
     home: options.home,
-    onStateEvent: (event) => printStateEvent(event, progress, paths),
+    onStateEvent: (event) => printStateEvent(event, progress),
     onTransformProgress: progress.onTransformEvent,
     onParseProgress: progress.onParseEvent,
     onQueryProgress: progress.onQueryEvent,
@@ -84,7 +84,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       await printFailure(pipeline, valid, result, seconds, paths, startedAt);
       return 1;
     }
-    printSummary(result.output as RunSummary, pipeline, seconds, progress);
+    printSummary(result.output as RunSummary, pipeline, seconds);
     return 0;
   } finally {
     await pipeline.close();

@@ -70,7 +70,7 @@ export function printPlan(
 }
 
 /** One progress line for a state starting, ending or failing (jobs named by their variant). */
-export function printStateEvent(event: StateEvent, progress: RunProgress, paths: PlacedInput['paths']): void {
+export function printStateEvent(event: StateEvent, progress: RunProgress): void {
   const output = event.output as Record<string, unknown> | undefined;
   const input = event.input as Record<string, unknown> | undefined;
   const took = `${((event.elapsedMs ?? 0) / 1000).toFixed(2)}s`;
@@ -123,7 +123,6 @@ export function printStateEvent(event: StateEvent, progress: RunProgress, paths:
   } else if (event.state === 'runQueries') {
     progress.print(`  queries and report done (${took})`);
   }
-  void paths;
 }
 
 /** "xgb" for a ParseResults event, from its transform job's name. */
@@ -134,12 +133,7 @@ function jobLabel(input: Record<string, unknown> | undefined, progress: RunProgr
 }
 
 /** A succeeded run: its records, table, result folders, summary, report and the queries' rows. */
-export function printSummary(
-  summary: RunSummary,
-  pipeline: LocalPipeline,
-  seconds: string,
-  progress: RunProgress,
-): void {
+export function printSummary(summary: RunSummary, pipeline: LocalPipeline, seconds: string): void {
   const home = (path: string) => relativeToCwd(path);
   log('');
   log(`Run ${summary.runId} SUCCEEDED in ${seconds}s`);
@@ -149,7 +143,6 @@ export function printSummary(
   log(
     `  records: ${formatCount(perVariant)} in, ${formatCount(outPer)} out${variants.length > 1 ? ` per variant (${variants.length} variants: ${variants.join(', ')})` : ''} (${summary.jobs} transform job(s))`,
   );
-  void progress;
   log(`  table:   ${summary.table} (DuckDB ${home(join(pipeline.home, 'catalog.duckdb'))})`);
   for (const partition of summary.partitions)
     log(`  results: ${home(pipeline.store.directoryOf(partition.location))}/`);
