@@ -3,10 +3,10 @@
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { statsTableDefinition } from '../core/feature-stats.js';
 import type { FailureRecord } from '../core/record-failure.js';
 import { partitionPath, resultsTableDefinition } from '../core/results-table.js';
 import { isRunId } from '../core/run-id.js';
+import { statsTableDefinition } from '../core/stats-table.js';
 import type { RunSummary } from '../core/summarize-run.js';
 import { UsageError } from '../errors.js';
 import { LOCAL_BUCKET, LocalPipeline } from '../local/local-pipeline.js';

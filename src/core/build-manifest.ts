@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
 import type { ObjectInfo, ObjectStore } from '../ports.js';
-import { statsTableName } from './feature-stats.js';
 import { writeInputIdentities } from './input-identity.js';
 import { type JobListPointer, writeJobList } from './job-results.js';
 import { formatManifest } from './manifest.js';
@@ -21,6 +20,7 @@ import { checkOutputKeyCollisions, checkRunRequest, usesXGBoostContainer } from 
 import { applyRunDefaults, type ResolvedRunRequest } from './run-defaults.js';
 import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
 import { joinS3Uri, parseS3Uri } from './s3-uri.js';
+import { statsTableName } from './stats-table.js';
 import type { TransformJobRequest } from './transform-job.js';
 
 export interface BuildManifestEvent {

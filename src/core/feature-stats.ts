@@ -1,80 +1,13 @@
-import { InvalidInputError } from '../errors.js';
-import type { ColumnDefinition, TableDefinition } from '../ports.js';
+import { binBounds, binOf } from './feature-bins.js';
 import { jsonNumberValue } from './json-numbers.js';
 import type { ModelKind } from './results-table.js';
 
 /**
  * Per-feature and score statistics of one job's rows, gathered while ParseResults writes them (one
- * pass, no rescan), and written as JSON lines to the `<table>_stats` table, which the `drift` and
- * `evaluation` queries read.
- *
- * Histograms use one fixed set of bins for every feature of every run: logarithmic bins,
- * {@link BINS_PER_OCTAVE} per power of two, mirrored for negative values, with one bin around zero.
- * Because the bins never depend on the data, two runs' histograms (and two shards' of one run) line
- * up bin for bin: shards merge by adding counts, and the drift query can regroup any run by a baseline
- * run's deciles (see queries/drift.sql) without re-reading either run's rows. The price is resolution
- * for features far from zero with a narrow spread (a year column: about 90 per bin near 2000), where
- * PSI sees fewer groups.
+ * pass, no rescan), and written as JSON lines to the `<table>_stats` table (stats-table.ts), which the
+ * `drift` and `evaluation` queries read. Histograms count values in the fixed bins of feature-bins.ts.
  */
 
-/** Bins per doubling of |x|: neighbouring bin edges differ by 2^(1/16), about 4.4%. */
-export const BINS_PER_OCTAVE = 16;
-/** |x| below 2^MIN_EXPONENT (zero included) falls in bin 0. */
-export const MIN_EXPONENT = -30;
-
-const ZERO_LIMIT = 2 ** MIN_EXPONENT;
-
-/**
- * The fixed bin of a value: 0 for |x| < 2^-30, else ±(1 + floor(16 × (log2|x| + 30))), signed like x.
- *
- * @example binOf(1) // 481; binOf(-1) // -481; binOf(0) // 0
- */
-export function binOf(x: number): number {
-  const magnitude = Math.abs(x);
-  if (magnitude < ZERO_LIMIT) return 0;
-  if (!(magnitude <= Number.MAX_VALUE) || !LITTLE_ENDIAN) {
-    const bin = 1 + Math.floor(BINS_PER_OCTAVE * (Math.log2(magnitude) - MIN_EXPONENT));
-    return x < 0 ? -bin : bin;
-  }
-  // ParseResults bins every feature of every row: instead of a logarithm, the double's own exponent
-  // gives the octave and its top mantissa bits a first guess within it, which one or two comparisons
-  // with the bins' edges (the same numbers binBounds gives) settle exactly.
-  BITS_FLOAT[0] = magnitude;
-  const high = BITS_WORDS[1] as number;
-  let bin =
-    1 +
-    BINS_PER_OCTAVE * ((high >>> 20) - 1023 - MIN_EXPONENT) +
-    (OCTAVE_GUESS[(high >>> 12) & 0xff] as number);
-  while (magnitude < (BIN_EDGES[bin] as number)) bin -= 1;
-  while (magnitude >= (BIN_EDGES[bin + 1] as number)) bin += 1;
-  return x < 0 ? -bin : bin;
-}
-
-/** BIN_EDGES[k] is the lower edge of bin k (k ≥ 1), as binBounds computes it; enough for every finite double. */
-const BIN_EDGES = (() => {
-  const bins = 1 + BINS_PER_OCTAVE * (1024 - MIN_EXPONENT);
-  const edges = new Float64Array(bins + 2);
-  for (let k = 1; k < edges.length; k += 1) edges[k] = 2 ** ((k - 1) / BINS_PER_OCTAVE + MIN_EXPONENT);
-  return edges;
-})();
-/** The bin within its octave of a mantissa whose top 8 bits are the index: never above the true one. */
-const OCTAVE_GUESS = Uint8Array.from({ length: 256 }, (_, top) =>
-  Math.floor(BINS_PER_OCTAVE * Math.log2(1 + top / 256)),
-);
-const BITS_FLOAT = new Float64Array(1);
-const BITS_WORDS = new Uint32Array(BITS_FLOAT.buffer);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** The [lower, upper) range of a bin (for negative bins, the mirror of the positive one). */
-export function binBounds(bin: number): [number, number] {
-  if (bin === 0) return [-ZERO_LIMIT, ZERO_LIMIT];
-  const k = Math.abs(bin);
-  const low = 2 ** ((k - 1) / BINS_PER_OCTAVE + MIN_EXPONENT);
-  const high = 2 ** (k / BINS_PER_OCTAVE + MIN_EXPONENT);
-  return bin > 0 ? [low, high] : [-high, -low];
-}
-
-/** Running count, missing count, mean and sum of squared deviations (Welford), range and bins. */
 /**
  * Counts per bin. ParseResults adds one value per feature per row, so this is the hottest loop of
  * parsing: counts live in a typed array over the range of bins seen so far (grown when a value falls
@@ -119,6 +52,7 @@ class BinCounts {
   }
 }
 
+/** Running count, missing count, mean and sum of squared deviations (Welford), range and bins. */
 class Moments {
   records = 0;
   missing = 0;
@@ -290,7 +224,7 @@ export class FeatureStatistics {
     return this.scoresInUnitInterval && this.actualsBinary ? 'binary' : 'regression';
   }
 
-  /** Rows of `<table>_stats` for this job, as JSON lines (see {@link STATS_COLUMNS}). */
+  /** Rows of `<table>_stats` for this job, as JSON lines (see STATS_COLUMNS in stats-table.ts). */
   toJsonLines(context: StatisticsContext): string {
     const kind = this.modelKind(context.labels);
     const positive = kind === 'binary' ? (context.labels?.[1] ?? '1') : null;
@@ -368,92 +302,4 @@ export class FeatureStatistics {
     });
     return `${lines.join('\n')}\n`;
   }
-}
-
-/** The columns of `<table>_stats`: one line per job for the model, the score and each feature, plus one per histogram bin. */
-export const STATS_COLUMNS: readonly ColumnDefinition[] = Object.freeze([
-  {
-    name: 'kind',
-    type: 'string',
-    comment:
-      "'model' (one line per job), 'score', 'feature', 'label' (rows per label) or 'score_tenth' (rows per tenth of [0, 1])",
-  },
-  {
-    name: 'name',
-    type: 'string',
-    comment:
-      "feature name; 'score'; for kind model: binary, multiclass or regression; for kind label: the label (NULL: rows without one)",
-  },
-  {
-    name: 'position',
-    type: 'bigint',
-    comment: '1-based feature position among the features sent to the model; 0 for the score',
-  },
-  { name: 'shard', type: 'string', comment: 'the job (input shard) these statistics cover' },
-  {
-    name: 'bin',
-    type: 'bigint',
-    comment: 'histogram bin (fixed for every run, see docs/analysts.md); NULL on the totals line',
-  },
-  { name: 'lower', type: 'double', comment: 'lower edge of the bin' },
-  { name: 'upper', type: 'double', comment: 'upper edge of the bin' },
-  { name: 'records', type: 'bigint', comment: 'totals line: rows; bin line: values in the bin' },
-  {
-    name: 'missing',
-    type: 'bigint',
-    comment: 'rows where the value is missing (kind model: rows with no actual)',
-  },
-  { name: 'mean', type: 'double', comment: 'mean of the present values' },
-  {
-    name: 'm2',
-    type: 'double',
-    comment: 'sum of squared deviations from the mean (variance = m2 / (n - 1))',
-  },
-  { name: 'min_value', type: 'double', comment: 'smallest present value' },
-  { name: 'max_value', type: 'double', comment: 'largest present value' },
-  { name: 'threshold', type: 'double', comment: 'kind model: the binary threshold' },
-  {
-    name: 'positive_label',
-    type: 'string',
-    comment: 'kind model, binary: the class the score is the probability of',
-  },
-  { name: 'negative_label', type: 'string', comment: 'kind model, binary: the other class' },
-  {
-    name: 'parsed_at',
-    type: 'string',
-    comment: 'kind model: when ParseResults wrote the rows (orders runs for drift)',
-  },
-]);
-
-/** The statistics table of a results table: `<table>_stats`, beside it, with the same partitions. */
-export function statsTableDefinition(results: TableDefinition): TableDefinition {
-  return {
-    database: results.database,
-    name: statsTableName(results.name),
-    location: statsLocation(results.location),
-    columns: STATS_COLUMNS.map((c) => ({ ...c })),
-    partitionKeys: results.partitionKeys.map((c) => ({ ...c })),
-    description: `Per-run feature and score statistics of ${results.name}`,
-  };
-}
-
-/** `predictions` → `predictions_stats`. */
-export function statsTableName(table: string): string {
-  return `${table}_stats`;
-}
-
-/**
- * Where the statistics of a results location live: the same path under the stats table's folder
- * (`…/results/predictions/run_date=…/` → `…/results/predictions_stats/run_date=…/`), so whatever
- * layout results use under their table (partitions, attempts), statistics follow it.
- *
- * @param tableLocation the results table's location, `s3://…/<table>/`.
- * @param uri that location or any URI under it.
- * @throws InvalidInputError when `uri` is not under `tableLocation`.
- */
-export function statsLocation(tableLocation: string, uri: string = tableLocation): string {
-  if (!tableLocation.endsWith('/') || !uri.startsWith(tableLocation)) {
-    throw new InvalidInputError(`${uri} is not under the results table location ${tableLocation}`);
-  }
-  return `${tableLocation.slice(0, -1)}_stats/${uri.slice(tableLocation.length)}`;
 }

@@ -1,12 +1,12 @@
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
 import type { Catalog, ObjectStore, PartitionDefinition } from '../ports.js';
 import type { ResultsTableRef } from './build-manifest.js';
-import { statsLocation, statsTableDefinition } from './feature-stats.js';
 import { type JobListPointer, readJobResults } from './job-results.js';
 import { type MarkedSwitch, readRegisteringMarker } from './register-table-commit.js';
 import { type ModelKind, partitionLocation, resultsTableDefinition } from './results-table.js';
 import { attemptLocation, attemptScratchPrefix, REGISTERING_MARKER } from './run-attempt.js';
 import { joinS3Uri } from './s3-uri.js';
+import { statsLocation, statsTableDefinition } from './stats-table.js';
 import { uniquePartitions } from './summarize-run.js';
 
 /** RegisterTable's input: the results table, the run's attempt and the partitions its jobs wrote. */

@@ -3,7 +3,7 @@ import { createGunzip } from 'node:zlib';
 import { InvalidInputError, ObjectNotFoundError, PredictionMismatchError } from '../errors.js';
 import type { ObjectStore, PartitionDefinition } from '../ports.js';
 import { compileJsonPath } from './data-processing.js';
-import { FeatureStatistics, statsLocation } from './feature-stats.js';
+import { FeatureStatistics } from './feature-stats.js';
 import { readInputIdentities, verifyInputIdentity } from './input-identity.js';
 import { LineCursor } from './line-cursor.js';
 import { parseManifest } from './manifest.js';
@@ -19,6 +19,7 @@ import {
   resultsTableDefinition,
 } from './results-table.js';
 import { attemptLocation } from './run-attempt.js';
+import { statsLocation } from './stats-table.js';
 import { transformOutputUri } from './transform-output.js';
 
 /** What ParseResults needs to turn one transform job's output into result rows. */

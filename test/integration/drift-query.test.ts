@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binOf } from '../../src/core/feature-stats.js';
+import { binOf } from '../../src/core/feature-bins.js';
 import { registerResultsTable } from '../../src/core/register-table.js';
 import { parseTransformOutput } from '../../src/core/result-parsing.js';
 import { runNamedQuery } from '../../src/core/run-queries.js';

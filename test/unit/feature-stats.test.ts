@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { binBounds, binOf, FeatureStatistics, statsLocation } from '../../src/core/feature-stats.js';
+import { binBounds, binOf } from '../../src/core/feature-bins.js';
+import { FeatureStatistics } from '../../src/core/feature-stats.js';
 import { normalizeActual } from '../../src/core/result-records.js';
 import { modelInputFilter } from '../../src/core/results-table.js';
+import { statsLocation } from '../../src/core/stats-table.js';
 import { InvalidInputError } from '../../src/errors.js';
 
 function linesOf(stats: FeatureStatistics, labels?: string[]): Record<string, unknown>[] {
