@@ -42,6 +42,9 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     onParseProgress: progress.onParseEvent,
     onQueryProgress: progress.onQueryEvent,
     prestartModelServer: usesBuiltinServer(request, flags),
+    ...((flags.model as string[] | undefined)?.[0]
+      ? { prestartModelFile: (flags.model as string[])[0] }
+      : {}),
   });
   try {
     let inspected: InspectedInput | undefined;

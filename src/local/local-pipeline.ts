@@ -63,6 +63,8 @@ export interface LocalPipelineOptions {
    * (LocalModelContainers.prestart).
    */
   prestartModelServer?: boolean;
+  /** The model file the run will serve first, for that server to load while it waits. */
+  prestartModelFile?: string;
 }
 
 export interface StateEvent {
@@ -121,7 +123,7 @@ export class LocalPipeline {
       store.pathOf(uri),
     );
     // First, so the server's start overlaps everything below (DuckDB's load and open, the plan).
-    if (options.prestartModelServer) containers.prestart();
+    if (options.prestartModelServer) containers.prestart(options.prestartModelFile);
     try {
       return new LocalPipeline(options, await LocalPipeline.openCatalog(options, store), store, containers);
     } catch (error) {
@@ -185,9 +187,10 @@ export class LocalPipeline {
     }
   }
 
+  /** Stops the model containers and closes the catalog, at once: DuckDB checkpoints as servers stop. */
   async close(): Promise<void> {
-    await this.containers.close();
-    await this.catalog.close();
+    const results = await Promise.allSettled([this.containers.close(), this.catalog.close()]);
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
   }
 
   private implementations(): ResourceImplementations {

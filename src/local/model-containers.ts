@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TransientError } from '../errors.js';
 import { STANDBY_ARGUMENT, type StandbyStart } from '../model-server/standby.js';
@@ -93,12 +94,15 @@ export class LocalModelContainers {
    * planned, then waits. The first built-in container started after this becomes that process, with
    * the command line and environment a process started for it would have had (src/model-server/main.ts
    * standBy), unless that environment sets a variable Node reads as it starts. Unused, it is stopped by
-   * {@link close} (or goes when this process does: it watches its IPC channel).
+   * {@link close} (or goes when this process does: it watches its IPC channel). `modelFile`, the model
+   * file the run will use, is loaded by the process meanwhile; the server uses that load only when its
+   * artifact has the same bytes.
    */
-  prestart(): void {
+  prestart(modelFile?: string): void {
     if (this.standby || this.closed) return;
     const [command, ...args] = this.serverCommand as [string, ...string[]];
-    const child = spawn(command, [...args, STANDBY_ARGUMENT], {
+    const hint = modelFile ? [resolvePath(modelFile)] : [];
+    const child = spawn(command, [...args, STANDBY_ARGUMENT, ...hint], {
       env: { ...containerProcessEnvironment({}), ...COMPILE_CACHE },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

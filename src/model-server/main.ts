@@ -10,7 +10,9 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -21,7 +23,7 @@ import {
   startModelServer,
 } from './server.js';
 import { STANDBY_ARGUMENT, type StandbyStart } from './standby.js';
-import { loadXGBoostModel } from './xgboost-model.js';
+import { loadXGBoostModel, type XGBoostModel } from './xgboost-model.js';
 
 export interface ServeModelOptions {
   /** Model file, directory or model.tar.gz; default $SM_MODEL_DIR, then /opt/ml/model. */
@@ -73,7 +75,8 @@ export async function serveModelCommand(
   if (workers > 1) return serveWithWorkers(modelPath, workers, settings);
   let server: Awaited<ReturnType<typeof startModelServer>>;
   try {
-    server = await startModelServer({ modelPath, port, host, settings });
+    const model = await loadModel(modelPath, settings);
+    server = await startModelServer({ model, modelPath, port, host, settings });
   } catch (error) {
     process.stderr.write(`Model server could not start: ${(error as Error).message}\n`);
     return 1;
@@ -112,7 +115,7 @@ async function serveWithWorkers(
   // Each worker reads the same --port and --host and listens itself; the cluster shares the socket.
   let model: Awaited<ReturnType<typeof loadXGBoostModel>>;
   try {
-    model = await loadXGBoostModel(modelPath, { ensemble: settings.ensemble });
+    model = await loadModel(modelPath, settings);
   } catch (error) {
     process.stderr.write(`Model server could not start: ${(error as Error).message}\n`);
     return 1;
@@ -225,14 +228,56 @@ function isEntryPoint(): boolean {
   }
 }
 
+/** A model a standby process loaded from the file it was told the run would use, before its start. */
+interface Preloaded {
+  path: string;
+  bytes: Buffer;
+  ensemble: boolean;
+  model: XGBoostModel;
+}
+let preloading: Promise<Preloaded | undefined> | undefined;
+
+/** Loads (and compiles) the hinted model file as a start without SAGEMAKER_INFERENCE_ENSEMBLE would. */
+async function preload(path: string): Promise<Preloaded | undefined> {
+  try {
+    const { ensemble } = containerSettingsFromEnv(process.env);
+    const bytes = await readFile(path);
+    return { path, bytes, ensemble, model: await loadXGBoostModel(path, { ensemble }) };
+  } catch {
+    // The server's own load reports what is wrong with the model.
+    return undefined;
+  }
+}
+
+/**
+ * The model at `modelPath`: the one the standby preloaded when the file is the same (same bytes, same
+ * extension, same ensemble setting: the job's artifact is a copy of the user's file), else loaded now.
+ */
+async function loadModel(modelPath: string, settings: ContainerSettings): Promise<XGBoostModel> {
+  const early = await preloading;
+  preloading = undefined;
+  if (
+    early &&
+    early.ensemble === settings.ensemble &&
+    extname(early.path).toLowerCase() === extname(modelPath).toLowerCase()
+  ) {
+    const bytes = await readFile(modelPath).catch(() => undefined);
+    if (bytes?.equals(early.bytes)) return early.model;
+  }
+  return loadXGBoostModel(modelPath, { ensemble: settings.ensemble });
+}
+
 /**
  * A process started with {@link STANDBY_ARGUMENT} (by src/local/model-containers.ts, while the run is
  * still being planned) has loaded this code and waits for the command line and environment of the
  * server a job needs, then becomes that server: its environment is replaced by the one received, whole,
  * so the server, its settings and its cluster workers see exactly what a process started with it would.
+ * Given a model file after the argument (the run's), it loads that meanwhile (see loadModel).
  * `undefined` when the pipeline went away first.
  */
 function standBy(): Promise<StandbyStart | undefined> {
+  const hint = process.argv[3];
+  if (hint) preloading = preload(hint);
   return new Promise((resolve) => {
     process.once('message', (message: StandbyStart) => {
       for (const name of Object.keys(process.env)) {

@@ -10,10 +10,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalModelContainers, ONE_PROCESS_MAX_BYTES } from '../../src/local/model-containers.js';
 import { LocalModelRegistry } from '../../src/local/model-registry.js';
+import { PROJECT_ROOT } from '../../src/local/paths.js';
 import type { InvocationResult, ModelClient } from '../../src/ports.js';
 import { SAMPLE_INPUT_DIR, SAMPLE_MODEL } from '../helpers/model-containers.js';
 
 const CORES = availableParallelism();
+/** Another model (5 features, 0.3 base score): its answers to the sample rows differ. */
+const OTHER_MODEL = join(PROJECT_ROOT, 'test/fixtures/xgboost/gbtree-binary-logistic-base0_3/model.json');
 /** The model's own Environment: a payload limit and a default Accept the answers show. */
 const MODEL_ENVIRONMENT = {
   MAX_CONTENT_LENGTH: '4000',
@@ -109,19 +112,25 @@ describe('built-in model server processes', () => {
     expect(expected[1]).toBe(413);
     await until(async () => ((await servers()).length === 0 ? true : undefined));
 
-    const warm = containers();
-    warm.prestart();
-    const [standby] = await until(async () => {
-      const list = await servers();
-      return list.length === 1 ? list : undefined;
-    });
-    expect(standby?.cmdline).toContain('--standby');
-    const client = await warm.resolve('m', JOB_ENVIRONMENT, { inputBytes: 100 });
+    // Told the run's model file (the artifact is that file here), the standby loads it while it waits;
+    // told another one, it must still serve the artifact's model.
+    for (const hint of [SAMPLE_MODEL, OTHER_MODEL]) {
+      const warm = containers();
+      warm.prestart(hint);
+      const [standby] = await until(async () => {
+        const list = await servers();
+        return list.length === 1 ? list : undefined;
+      });
+      expect(standby?.cmdline).toContain('--standby');
+      const client = await warm.resolve('m', JOB_ENVIRONMENT, { inputBytes: 100 });
 
-    expect((await servers()).map((s) => s.pid)).toEqual([standby?.pid]);
-    expect(await answers(client, 2)).toEqual(expected);
-    // One server process for a small job: no cluster workers under it.
-    expect(await childrenOf(standby?.pid as number)).toEqual([]);
+      expect((await servers()).map((s) => s.pid)).toEqual([standby?.pid]);
+      expect(await answers(client, 2), hint).toEqual(expected);
+      // One server process for a small job: no cluster workers under it.
+      expect(await childrenOf(standby?.pid as number)).toEqual([]);
+      await warm.close();
+      await until(async () => ((await servers()).length === 0 ? true : undefined));
+    }
   }, 120_000);
 
   it("gives the standby's cluster workers the job's environment too", async () => {
