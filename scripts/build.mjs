@@ -111,6 +111,10 @@ async function buildInto(outdir) {
     keepNames: true,
     sourcemap: 'linked',
     legalComments: 'none',
+    // A third less to read and compile at every start (3.4 MB → 2.2 MB); names are kept (keepNames, no
+    // identifier minification), so stack traces still name functions, and source maps are beside.
+    minifyWhitespace: true,
+    minifySyntax: true,
     external: EXTERNAL,
     // Bundled CommonJS packages (ajv, commander…) call require(): give the ES module one.
     banner: {
