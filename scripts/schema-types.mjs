@@ -16,11 +16,50 @@ export const SCHEMA_TYPES_FILE = join(ROOT, 'src/generated/schema-types.ts');
 const GENERATED = [
   ['run-request.schema.json', 'RunRequest'],
   ['transform-job-request.schema.json', 'TransformJobRequest'],
-  ['failure-record.schema.json', 'FailureRecord'],
+  ['create-model-request.schema.json', 'CreateModelRequest'],
+  // The Lambdas' events and results, in the order the state machine runs them.
+  ['build-manifest-event.schema.json', 'BuildManifestEvent'],
+  ['run-plan.schema.json', 'RunPlan'],
+  ['parse-results-event.schema.json', 'ParseJobEvent'],
+  ['parse-results-result.schema.json', 'MapJobResult'],
+  ['register-table-event.schema.json', 'RegisterTableEvent'],
+  ['run-queries-event.schema.json', 'SummarizeRunEvent'],
   ['run-summary.schema.json', 'RunSummary'],
-  // Its root is a $ref into register-table-event.schema.json, resolved from schemas/ (cwd).
-  ['parse-results-result.schema.json', 'JobResult'],
+  ['record-failure-event.schema.json', 'RecordFailureEvent'],
+  ['failure-record.schema.json', 'FailureRecord'],
 ];
+
+/**
+ * Types derived from a schema rather than generated from one file: a run request once BuildManifest has
+ * applied the schema's defaults (`applyRunDefaults`) has every property that has a `default` set.
+ */
+const DERIVED = [
+  [
+    'ResolvedRunRequest',
+    'run-request.schema.json',
+    withDefaultsRequired,
+    'A run request with every default of schemas/run-request.schema.json applied (`applyRunDefaults`): what BuildManifest plans from and saves as request.json. Every property with a `default` is set.',
+  ],
+];
+
+/**
+ * A copy of a schema in which every property that has a `default` is required: the shape of a value
+ * after ajv's useDefaults has filled it in (objects given `"default": {}` are created, so their own
+ * defaulted properties are set too).
+ */
+function withDefaultsRequired(node) {
+  if (Array.isArray(node)) return node.map(withDefaultsRequired);
+  if (node === null || typeof node !== 'object') return node;
+  const copy = {};
+  for (const [key, value] of Object.entries(node)) copy[key] = withDefaultsRequired(value);
+  if (node.properties && typeof node.properties === 'object') {
+    const defaulted = Object.entries(node.properties)
+      .filter(([, property]) => property !== null && typeof property === 'object' && 'default' in property)
+      .map(([name]) => name);
+    if (defaulted.length > 0) copy.required = [...new Set([...(node.required ?? []), ...defaulted])];
+  }
+  return copy;
+}
 
 /**
  * A copy of a schema without the `oneOf`/`anyOf` whose branches only say which properties are
@@ -66,11 +105,23 @@ const ROOT_NAME = 'SchemaTypes';
  * (runs/<runId>/failure.json)"), and the required-only combinators are dropped.
  */
 function readSchemaFile(path) {
-  const schema = withoutDefaultsBesideRefs(
-    withoutRequiredOnlyCombinators(JSON.parse(readFileSync(path, 'utf8'))),
-  );
+  const schema = forTypes(JSON.parse(readFileSync(path, 'utf8')));
   const root = GENERATED.find(([file]) => path.endsWith(`/schemas/${file}`));
   return root ? { ...schema, title: root[1] } : schema;
+}
+
+/** A schema as the types are made from it (see the two functions it applies). */
+function forTypes(schema) {
+  return withoutDefaultsBesideRefs(withoutRequiredOnlyCombinators(schema));
+}
+
+/**
+ * The schema of a DERIVED type, inline in the root: its relative `$ref`s resolve from schemas/ (cwd)
+ * as the files' do. Its `$id` is dropped: it is not the file's schema.
+ */
+function derivedSchema(name, file, derive, description) {
+  const { $id, ...schema } = derive(JSON.parse(readFileSync(join(ROOT, 'schemas', file), 'utf8')));
+  return { ...forTypes(schema), title: name, description };
 }
 
 /**
@@ -84,7 +135,10 @@ export async function generateSchemaTypes() {
     title: ROOT_NAME,
     type: 'object',
     additionalProperties: false,
-    definitions: Object.fromEntries(GENERATED.map(([file, name]) => [name, { $ref: file }])),
+    definitions: {
+      ...Object.fromEntries(GENERATED.map(([file, name]) => [name, { $ref: file }])),
+      ...Object.fromEntries(DERIVED.map(([name, ...rest]) => [name, derivedSchema(name, ...rest)])),
+    },
   };
   const ts = await compile(root, ROOT_NAME, {
     bannerComment: '',

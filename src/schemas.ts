@@ -1,5 +1,6 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import buildManifestEvent from '../schemas/build-manifest-event.schema.json' with { type: 'json' };
+import createModelRequest from '../schemas/create-model-request.schema.json' with { type: 'json' };
 import definitions from '../schemas/definitions.schema.json' with { type: 'json' };
 import failureRecord from '../schemas/failure-record.schema.json' with { type: 'json' };
 import parseResultsEvent from '../schemas/parse-results-event.schema.json' with { type: 'json' };
@@ -35,6 +36,7 @@ export const SCHEMAS = {
   'failure-record': failureRecord,
   'start-run-result': startRunResult,
   'transform-job-request': transformJobRequest,
+  'create-model-request': createModelRequest,
 } as const;
 
 export type SchemaName = keyof typeof SCHEMAS;

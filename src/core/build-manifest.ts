@@ -1,35 +1,39 @@
-import { createHash } from 'node:crypto';
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
+import type {
+  BuildManifestEvent as GeneratedBuildManifestEvent,
+  ResultsTableRef as GeneratedResultsTableRef,
+  RunPlan as GeneratedRunPlan,
+} from '../generated/schema-types.js';
 import type { ObjectInfo, ObjectStore } from '../ports.js';
-import { writeInputIdentities } from './input-identity.js';
-import { type JobListPointer, writeJobList } from './job-results.js';
-import { formatManifest } from './manifest.js';
-import { mediaType } from './media-types.js';
-import type { ParseTransformOutputRequest } from './result-parsing.js';
-import { actualColumnIndex, idColumnIndex, modelInputFilter } from './results-table.js';
+import { cleanUnpublishedAttempts } from './build-manifest-cleanup.js';
 import {
-  ATTEMPT_PLAN,
-  attemptIdFor,
-  attemptOf,
-  attemptScratchPrefix,
-  attemptsPrefix,
-  REGISTERING_MARKER,
-  runResultsPrefix,
-} from './run-attempt.js';
+  defaultInputFilter,
+  outputSelectionOf,
+  type PlannedJob,
+  transformRequestFor,
+} from './build-manifest-jobs.js';
+import {
+  type CreateModelRequest,
+  createModelRequest,
+  modelNameFor,
+  shortHash,
+} from './build-manifest-models.js';
+import { writeInputIdentities } from './input-identity.js';
+import { writeJobList } from './job-results.js';
+import { formatManifest } from './manifest.js';
+import { ATTEMPT_PLAN, attemptIdFor, attemptScratchPrefix } from './run-attempt.js';
 import { checkOutputKeyCollisions, checkRunRequest, usesXGBoostContainer } from './run-checks.js';
 import { applyRunDefaults, type ResolvedRunRequest } from './run-defaults.js';
-import type { ModelVariant, PipelineSettings, RunRequest } from './run-request.js';
+import type { PipelineSettings } from './run-request.js';
 import { joinS3Uri, parseS3Uri } from './s3-uri.js';
-import { statsTableName } from './stats-table.js';
-import type { TransformJobRequest } from './transform-job.js';
 
-export interface BuildManifestEvent {
-  request: RunRequest;
-  /** The execution's name: the default run id, and what makes transform job names unique per attempt. */
-  executionName: string;
-  /** ISO time the execution started; its UTC date is the run's partition date. */
-  executionStartTime: string;
-}
+/**
+ * BuildManifest's event, as the ASL's Parameters build it: generated from
+ * schemas/build-manifest-event.schema.json (the Lambda validates it). `executionName` is the default run
+ * id and makes transform job names unique per attempt; `executionStartTime`'s UTC date is the run's
+ * partition date.
+ */
+export type BuildManifestEvent = GeneratedBuildManifestEvent;
 
 export interface BuildManifestDeps {
   store: ObjectStore;
@@ -46,56 +50,15 @@ export interface BuildManifestDeps {
   checkModelArtifact?: (modelDataUrl: string) => Promise<void>;
 }
 
-/** A CreateModel request for a variant given as image + artifact. */
-export interface CreateModelRequest {
-  ModelName: string;
-  ExecutionRoleArn: string;
-  PrimaryContainer: { Image: string; ModelDataUrl: string; Environment: Record<string, string> };
-  VpcConfig?: { Subnets: string[]; SecurityGroupIds: string[] };
-  EnableNetworkIsolation: boolean;
-  Tags: { Key: string; Value: string }[];
-}
-
-/** What ParseResults needs to turn one job's output into result rows (planned here, in full). */
-export type ParseRequest = ParseTransformOutputRequest & {
-  results: ParseTransformOutputRequest['results'] & { threshold: number };
-};
-
-export interface PlannedJob {
-  variant: string;
-  shardId: string;
-  transformRequest: Required<Omit<TransformJobRequest, 'Tags'>> & { Tags: { Key: string; Value: string }[] };
-  parseRequest: ParseRequest;
-}
-
-export interface ResultsTableRef {
-  database: string;
-  table: string;
-  resultsPrefix: string;
-}
+/** The results table a run writes to: the definition `table` of schemas/definitions.schema.json. */
+export type ResultsTableRef = GeneratedResultsTableRef;
 
 /**
  * BuildManifest's output: the whole run, planned, so later states only pass fields along. The jobs
  * themselves are in S3 (`jobList`), so the state stays small whatever their number.
+ * Generated from schemas/run-plan.schema.json, which BuildManifest's output is validated against.
  */
-export interface RunPlan {
-  runId: string;
-  runDate: string;
-  runPrefix: string;
-  executionName: string;
-  /** This execution's attempt (src/core/run-attempt.ts): names its scratch and its result folders. */
-  attemptId: string;
-  /** `runs/<runId>/attempts/<attemptId>/`: manifests, transform outputs, the attempt's plan. */
-  attemptPrefix: string;
-  inputs: { objects: number; bytes: number; shards: number };
-  modelsToCreate: CreateModelRequest[];
-  /** The planned jobs, written to the attempt's scratch: RunTransforms' Distributed Map reads them. */
-  jobList: JobListPointer;
-  table: ResultsTableRef;
-  queries: string[];
-  /** Plan-time warnings: allowed, but likely to fail on AWS (see run-checks.ts). */
-  warnings?: string[];
-}
+export type RunPlan = GeneratedRunPlan;
 
 /**
  * Plans a run: lists the input, cuts it into shards of at most `objectsPerShard` objects, writes one
@@ -252,34 +215,6 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
   return plan;
 }
 
-/**
- * SAGEMAKER_INFERENCE_OUTPUT as the variant's container sees it (the job's Environment over the
- * model's), which ParseResults needs to read CSV selection rows. A variant given by modelName keeps its
- * environment on SageMaker: set it in transform.Environment to have it read here.
- */
-function outputSelectionOf(
-  model: ModelVariant,
-  jobEnvironment: Record<string, string> | undefined,
-): { outputSelection?: string } {
-  const value = jobEnvironment?.SAGEMAKER_INFERENCE_OUTPUT ?? model.environment?.SAGEMAKER_INFERENCE_OUTPUT;
-  return value === undefined ? {} : { outputSelection: value };
-}
-
-/**
- * When the request names an id or true-outcome column and sets no InputFilter, the filter that keeps
- * those columns from the model (the user should not have to write JSONPath to leave out a column the
- * results table already knows by name). Undefined when there is nothing to leave out.
- */
-function defaultInputFilter(request: ResolvedRunRequest): string | undefined {
-  const results = request.results;
-  if (!results.featureNames || request.transform.DataProcessing.InputFilter !== undefined) return undefined;
-  const csv = mediaType(request.transform.ContentType) === 'text/csv';
-  return modelInputFilter(results.featureNames, [
-    idColumnIndex(results, csv),
-    actualColumnIndex(results, csv),
-  ]);
-}
-
 /** Turns an execution name into a run id: lower case, [a-z0-9-], at most 32 characters. */
 export function runIdFromExecutionName(executionName: string): string {
   const cleaned = executionName
@@ -288,27 +223,6 @@ export function runIdFromExecutionName(executionName: string): string {
     .replace(/^-+|-+$/g, '');
   if (cleaned.length === 0) return `run-${shortHash(executionName, 12)}`;
   return cleaned.length <= 32 ? cleaned : `${cleaned.slice(0, 19)}-${shortHash(executionName, 12)}`;
-}
-
-/**
- * The SageMaker model name for a variant: its own name when given, else derived from the image, the
- * artifact, the environment and network isolation, so the same model is created once and reused by
- * later runs (and a model that may reach the network is never reused for one that may not).
- */
-export function modelNameFor(model: ModelVariant): string {
-  if (model.modelName) return model.modelName;
-  const identity = JSON.stringify([
-    model.image,
-    model.modelDataUrl,
-    sortedEntries(model.environment ?? {}),
-    ...(networkIsolationOf(model) ? [] : ['network']),
-  ]);
-  return `bt-${model.variant}-${shortHash(identity, 16)}`;
-}
-
-/** Whether a variant's model runs without network access (the default; `networkIsolation: false` opts out). */
-export function networkIsolationOf(model: ModelVariant): boolean {
-  return model.networkIsolation ?? true;
 }
 
 /** Marker and folder objects that are never data: Hadoop/Spark `_SUCCESS`-style and dot files. */
@@ -352,90 +266,6 @@ async function listInput(
   return { prefix, objects };
 }
 
-interface TransformRequestInput {
-  request: ResolvedRunRequest;
-  settings: PipelineSettings;
-  modelName: string;
-  jobName: string;
-  manifestUri: string;
-  outputPath: string;
-  tags: { Key: string; Value: string }[];
-}
-
-function transformRequestFor(input: TransformRequestInput): PlannedJob['transformRequest'] {
-  // Every field is set (defaults applied by applyRunDefaults): the state machine's JSONPath Parameters
-  // cannot leave a field out. MaxConcurrentTransforms 0 asks SageMaker to take the container's
-  // /execution-parameters (or 1), as leaving it out does.
-  const t = input.request.transform;
-  return {
-    TransformJobName: input.jobName,
-    ModelName: input.modelName,
-    BatchStrategy: t.BatchStrategy,
-    MaxPayloadInMB: t.MaxPayloadInMB,
-    MaxConcurrentTransforms: t.MaxConcurrentTransforms,
-    ModelClientConfig: {
-      InvocationsTimeoutInSeconds: t.ModelClientConfig.InvocationsTimeoutInSeconds,
-      InvocationsMaxRetries: t.ModelClientConfig.InvocationsMaxRetries,
-    },
-    Environment: t.Environment,
-    TransformInput: {
-      DataSource: { S3DataSource: { S3DataType: 'ManifestFile', S3Uri: input.manifestUri } },
-      ContentType: t.ContentType,
-      CompressionType: t.CompressionType,
-      SplitType: t.SplitType,
-    },
-    TransformOutput: {
-      S3OutputPath: input.outputPath,
-      Accept: t.Accept,
-      AssembleWith: t.AssembleWith,
-      ...(input.settings.transformKmsKeyId ? { KmsKeyId: input.settings.transformKmsKeyId } : {}),
-    },
-    TransformResources: {
-      InstanceType: t.InstanceType,
-      InstanceCount: t.InstanceCount,
-      ...(input.settings.transformVolumeKmsKeyId
-        ? { VolumeKmsKeyId: input.settings.transformVolumeKmsKeyId }
-        : {}),
-    },
-    DataProcessing: {
-      InputFilter: t.DataProcessing.InputFilter ?? defaultInputFilter(input.request) ?? '$',
-      OutputFilter: t.DataProcessing.OutputFilter,
-      JoinSource: t.DataProcessing.JoinSource,
-    },
-    Tags: input.tags,
-  };
-}
-
-function createModelRequest(
-  model: ModelVariant,
-  modelName: string,
-  runId: string,
-  settings: PipelineSettings,
-): CreateModelRequest {
-  if (!model.image || !model.modelDataUrl) {
-    throw new InvalidInputError(
-      `Model variant "${model.variant}" needs either modelName or both image and modelDataUrl`,
-    );
-  }
-  return {
-    ModelName: modelName,
-    ExecutionRoleArn: settings.sagemakerRoleArn,
-    PrimaryContainer: {
-      Image: model.image,
-      ModelDataUrl: model.modelDataUrl,
-      Environment: model.environment ?? {},
-    },
-    ...(settings.vpcConfig ? { VpcConfig: settings.vpcConfig } : {}),
-    // Safe by default: the container gets no network access (no egress, no calls out with the data);
-    // a variant opts out with networkIsolation: false.
-    EnableNetworkIsolation: networkIsolationOf(model),
-    Tags: [
-      { Key: 'pipeline-created-by-run', Value: runId },
-      { Key: 'pipeline-variant', Value: model.variant },
-    ],
-  };
-}
-
 async function previousRunDate(store: ObjectStore, runPrefix: string): Promise<string | undefined> {
   const planUri = joinS3Uri(runPrefix, 'plan.json');
   if (!(await store.head(planUri))) return undefined;
@@ -445,74 +275,8 @@ async function previousRunDate(store: ObjectStore, runPrefix: string): Promise<s
   return typeof previous.runDate === 'string' ? previous.runDate : undefined;
 }
 
-/**
- * Deletes the scratch and result files of earlier attempts of this run id that never reached
- * RegisterTable's switch (no registering marker): a failed or killed attempt whose RecordFailure did not
- * run or did not finish. Attempts with the marker may be the published one; only a later RegisterTable,
- * which knows from the catalog what is published, removes them.
- */
-export async function cleanUnpublishedAttempts(
-  store: ObjectStore,
-  runPrefix: string,
-  currentAttemptId: string,
-): Promise<string[]> {
-  const byAttempt = new Map<string, string[]>();
-  const prefix = attemptsPrefix(runPrefix);
-  for await (const object of store.list(prefix)) {
-    const attemptId = object.uri.slice(prefix.length).split('/')[0] ?? '';
-    if (attemptId === currentAttemptId || !/^[0-9a-f]{12}$/.test(attemptId)) continue;
-    const list = byAttempt.get(attemptId) ?? [];
-    list.push(object.uri);
-    byAttempt.set(attemptId, list);
-  }
-  const cleaned: string[] = [];
-  for (const [attemptId, scratch] of byAttempt) {
-    const scratchPrefix = `${prefix}${attemptId}/`;
-    if (scratch.includes(`${scratchPrefix}${REGISTERING_MARKER}`)) continue;
-    await deleteAttemptResults(store, scratchPrefix, attemptId);
-    // The plan goes last: it is what finds the result files if this cleanup is interrupted.
-    const planUri = `${scratchPrefix}${ATTEMPT_PLAN}`;
-    for (const uri of scratch) if (uri !== planUri) await store.delete(uri);
-    await store.delete(planUri);
-    cleaned.push(attemptId);
-  }
-  return cleaned;
-}
-
-/**
- * Deletes one attempt's result files (every variant), found through the plan in its scratch. An attempt
- * whose plan was never written wrote no result files: ParseResults runs only after BuildManifest.
- */
-export async function deleteAttemptResults(
-  store: ObjectStore,
-  scratchPrefix: string,
-  attemptId: string,
-): Promise<void> {
-  const planUri = joinS3Uri(scratchPrefix, ATTEMPT_PLAN);
-  if (!(await store.head(planUri))) return;
-  const plan = JSON.parse(Buffer.from(await store.getBytes(planUri)).toString('utf8')) as Partial<RunPlan>;
-  if (!plan.table || !plan.runDate || !plan.runId) return;
-  const files: string[] = [];
-  // The results table and the statistics table ParseResults writes beside it.
-  for (const table of [plan.table.table, statsTableName(plan.table.table)]) {
-    const runResults = runResultsPrefix(plan.table.resultsPrefix, table, plan.runDate, plan.runId);
-    for await (const object of store.list(runResults)) {
-      if (attemptOf(object.uri) === attemptId) files.push(object.uri);
-    }
-  }
-  for (const uri of files) await store.delete(uri);
-}
-
 function utcDate(isoTime: string): string {
   const time = new Date(isoTime);
   if (Number.isNaN(time.getTime())) throw new InvalidInputError(`Invalid execution start time "${isoTime}"`);
   return time.toISOString().slice(0, 10);
-}
-
-function shortHash(text: string, length: number): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, length);
-}
-
-function sortedEntries(record: Record<string, string>): [string, string][] {
-  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }

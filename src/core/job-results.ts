@@ -1,7 +1,11 @@
 import pLimit from 'p-limit';
 import { InvalidInputError } from '../errors.js';
+import type {
+  JobListPointer as GeneratedJobListPointer,
+  ParseJobEvent as GeneratedParseJobEvent,
+} from '../generated/schema-types.js';
 import type { ObjectStore } from '../ports.js';
-import type { ParseRequest, PlannedJob } from './build-manifest.js';
+import type { PlannedJob } from './build-manifest-jobs.js';
 import { type ParseTransformOutputDeps, parseTransformOutput } from './result-parsing.js';
 import { joinS3Uri, parseS3Uri } from './s3-uri.js';
 import type { MapJobResult } from './summarize-run.js';
@@ -19,19 +23,11 @@ import type { MapJobResult } from './summarize-run.js';
  *   FAILED_0.json).
  */
 
-/** Where the job list is, as the Distributed Map's ItemReader (Bucket/Key) and the later states need it. */
-export interface JobListPointer {
-  bucket: string;
-  key: string;
-  /** How many jobs the list holds: RegisterTable and RunQueries expect as many job results. */
-  jobs: number;
-  /** How many jobs run at once (the Map's MaxConcurrencyPath). */
-  maxConcurrency: number;
-  /** `s3://…/job-results/`: where each job's ParseResults writes its result. */
-  resultsPrefix: string;
-  /** Key prefix (no bucket) for the Map's ResultWriter. */
-  mapRunsKeyPrefix: string;
-}
+/**
+ * Where the job list is, as the Distributed Map's ItemReader (Bucket/Key) and the later states need it:
+ * the definition `jobList` of schemas/definitions.schema.json.
+ */
+export type JobListPointer = GeneratedJobListPointer;
 
 /** A planned job as the job list holds it: the plan plus where its result goes. */
 export type JobListItem = PlannedJob & { jobResultUri: string };
@@ -71,19 +67,11 @@ export async function writeJobList(
   };
 }
 
-/** ParseResults' input in RunTransforms' child execution: the job's parse request and where its result goes. */
-export interface ParseJobEvent {
-  request: ParseRequest;
-  transformJob: {
-    TransformJobName: string;
-    TransformJobStatus: 'Completed';
-    TransformStartTime?: string;
-    TransformEndTime?: string;
-  };
-  variant: string;
-  shardId: string;
-  jobResultUri: string;
-}
+/**
+ * ParseResults' input in RunTransforms' child execution: the job's parse request and where its result
+ * goes. Generated from schemas/parse-results-event.schema.json (the Lambda validates it).
+ */
+export type ParseJobEvent = GeneratedParseJobEvent;
 
 /**
  * The ParseResults step: joins one job's inputs with its predictions into result rows, then writes the

@@ -1,6 +1,10 @@
-import type { FailureRecord as GeneratedFailureRecord } from '../generated/schema-types.js';
+import type {
+  FailureRecord as GeneratedFailureRecord,
+  RecordFailureEvent as GeneratedRecordFailureEvent,
+} from '../generated/schema-types.js';
 import type { Catalog, ObjectStore } from '../ports.js';
-import { deleteAttemptResults, runIdFromExecutionName } from './build-manifest.js';
+import { runIdFromExecutionName } from './build-manifest.js';
+import { deleteAttemptResults } from './build-manifest-cleanup.js';
 import { firstFailedJob, type JobListItem, type JobListPointer } from './job-results.js';
 import { type RollbackOutcome, rollBackAttempt } from './register-table-commit.js';
 import { ATTEMPT_PLAN, attemptIdFor, attemptScratchPrefix, REGISTERING_MARKER } from './run-attempt.js';
@@ -9,18 +13,12 @@ import { renderFailureReport } from './run-report-failure.js';
 import type { RunRequest } from './run-request.js';
 import { joinS3Uri } from './s3-uri.js';
 
-export interface RecordFailureEvent {
-  executionName: string;
-  /** The state machine's state at the Catch: whatever the failed state had, plus failedState and failure. */
-  state: {
-    runId?: string;
-    request?: { runId?: string };
-    failedState?: string;
-    failure?: { Error?: string; Cause?: string };
-    jobList?: JobListPointer;
-    [key: string]: unknown;
-  };
-}
+/**
+ * RecordFailure's event: the execution's name and its whole state at the Catch (whatever the failed state
+ * had, plus failedState and failure). Generated from schemas/record-failure-event.schema.json, which
+ * lists every field read here; the ones that may come from a raw request are any JSON value.
+ */
+export type RecordFailureEvent = GeneratedRecordFailureEvent;
 
 /**
  * runs/<runId>/failure.json, RecordFailure's result: generated from schemas/failure-record.schema.json
@@ -55,7 +53,9 @@ export async function recordFailure(
 ): Promise<FailureRecord> {
   const { state, executionName } = event;
   // A request that failed its schema may carry any runId (even "../x"): only a valid one names a folder.
-  const runId = [state.runId, state.request?.runId].find(isRunId) ?? runIdFromExecutionName(executionName);
+  const nested =
+    typeof state.request === 'object' && !Array.isArray(state.request) ? state.request?.runId : undefined;
+  const runId = [state.runId, nested].find(isRunId) ?? runIdFromExecutionName(executionName);
   const failedJob = await mapRunFailure(state, deps.store);
   const cause = failedJob?.cause ?? state.failure?.Cause ?? '';
   const uri = joinS3Uri(`s3://${deps.bucket}/runs/${runId}/`, 'failure.json');
@@ -141,7 +141,8 @@ async function writeFailureReport(
 async function mapRunFailure(state: RecordFailureEvent['state'], store: ObjectStore) {
   if (state.failure?.Error !== 'States.ExceedToleratedFailureThreshold' || !state.jobList) return undefined;
   try {
-    return await firstFailedJob(store, state.jobList);
+    // The Map's failure leaves the plan's state, so jobList is the plan's (checked by its schema then).
+    return await firstFailedJob(store, state.jobList as JobListPointer);
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
+import type { RegisterTableEvent as GeneratedRegisterTableEvent } from '../generated/schema-types.js';
 import type { Catalog, ObjectStore, PartitionDefinition } from '../ports.js';
-import type { ResultsTableRef } from './build-manifest.js';
-import { type JobListPointer, readJobResults } from './job-results.js';
+import { readJobResults } from './job-results.js';
 import { type MarkedSwitch, readRegisteringMarker } from './register-table-commit.js';
 import { type ModelKind, partitionLocation, resultsTableDefinition } from './results-table.js';
 import { attemptLocation, attemptScratchPrefix, REGISTERING_MARKER } from './run-attempt.js';
@@ -39,15 +39,11 @@ export interface RegisterResultsTableResult {
   replacedPartitions: number;
 }
 
-/** RegisterTable's event: the run's attempt and where its job results are. */
-export interface RegisterTableEvent {
-  table: ResultsTableRef;
-  runId: string;
-  runDate: string;
-  runPrefix: string;
-  attemptId: string;
-  jobList: JobListPointer;
-}
+/**
+ * RegisterTable's event: the run's attempt and where its job results are. Generated from
+ * schemas/register-table-event.schema.json (the Lambda validates it).
+ */
+export type RegisterTableEvent = GeneratedRegisterTableEvent;
 
 /**
  * The RegisterTable step: reads the run's job results from S3 (one per planned job, written by each

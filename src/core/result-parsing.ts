@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { InvalidInputError, ObjectNotFoundError, PredictionMismatchError } from '../errors.js';
-import type { ObjectStore, PartitionDefinition } from '../ports.js';
+import type { JobResult, ParseRequest } from '../generated/schema-types.js';
+import type { ObjectStore } from '../ports.js';
 import { compileJsonPath } from './data-processing.js';
 import { FeatureStatistics } from './feature-stats.js';
 import { readInputIdentities, verifyInputIdentity } from './input-identity.js';
@@ -22,70 +23,15 @@ import { attemptLocation } from './run-attempt.js';
 import { statsLocation } from './stats-table.js';
 import { transformOutputUri } from './transform-output.js';
 
-/** What ParseResults needs to turn one transform job's output into result rows. */
-export interface ParseTransformOutputRequest {
-  runId: string;
-  /** `YYYY-MM-DD` */
-  runDate: string;
-  /** The attempt (src/core/run-attempt.ts): rows go to the partition's `attempt=<attemptId>/` folder. */
-  attemptId: string;
-  variant: string;
-  modelName: string;
-  /** Names the part file, so a re-run of the same shard overwrites instead of duplicating. */
-  shardId: string;
-  /** The manifest the transform job read: its objects are the inputs, in order. */
-  inputManifestUri: string;
-  /** The job's S3OutputPath: each input's predictions are in `<path>/<relative key>.out`. */
-  transformOutputPath: string;
-  /** `text/csv` or `application/jsonlines` (`application/json` is read as JSON lines, as SplitType Line implies). */
-  contentType: string;
-  /** Only `Line`: it is what makes one output line the prediction for one input record. */
-  splitType: string;
-  compressionType: string;
-  /** `text/csv` or `application/jsonlines`. */
-  accept: string;
-  /**
-   * SAGEMAKER_INFERENCE_OUTPUT as the container was given it (the variant's or the job's Environment),
-   * when set: the keys of CSV selection rows.
-   */
-  outputSelection?: string;
-  /**
-   * DataProcessing.JoinSource: with `Input` each output line is the input record with the prediction
-   * appended (CSV) or under `SageMakerOutput` (JSON); the prediction is read from that part.
-   */
-  joinSource?: 'Input' | 'None';
-  /** DataProcessing.InputFilter as the request set it: the features stored are what it sent the model. */
-  inputFilter?: string;
-  results: {
-    table: string;
-    /** `s3://bucket/results/` */
-    resultsPrefix: string;
-    /** Binary models: the score at or above which the label is `labels[1]` (BuildManifest applies the default). */
-    threshold: number;
-    /**
-     * Class names. Two labels and one score per record: binary, the score is the probability of
-     * `labels[1]`. A score per class: multiclass, the label is the arg-max class. More than two labels
-     * and one value per record: the value is the class index.
-     */
-    labels?: string[];
-    /** Names of the input's columns (CSV, JSON arrays) or the keys to read from JSON objects, in order. */
-    featureNames?: string[];
-    /** A column (one of featureNames, or a JSON object key) holding the record id; it is not a feature. */
-    idColumn?: string;
-    /** A column (one of featureNames, or a JSON object key) holding the true outcome, stored as `actual`. */
-    actualColumn?: string;
-    /** false: rows carry `"features":null` instead of the input's features (default true). */
-    storeFeatures?: boolean;
-  };
-}
+/**
+ * What ParseResults needs to turn one transform job's output into result rows: the parse request
+ * BuildManifest plans, generated from schemas/parse-results-event.schema.json (each field's meaning is
+ * written there).
+ */
+export type ParseTransformOutputRequest = ParseRequest;
 
-/** ParseResults' output: what RegisterTable and RunQueries need from one job. */
-export interface ParseTransformOutputResult {
-  recordsIn: number;
-  recordsOut: number;
-  partition: PartitionDefinition;
-  files: string[];
-}
+/** ParseResults' output: what RegisterTable and RunQueries need from one job (its {@link JobResult}). */
+export type ParseTransformOutputResult = JobResult;
 
 /**
  * How far ParseResults is through a job's inputs, for a progress display (the local CLI): sent as an

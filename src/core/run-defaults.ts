@@ -1,6 +1,7 @@
 import runRequestSchema from '../../schemas/run-request.schema.json' with { type: 'json' };
+import type { ResolvedRunRequest as GeneratedResolvedRunRequest } from '../generated/schema-types.js';
 import { withSchemaDefaults } from '../schemas.js';
-import type { ResultsSettings, RunRequest, TransformSettings } from './run-request.js';
+import type { RunRequest } from './run-request.js';
 import type { TransformJobRequest } from './transform-job.js';
 
 /**
@@ -30,25 +31,12 @@ export const SAGEMAKER_DEFAULTS = Object.freeze({
 /** A binary model's score at or above this is the positive class (results.threshold). */
 export const DEFAULT_THRESHOLD: number = runRequestSchema.properties.results.properties.threshold.default;
 
-/** A run request with every default applied: what BuildManifest plans from and saves as request.json. */
-export type ResolvedRunRequest = RunRequest & {
-  objectsPerShard: number;
-  maxConcurrentJobs: number;
-  queries: string[];
-  transform: ResolvedTransformSettings;
-  results: ResultsSettings & { table: string; threshold: number; storeFeatures: boolean };
-};
-
-/** Transform settings with defaults: only InputFilter (derived from the results settings) may be unset. */
-export type ResolvedTransformSettings = Required<
-  Omit<TransformSettings, 'DataProcessing' | 'ModelClientConfig'>
-> & {
-  DataProcessing: NonNullable<TransformSettings['DataProcessing']> & {
-    OutputFilter: string;
-    JoinSource: 'Input' | 'None';
-  };
-  ModelClientConfig: Required<NonNullable<TransformSettings['ModelClientConfig']>>;
-};
+/**
+ * A run request with every default applied: what BuildManifest plans from and saves as request.json.
+ * Generated from schemas/run-request.schema.json with every property that has a `default` required
+ * (scripts/schema-types.mjs derives it), so a new default needs no change here.
+ */
+export type ResolvedRunRequest = GeneratedResolvedRunRequest;
 
 /**
  * The run request with every default of the schema applied (a copy; the argument is not changed).

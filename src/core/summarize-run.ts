@@ -1,11 +1,12 @@
 import type {
   JobResult as GeneratedJobResult,
+  MapJobResult as GeneratedMapJobResult,
   RunSummary as GeneratedRunSummary,
+  SummarizeRunEvent as GeneratedSummarizeRunEvent,
 } from '../generated/schema-types.js';
 import type { ObjectStore, PartitionDefinition, QueryEngine } from '../ports.js';
-import type { ResultsTableRef } from './build-manifest.js';
 import { completionStatistics, type JobResources } from './completion.js';
-import { type JobListItem, type JobListPointer, readJobResults } from './job-results.js';
+import { type JobListItem, readJobResults } from './job-results.js';
 import { commitAttempt } from './register-table-commit.js';
 import { attemptIdFor } from './run-attempt.js';
 import { applyRunDefaults } from './run-defaults.js';
@@ -15,33 +16,25 @@ import type { RunRequest } from './run-request.js';
 import { joinS3Uri } from './s3-uri.js';
 
 /**
- * One job's ParseResults output, as the Map collects it: generated from
- * schemas/parse-results-result.schema.json (ParseResults validates its result against it).
+ * One job's parsed results (counts, partition, files): the definition `jobResult` of
+ * schemas/definitions.schema.json.
  */
 export type JobResult = GeneratedJobResult;
 
-/** What the Map keeps per job (its JobResult Pass state): the parse result plus where it came from. */
-export interface MapJobResult extends JobResult {
-  variant: string;
-  shardId: string;
-  transformJob?: {
-    TransformJobName?: string;
-    TransformStartTime?: string | number;
-    TransformEndTime?: string | number;
-  };
-}
+/**
+ * What each job of RunTransforms' Map leaves for RegisterTable and RunQueries: ParseResults' result,
+ * written to the job's jobResultUri: the job's {@link JobResult} with the variant and shard the ASL
+ * passed in and the transform job as RunTransformJob's ResultSelector kept it. Generated from
+ * schemas/parse-results-result.schema.json (ParseResults validates its result against it).
+ */
+export type MapJobResult = GeneratedMapJobResult;
 
-export interface SummarizeRunEvent {
-  runId: string;
-  runDate: string;
-  runPrefix: string;
-  executionName: string;
-  executionStartTime: string;
-  table: ResultsTableRef;
-  queries: string[];
-  /** Where the job list and each job's result are (the results are read from S3, never from the state). */
-  jobList: JobListPointer;
-}
+/**
+ * RunQueries' event, as the ASL's Parameters build it: generated from
+ * schemas/run-queries-event.schema.json. The job list pointer says where the job list and each job's
+ * result are (the results are read from S3, never from the state).
+ */
+export type SummarizeRunEvent = GeneratedSummarizeRunEvent;
 
 /**
  * The execution's output (RunQueries' result in the state) and, with `resultFiles`, the content of

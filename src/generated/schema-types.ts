@@ -11,6 +11,33 @@ export type Tags = {
   Key: string;
   Value: string;
 }[];
+/**
+ * One transform job's result, as ParseResults returns it to the child execution and writes it to the job's jobResultUri, where RegisterTable and RunQueries read it: the parsed counts, partition and files, with the variant and shard the ASL passed in and the transform job as RunTransformJob's ResultSelector kept it.
+ */
+export type MapJobResult = JobResult & {
+  /**
+   * A model variant's name: names its output folders and partitions.
+   */
+  variant: string;
+  /**
+   * A shard of the run's input (one manifest, one transform job per variant): 4 or more digits.
+   */
+  shardId: string;
+  transformJob: {
+    /**
+     * A SageMaker model or transform job name (shapes ModelName, TransformJobName): 1-63 letters, digits and inner hyphens.
+     */
+    TransformJobName: string;
+    /**
+     * A time of a SageMaker job as Step Functions passes it on (the .sync integration's DescribeTransformJob output: epoch milliseconds), or an ISO string (the local engine).
+     */
+    TransformStartTime?: string | number;
+    /**
+     * A time of a SageMaker job as Step Functions passes it on (the .sync integration's DescribeTransformJob output: epoch milliseconds), or an ISO string (the local engine).
+     */
+    TransformEndTime?: string | number;
+  };
+};
 
 /**
  * What one pipeline run transforms, with which models, and how results are kept. Transform settings use CreateTransformJob's own field names.
@@ -228,43 +255,326 @@ export interface TransformJobRequest {
   };
   Tags?: Tags;
 }
-export interface FailureRecord {
+/**
+ * SageMaker's CreateModel request as BuildManifest plans it for a variant given as image + artifact; the CreateModels Map sends its fields as they are (state-machines/batch-transform.asl.yml). Field limits are SageMaker's (botocore's CreateModelInput shapes).
+ */
+export interface CreateModelRequest {
+  /**
+   * A SageMaker model or transform job name (shapes ModelName, TransformJobName): 1-63 letters, digits and inner hyphens.
+   */
+  ModelName: string;
+  /**
+   * The role SageMaker assumes to read the artifact and pull the image (shape RoleArn).
+   */
+  ExecutionRoleArn: string;
+  /**
+   * The one container (shape ContainerDefinition), with the fields this product sets.
+   */
+  PrimaryContainer: {
+    /**
+     * An inference image (shape ContainerImage): up to 255 characters, no whitespace.
+     */
+    Image: string;
+    /**
+     * Where a model's artifact (model.tar.gz) is (shape Url; this product reads s3:// only).
+     */
+    ModelDataUrl: string;
+    Environment: ModelEnvironment;
+  };
+  /**
+   * The deployment's VPC (shape VpcConfig); absent, the model runs outside any VPC.
+   */
+  VpcConfig?: {
+    /**
+     * @minItems 1
+     * @maxItems 5
+     */
+    SecurityGroupIds: string[];
+    /**
+     * @minItems 1
+     * @maxItems 16
+     */
+    Subnets: string[];
+  };
+  /**
+   * true unless the variant sets networkIsolation: false.
+   */
+  EnableNetworkIsolation: boolean;
+  Tags: Tags;
+}
+export interface BuildManifestEvent {
+  request: RunRequest;
+  /**
+   * The execution's name: the default run id, and what makes transform job names unique per attempt.
+   */
+  executionName: string;
+  /**
+   * ISO time the execution started; its UTC date is the run's partition date.
+   */
+  executionStartTime: string;
+}
+/**
+ * BuildManifest's output: the whole run, planned, so later states only pass fields along. The jobs themselves are in S3 (jobList, RunTransforms' Distributed Map reads them), so the state stays small whatever their number.
+ */
+export interface RunPlan {
   /**
    * A run id: names the run's folders and partitions, so it is a plain path segment (1-32 of a-z, 0-9 and -, not starting with -).
    */
   runId: string;
+  /**
+   * The run's partition date (UTC, YYYY-MM-DD).
+   */
+  runDate: string;
+  runPrefix: string;
   executionName: string;
-  failedState: string;
-  error: string;
   /**
-   * The most useful sentence found in the cause: a Lambda's errorMessage or a job's FailureReason.
+   * One execution of a run id (src/core/run-attempt.ts): 12 hex digits derived from the execution name.
    */
-  message: string;
-  cause: string;
-  recordedAt: string;
-  uri: string;
+  attemptId: string;
   /**
-   * What happened to the failed attempt's files: `cleaned` (its result files and scratch deleted), `kept` (it may still be published: its run succeeded before this failure was reported, the catalog could not be switched back, or no catalog was given; a later run cleans it), or why cleaning failed (the next run of this id deletes what is left). `catalog` says what was done to the catalog: an attempt that reached RegisterTable's switch is switched back to the run's previous partitions.
+   * `runs/<runId>/attempts/<attemptId>/`: manifests, transform outputs, the attempt's plan.
    */
-  attempt: {
+  attemptPrefix: string;
+  inputs: {
+    objects: number;
+    bytes: number;
+    shards: number;
+  };
+  /**
+   * The CreateModel requests of the variants given as image + artifact whose model does not exist yet (CreateModels' Map).
+   */
+  modelsToCreate: CreateModelRequest[];
+  jobList: JobListPointer;
+  table: ResultsTableRef;
+  /**
+   * Items: A named query: queries/<name>.sql.
+   */
+  queries: string[];
+  /**
+   * Plan-time warnings: allowed, but likely to fail on AWS (see src/core/run-checks.ts).
+   */
+  warnings?: string[];
+}
+/**
+ * Where the planned jobs are: BuildManifest writes them to S3 and the state carries only this pointer (the Distributed Map's ItemReader reads bucket and key).
+ */
+export interface JobListPointer {
+  bucket: string;
+  key: string;
+  /**
+   * How many jobs the list holds: RegisterTable and RunQueries expect as many job results.
+   */
+  jobs: number;
+  /**
+   * How many jobs run at once (the Map's MaxConcurrencyPath).
+   */
+  maxConcurrency: number;
+  /**
+   * s3://…/job-results/: where each job's ParseResults writes its result.
+   */
+  resultsPrefix: string;
+  /**
+   * Key prefix (no bucket) for the Map's ResultWriter.
+   */
+  mapRunsKeyPrefix: string;
+}
+/**
+ * The results table: its database, its name, and the s3://bucket/results/ prefix its partitions lie under.
+ */
+export interface ResultsTableRef {
+  /**
+   * A Glue (or DuckDB) table or database name.
+   */
+  database: string;
+  /**
+   * A Glue (or DuckDB) table or database name.
+   */
+  table: string;
+  resultsPrefix: string;
+}
+/**
+ * ParseResults' input in RunTransforms' child execution, as the ASL's ParseResults Parameters build it from the job list item and the transform job's ResultSelector.
+ */
+export interface ParseJobEvent {
+  request: ParseRequest;
+  /**
+   * A model variant's name: names its output folders and partitions.
+   */
+  variant: string;
+  /**
+   * A shard of the run's input (one manifest, one transform job per variant): 4 or more digits.
+   */
+  shardId: string;
+  /**
+   * Where this job's result goes, for RegisterTable and RunQueries to list (never in the state)
+   */
+  jobResultUri: string;
+  /**
+   * What RunTransformJob's ResultSelector keeps of DescribeTransformJob.
+   */
+  transformJob: {
     /**
-     * One execution of a run id (src/core/run-attempt.ts): 12 hex digits derived from the execution name.
+     * A SageMaker model or transform job name (shapes ModelName, TransformJobName): 1-63 letters, digits and inner hyphens.
      */
-    attemptId: string;
-    files: string;
-    deletedObjects: number;
-    catalog?: string;
+    TransformJobName: string;
+    /**
+     * Only a completed job's output is read: a failed job's partial output is never parsed.
+     */
+    TransformJobStatus: 'Completed';
+    /**
+     * A time of a SageMaker job as Step Functions passes it on (the .sync integration's DescribeTransformJob output: epoch milliseconds), or an ISO string (the local engine).
+     */
+    TransformStartTime?: string | number;
+    /**
+     * A time of a SageMaker job as Step Functions passes it on (the .sync integration's DescribeTransformJob output: epoch milliseconds), or an ISO string (the local engine).
+     */
+    TransformEndTime?: string | number;
   };
+}
+/**
+ * What ParseResults needs to turn one transform job's output into result rows (BuildManifest plans it in full).
+ *
+ * This interface was referenced by `ParseJobEvent`'s JSON-Schema
+ * via the `definition` "parseRequest".
+ */
+export interface ParseRequest {
   /**
-   * When RunTransforms' Distributed Map failed (States.ExceedToleratedFailureThreshold, which names no job), `error`, `message` and `cause` are the first failed job's, and this keeps the Map's own.
+   * A run id: names the run's folders and partitions, so it is a plain path segment (1-32 of a-z, 0-9 and -, not starting with -).
    */
-  mapRun?: {
-    error: string;
-    cause: string;
-    variant?: string;
-    shardId?: string;
-    transformJobName?: string;
+  runId: string;
+  /**
+   * The run's partition date (UTC, YYYY-MM-DD).
+   */
+  runDate: string;
+  /**
+   * One execution of a run id (src/core/run-attempt.ts): 12 hex digits derived from the execution name.
+   */
+  attemptId: string;
+  /**
+   * A model variant's name: names its output folders and partitions.
+   */
+  variant: string;
+  modelName: string;
+  /**
+   * Names the part file, so a re-run of the same shard overwrites instead of duplicating.
+   */
+  shardId: string;
+  /**
+   * The manifest the transform job read: its objects are the inputs, in order.
+   */
+  inputManifestUri: string;
+  /**
+   * The job's S3OutputPath: each input's predictions are in `<path>/<relative key>.out`.
+   */
+  transformOutputPath: string;
+  /**
+   * `text/csv` or `application/jsonlines` (`application/json` is read as JSON lines, as SplitType Line implies).
+   */
+  contentType: string;
+  /**
+   * Only `Line`: it is what makes one output line the prediction for one input record.
+   */
+  splitType: string;
+  compressionType: 'None' | 'Gzip';
+  /**
+   * `text/csv` or `application/jsonlines`.
+   */
+  accept: string;
+  /**
+   * SAGEMAKER_INFERENCE_OUTPUT as the container was given it (the variant's or the job's Environment), when set: the keys of CSV selection rows.
+   */
+  outputSelection?: string;
+  /**
+   * DataProcessing.JoinSource: with `Input` each output line is the input record with the prediction appended (CSV) or under `SageMakerOutput` (JSON); the prediction is read from that part.
+   */
+  joinSource?: 'Input' | 'None';
+  /**
+   * DataProcessing.InputFilter as the request set it: the features stored are what it sent the model.
+   */
+  inputFilter?: string;
+  results: {
+    /**
+     * A Glue (or DuckDB) table or database name.
+     */
+    table: string;
+    /**
+     * `s3://bucket/results/`
+     */
+    resultsPrefix: string;
+    /**
+     * Binary models: the score at or above which the label is `labels[1]` (BuildManifest applies the default).
+     */
+    threshold: number;
+    /**
+     * Class names. Two labels and one score per record: binary, the score is the probability of `labels[1]`. A score per class: multiclass, the label is the arg-max class. More than two labels and one value per record: the value is the class index.
+     */
+    labels?: string[];
+    /**
+     * Names of the input's columns (CSV, JSON arrays) or the keys to read from JSON objects, in order.
+     */
+    featureNames?: string[];
+    /**
+     * A column (one of featureNames, or a JSON object key) holding the record id; it is not a feature.
+     */
+    idColumn?: string;
+    /**
+     * A column (one of featureNames, or a JSON object key) holding the true outcome, stored as `actual`.
+     */
+    actualColumn?: string;
+    /**
+     * false: rows carry `"features":null` instead of the input's features (default true).
+     */
+    storeFeatures?: boolean;
   };
+}
+/**
+ * One transform job's parsed results: its record counts, its partition and its result files.
+ */
+export interface JobResult {
+  recordsIn: number;
+  recordsOut: number;
+  partition: {
+    values: string[];
+    location: string;
+  };
+  files: string[];
+}
+export interface RegisterTableEvent {
+  table: ResultsTableRef;
+  /**
+   * A run id: names the run's folders and partitions, so it is a plain path segment (1-32 of a-z, 0-9 and -, not starting with -).
+   */
+  runId: string;
+  /**
+   * The run's partition date (UTC, YYYY-MM-DD).
+   */
+  runDate: string;
+  runPrefix: string;
+  /**
+   * One execution of a run id (src/core/run-attempt.ts): 12 hex digits derived from the execution name.
+   */
+  attemptId: string;
+  jobList: JobListPointer;
+}
+export interface SummarizeRunEvent {
+  /**
+   * A run id: names the run's folders and partitions, so it is a plain path segment (1-32 of a-z, 0-9 and -, not starting with -).
+   */
+  runId: string;
+  /**
+   * The run's partition date (UTC, YYYY-MM-DD).
+   */
+  runDate: string;
+  runPrefix: string;
+  executionName: string;
+  executionStartTime: string;
+  table: ResultsTableRef;
+  /**
+   * Items: A named query: queries/<name>.sql.
+   */
+  queries: string[];
+  jobList: JobListPointer;
+  registered?: unknown;
 }
 /**
  * The execution's output and runs/<runId>/summary.json.
@@ -317,14 +627,219 @@ export interface RunSummary {
   };
 }
 /**
- * One transform job's parsed results, as RegisterTable and RunQueries read them.
+ * RecordFailure's input: the execution's name and its whole state at the Catch. The state holds whatever the failed state had (the raw run request when BuildManifest failed, the plan after), so other properties are allowed and the ones read here that may come from the raw request are not checked: RecordFailure must record any failure.
  */
-export interface JobResult {
-  recordsIn: number;
-  recordsOut: number;
-  partition: {
-    values: string[];
-    location: string;
+export interface RecordFailureEvent {
+  executionName: string;
+  state: {
+    /**
+     * The plan's run id, or the raw request's (which may be anything): only a valid run id names the failure's folder, else the execution name does.
+     */
+    runId?: string | number | boolean | {} | unknown[] | null;
+    /**
+     * A request nested in the state (an earlier state layout): its runId is read the same way.
+     */
+    request?:
+      | string
+      | number
+      | boolean
+      | {
+          /**
+           * Read as the state's runId is.
+           */
+          runId?: string | number | boolean | {} | unknown[] | null;
+        }
+      | unknown[]
+      | null;
+    /**
+     * The state that failed, set by the ASL's <State>Failed Pass state.
+     */
+    failedState?: string;
+    /**
+     * The Catch's error output (ResultPath $.failure).
+     */
+    failure: {
+      Error?: string;
+      Cause?: string;
+    };
+    /**
+     * The plan's job list pointer: read only when RunTransforms' Distributed Map failed as a whole (States.ExceedToleratedFailureThreshold), when the state is the plan's, to find the first failed job in the Map's ResultWriter files.
+     */
+    jobList?: string | number | boolean | {} | unknown[] | null;
   };
-  files: string[];
+}
+export interface FailureRecord {
+  /**
+   * A run id: names the run's folders and partitions, so it is a plain path segment (1-32 of a-z, 0-9 and -, not starting with -).
+   */
+  runId: string;
+  executionName: string;
+  failedState: string;
+  error: string;
+  /**
+   * The most useful sentence found in the cause: a Lambda's errorMessage or a job's FailureReason.
+   */
+  message: string;
+  cause: string;
+  recordedAt: string;
+  uri: string;
+  /**
+   * What happened to the failed attempt's files: `cleaned` (its result files and scratch deleted), `kept` (it may still be published: its run succeeded before this failure was reported, the catalog could not be switched back, or no catalog was given; a later run cleans it), or why cleaning failed (the next run of this id deletes what is left). `catalog` says what was done to the catalog: an attempt that reached RegisterTable's switch is switched back to the run's previous partitions.
+   */
+  attempt: {
+    /**
+     * One execution of a run id (src/core/run-attempt.ts): 12 hex digits derived from the execution name.
+     */
+    attemptId: string;
+    files: string;
+    deletedObjects: number;
+    catalog?: string;
+  };
+  /**
+   * When RunTransforms' Distributed Map failed (States.ExceedToleratedFailureThreshold, which names no job), `error`, `message` and `cause` are the first failed job's, and this keeps the Map's own.
+   */
+  mapRun?: {
+    error: string;
+    cause: string;
+    variant?: string;
+    shardId?: string;
+    transformJobName?: string;
+  };
+}
+/**
+ * A run request with every default of schemas/run-request.schema.json applied (`applyRunDefaults`): what BuildManifest plans from and saves as request.json. Every property with a `default` is set.
+ */
+export interface ResolvedRunRequest {
+  /**
+   * A run id: names the run's folders and partitions, so it is a plain path segment (1-32 of a-z, 0-9 and -, not starting with -).
+   */
+  runId?: string;
+  /**
+   * An s3:// object, or a prefix ending in '/' whose objects are all transformed.
+   */
+  input: string;
+  /**
+   * Only objects whose key ends with one of these are transformed (prefix input). Default: every object except markers like _SUCCESS.
+   */
+  inputSuffixes?: string[];
+  /**
+   * Input objects per transform job (each shard is one manifest and one job per model variant).
+   */
+  objectsPerShard: number;
+  /**
+   * Transform jobs that run at once (RunTransforms' MaxConcurrency). Your account's SageMaker quota on transform instances bounds what helps.
+   */
+  maxConcurrentJobs: number;
+  /**
+   * Model variants. Each gets its own transform jobs and output path; results carry the variant name.
+   *
+   * @minItems 1
+   * @maxItems 10
+   */
+  models: {
+    /**
+     * A model variant's name: names its output folders and partitions.
+     */
+    variant: string;
+    /**
+     * A SageMaker model or transform job name (shapes ModelName, TransformJobName): 1-63 letters, digits and inner hyphens.
+     */
+    modelName?: string;
+    /**
+     * An inference image (shape ContainerImage): up to 255 characters, no whitespace.
+     */
+    image?: string;
+    /**
+     * Where a model's artifact (model.tar.gz) is (shape Url; this product reads s3:// only).
+     */
+    modelDataUrl?: string;
+    environment?: ModelEnvironment;
+    /**
+     * For a model created from image + modelDataUrl: run the container without network access (SageMaker's EnableNetworkIsolation). Default true; false lets the container reach the network.
+     */
+    networkIsolation: boolean;
+  }[];
+  /**
+   * CreateTransformJob settings. Omitted fields take the defaults below (SageMaker's own where it has one), applied once by BuildManifest.
+   */
+  transform: {
+    /**
+     * A MIME type (shapes ContentType, Accept).
+     */
+    ContentType: string;
+    CompressionType: 'None' | 'Gzip';
+    SplitType: 'None' | 'Line' | 'RecordIO' | 'TFRecord';
+    BatchStrategy: 'MultiRecord' | 'SingleRecord';
+    /**
+     * CreateTransformJob MaxPayloadInMB: at most 100 (0: no limit, SplitType None only).
+     */
+    MaxPayloadInMB: number;
+    /**
+     * CreateTransformJob MaxConcurrentTransforms (0: the container's /execution-parameters, or 1).
+     */
+    MaxConcurrentTransforms: number;
+    /**
+     * A MIME type (shapes ContentType, Accept).
+     */
+    Accept: string;
+    AssembleWith: 'None' | 'Line';
+    DataProcessing: {
+      /**
+       * DataProcessing InputFilter or OutputFilter (shape JsonPath): at most 63 characters.
+       */
+      InputFilter?: string;
+      /**
+       * DataProcessing InputFilter or OutputFilter (shape JsonPath): at most 63 characters.
+       */
+      OutputFilter: string;
+      JoinSource: 'Input' | 'None';
+    };
+    ModelClientConfig: {
+      InvocationsTimeoutInSeconds: number;
+      InvocationsMaxRetries: number;
+    };
+    Environment: TransformEnvironment;
+    InstanceType: string;
+    InstanceCount: number;
+  };
+  results: {
+    /**
+     * A Glue (or DuckDB) table or database name.
+     */
+    table: string;
+    threshold: number;
+    /**
+     * Class names by class index. For a binary model, labels[1] is the class the score is the probability of.
+     *
+     * @minItems 2
+     */
+    labels?: string[];
+    featureNames?: string[];
+    /**
+     * The input column (one of featureNames for CSV, or a JSON object key) holding each record's id: stored in the id column, not as a feature. Drop it from what the model sees with transform.DataProcessing.InputFilter (e.g. $[1:]).
+     */
+    idColumn?: string;
+    /**
+     * Store each record's features (what the model was sent) in the features column, one copy per variant. false keeps the column null, so a run does not repeat its whole input per variant; per-feature statistics are kept either way.
+     */
+    storeFeatures: boolean;
+    /**
+     * The input column (one of featureNames for CSV, or a JSON object key) holding the true outcome: stored in the actual column, kept from the model (an InputFilter is set for you when you set none), read by the evaluation query.
+     */
+    actualColumn?: string;
+    /**
+     * A run id: names the run's folders and partitions, so it is a plain path segment (1-32 of a-z, 0-9 and -, not starting with -).
+     */
+    baselineRunId?: string;
+    /**
+     * Price of one instance-hour (your currency; no price table is built in): the report turns billable seconds into cost with it.
+     */
+    pricePerHour?: number;
+  };
+  /**
+   * Named queries (queries/<name>.sql) to run over this run's results.
+   *
+   * Items: A named query: queries/<name>.sql.
+   */
+  queries: string[];
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import type { CreateModelRequest } from '../core/build-manifest.js';
+import type { CreateModelRequest } from '../core/build-manifest-models.js';
 import type { ParseProgressEvent } from '../core/result-parsing.js';
 import { attemptIdFor } from '../core/run-attempt.js';
 import type { QueryProgressEvent } from '../core/run-queries.js';

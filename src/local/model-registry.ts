@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { CreateModelRequest } from '../core/build-manifest.js';
+import type { CreateModelRequest } from '../core/build-manifest-models.js';
 import { InvalidInputError, SageMakerValidationError } from '../errors.js';
 
 /** What the local registry keeps per model: CreateModel's own fields. */

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CreateModelRequest } from '../../src/core/build-manifest.js';
+import type { CreateModelRequest } from '../../src/core/build-manifest-models.js';
 import { SageMakerValidationError } from '../../src/errors.js';
 import { LocalModelRegistry } from '../../src/local/model-registry.js';
 import { DEFINITION_PATH } from '../../src/local/paths.js';

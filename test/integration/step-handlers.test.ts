@@ -59,6 +59,43 @@ describe('Lambda handlers called directly', () => {
       expect(await listFilesUnder(join(root, 'out-bucket'))).toEqual([]);
     });
 
+    it("plans a model to create as SageMaker's CreateModel request, and refuses to return one SageMaker would refuse", async () => {
+      await store.put('s3://in-bucket/incoming/a.csv', '1,2\n');
+      const event = {
+        request: {
+          runId: 'r1',
+          input: 's3://in-bucket/incoming/a.csv',
+          models: [{ variant: 'a', image: 'img:1', modelDataUrl: 's3://models/a/model.tar.gz' }],
+        },
+        executionName: 'exec-1',
+        executionStartTime: '2026-11-21T10:00:00.000Z',
+      };
+      const planWith = (sagemakerRoleArn: string) =>
+        createBuildManifestHandler(() => ({
+          store,
+          settings: { bucket: 'out-bucket', database: 'db', sagemakerRoleArn },
+          modelExists: async () => false,
+        }))(event, context);
+      const plan = await planWith('arn:aws:iam::123456789012:role/sm');
+      // Written by hand from the CreateModel API reference: the fields this product sends.
+      expect(plan.modelsToCreate).toEqual([
+        {
+          ModelName: expect.stringMatching(/^bt-a-[0-9a-f]{16}$/),
+          ExecutionRoleArn: 'arn:aws:iam::123456789012:role/sm',
+          PrimaryContainer: { Image: 'img:1', ModelDataUrl: 's3://models/a/model.tar.gz', Environment: {} },
+          EnableNetworkIsolation: true,
+          Tags: [
+            { Key: 'pipeline-created-by-run', Value: 'r1' },
+            { Key: 'pipeline-variant', Value: 'a' },
+          ],
+        },
+      ]);
+      // A role SageMaker's RoleArn pattern refuses: the plan fails BuildManifest's output validation.
+      await expect(planWith('sm-role')).rejects.toThrow(
+        /^Invalid run plan: \/modelsToCreate\/0\/ExecutionRoleArn must NOT have fewer than 20 characters; \/modelsToCreate\/0\/ExecutionRoleArn must match pattern/,
+      );
+    });
+
     it('plans a valid request and returns a plan that the run-plan schema accepts', async () => {
       await store.put('s3://in-bucket/incoming/a.csv', '1,2\n3,4\n');
       const plan = await handler()(
@@ -129,6 +166,7 @@ describe('Lambda handlers called directly', () => {
     });
 
     it('refuses an event without the failure the Catch puts there', async () => {
+      // @ts-expect-error the event's type (generated from its schema) requires state.failure too
       await expect(handler()({ executionName: 'exec-9', state: {} }, context)).rejects.toThrow(
         "Invalid RecordFailure event: /state must have required property 'failure'",
       );

@@ -3,12 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  buildManifest,
-  modelNameFor,
-  type RunPlan,
-  runIdFromExecutionName,
-} from '../../src/core/build-manifest.js';
+import { buildManifest, type RunPlan, runIdFromExecutionName } from '../../src/core/build-manifest.js';
+import { modelNameFor } from '../../src/core/build-manifest-models.js';
 import type { JobListItem } from '../../src/core/job-results.js';
 import { parseManifest } from '../../src/core/manifest.js';
 import type { PipelineSettings, ResultsSettings, RunRequest } from '../../src/core/run-request.js';

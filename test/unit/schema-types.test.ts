@@ -1,12 +1,19 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import createModelSchema from '../../schemas/create-model-request.schema.json' with { type: 'json' };
 import failureRecordSchema from '../../schemas/failure-record.schema.json' with { type: 'json' };
 import runRequestSchema from '../../schemas/run-request.schema.json' with { type: 'json' };
 import runSummarySchema from '../../schemas/run-summary.schema.json' with { type: 'json' };
 import { generateSchemaTypes, SCHEMA_TYPES_FILE } from '../../scripts/schema-types.mjs';
-import type { FailureRecord } from '../../src/core/record-failure.js';
+import type { BuildManifestEvent, ResultsTableRef, RunPlan } from '../../src/core/build-manifest.js';
+import type { CreateModelRequest } from '../../src/core/build-manifest-models.js';
+import type { JobListPointer, ParseJobEvent } from '../../src/core/job-results.js';
+import type { FailureRecord, RecordFailureEvent } from '../../src/core/record-failure.js';
+import type { RegisterTableEvent } from '../../src/core/register-table.js';
+import type { ResolvedRunRequest } from '../../src/core/run-defaults.js';
 import type { ModelVariant, RunRequest, TransformSettings } from '../../src/core/run-request.js';
-import type { JobResult, RunSummary } from '../../src/core/summarize-run.js';
+import type { JobResult, MapJobResult, RunSummary, SummarizeRunEvent } from '../../src/core/summarize-run.js';
 import type { S3DataType, SplitType, TransformJobRequest } from '../../src/core/transform-job.js';
 
 describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () => {
@@ -98,5 +105,147 @@ describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () 
       partition: { values: string[]; location: string };
       files: string[];
     }>();
+  });
+
+  it("types a CreateModel request as SageMaker's CreateModel API takes it, and the plan's modelsToCreate as a list of them", () => {
+    // Written by hand from the CreateModel API reference (the fields this product sends).
+    expectTypeOf<CreateModelRequest>().toEqualTypeOf<{
+      ModelName: string;
+      ExecutionRoleArn: string;
+      PrimaryContainer: { Image: string; ModelDataUrl: string; Environment: { [k: string]: string } };
+      VpcConfig?: { SecurityGroupIds: string[]; Subnets: string[] };
+      EnableNetworkIsolation: boolean;
+      Tags: { Key: string; Value: string }[];
+    }>();
+    expectTypeOf<RunPlan['modelsToCreate']>().toEqualTypeOf<CreateModelRequest[]>();
+    expectTypeOf<RunPlan['jobList']>().toEqualTypeOf<JobListPointer>();
+    expectTypeOf<RunPlan['table']>().toEqualTypeOf<ResultsTableRef>();
+    expectTypeOf<BuildManifestEvent['request']>().toEqualTypeOf<RunRequest>();
+    expect(createModelSchema.required.sort()).toEqual(
+      ['EnableNetworkIsolation', 'ExecutionRoleArn', 'ModelName', 'PrimaryContainer', 'Tags'].sort(),
+    );
+  });
+
+  it('types the Lambda events as their schemas (and the ASL) shape them', () => {
+    expectTypeOf<ParseJobEvent['transformJob']>().toEqualTypeOf<{
+      TransformJobName: string;
+      TransformJobStatus: 'Completed';
+      TransformStartTime?: string | number;
+      TransformEndTime?: string | number;
+    }>();
+    expectTypeOf<RegisterTableEvent>().toEqualTypeOf<{
+      table: ResultsTableRef;
+      runId: string;
+      runDate: string;
+      runPrefix: string;
+      attemptId: string;
+      jobList: JobListPointer;
+    }>();
+    expectTypeOf<SummarizeRunEvent['jobList']>().toEqualTypeOf<JobListPointer>();
+    expectTypeOf<SummarizeRunEvent['registered']>().toEqualTypeOf<unknown>();
+    // Only the fields RecordFailure reads: reading any other one does not compile.
+    expectTypeOf<keyof RecordFailureEvent['state']>().toEqualTypeOf<
+      'runId' | 'request' | 'failedState' | 'failure' | 'jobList'
+    >();
+    expectTypeOf<RecordFailureEvent['state']['failure']>().toEqualTypeOf<{
+      Error?: string;
+      Cause?: string;
+    }>();
+  });
+
+  it('types what each Map job leaves (MapJobResult) as its job result plus the variant, shard and transform job', () => {
+    expectTypeOf<MapJobResult>().toMatchTypeOf<JobResult>();
+    expectTypeOf<Omit<MapJobResult, keyof JobResult>>().toEqualTypeOf<{
+      variant: string;
+      shardId: string;
+      transformJob: {
+        TransformJobName: string;
+        TransformStartTime?: string | number;
+        TransformEndTime?: string | number;
+      };
+    }>();
+  });
+
+  it('declares ResolvedRunRequest with exactly the properties that have a default in run-request.schema.json required', () => {
+    const text = readFileSync(SCHEMA_TYPES_FILE, 'utf8');
+    const start = text.indexOf('export interface ResolvedRunRequest {');
+    const block = text.slice(start, text.indexOf('\n}\n', start));
+    expect(start).toBeGreaterThan(0);
+    const transform = runRequestSchema.properties.transform;
+    const objects: Array<{ properties: Record<string, unknown>; required?: string[] }> = [
+      runRequestSchema,
+      runRequestSchema.properties.models.items,
+      transform,
+      transform.properties.DataProcessing,
+      transform.properties.ModelClientConfig,
+      runRequestSchema.properties.results,
+    ];
+    let defaulted = 0;
+    for (const object of objects) {
+      for (const [name, property] of Object.entries(object.properties)) {
+        const hasDefault = typeof property === 'object' && property !== null && 'default' in property;
+        if (hasDefault) defaulted += 1;
+        const required = hasDefault || object.required?.includes(name) === true;
+        expect(block, name).toMatch(new RegExp(`\\n\\s+${name}${required ? '' : '\\?'}: `));
+      }
+    }
+    // Counted by hand: objectsPerShard, maxConcurrentJobs, transform, results, queries; networkIsolation;
+    // 13 of transform's own fields (every one); DataProcessing's OutputFilter and
+    // JoinSource; ModelClientConfig's two; results' table, threshold, storeFeatures.
+    expect(defaulted).toBe(5 + 1 + 13 + 2 + 2 + 3);
+  });
+
+  it('types a resolved run request with every property that has a default in the schema set, and only those', () => {
+    expectTypeOf<ResolvedRunRequest['objectsPerShard']>().toEqualTypeOf<number>();
+    expectTypeOf<ResolvedRunRequest['queries']>().toEqualTypeOf<string[]>();
+    expectTypeOf<ResolvedRunRequest['runId']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<ResolvedRunRequest['models'][number]['networkIsolation']>().toEqualTypeOf<boolean>();
+    expectTypeOf<ResolvedRunRequest['models'][number]['modelName']>().toEqualTypeOf<string | undefined>();
+    type Transform = ResolvedRunRequest['transform'];
+    expectTypeOf<Transform['MaxPayloadInMB']>().toEqualTypeOf<number>();
+    expectTypeOf<Transform['SplitType']>().toEqualTypeOf<'None' | 'Line' | 'RecordIO' | 'TFRecord'>();
+    expectTypeOf<Transform['ModelClientConfig']>().toEqualTypeOf<{
+      InvocationsTimeoutInSeconds: number;
+      InvocationsMaxRetries: number;
+    }>();
+    expectTypeOf<Transform['DataProcessing']>().toEqualTypeOf<{
+      InputFilter?: string;
+      OutputFilter: string;
+      JoinSource: 'Input' | 'None';
+    }>();
+    expectTypeOf<ResolvedRunRequest['results']['threshold']>().toEqualTypeOf<number>();
+    expectTypeOf<ResolvedRunRequest['results']['labels']>().toEqualTypeOf<string[] | undefined>();
+    // The same property list as the request's: nothing added, nothing lost.
+    expectTypeOf<keyof ResolvedRunRequest>().toEqualTypeOf<keyof RunRequest>();
+    expectTypeOf<keyof Transform>().toEqualTypeOf<keyof NonNullable<RunRequest['transform']>>();
+  });
+
+  it('is where every type of a schema comes from: no hand-kept copy of one is declared in src/ or handlers/', () => {
+    const generated = [
+      ...readFileSync(SCHEMA_TYPES_FILE, 'utf8').matchAll(/^export (?:interface|type) (\w+)/gm),
+    ].map((m) => m[1] ?? '');
+    expect(generated).toEqual(
+      expect.arrayContaining([
+        'RunPlan',
+        'CreateModelRequest',
+        'ParseJobEvent',
+        'MapJobResult',
+        'RecordFailureEvent',
+      ]),
+    );
+    const sources = (dir: string): string[] =>
+      readdirSync(join(import.meta.dirname, '../..', dir), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.ts') && !file.startsWith('generated'))
+        .map((file) => join(import.meta.dirname, '../..', dir, file));
+    const names = generated.join('|');
+    const declared = new RegExp(
+      `^\\s*(?:export\\s+)?(?:interface\\s+(?:${names})\\b|type\\s+(?:${names})\\s*=(?!\\s*Generated))`,
+      'gm',
+    );
+    const copies: string[] = [];
+    for (const file of [...sources('src'), ...sources('handlers')]) {
+      for (const match of readFileSync(file, 'utf8').matchAll(declared)) copies.push(`${file}: ${match[0]}`);
+    }
+    expect(copies).toEqual([]);
   });
 });
