@@ -18,11 +18,13 @@ const GENERATED = [
   ['transform-job-request.schema.json', 'TransformJobRequest'],
   ['create-model-request.schema.json', 'CreateModelRequest'],
   // The Lambdas' events and results, in the order the state machine runs them.
+  ['start-run-result.schema.json', 'StartRunResult'],
   ['build-manifest-event.schema.json', 'BuildManifestEvent'],
   ['run-plan.schema.json', 'RunPlan'],
   ['parse-results-event.schema.json', 'ParseJobEvent'],
   ['parse-results-result.schema.json', 'MapJobResult'],
   ['register-table-event.schema.json', 'RegisterTableEvent'],
+  ['register-table-result.schema.json', 'RegisterResultsTableResult'],
   ['run-queries-event.schema.json', 'SummarizeRunEvent'],
   ['run-summary.schema.json', 'RunSummary'],
   ['record-failure-event.schema.json', 'RecordFailureEvent'],

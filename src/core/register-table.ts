@@ -1,5 +1,8 @@
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
-import type { RegisterTableEvent as GeneratedRegisterTableEvent } from '../generated/schema-types.js';
+import type {
+  RegisterResultsTableResult as GeneratedRegisterResultsTableResult,
+  RegisterTableEvent as GeneratedRegisterTableEvent,
+} from '../generated/schema-types.js';
 import type { Catalog, ObjectStore, PartitionDefinition } from '../ports.js';
 import { readJobResults } from './job-results.js';
 import { type MarkedSwitch, readRegisteringMarker } from './register-table-commit.js';
@@ -28,16 +31,11 @@ export interface RegisterResultsTableRequest {
   modelKind?: ModelKind;
 }
 
-/** RegisterTable's output (the state machine keeps it at `$.registered`). */
-export interface RegisterResultsTableResult {
-  /** `database.table` */
-  table: string;
-  location: string;
-  partitions: number;
-  attemptId: string;
-  /** How many partitions the run had before (0 for a first run). */
-  replacedPartitions: number;
-}
+/**
+ * RegisterTable's output (the state machine keeps it at `$.registered`): generated from
+ * schemas/register-table-result.schema.json (the Lambda validates its result against it).
+ */
+export type RegisterResultsTableResult = GeneratedRegisterResultsTableResult;
 
 /**
  * RegisterTable's event: the run's attempt and where its job results are. Generated from

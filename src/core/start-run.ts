@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidInputError, ObjectNotFoundError } from '../errors.js';
+import type { StartRunResult as GeneratedStartRunResult } from '../generated/schema-types.js';
 import type { ObjectStore } from '../ports.js';
 import { validateAgainstSchema } from '../schemas.js';
 import type { RunRequest } from './run-request.js';
@@ -47,20 +48,11 @@ export interface StartRunDeps {
   settings: StartRunSettings;
 }
 
-export type StartRunResult =
-  | {
-      started: true;
-      executionName: string;
-      executionArn: string;
-      runId: string | undefined;
-      input: string;
-    }
-  | {
-      started: false;
-      reason: string;
-      executionName?: string;
-      executionArn?: string;
-    };
+/**
+ * Whether a run was started and, if not, why: generated from schemas/start-run-result.schema.json (the
+ * Lambda validates its result against it).
+ */
+export type StartRunResult = GeneratedStartRunResult;
 
 /** Step Functions execution names: at most 80 characters of [A-Za-z0-9-_]. */
 export const EXECUTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;

@@ -12,6 +12,29 @@ export type Tags = {
   Value: string;
 }[];
 /**
+ * Whether a run was started and, if not, why (EventBridge drops it; it is logged).
+ */
+export type StartRunResult =
+  | {
+      started: true;
+      executionName: string;
+      executionArn: string;
+      /**
+       * The request's runId, when it names one (else the execution name is the run id).
+       */
+      runId?: string;
+      input: string;
+    }
+  | {
+      started: false;
+      reason: string;
+      /**
+       * The execution that exists already (a duplicate event or request).
+       */
+      executionName?: string;
+      executionArn?: string;
+    };
+/**
  * One transform job's result, as ParseResults returns it to the child execution and writes it to the job's jobResultUri, where RegisterTable and RunQueries read it: the parsed counts, partition and files, with the variant and shard the ASL passed in and the transform job as RunTransformJob's ResultSelector kept it.
  */
 export type MapJobResult = JobResult & {
@@ -555,6 +578,25 @@ export interface RegisterTableEvent {
    */
   attemptId: string;
   jobList: JobListPointer;
+}
+/**
+ * RegisterTable's output (the state machine keeps it at $.registered).
+ */
+export interface RegisterResultsTableResult {
+  /**
+   * `database.table`
+   */
+  table: string;
+  location: string;
+  partitions: number;
+  /**
+   * One execution of a run id (src/core/run-attempt.ts): 12 hex digits derived from the execution name.
+   */
+  attemptId: string;
+  /**
+   * How many partitions the run had before (0 for a first run).
+   */
+  replacedPartitions: number;
 }
 export interface SummarizeRunEvent {
   /**

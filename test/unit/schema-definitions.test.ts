@@ -69,6 +69,7 @@ describe('schemas/definitions.schema.json: what several schemas share, written o
         'parse-results-result.schema.json #/allOf/1/properties/variant',
         'parse-results-result.schema.json #/allOf/1/properties/shardId',
         'register-table-event.schema.json #/properties/attemptId',
+        'register-table-result.schema.json #/properties/attemptId',
         'register-table-event.schema.json #/properties/jobList',
         'register-table-event.schema.json #/properties/runDate',
         'run-plan.schema.json #/properties/attemptId',
