@@ -19,7 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LocalModelContainers } from '../src/local/model-containers.js';
 import { LocalModelRegistry } from '../src/local/model-registry.js';
+import { count, median, range, rate, table } from './format.js';
 import { sampleTree, type TreePeaks } from './proc-sampler.js';
+import { measureStartup } from './startup.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MODEL = join(ROOT, 'examples/model/xgboost-model.json');
@@ -161,43 +163,19 @@ function stagesOf(output: string, seconds: number): Record<string, number> {
   return stages;
 }
 
-/**
- * Startup: the sample run as a user starts it, `npm start` (npm's own start included), each time in a
- * fresh pipeline home, alternating with `node scripts/start.mjs` to show what npm itself adds. The
- * build is made before, as a second `npm start` finds it.
- */
+/** The startup row: the sample run as a user starts it (bench/startup.ts). */
 async function startupRows(): Promise<void> {
   const runs = flags.quick ? 3 : 7;
   progress(`startup: the sample run, ${runs} times each way`);
-  const viaNpm: number[] = [];
-  const direct: number[] = [];
-  const home = join(tempDir as string, 'sample-home');
-  const once = async (command: string, args: string[]): Promise<number> => {
-    await rm(home, { recursive: true, force: true });
-    const started = performance.now();
-    const result = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(command, args, {
-        cwd: ROOT,
-        stdio: 'ignore',
-        env: { ...process.env, PIPELINE_HOME: home },
-      });
+  const { viaNpm, direct } = await measureStartup({
+    root: ROOT,
+    home: join(tempDir as string, 'sample-home'),
+    runs,
+    track: (child) => {
       children.add(child);
-      child.once('error', reject);
-      child.once('close', (code) => {
-        children.delete(child);
-        resolve(code);
-      });
-    });
-    const seconds = (performance.now() - started) / 1000;
-    if (result !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result}`);
-    return seconds;
-  };
-  await once(process.execPath, [join(ROOT, 'scripts/start.mjs')]);
-  for (let i = 0; i < runs; i++) {
-    viaNpm.push(await once(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['start', '--silent']));
-    direct.push(await once(process.execPath, [join(ROOT, 'scripts/start.mjs')]));
-  }
-  await rm(home, { recursive: true, force: true });
+      child.once('close', () => children.delete(child));
+    },
+  });
   rows.push({
     figure: 'startup: `npm start` (the 569-row sample end to end)',
     value: `${median(viaNpm).toFixed(2)} s`,
@@ -425,33 +403,6 @@ function peakByRole(all: TreePeaks[]): Map<string, number> {
     for (const p of tree.processes) peaks.set(p.role, Math.max(peaks.get(p.role) ?? 0, p.peakMB));
   }
   return peaks;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
-function range(values: number[], digits = 1): string {
-  return `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
-}
-
-function rate(value: number): string {
-  return `${Math.round(value).toLocaleString('en-US')} rows/s`;
-}
-
-function count(value: number): string {
-  return value >= 1_000_000 ? `${value / 1_000_000}M` : `${value / 1000}k`;
-}
-
-function table(header: string[], cells: string[][]): string {
-  const widths = header.map((h, c) => Math.max(h.length, ...cells.map((r) => (r[c] ?? '').length)));
-  const line = (row: string[]) =>
-    row
-      .map((cell, c) => cell.padEnd(widths[c] as number))
-      .join(' | ')
-      .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...cells.map(line)].join('\n');
 }
 
 function printTables(): void {
