@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -38,6 +38,18 @@ async function tempFiles(storeRoot: string): Promise<string[]> {
   return readdir(join(storeRoot, '.tmp')).catch(() => []);
 }
 
+/** Bytes in the store's temp files so far. */
+async function tempBytes(storeRoot: string): Promise<number> {
+  let total = 0;
+  for (const name of await tempFiles(storeRoot)) {
+    total += await stat(join(storeRoot, '.tmp', name)).then(
+      (s) => s.size,
+      () => 0,
+    );
+  }
+  return total;
+}
+
 describe('stale temp files left by a killed write', () => {
   let home: string;
   let storeRoot: string;
@@ -53,8 +65,9 @@ describe('stale temp files left by a killed write', () => {
   it('are removed when the pipeline is next opened; published objects are untouched', async () => {
     await new FileObjectStore(storeRoot).put(PUBLISHED, PUBLISHED_BODY);
     const writer = await startHangingWriter(storeRoot);
-    // Wait until the partial write has reached the disk, then kill the writer as a crash would.
-    for (let i = 0; i < 100 && (await tempFiles(storeRoot)).length === 0; i++) {
+    // Wait until the partial write has reached the disk (the temp file exists and holds bytes: on a
+    // loaded machine it can exist empty for a while), then kill the writer as a crash would.
+    for (let i = 0; i < 200 && (await tempBytes(storeRoot)) === 0; i++) {
       await new Promise((r) => setTimeout(r, 50));
     }
     writer.kill('SIGKILL');
