@@ -248,7 +248,7 @@ export async function* batchLines(
 /**
  * A batch made of several pieces of the input. Copying 6 MB bodies into fresh buffers was a fifth of
  * the engine's CPU at a million rows; the HTTP client writes the pieces as they are instead, and the
- * joined body is made only if something asks for it (a retry after an error message, tests).
+ * joined body is made only if something asks for it (a client that takes one body, tests).
  */
 function partsBatch(
   parts: Buffer[],
