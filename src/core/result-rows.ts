@@ -1,7 +1,6 @@
 import { PredictionMismatchError } from '../errors.js';
-import { fastDecimal } from './decimal.js';
 import type { FeatureStatistics } from './feature-stats.js';
-import { copyNumberListWithNulls, NumberListParse, NumberListScan } from './json-numbers.js';
+import { copyNumberListWithNulls, NumberListParse, PlainNumberLists } from './json-numbers.js';
 import type { LineCursor } from './line-cursor.js';
 import {
   csvFeatures,
@@ -60,9 +59,11 @@ export class RowWriter {
   private readonly fixedBytes: number;
   /** Numbers a CSV line must hold to be copied as is: -1 any, 0 never (an id column to take out). */
   private readonly plainCsvColumns: number;
-  private readonly scan = new NumberListScan();
+  private readonly plainLists = new PlainNumberLists();
   /** Reads a plain CSV line's values while checking it (see NumberListParse). */
   private readonly features = new NumberListParse();
+  /** Reads a CSV prediction line the same way (one JSON number is the common output). */
+  private readonly prediction = new NumberListParse();
   private readonly statistics: FeatureStatistics;
 
   constructor(inputUri: string, outputUri: string, settings: Settings, statistics: FeatureStatistics) {
@@ -95,20 +96,20 @@ export class RowWriter {
   row(input: LineCursor, output: LineCursor): void {
     const inputLength = input.end - input.start;
     const outputLength = output.end - output.start;
-    const scan = this.scan;
     const features = this.features;
+    const prediction = this.prediction;
     let plainFeatures = false;
     let featuresRead = false;
     let emptyFields = 0;
     if (this.plainCsvColumns !== 0) {
       // Checked and read in one pass: the statistics need every value anyway.
-      if (features.parse(input.buffer, input.start, input.end)) {
+      if (features.parse(input.buffer, input.start, input.end, input)) {
         if (this.plainCsvColumns === -1 || features.fields === this.plainCsvColumns) {
           plainFeatures = true;
           featuresRead = true;
           emptyFields = features.emptyFields;
         }
-      } else if (scan.isPlainList(input.text(), input.start, input.end, this.plainCsvColumns)) {
+      } else if (this.plainLists.isPlainList(input.text(), input.start, input.end, this.plainCsvColumns)) {
         // Valid JSON numbers the one-pass reader leaves alone (a field over 200 bytes): copied as they are.
         plainFeatures = true;
       }
@@ -116,18 +117,14 @@ export class RowWriter {
     // One JSON number per line is the common output: its bytes go into the row as written.
     const plainScore =
       this.settings.output === 'csv' &&
-      scan.scan(output.buffer, output.start, output.end) &&
-      scan.fields === 1 &&
-      scan.emptyFields === 0;
+      prediction.parse(output.buffer, output.start, output.end, output) &&
+      prediction.fields === 1 &&
+      prediction.emptyFields === 0;
     if (!plainFeatures || !plainScore) {
       this.checkedRow(input, output, plainFeatures && emptyFields === 0);
       return;
     }
-    // XGBoost writes 17 significant digits, past the fast decimal path: Number() reads the line from the
-    // chunk's latin1 text (made once per chunk) rather than from a string made for each score.
-    const score =
-      fastDecimal(output.buffer, output.start, output.end) ??
-      Number(output.text().slice(output.start, output.end));
+    const score = prediction.values[0] as number;
     if (featuresRead) this.statistics.addRowValues(features.values, features.fields, score, 1);
     else this.statistics.addRow(input.buffer, input.start, input.end, score, 1, undefined);
     // The row's end, label and model, is one of a few fragments made once.

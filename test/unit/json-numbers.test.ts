@@ -3,16 +3,29 @@ import {
   copyNumberListWithNulls,
   jsonNumberValue,
   NumberListParse,
-  NumberListScan,
+  PlainNumberLists,
 } from '../../src/core/json-numbers.js';
 
 function scanOf(text: string): { fields: number; emptyFields: number } | false {
-  const scan = new NumberListScan();
+  const scan = new NumberListParse();
   const bytes = Buffer.from(`#${text}#`);
   // Scanned inside a larger buffer, as ParseResults does: only [start, end) may count.
-  return scan.scan(bytes, 1, bytes.length - 1)
+  return scan.parse(bytes, 1, bytes.length - 1)
     ? { fields: scan.fields, emptyFields: scan.emptyFields }
     : false;
+}
+
+/** Whether JSON.parse reads every non-empty field as a number (exponents of one or two digits). */
+function jsonNumberFields(text: string): boolean {
+  return text.split(',').every((f) => {
+    if (f === '') return true;
+    if (/[eE][+-]?\d{3}/.test(f)) return false;
+    try {
+      return typeof JSON.parse(f) === 'number';
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** A small seeded generator, so a failure names a case that can be re-run. */
@@ -73,31 +86,23 @@ describe('NumberListScan', () => {
 
   it('agrees with JSON.parse on random byte strings over the number alphabet', () => {
     const next = random(42);
-    const scan = new NumberListScan();
+    const plainLists = new PlainNumberLists();
     const alphabet = '0123456789-+.eE,';
     for (let n = 0; n < 20_000; n++) {
       let text = '';
       const length = 1 + Math.floor(next() * 8);
       for (let i = 0; i < length; i++) text += alphabet[Math.floor(next() * alphabet.length)];
       const fields = text.split(',');
-      const jsonOk = fields.every((f) => {
-        if (f === '') return true;
-        if (/[eE][+-]?\d{3}/.test(f)) return false;
-        try {
-          return typeof JSON.parse(f) === 'number';
-        } catch {
-          return false;
-        }
-      });
+      const jsonOk = jsonNumberFields(text);
       const scanned = scanOf(text);
       expect(scanned !== false, text).toBe(jsonOk);
       if (scanned) expect(scanned.emptyFields, text).toBe(fields.filter((f) => f === '').length);
       // The RegExp used first for the common line agrees: a list with no empty field.
       const plain = scanned !== false && scanned.emptyFields === 0;
       const line = `#${text}\n`;
-      expect(scan.isPlainList(line, 1, line.length - 1, -1), text).toBe(plain);
-      expect(scan.isPlainList(line, 1, line.length - 1, fields.length), text).toBe(plain);
-      expect(scan.isPlainList(line, 1, line.length - 1, fields.length + 1), text).toBe(false);
+      expect(plainLists.isPlainList(line, 1, line.length - 1, -1), text).toBe(plain);
+      expect(plainLists.isPlainList(line, 1, line.length - 1, fields.length), text).toBe(plain);
+      expect(plainLists.isPlainList(line, 1, line.length - 1, fields.length + 1), text).toBe(false);
     }
   });
 });
@@ -133,23 +138,40 @@ describe('NumberListParse', () => {
     }
   });
 
-  it('accepts exactly the lines NumberListScan accepts, on random strings over the number alphabet', () => {
+  it('accepts exactly the lines JSON.parse reads as numbers, on random strings over the number alphabet', () => {
     const next = random(7);
     const alphabet = '0123456789-+.eE,';
     for (let n = 0; n < 20_000; n++) {
       let text = '';
       const length = 1 + Math.floor(next() * 10);
       for (let i = 0; i < length; i++) text += alphabet[Math.floor(next() * alphabet.length)];
-      const scanned = scanOf(text);
+      const fields = text.split(',');
       const read = parsed(text);
-      expect(read !== false, text).toBe(scanned !== false);
-      if (read && scanned) {
-        expect([read.fields, read.emptyFields], text).toEqual([scanned.fields, scanned.emptyFields]);
+      expect(read !== false, text).toBe(jsonNumberFields(text));
+      if (read) {
+        expect([read.fields, read.emptyFields], text).toEqual([
+          fields.length,
+          fields.filter((f) => f === '').length,
+        ]);
         expect(read.values, text).toEqual(referenceValues(text));
       }
     }
     expect(parsed(`1,${'9'.repeat(201)}`)).toBe(false);
     expect(parsed(`1,${'9'.repeat(200)}`)).toEqual({ fields: 2, emptyFields: 0, values: [1, 1e200 - 1] });
+  });
+
+  it('reads fields past the fast path from the text it is given, to the same values', () => {
+    const parse = new NumberListParse();
+    const text = '#0.030077347531914710,0.5,,123456789012345678#';
+    const bytes = Buffer.from(text, 'latin1');
+    // The text stands for the bytes (as a LineCursor's latin1 text does): only its slices are read.
+    expect(parse.parse(bytes, 1, bytes.length - 1, { text: () => text })).toBe(true);
+    expect(Array.from(parse.values.subarray(0, parse.fields))).toEqual([
+      0.03007734753191471,
+      0.5,
+      Number.NaN,
+      JSON.parse('123456789012345678'),
+    ]);
   });
 
   it('reads random decimals as JSON.parse does, bit for bit', () => {
