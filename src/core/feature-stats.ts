@@ -91,9 +91,9 @@ export interface StatisticsContext {
 }
 
 /**
- * Statistics of one job's rows. ParseResults calls {@link addFeatures} and {@link addPrediction} once
- * per row, and {@link addActual} when the run names an actualColumn; {@link toJsonLines} then gives
- * the rows of `<table>_stats` for this job.
+ * Statistics of one job's rows. ParseResults calls {@link addRowValues} (features it read while
+ * checking them) or {@link addRow} (a row's features as bytes, its true outcome) once per row, and
+ * {@link addLabel}; {@link toJsonLines} then gives the rows of `<table>_stats` for this job.
  */
 export class FeatureStatistics {
   private readonly features: Moments[] = [];
@@ -110,6 +110,8 @@ export class FeatureStatistics {
    * every score of the run is a probability. Scores outside [0, 1] are not counted here.
    */
   private readonly tenths = new Array<number>(10).fill(0);
+  /** {@link addFeatures}' values of the row it reads, reused row after row. */
+  private rowValues = new Float64Array(64);
 
   /** @param names the features' names in row order (featureNames without the id and actual columns). */
   constructor(names: readonly string[] | undefined) {
@@ -143,30 +145,32 @@ export class FeatureStatistics {
 
   /**
    * Adds one row's features: `bytes[start, end)` is a comma-separated list of JSON numbers, where an
-   * empty field, `null` or `nan` is a missing value (as the row stores them).
+   * empty field, `null` or `nan` is a missing value (as the row stores them). Read into values, then
+   * counted as {@link addValues} counts them.
    */
   addFeatures(bytes: Uint8Array, start: number, end: number): void {
+    let values = this.rowValues;
     let column = 0;
     let fieldStart = start;
     for (let i = start; i <= end; i += 1) {
       if (i < end && bytes[i] !== 0x2c) continue;
-      const moments = this.features[column] ?? this.newFeature(column);
+      if (column === values.length) {
+        const grown = new Float64Array(values.length * 2);
+        grown.set(values);
+        values = grown;
+        this.rowValues = grown;
+      }
       const first = bytes[fieldStart];
-      if (
+      const missing =
         i === fieldStart ||
         first === 0x6e ||
         first === 0x4e ||
-        (first === 0x2d && bytes[fieldStart + 1] === 0x6e)
-      ) {
-        moments.addMissing();
-      } else {
-        moments.add(jsonNumberValue(bytes, fieldStart, i));
-      }
+        (first === 0x2d && bytes[fieldStart + 1] === 0x6e);
+      values[column] = missing ? Number.NaN : jsonNumberValue(bytes, fieldStart, i);
       column += 1;
       fieldStart = i + 1;
     }
-    // Columns this row did not have are missing on it.
-    for (let c = column; c < this.features.length; c += 1) this.features[c]?.addMissing();
+    this.addValues(values, column);
   }
 
   /** The one call ParseResults makes per row: its features, its score and its true outcome. */

@@ -145,6 +145,26 @@ describe('FeatureStatistics', () => {
       fromValues.addRowValues(values, values.length, i / 10, 1);
     });
     expect(linesOf(fromValues)).toEqual(linesOf(fromBytes));
+    // A row wider than the readers' first buffers (64 values), with null and nan as missing.
+    const wideBytes = new FeatureStatistics(undefined);
+    const wideValues = new FeatureStatistics(undefined);
+    const wide = Array.from({ length: 100 }, (_, i) =>
+      i % 7 === 3 ? 'null' : i % 11 === 5 ? 'nan' : `${i}.5`,
+    );
+    const wideRow = Buffer.from(wide.join(','));
+    wideBytes.addRow(wideRow, 0, wideRow.length, 0.5, 1, undefined);
+    wideValues.addRowValues(
+      Float64Array.from(wide, (f) => (f === 'null' || f === 'nan' ? Number.NaN : Number(f))),
+      wide.length,
+      0.5,
+      1,
+    );
+    expect(linesOf(wideBytes)).toEqual(linesOf(wideValues));
+    expect(linesOf(wideBytes).find((l) => l.name === 'f100' && l.bin === undefined)).toMatchObject({
+      records: 1,
+      missing: 0,
+      min_value: 99.5,
+    });
     // Hand-checked: c holds 0.5, 0.25, 1e5, 3 and one missing value.
     expect(linesOf(fromValues).find((l) => l.name === 'c' && l.bin === undefined)).toMatchObject({
       records: 5,
