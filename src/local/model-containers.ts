@@ -51,6 +51,8 @@ export class LocalModelContainers {
   private readonly demand = new Map<string, number>();
   /** A built-in server process that has loaded its code and waits for a job's start (see prestart). */
   private standby: ChildProcess | undefined;
+  /** The environment the standby process started with: what Node read as it started. */
+  private standbyEnv: Record<string, string> = {};
   private closed = false;
 
   /**
@@ -102,13 +104,15 @@ export class LocalModelContainers {
     if (this.standby || this.closed) return;
     const [command, ...args] = this.serverCommand as [string, ...string[]];
     const hint = modelFile ? [resolvePath(modelFile)] : [];
+    const env = { ...containerProcessEnvironment({}), ...COMPILE_CACHE };
     const child = spawn(command, [...args, STANDBY_ARGUMENT, ...hint], {
-      env: { ...containerProcessEnvironment({}), ...COMPILE_CACHE },
+      env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     // A standby that cannot start is not used: the job's own start reports any problem.
     child.on('error', () => {});
     this.standby = child;
+    this.standbyEnv = env;
   }
 
   /** Closes every client's connections and stops every container this instance started. */
@@ -132,7 +136,7 @@ export class LocalModelContainers {
     const child = this.standby;
     if (!child) return undefined;
     this.standby = undefined;
-    const base = { ...containerProcessEnvironment({}), ...COMPILE_CACHE };
+    const base = this.standbyEnv;
     const startupDiffers = [...new Set([...Object.keys(base), ...Object.keys(env)])].some(
       (name) => READ_AT_STARTUP.test(name) && base[name] !== env[name],
     );
