@@ -213,8 +213,8 @@ const lazyAslValidator = {
   },
 };
 
-/** ajv's options for the schemas: the same as AJV_OPTIONS in src/schema-validators.ts. */
-const AJV_OPTIONS = { allErrors: true, coerceTypes: false, useDefaults: false, strict: false };
+/** ajv's options for the schemas: src/ajv-options.json, which src/schema-validators.ts reads too. */
+const AJV_OPTIONS = JSON.parse(readFileSync(join(ROOT, 'src/ajv-options.json'), 'utf8'));
 
 /**
  * src/schema-validators.ts compiles the schemas with ajv at run time; the build replaces it with ajv's
