@@ -160,6 +160,10 @@ export class FileObjectStore implements ObjectStore {
       try {
         await pipeline(body, out);
       } catch (error) {
+        // A source that fails at once can reject the pipeline while the write stream is still opening
+        // its file: wait for the stream to close, or the file would appear after it is removed.
+        // (Not events.once: the stream's own 'error', the source's echoed, would reject it before the close.)
+        if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
         await unlink(temp).catch(() => undefined);
         // Only a filesystem error is ours to explain; a failing source stream is the producer's own error.
         if (!isErrno(error)) throw error;

@@ -109,4 +109,19 @@ describe('FileObjectStore', () => {
     expect(await store.head('s3://bucket/out/x.out')).toBeUndefined();
     expect(await readdir(join(root, '.tmp'))).toEqual([]);
   });
+
+  it('leaves no temporary file when the source fails before the file is even open', async () => {
+    // The write stream opens its file asynchronously: a source failing at once used to reject the
+    // write first, and the file appeared after its removal (about one try in fifty).
+    for (let i = 0; i < 100; i++) {
+      const failing = (async function* (): AsyncGenerator<Buffer> {
+        yield* [];
+        throw new Error('source broke at once');
+      })();
+      await expect(store.putStream(`s3://bucket/out/${i}.out`, failing)).rejects.toThrow(
+        'source broke at once',
+      );
+    }
+    expect(await readdir(join(root, '.tmp'))).toEqual([]);
+  });
 });
