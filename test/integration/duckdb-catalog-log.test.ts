@@ -1,4 +1,8 @@
 /**
+ * Between queries the local catalog keeps its bookkeeping and its query views as they were, changing a
+ * view only when its partitions or their files changed (checked below: files appearing and vanishing
+ * under a registered partition, a switch, a read-only reader).
+ *
  * The local catalog leaves its changes in DuckDB's log (`catalog.duckdb.wal`) when it closes, instead of
  * checkpointing them into the file at every close, until the log passes WAL_CHECKPOINT_BYTES. Checked
  * here: what every kind of open reads back (read-write, read-only, another DuckDB client), and that the
@@ -110,5 +114,57 @@ describe('DuckDbCatalog and DuckDB’s log', () => {
     // Checkpointed: the log is gone or empty, and the file alone holds every run.
     expect(existsSync(log()) ? statSync(log()).size : 0).toBe(0);
     expect(await runIdsReadByDuckDb(path)).toEqual(runs);
+  });
+});
+
+describe('DuckDbCatalog’s query views between queries', () => {
+  it('follows files appearing and vanishing under a partition, and each switch, on one connection', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'duckdb-views-'));
+    const store = new FileObjectStore(join(root, 's3'));
+    const path = join(root, 'catalog.duckdb');
+    const catalog = await DuckDbCatalog.open(path, store);
+    const count = async () =>
+      (await catalog.runQuery('SELECT run_id, count(*) AS n FROM predictions GROUP BY run_id ORDER BY 1'))
+        .rows;
+    const row = (id: string) => `${JSON.stringify({ id, record: '1', score: 0.5 })}\n`;
+    try {
+      await publish(catalog, 'run-1');
+      expect(await count()).toEqual([]);
+
+      // A registered partition's folder gets its file after the previous query.
+      await store.put(`${partitionOf('run-1').location}part-0000.json`, row('a') + row('b'));
+      expect(await count()).toEqual([{ run_id: 'run-1', n: 2 }]);
+      expect(await count()).toEqual([{ run_id: 'run-1', n: 2 }]);
+
+      // A second file in the same folder: the view is the same, the query reads both.
+      await store.put(`${partitionOf('run-1').location}part-0001.json`, row('c'));
+      expect(await count()).toEqual([{ run_id: 'run-1', n: 3 }]);
+
+      // Another run switched in on this connection.
+      await store.put(`${partitionOf('run-2').location}part-0000.json`, row('d'));
+      await publish(catalog, 'run-2');
+      expect(await count()).toEqual([
+        { run_id: 'run-1', n: 3 },
+        { run_id: 'run-2', n: 1 },
+      ]);
+
+      // run-1's files vanish.
+      await rm(store.directoryOf(partitionOf('run-1').location), { recursive: true });
+      expect(await count()).toEqual([{ run_id: 'run-2', n: 1 }]);
+      await catalog.close();
+
+      const reader = await DuckDbCatalog.open(path, store, { readOnly: true });
+      try {
+        expect(
+          (await reader.runQuery('SELECT count(*) AS n FROM local.predictions WHERE run_id = ?', ['run-2']))
+            .rows,
+        ).toEqual([{ n: 1 }]);
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await catalog.close();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
