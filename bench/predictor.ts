@@ -6,18 +6,20 @@
  * depth 6, binary:logistic) trained on the spot by XGBoost on synthetic rows with ~10% missing values.
  * Native is XGBoost 1.7's `Booster.predict` with nthread=1 in one long-lived `/usr/bin/python3` child
  * (bench/native_predict.py), timed inside Python around the call, the DMatrix built once; the JS side is
- * `XGBoostModel.predictBatch` in this process on a Float32Array parsed once from the same CSV. Rounds
- * alternate (JS compiled, JS tree walker, native) so a drifting machine speed hits all sides alike; each
- * figure is the median of its rounds, the ratio the median of the rounds' own ratios.
+ * `XGBoostModel.predictBatch` in this process on a Float32Array parsed once from the same CSV, once per
+ * tree path (the WebAssembly kernel and generated JavaScript; the server runs the one `chooseTreePath`
+ * picks). Rounds alternate (kernel, JavaScript, native) so a drifting machine speed hits all sides alike;
+ * each figure is the median of its rounds, the ratio the median of the rounds' own ratios.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { TreePath } from '../src/model-server/predictor.js';
 import { parseCsvRecords } from '../src/model-server/records.js';
 import { loadXGBoostModel, type XGBoostModel } from '../src/model-server/xgboost-model.js';
 
@@ -40,16 +42,21 @@ export interface PredictorBenchRow {
   /** Rows predicted per round. */
   rows: number;
   rounds: number;
-  /** The predictor as the server uses it (compiled trees where it can): rows per CPU second. */
+  /** The predictor as the server runs it (the tree path it chooses): rows per CPU second. */
   jsRowsPerSecond: number;
-  /** The flat-array tree walker alone (the fallback, and the predictor before compiled trees). */
-  walkerRowsPerSecond: number;
+  /** The tree path the server chooses for this model. */
+  treePath: TreePath;
+  /** The WebAssembly kernel, forced: rows per CPU second. */
+  wasmRowsPerSecond: number;
+  /** Generated JavaScript, forced: rows per CPU second. */
+  javascriptRowsPerSecond: number;
   /** XGBoost 1.7 `Booster.predict`, nthread=1: rows per CPU second; absent when skipped. */
   nativeRowsPerSecond?: number;
   /** JS ÷ native per CPU second, median of the rounds' ratios (≥ 1: at least as fast per core). */
   ratio?: number;
-  /** Walker ÷ native, likewise. */
-  walkerRatio?: number;
+  /** Kernel ÷ native and JavaScript ÷ native, likewise. */
+  wasmRatio?: number;
+  javascriptRatio?: number;
   /** JS ÷ native in wall-clock time, median of the rounds' ratios. */
   wallRatio?: number;
   /** Why native was skipped, or anything else the reader should know. */
@@ -158,11 +165,12 @@ async function benchModel(
   native: NativePredictor | undefined,
   log: (message: string) => void,
 ): Promise<PredictorBenchRow> {
-  const compiled = await loadXGBoostModel(modelPath);
-  const walker = await loadXGBoostModel(modelPath, { compileTrees: false });
+  const wasm = await loadXGBoostModel(modelPath, { trees: 'wasm' });
+  const javascript = await loadXGBoostModel(modelPath, { trees: 'javascript' });
+  const served = (await loadXGBoostModel(modelPath)).members[0]?.treePath ?? 'wasm';
   const parsed = parseCsvRecords(await readFile(rowsPath));
-  if (parsed.numFeatures !== compiled.numFeature) {
-    throw new Error(`${rowsPath}: ${parsed.numFeatures} columns for a model of ${compiled.numFeature}`);
+  if (parsed.numFeatures !== wasm.numFeature) {
+    throw new Error(`${rowsPath}: ${parsed.numFeatures} columns for a model of ${wasm.numFeature}`);
   }
   if (native) {
     const loaded = await native.call({ op: 'load', model: modelPath, rows: rowsPath });
@@ -171,21 +179,17 @@ async function benchModel(
       throw new Error(`native read ${loaded.rows} rows, JS ${parsed.numRows}`);
   }
   // One untimed pass each, so V8 has compiled the hot paths and XGBoost has warmed its caches.
-  timeJs(compiled, parsed.values, parsed.numRows);
-  timeJs(walker, parsed.values, parsed.numRows);
+  timeJs(wasm, parsed.values, parsed.numRows);
+  timeJs(javascript, parsed.values, parsed.numRows);
   if (native) await native.call({ op: 'predict' });
-  const js: number[] = [];
-  const walk: number[] = [];
-  const nat: number[] = [];
-  const ratios: number[] = [];
-  const walkerRatios: number[] = [];
-  const wallRatios: number[] = [];
+  const rates = { wasm: [] as number[], javascript: [] as number[], native: [] as number[] };
+  const ratios = { wasm: [] as number[], javascript: [] as number[], wall: [] as number[] };
   for (let round = 0; round < rounds; round++) {
-    const a = timeJs(compiled, parsed.values, parsed.numRows);
-    const b = timeJs(walker, parsed.values, parsed.numRows);
-    js.push(a.rate);
-    walk.push(b.rate);
-    let line = `${name} round ${round + 1}: compiled ${Math.round(a.rate)} rows/CPU s, walker ${Math.round(b.rate)}`;
+    const a = timeJs(wasm, parsed.values, parsed.numRows);
+    const b = timeJs(javascript, parsed.values, parsed.numRows);
+    rates.wasm.push(a.rate);
+    rates.javascript.push(b.rate);
+    let line = `${name} round ${round + 1}: kernel ${Math.round(a.rate)} rows/CPU s, JavaScript ${Math.round(b.rate)}`;
     if (native) {
       const answer = await native.call({ op: 'predict' });
       if (answer.error) throw new Error(`native predict: ${answer.error}`);
@@ -199,33 +203,38 @@ async function benchModel(
       ) {
         throw new Error(`${name}: predictions differ from XGBoost's (sums ${a.sum}, ${b.sum} vs ${sum})`);
       }
-      nat.push(rate);
-      ratios.push(a.rate / rate);
-      walkerRatios.push(b.rate / rate);
-      wallRatios.push(a.wallRate / wallRate);
+      rates.native.push(rate);
+      ratios.wasm.push(a.rate / rate);
+      ratios.javascript.push(b.rate / rate);
+      ratios.wall.push((served === 'wasm' ? a : b).wallRate / wallRate);
       line += `, native ${Math.round(rate)}`;
     }
-    log(line);
+    log(`${line} (load ${(loadavg()[0] as number).toFixed(2)})`);
   }
+  const wasmRate = median(rates.wasm);
+  const javascriptRate = median(rates.javascript);
   return {
     model: name,
     rows: parsed.numRows,
     rounds,
-    jsRowsPerSecond: median(js),
-    walkerRowsPerSecond: median(walk),
+    treePath: served,
+    jsRowsPerSecond: served === 'wasm' ? wasmRate : javascriptRate,
+    wasmRowsPerSecond: wasmRate,
+    javascriptRowsPerSecond: javascriptRate,
     ...(native
       ? {
-          nativeRowsPerSecond: median(nat),
-          ratio: median(ratios),
-          walkerRatio: median(walkerRatios),
-          wallRatio: median(wallRatios),
+          nativeRowsPerSecond: median(rates.native),
+          ratio: median(served === 'wasm' ? ratios.wasm : ratios.javascript),
+          wasmRatio: median(ratios.wasm),
+          javascriptRatio: median(ratios.javascript),
+          wallRatio: median(ratios.wall),
         }
       : { note: INSTALL_NOTE }),
   };
 }
 
 /**
- * Measures the JS predictor (compiled trees and the tree walker) against native XGBoost on the sample
+ * Measures the JS predictor (both tree paths) against native XGBoost on the sample
  * model and a 300-tree depth-6 model, one thread each, alternating rounds. Without Debian's
  * python3-xgboost the native side is skipped (and the bigger model, which XGBoost trains) with a note.
  */
@@ -271,15 +280,20 @@ function printTable(results: PredictorBenchRow[]): void {
   const k = (rate: number | undefined) => (rate === undefined ? '-' : `${(rate / 1000).toFixed(0)}k`);
   const x = (ratio: number | undefined) => ratio?.toFixed(2) ?? '-';
   console.log(
-    '| model | rows | JS rows/CPU s | JS walker rows/CPU s | native rows/CPU s | JS ÷ native | walker ÷ native | JS ÷ native, wall clock |',
+    '| model | rows | served path | served rows/CPU s | kernel rows/CPU s | JavaScript rows/CPU s | native rows/CPU s | served ÷ native | kernel ÷ native | JavaScript ÷ native | served ÷ native, wall clock |',
   );
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     console.log(
-      `| ${r.model} | ${r.rows} | ${k(r.jsRowsPerSecond)} | ${k(r.walkerRowsPerSecond)} | ${k(r.nativeRowsPerSecond)} | ` +
-        `${x(r.ratio)} | ${x(r.walkerRatio)} | ${x(r.wallRatio)} |`,
+      `| ${r.model} | ${r.rows} | ${r.treePath} | ${k(r.jsRowsPerSecond)} | ${k(r.wasmRowsPerSecond)} | ${k(r.javascriptRowsPerSecond)} | ` +
+        `${k(r.nativeRowsPerSecond)} | ${x(r.ratio)} | ${x(r.wasmRatio)} | ${x(r.javascriptRatio)} | ${x(r.wallRatio)} |`,
     );
   }
+  console.log(
+    `\nload average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   for (const r of results) if (r.note) console.log(`\n${r.model}: ${r.note}`);
 }
 

@@ -1,9 +1,10 @@
 /**
  * XGBoost 1.7's prediction, without XGBoost: a {@link ModelDescription} (from any format reader) is
- * compiled once at load into flat typed arrays (trees renumbered so each split's children are adjacent)
- * and then into straight-line JavaScript (predictor-codegen.ts); models too big for that are walked on
- * the flat arrays as XGBoost's CPU predictor walks them. Both add leaves in float32 in XGBoost's order,
- * so outputs equal XGBoost's own.
+ * compiled once at load into flat typed arrays (trees renumbered so each split's children are adjacent),
+ * then handed to one of two tree paths: a WebAssembly kernel that walks the trees as data with no
+ * data-dependent branch (predictor-wasm.ts), or straight-line JavaScript, nested `if`s with the splits
+ * as literals (predictor-codegen.ts). Both add leaves in float32 in XGBoost's order, so outputs equal
+ * XGBoost's own; which one runs is a speed choice only ({@link chooseTreePath}).
  */
 import { InvalidInputError, UnsupportedModelError } from '../errors.js';
 import type { ModelDescription, TreeDescription } from './model-description.js';
@@ -11,16 +12,43 @@ import {
   type CodegenLimits,
   compileTreeKernels,
   DEFAULT_CODEGEN_LIMITS,
+  type FlatTrees,
   type TreeKernel,
 } from './predictor-codegen.js';
+import { WasmTrees } from './predictor-wasm.js';
+
+/** How a model's trees run: the WebAssembly kernel, or generated JavaScript. */
+export type TreePath = 'wasm' | 'javascript';
 
 /** How a model's trees are turned into code. */
 export interface CompileOptions {
   /**
-   * Compile trees into JavaScript (default true) within these limits (default
-   * {@link DEFAULT_CODEGEN_LIMITS}); false walks the flat arrays, as a model past the limits is.
+   * The tree path: 'auto' (default) picks by {@link chooseTreePath}; 'wasm' or 'javascript' force one
+   * (tests, the bench). JavaScript past its code size limits runs as WebAssembly instead.
    */
-  compileTrees?: boolean | Partial<CodegenLimits>;
+  trees?: 'auto' | TreePath;
+  /** Limits on generated JavaScript (default {@link DEFAULT_CODEGEN_LIMITS}). */
+  codegenLimits?: Partial<CodegenLimits>;
+}
+
+/**
+ * Mean nodes per tree at or below which generated JavaScript runs the trees. Measured on this project's
+ * 2-core machines (docs/performance.md): on the sample model (80 trees of 9.6 nodes on average, depth
+ * at most 4, breast-cancer rows whose splits a branch predictor learns well) the nested `if`s are about
+ * 1.5× faster than the kernel; on models of 15 nodes a tree and more (depth 3 to 8 on rows where splits
+ * are coin flips) the kernel is 2.2× to 3.6× faster, and on 200 trees of 9 nodes on breast-cancer rows
+ * the two are even. Both paths beat native XGBoost on both bench models.
+ */
+export const JAVASCRIPT_MAX_MEAN_NODES = 12;
+
+/**
+ * The tree path for a model of `numTrees` trees and `numNodes` nodes: generated JavaScript for small
+ * trees (mean nodes per tree at most {@link JAVASCRIPT_MAX_MEAN_NODES}), where branches are few and
+ * mostly predicted; the WebAssembly kernel otherwise, whose cost is each tree's depth in steps whatever
+ * the data.
+ */
+export function chooseTreePath(numTrees: number, numNodes: number): TreePath {
+  return numTrees > 0 && numNodes / numTrees <= JAVASCRIPT_MAX_MEAN_NODES ? 'javascript' : 'wasm';
 }
 
 /** Rows per block: the block's margins and features stay in cache while every tree runs over it. */
@@ -80,8 +108,10 @@ export class CompiledBooster {
   private readonly treeRoot: Int32Array;
   private readonly treeGroup: Int32Array;
   private readonly treeSize: Int32Array;
-  /** The trees as generated code, or undefined when they are walked (gblinear, off, or past the limits). */
+  /** The trees as generated code, when they run as JavaScript. */
   private readonly kernels: TreeKernel[] | undefined;
+  /** The trees in the WebAssembly kernel's memory, when they run there. */
+  private readonly wasm: WasmTrees | undefined;
   /** dart: each tree's weight; undefined for gbtree. */
   private readonly treeWeight: Float32Array | undefined;
   /** gblinear: the weights, `(numFeature + 1) × groups`. */
@@ -130,6 +160,7 @@ export class CompiledBooster {
       this.treeGroup = new Int32Array(0);
       this.treeSize = new Int32Array(0);
       this.kernels = undefined;
+      this.wasm = undefined;
       return;
     }
     this.linearWeights = undefined;
@@ -163,35 +194,35 @@ export class CompiledBooster {
       this.treeSize[t] = this.flattenTree(tree, t, offset, source);
       offset += this.treeSize[t] as number;
     });
-    const compile = options.compileTrees ?? true;
+    const flat: FlatTrees = {
+      splitFeature: this.splitFeature,
+      splitValue: this.splitValue,
+      leftChild: this.leftChild,
+      missingChild: this.missingChild,
+      treeRoot: this.treeRoot,
+      treeGroup: this.treeGroup,
+      treeSize: this.treeSize,
+    };
+    const contribution = (t: number, leaf: number) => this.leafContribution(t, leaf);
+    const wanted = options.trees ?? 'auto';
+    const path = wanted === 'auto' ? chooseTreePath(this.numTrees, totalNodes) : wanted;
     this.kernels =
-      compile === false
-        ? undefined
-        : compileTreeKernels(
-            {
-              splitFeature: this.splitFeature,
-              splitValue: this.splitValue,
-              leftChild: this.leftChild,
-              missingChild: this.missingChild,
-              treeRoot: this.treeRoot,
-              treeGroup: this.treeGroup,
-              treeSize: this.treeSize,
-            },
-            this.numGroups,
-            (t, leaf) => this.leafContribution(t, leaf),
-            {
-              ...DEFAULT_CODEGEN_LIMITS,
-              ...(compile === true ? {} : compile),
-            },
-          );
+      path === 'javascript'
+        ? compileTreeKernels(flat, this.numGroups, contribution, {
+            ...DEFAULT_CODEGEN_LIMITS,
+            ...options.codegenLimits,
+          })
+        : undefined;
+    this.wasm = this.kernels ? undefined : new WasmTrees(flat, this.numFeature, this.numGroups, contribution);
   }
 
-  /** Whether the trees run as generated code (true) or are walked on the flat arrays. */
-  get compiledTrees(): boolean {
-    return this.kernels !== undefined;
+  /** Which path runs the trees; undefined for gblinear, which has none. */
+  get treePath(): TreePath | undefined {
+    if (this.kernels) return 'javascript';
+    return this.wasm ? 'wasm' : undefined;
   }
 
-  /** How many generated functions hold the trees (0 when they are walked). */
+  /** How many generated functions hold the trees (0 unless they run as JavaScript). */
   get compiledFunctions(): number {
     return this.kernels?.length ?? 0;
   }
@@ -210,8 +241,8 @@ export class CompiledBooster {
 
   /**
    * Copies one tree into the flat arrays from `offset`, breadth-first from the root, and returns how
-   * many nodes it wrote. Renumbering gives each split's two children adjacent slots, so the walk steps
-   * to `leftChild + (goes right)` without a second lookup, and drops pruned nodes no walk reaches.
+   * many nodes it wrote. Renumbering gives each split's two children adjacent slots (the right child is
+   * `leftChild + 1`), puts children after their parent, and drops pruned nodes no walk reaches.
    */
   private flattenTree(tree: TreeDescription, t: number, offset: number, source: string): number {
     const n = tree.left.length;
@@ -271,7 +302,11 @@ export class CompiledBooster {
   private treeMargins(features: Float32Array, numRows: number, numFeatures: number): Float32Array {
     const margins = new Float32Array(numRows * this.numGroups).fill(this.baseMargin);
     const kernels = this.kernels;
-    if (!kernels) return this.walkTrees(features, numRows, numFeatures, margins);
+    if (!kernels) {
+      // Not JavaScript: the kernel (numTrees 0 adds nothing). Columns past numFeatures are missing.
+      this.wasm?.addTrees(features, numRows, numFeatures, margins);
+      return margins;
+    }
     // Generated code reads every feature the trees split on: columns the request did not send are
     // missing, as in a narrower DMatrix, so narrower rows are widened with NaN first.
     const width = this.numFeature;
@@ -279,33 +314,6 @@ export class CompiledBooster {
     for (let start = 0; start < numRows; start += ROW_BLOCK) {
       const end = Math.min(start + ROW_BLOCK, numRows);
       for (const kernel of kernels) kernel(rows, width, start, end, margins);
-    }
-    return margins;
-  }
-
-  /** The flat-array walk, for models not compiled to code: adds every tree's leaf row by row. */
-  private walkTrees(
-    features: Float32Array,
-    numRows: number,
-    numFeatures: number,
-    margins: Float32Array,
-  ): Float32Array {
-    const { treeRoot, treeGroup, numGroups, baseMargin, treeWeight } = this;
-    const numTrees = treeRoot.length;
-    for (let r = 0; r < numRows; r++) {
-      const base = r * numFeatures;
-      const out = r * numGroups;
-      for (let t = 0; t < numTrees; t++) {
-        const g = out + (treeGroup[t] as number);
-        const leaf = this.leafValue(treeRoot[t] as number, features, base, numFeatures);
-        if (treeWeight) {
-          // Dart: see leafContribution; the same float steps inline.
-          const alone = Math.fround(Math.fround(baseMargin + leaf) - baseMargin);
-          margins[g] = (margins[g] as number) + Math.fround(alone * (treeWeight[t] as number));
-        } else {
-          margins[g] = (margins[g] as number) + leaf; // Float32Array storage rounds like `preds += leaf`
-        }
-      }
     }
     return margins;
   }
@@ -328,24 +336,6 @@ export class CompiledBooster {
       }
     }
     return margins;
-  }
-
-  /** Walks one tree for the row at `base` and returns its leaf value. */
-  private leafValue(root: number, features: Float32Array, base: number, numFeatures: number): number {
-    const { splitFeature, splitValue, leftChild, missingChild } = this;
-    let node = root;
-    let feature = splitFeature[node] as number;
-    while (feature >= 0) {
-      // A column the request did not send is missing, as in a narrower DMatrix.
-      const value = feature < numFeatures ? (features[base + feature] as number) : Number.NaN;
-      // XGBoost goes right when !(fvalue < split_condition) (GetNextNode); both are float32, so the
-      // comparison is exact.
-      node = Number.isNaN(value)
-        ? (missingChild[node] as number)
-        : (leftChild[node] as number) + +!(value < (splitValue[node] as number));
-      feature = splitFeature[node] as number;
-    }
-    return splitValue[node] as number;
   }
 
   private transform(margins: Float32Array, numRows: number): Float64Array {

@@ -178,9 +178,8 @@ export async function describeModelArtifact(
 export async function checkModelArtifact(path: string, shownAs: string = path): Promise<void> {
   try {
     const files = await readModelFiles(path);
-    // The flat arrays check the trees; generating their code is the server's job, not the check's.
-    for (const file of files)
-      new CompiledBooster(describeModelFile(file), file.source, { compileTrees: false });
+    // Flattening checks the trees; the kernel's layout is cheap, generating JavaScript is the server's job.
+    for (const file of files) new CompiledBooster(describeModelFile(file), file.source, { trees: 'wasm' });
   } catch (error) {
     if (error instanceof Error && shownAs !== path) error.message = error.message.split(path).join(shownAs);
     throw error;

@@ -5,7 +5,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ModelDescription } from '../../src/model-server/model-description.js';
-import { CompiledBooster } from '../../src/model-server/predictor.js';
+import {
+  CompiledBooster,
+  chooseTreePath,
+  JAVASCRIPT_MAX_MEAN_NODES,
+} from '../../src/model-server/predictor.js';
 import { loadXGBoostModel } from '../../src/model-server/xgboost-model.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/xgboost');
@@ -81,7 +85,9 @@ function splitConditions(path: string, columns: number): number[][] {
   return out;
 }
 
-describe('trees compiled to JavaScript and the flat-array walker', () => {
+const PATHS = ['wasm', 'javascript'] as const;
+
+describe('both tree paths: the WebAssembly kernel and generated JavaScript', () => {
   const inputs = readCsv(join(FIXTURES, 'inputs.csv'));
   const random = randomRows(inputs.values, inputs.columns, 3000);
 
@@ -92,52 +98,39 @@ describe('trees compiled to JavaScript and the flat-array walker', () => {
       };
       const path = join(FIXTURES, name, 'model.json');
       const rows = randomRows(inputs.values, inputs.columns, 3000, splitConditions(path, inputs.columns));
-      const compiled = await loadXGBoostModel(path);
-      const walked = await loadXGBoostModel(join(FIXTURES, name, 'model.json'), { compileTrees: false });
+      const wasm = await loadXGBoostModel(path, { trees: 'wasm' });
+      const javascript = await loadXGBoostModel(path, { trees: 'javascript' });
 
       const isLinear = name.startsWith('gblinear');
-      expect(compiled.members[0]?.compiledTrees).toBe(!isLinear);
-      expect(walked.members[0]?.compiledTrees).toBe(false);
-      for (const model of [compiled, walked]) {
+      expect(wasm.members[0]?.treePath).toBe(isLinear ? undefined : 'wasm');
+      expect(javascript.members[0]?.treePath).toBe(isLinear ? undefined : 'javascript');
+      for (const model of [wasm, javascript]) {
         const predictions = model.predictBatch(inputs.values, inputs.rows, inputs.columns);
         expect(worstDifference(predictions, want.predictions)).toBeLessThanOrEqual(1e-6);
       }
-      expect(compiled.predictBatch(rows, 3000, inputs.columns)).toEqual(
-        walked.predictBatch(rows, 3000, inputs.columns),
+      expect(wasm.predictBatch(rows, 3000, inputs.columns)).toEqual(
+        javascript.predictBatch(rows, 3000, inputs.columns),
       );
     });
   }
 
-  it('walks a model past the code size limits, with the same predictions', async () => {
+  it('chooses JavaScript for small trees and the kernel otherwise, and the kernel past the JavaScript limits', async () => {
+    expect(chooseTreePath(80, 80 * JAVASCRIPT_MAX_MEAN_NODES)).toBe('javascript');
+    expect(chooseTreePath(80, 80 * JAVASCRIPT_MAX_MEAN_NODES + 1)).toBe('wasm');
     const path = join(FIXTURES, 'gbtree-multi-softprob/model.json');
-    const full = await loadXGBoostModel(path);
-    const tooManyNodes = await loadXGBoostModel(path, { compileTrees: { maxNodes: 100 } });
-    const tooDeep = await loadXGBoostModel(path, { compileTrees: { maxDepth: 2 } });
+    const full = await loadXGBoostModel(path, { trees: 'javascript' });
+    const tooManyNodes = await loadXGBoostModel(path, {
+      trees: 'javascript',
+      codegenLimits: { maxNodes: 100 },
+    });
+    const tooDeep = await loadXGBoostModel(path, { trees: 'javascript', codegenLimits: { maxDepth: 2 } });
 
-    expect(full.members[0]?.compiledTrees).toBe(true);
-    expect(tooManyNodes.members[0]?.compiledTrees).toBe(false);
-    expect(tooDeep.members[0]?.compiledTrees).toBe(false);
+    expect(full.members[0]?.treePath).toBe('javascript');
+    expect(tooManyNodes.members[0]?.treePath).toBe('wasm');
+    expect(tooDeep.members[0]?.treePath).toBe('wasm');
     const expected = full.predictBatch(random, 3000, inputs.columns);
     expect(tooManyNodes.predictBatch(random, 3000, inputs.columns)).toEqual(expected);
     expect(tooDeep.predictBatch(random, 3000, inputs.columns)).toEqual(expected);
-  });
-
-  it('treats columns a narrower request did not send as missing, on both paths', async () => {
-    const path = join(FIXTURES, 'gbtree-binary-logistic/model.json');
-    const compiled = await loadXGBoostModel(path);
-    const walked = await loadXGBoostModel(path, { compileTrees: false });
-    const narrow = new Float32Array(3000 * 3);
-    const padded = new Float32Array(3000 * inputs.columns).fill(Number.NaN);
-    for (let r = 0; r < 3000; r++) {
-      for (let c = 0; c < 3; c++) {
-        narrow[r * 3 + c] = random[r * inputs.columns + c] as number;
-        padded[r * inputs.columns + c] = random[r * inputs.columns + c] as number;
-      }
-    }
-
-    const expected = walked.predictBatch(padded, 3000, inputs.columns);
-    expect(compiled.predictBatch(narrow, 3000, 3)).toEqual(expected);
-    expect(walked.predictBatch(narrow, 3000, 3)).toEqual(expected);
   });
 
   it("follows XGBoost's GetNextNode for infinite and NaN split conditions: right unless value < split", () => {
@@ -176,21 +169,108 @@ describe('trees compiled to JavaScript and the flat-array walker', () => {
       [Number.NaN, true, [1, 2, 2, 2, 2, 2]],
       [Number.NaN, false, [2, 2, 2, 2, 2, 2]],
       [Number.POSITIVE_INFINITY, true, [1, 1, 1, 1, 1, 2]],
+      [Number.POSITIVE_INFINITY, false, [2, 1, 1, 1, 1, 2]],
+      [Number.NEGATIVE_INFINITY, true, [1, 2, 2, 2, 2, 2]],
       [Number.NEGATIVE_INFINITY, false, [2, 2, 2, 2, 2, 2]],
       [0, true, [1, 1, 2, 2, 1, 2]],
       [0, false, [2, 1, 2, 2, 1, 2]],
     ];
     for (const [split, defaultLeft, want] of cases) {
-      for (const compileTrees of [true, false]) {
-        const booster = new CompiledBooster(model(split, defaultLeft), 'hand-made', { compileTrees });
-        expect(booster.compiledTrees).toBe(compileTrees);
-        expect([split, defaultLeft, compileTrees, Array.from(booster.predictBatch(values, 6, 1))]).toEqual([
+      for (const trees of PATHS) {
+        const booster = new CompiledBooster(model(split, defaultLeft), 'hand-made', { trees });
+        expect(booster.treePath).toBe(trees);
+        expect([split, defaultLeft, trees, Array.from(booster.predictBatch(values, 6, 1))]).toEqual([
           split,
           defaultLeft,
-          compileTrees,
+          trees,
           want,
         ]);
       }
+    }
+  });
+
+  it("walks a 40-deep one-sided tree, missing values taking each split's default, leaves added in float32", () => {
+    // Tree 0 is a chain: split i (feature i % 3, threshold i) sends values below i left to leaf value
+    // 1 + i / 7 and the rest on; missing goes left at even i. Then single leaves, 1e8 and four of 3:
+    // summed in float32 each 3 is lost (1e8 + 3 rounds back to 1e8), summed in float64 they are not.
+    const depth = 40;
+    const n = 2 * depth + 1;
+    const left = new Int32Array(n).fill(-1);
+    const right = new Int32Array(n).fill(-1);
+    const splitIndex = new Int32Array(n);
+    const splitCondition = new Float32Array(n);
+    const defaultLeft = new Uint8Array(n);
+    for (let i = 0; i < depth; i++) {
+      const node = 2 * i; // splits at even slots, their left leaves at odd ones
+      left[node] = node + 1;
+      right[node] = node + 2;
+      splitIndex[node] = i % 3;
+      splitCondition[node] = i;
+      defaultLeft[node] = i % 2 === 0 ? 1 : 0;
+      splitCondition[node + 1] = 1 + i / 7;
+    }
+    splitCondition[n - 1] = 100; // the chain's last leaf
+    const leaf = (value: number) => ({
+      left: new Int32Array([-1]),
+      right: new Int32Array([-1]),
+      splitIndex: new Int32Array([0]),
+      splitCondition: new Float32Array([value]),
+      defaultLeft: new Uint8Array([0]),
+      hasCategoricalSplit: false,
+    });
+    const description: ModelDescription = {
+      objective: 'reg:squarederror',
+      numFeature: 3,
+      numClass: 0,
+      baseScore: 0.5,
+      featureNames: [],
+      format: 'json',
+      booster: {
+        kind: 'gbtree',
+        treeInfo: new Int32Array(6),
+        trees: [
+          { left, right, splitIndex, splitCondition, defaultLeft, hasCategoricalSplit: false },
+          ...[1e8, 3, 3, 3, 3].map(leaf),
+        ],
+      },
+    };
+    // Hand-written walk of the chain for rows [a, b, c]: the first split i with value < i (or missing,
+    // defaulting left) ends at leaf 1 + i / 7.
+    const chainLeaf = (row: number[]) => {
+      for (let i = 0; i < depth; i++) {
+        const v = row[i % 3] as number;
+        if (Number.isNaN(v) ? i % 2 === 0 : v < i) return Math.fround(1 + i / 7);
+      }
+      return 100;
+    };
+    const rows: number[][] = [
+      [50, 50, 50],
+      [50, 50, 39.5],
+      [0, 0, 0],
+      [Number.NaN, 50, 50],
+      [50, Number.NaN, 50],
+      [Number.NaN, Number.NaN, Number.NaN],
+      [5, 50, 50],
+      [50, 20, 50],
+      [38, 39, 38.5],
+    ];
+    const sumOf = (row: number[]) => {
+      let sum = Math.fround(0.5);
+      for (const value of [chainLeaf(row), 1e8, 3, 3, 3, 3]) sum = Math.fround(sum + value);
+      return sum;
+    };
+    const want = rows.map(sumOf);
+    // The check means something: float32 steps differ from a float64 sum rounded once.
+    expect(want[0]).not.toBe(Math.fround(0.5 + 100 + 1e8 + 12));
+    const flat = new Float32Array(rows.flat());
+    for (const trees of PATHS) {
+      const booster = new CompiledBooster(description, 'hand-made', { trees });
+      expect(booster.treePath).toBe(trees);
+      expect([trees, Array.from(booster.predictBatch(flat, rows.length, 3))]).toEqual([trees, want]);
+      // Rows of one column: the other two are missing.
+      const narrow = new Float32Array(rows.map((row) => row[0] as number));
+      const narrowWant = rows.map((row) => sumOf([row[0] as number, Number.NaN, Number.NaN]));
+      expect([trees, Array.from(booster.predictBatch(narrow, rows.length, 1))]).toEqual([trees, narrowWant]);
     }
   });
 });
@@ -209,16 +289,22 @@ f = np.nan_to_num(x)
 y3 = (f[:, 0] + f[:, 1] * f[:, 2] > 0).astype(int) + (f[:, 3] > 0.5).astype(int)
 rows = rng.normal(size=(1500, 12)).astype(np.float32)
 rows[rng.random(size=rows.shape) < 0.15] = np.nan
+rows[:40] = np.nan  # all-missing rows: every split's default
 np.savetxt(f"{out}/rows.csv", rows, delimiter=",", fmt="%.9g")
+narrow = rows.copy()
+narrow[:, 5:] = np.nan  # what a 5-column request means to a 12-feature model
 for name, params, label, rounds in [
     ("softprob", {"objective": "multi:softprob", "num_class": 3, "max_depth": 6}, y3, 60),
     ("deep", {"objective": "binary:logistic", "max_depth": 14, "min_child_weight": 0}, (y3 > 0).astype(int), 40),
     ("dart", {"objective": "reg:squarederror", "booster": "dart", "max_depth": 6, "rate_drop": 0.1}, f[:, 0] * 2 + f[:, 4], 60),
+    ("deeper", {"objective": "reg:squarederror", "max_depth": 30, "min_child_weight": 0, "lambda": 0}, np.exp(2 * f[:, 0]) + rng.normal(size=4000), 5),
 ]:
     booster = xgb.train({**params, "nthread": 1, "seed": 1}, xgb.DMatrix(x, label=label, missing=np.nan), rounds)
     booster.save_model(f"{out}/{name}.json")
     p = booster.predict(xgb.DMatrix(rows, missing=np.nan))
     json.dump(p.reshape(len(rows), -1).astype(float).tolist(), open(f"{out}/{name}.expected.json", "w"))
+    p = booster.predict(xgb.DMatrix(narrow, missing=np.nan))
+    json.dump(p.reshape(len(rows), -1).astype(float).tolist(), open(f"{out}/{name}.narrow.json", "w"))
 `;
 const hasXGBoost =
   existsSync(PYTHON) &&
@@ -231,28 +317,66 @@ const hasXGBoost =
     }
   })();
 
-describe.skipIf(!hasXGBoost)('compiled trees on bigger models, against XGBoost 1.7 (python3-xgboost)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'predictor-big-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  let trained = false;
-  const train = () => {
-    if (!trained) execFileSync(PYTHON, ['-c', TRAIN, dir], { stdio: 'inherit' });
-    trained = true;
-  };
+/** The deepest root-to-leaf path of every tree in a model.json. */
+function treeDepths(path: string): number[] {
+  const trees = JSON.parse(readFileSync(path, 'utf8')).learner.gradient_booster.model.trees as {
+    left_children: number[];
+    right_children: number[];
+  }[];
+  return trees.map((tree) => {
+    let deepest = 0;
+    const stack: [number, number][] = [[0, 0]];
+    while (stack.length > 0) {
+      const [node, depth] = stack.pop() as [number, number];
+      deepest = Math.max(deepest, depth);
+      const left = tree.left_children[node] as number;
+      if (left !== -1) stack.push([left, depth + 1], [tree.right_children[node] as number, depth + 1]);
+    }
+    return deepest;
+  });
+}
 
-  for (const name of ['softprob', 'deep', 'dart']) {
-    it(`${name}: compiled and walked predictions equal XGBoost's`, { timeout: 120_000 }, async () => {
-      train();
-      const rows = readCsv(join(dir, 'rows.csv'));
-      const want = JSON.parse(readFileSync(join(dir, `${name}.expected.json`), 'utf8')) as number[][];
-      const compiled = await loadXGBoostModel(join(dir, `${name}.json`));
-      const walked = await loadXGBoostModel(join(dir, `${name}.json`), { compileTrees: false });
+describe.skipIf(!hasXGBoost)(
+  'both tree paths on bigger models, against XGBoost 1.7 (python3-xgboost)',
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'predictor-big-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    let trained = false;
+    const train = () => {
+      if (!trained) execFileSync(PYTHON, ['-c', TRAIN, dir], { stdio: 'inherit' });
+      trained = true;
+    };
 
-      expect(compiled.members[0]?.compiledTrees).toBe(true);
-      if (name !== 'deep') expect(compiled.members[0]?.compiledFunctions).toBeGreaterThan(1);
-      const predictions = compiled.predictBatch(rows.values, rows.rows, rows.columns);
-      expect(worstDifference(predictions, want)).toBeLessThanOrEqual(1e-6);
-      expect(walked.predictBatch(rows.values, rows.rows, rows.columns)).toEqual(predictions);
-    });
-  }
-});
+    for (const name of ['softprob', 'deep', 'dart', 'deeper']) {
+      it(`${name}: both paths equal XGBoost's predictions, all-missing and 5-column rows too`, {
+        timeout: 120_000,
+      }, async () => {
+        train();
+        const rows = readCsv(join(dir, 'rows.csv'));
+        const want = JSON.parse(readFileSync(join(dir, `${name}.expected.json`), 'utf8')) as number[][];
+        const wantNarrow = JSON.parse(readFileSync(join(dir, `${name}.narrow.json`), 'utf8')) as number[][];
+        if (name === 'deeper')
+          expect(Math.min(...treeDepths(join(dir, 'deeper.json')))).toBeGreaterThanOrEqual(20);
+        const narrow = new Float32Array(rows.rows * 5);
+        for (let r = 0; r < rows.rows; r++) {
+          for (let c = 0; c < 5; c++) narrow[r * 5 + c] = rows.values[r * rows.columns + c] as number;
+        }
+        const outputs: Float64Array[] = [];
+        for (const trees of PATHS) {
+          const model = await loadXGBoostModel(join(dir, `${name}.json`), { trees });
+          expect(model.members[0]?.treePath).toBe(trees);
+          if (trees === 'javascript' && name !== 'deep' && name !== 'deeper')
+            expect(model.members[0]?.compiledFunctions).toBeGreaterThan(1);
+          const predictions = model.predictBatch(rows.values, rows.rows, rows.columns);
+          const narrowPredictions = model.predictBatch(narrow, rows.rows, 5);
+          expect(worstDifference(predictions, want)).toBeLessThanOrEqual(1e-6);
+          expect(worstDifference(narrowPredictions, wantNarrow)).toBeLessThanOrEqual(1e-6);
+          outputs.push(predictions, narrowPredictions);
+        }
+        // The two paths add the same float32 leaves in the same order: equal bit for bit.
+        expect(outputs[0]).toEqual(outputs[2]);
+        expect(outputs[1]).toEqual(outputs[3]);
+      });
+    }
+  },
+);
