@@ -2,6 +2,8 @@
  * `npm start`: runs the command line from its esbuild build (scripts/build.mjs), building it first when
  * the sources changed since the last build. No TypeScript is compiled on a start that finds its build.
  */
+// First: on a Node older than 22 this re-runs the command with the project's pinned Node.
+import './node-version.mjs';
 import module from 'node:module';
 import { join } from 'node:path';
 import { ensureBuild } from './build.mjs';

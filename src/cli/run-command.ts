@@ -35,7 +35,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   const request: PartialRunRequest = requestFile ? await readRequestFile(requestFile) : {};
   const progress = new RunProgress(process.stdout, progressOptions());
   let paths: PlacedInput['paths'] = [];
-  const pipeline = await LocalPipeline.open({
+  const opening = LocalPipeline.open({
     home: options.home,
     onStateEvent: (event) => printStateEvent(event, progress),
     onTransformProgress: progress.onTransformEvent,
@@ -46,16 +46,29 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
       ? { prestartModelFile: (flags.model as string[])[0] }
       : {}),
   });
+  // The user's files are read (never written) while the pipeline opens: DuckDB's load and open take a
+  // while, and much of it on DuckDB's own threads. Nothing is written to the store before the open has
+  // finished (it takes the home's lock and cleans what killed runs left).
+  const checking = Promise.all([
+    options.path
+      ? inspectInput(options.path, {
+          suffixes: flags.suffix as string[] | undefined,
+          header: flags.header as boolean | undefined,
+          contentType: (flags.contentType as string | undefined) ?? request.transform?.ContentType,
+          compression:
+            (flags.compression as 'Gzip' | 'None' | undefined) ?? request.transform?.CompressionType,
+        })
+      : undefined,
+    checkModelFiles((flags.model as string[] | undefined) ?? []),
+  ]);
+  const [opened, checked] = await Promise.allSettled([opening, checking]);
+  if (opened.status === 'rejected') throw opened.reason;
+  const pipeline = opened.value;
   try {
-    let inspected: InspectedInput | undefined;
+    if (checked.status === 'rejected') throw checked.reason;
+    const [inspected] = checked.value;
     let placed: PlacedInput | undefined;
-    if (options.path) {
-      inspected = await inspectInput(options.path, {
-        suffixes: flags.suffix as string[] | undefined,
-        header: flags.header as boolean | undefined,
-        contentType: (flags.contentType as string | undefined) ?? request.transform?.ContentType,
-        compression: (flags.compression as 'Gzip' | 'None' | undefined) ?? request.transform?.CompressionType,
-      });
+    if (inspected) {
       request.runId ??= runIdFromName(inspected.path);
       placed = await placeInput(pipeline.store, inspected, LOCAL_BUCKET, request.runId);
       paths = placed.paths;
@@ -197,6 +210,23 @@ function keepColumnsFromModel(request: PartialRunRequest, input: InspectedInput)
   }
 }
 
+/**
+ * Checks each --model file before anything runs, so a message names the user's file, not the store's
+ * copy: it exists and the built-in server can load it.
+ *
+ * @throws UsageError naming the file and what is wrong with it.
+ */
+async function checkModelFiles(files: string[]): Promise<void> {
+  for (const file of files) {
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) throw new UsageError(`No such model file: ${file}`);
+    const { checkModelArtifact } = await import('../model-server/xgboost-model.js');
+    await checkModelArtifact(file).catch((error: Error) => {
+      throw new UsageError(error.message);
+    });
+  }
+}
+
 async function registerModels(
   pipeline: LocalPipeline,
   options: RunCommandOptions,
@@ -212,13 +242,6 @@ async function registerModels(
       .replace(/-+$/, '') || 'model';
   const files = (options.flags.model as string[] | undefined) ?? [];
   for (const [index, file] of files.entries()) {
-    const info = await stat(file).catch(() => undefined);
-    if (!info?.isFile()) throw new UsageError(`No such model file: ${file}`);
-    // Checked here, before anything runs, so the message names the user's file, not the store's copy.
-    const { checkModelArtifact } = await import('../model-server/xgboost-model.js');
-    await checkModelArtifact(file).catch((error: Error) => {
-      throw new UsageError(error.message);
-    });
     const bytes = await readFile(file);
     const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
     // The artifact keeps its own file name: its extension tells the server the format.

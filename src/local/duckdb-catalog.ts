@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { CatalogError, InvalidInputError, QueryFailedError } from '../errors.js';
 import type {
@@ -33,8 +33,20 @@ const META_SCHEMA = '_pipeline_catalog';
 const META = `${FILE_DB}.${META_SCHEMA}`;
 /** The in-memory database the connection opens with, where the query views live. */
 const QUERY_DB = 'memory';
+/**
+ * The size DuckDB's log may reach before {@link DuckDbCatalog.close} folds it into the catalog file. Every
+ * open reads the log back, at about 0.3 ms per KB here (a WAL of 870 KB made an open 200-400 ms slower),
+ * while a run adds about 12 KB: 64 KiB is a checkpoint every five runs or so, and a few ms per open.
+ */
+export const WAL_CHECKPOINT_BYTES = 64 * 1024;
 /** How often a query is re-planned when a partition's files vanished under it (a run replacing them). */
 const MISSING_FILE_RETRIES = 2;
+
+/** The catalog's bookkeeping as read from the file: table definitions, and partitions by `database.name`. */
+interface Bookkeeping {
+  tables: TableDefinition[];
+  partitions: Map<string, PartitionDefinition[]>;
+}
 
 export interface DuckDbCatalogOptions {
   /**
@@ -95,6 +107,13 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
   readonly path: string;
   /** The path DuckDB opened: {@link path}, or a link to it when that holds "?" (see databasePath). */
   private readonly openedPath: string;
+  private readonly readOnly: boolean;
+  /** The bookkeeping tables as last read ({@link bookkeeping}); cleared by every change. */
+  private snapshot: Bookkeeping | undefined;
+  /** Each query view's body as last created, by `database.name` (see refreshQueryViews). */
+  private readonly queryViews = new Map<string, string>();
+  /** The search path as last set. */
+  private searchPath: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -104,7 +123,9 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     store: FileObjectStore,
     path: string,
     openedPath: string,
+    readOnly: boolean,
   ) {
+    this.readOnly = readOnly;
     this.instance = instance;
     this.connection = connection;
     this.store = store;
@@ -140,12 +161,12 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
         cause: error,
       });
     }
-    const catalog = new DuckDbCatalog(instance, connection, store, path, opened);
-    if (options.readOnly) {
-      await catalog.exclusive(() => catalog.updateSearchPath());
-      return catalog;
-    }
+    const catalog = new DuckDbCatalog(instance, connection, store, path, opened, options.readOnly === true);
+    // The query views and the search path are made by the first query (refreshQueryViews).
+    if (options.readOnly) return catalog;
     await catalog.exclusive(async () => {
+      // DuckDB would checkpoint when it closes; close() decides instead (see there).
+      await connection.run('PRAGMA disable_checkpoint_on_shutdown');
       await connection.run(`CREATE SCHEMA IF NOT EXISTS ${META}`);
       await connection.run(
         `CREATE TABLE IF NOT EXISTS ${META}.tables (
@@ -158,7 +179,6 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
            location VARCHAR NOT NULL, registered_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
            PRIMARY KEY (database, name, partition_values))`,
       );
-      await catalog.updateSearchPath();
     });
     return catalog;
   }
@@ -175,7 +195,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
         );
         await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${FILE_DB}.${table.database}`);
         await this.rebuildView(table);
-      }).then(() => this.updateSearchPath()),
+      }),
     );
   }
 
@@ -233,7 +253,12 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
 
   /** The partitions registered for a table, in registration order. */
   async listPartitions(database: string, table: string): Promise<PartitionDefinition[]> {
-    return this.exclusive(() => this.registeredPartitions(database, table));
+    return this.exclusive(async () =>
+      ((await this.bookkeeping()).partitions.get(`${database}.${table}`) ?? []).map((p) => ({
+        values: [...p.values],
+        location: p.location,
+      })),
+    );
   }
 
   /**
@@ -262,13 +287,28 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     });
   }
 
-  /** Closes the connection and the database file. Safe to call twice. */
+  /**
+   * Closes the connection and the database file. Safe to call twice.
+   *
+   * The changes stay in DuckDB's log (`<file>.wal`) unless it has grown past
+   * {@link WAL_CHECKPOINT_BYTES}: each commit is already durable there (DuckDB syncs the log at commit,
+   * and every open reads it back, read-only ones and other DuckDB clients too, as after a kill), and a
+   * checkpoint at every close cost each run 40-160 ms for a few catalog rows. The bound keeps what each
+   * open reads back small (about 12 KB a run).
+   */
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
     if (this.closed) return;
     this.closed = true;
-    this.connection.closeSync();
-    this.instance.closeSync();
+    try {
+      if (!this.readOnly && (await logSize(this.openedPath)) > WAL_CHECKPOINT_BYTES) {
+        // Committed already: a failure here only leaves the log for the next open to read back.
+        await this.connection.run(`CHECKPOINT ${FILE_DB}`).catch(() => undefined);
+      }
+    } finally {
+      this.connection.closeSync();
+      this.instance.closeSync();
+    }
   }
 
   /** Runs `work` after every earlier call has finished: one connection, one statement at a time. */
@@ -288,6 +328,8 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
    */
   private async transaction<T>(work: () => Promise<T>): Promise<T> {
     await checkFreeSpace(this.path, this.openedPath);
+    // Read again after any change, committed or not.
+    this.snapshot = undefined;
     try {
       await this.connection.run('BEGIN TRANSACTION');
       const result = await work();
@@ -329,33 +371,64 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
 
   private async rebuildView(table: TableDefinition): Promise<void> {
     await this.connection.run(
-      `CREATE OR REPLACE VIEW ${FILE_DB}.${table.database}.${table.name} AS\n${await this.viewBody(table)}`,
+      `CREATE OR REPLACE VIEW ${FILE_DB}.${table.database}.${table.name} AS\n${await this.viewBody(
+        table,
+        await this.registeredPartitions(table.database, table.name),
+      )}`,
     );
+  }
+
+  /**
+   * The catalog's tables and partitions, read from the file once and kept until this connection changes
+   * them: nothing else can while it is open (DuckDB holds the file exclusively for a read-write open, and
+   * a read-only open keeps writers out).
+   */
+  private async bookkeeping(): Promise<Bookkeeping> {
+    if (this.snapshot) return this.snapshot;
+    const tables = (
+      await this.connection.runAndReadAll(`SELECT definition FROM ${META}.tables ORDER BY database, name`)
+    )
+      .getRowsJS()
+      .map(([definition]) => JSON.parse(String(definition)) as TableDefinition);
+    const partitions = new Map<string, PartitionDefinition[]>();
+    const rows = await this.connection.runAndReadAll(
+      `SELECT database, name, partition_values, location FROM ${META}.partitions
+       ORDER BY registered_at, partition_values`,
+    );
+    for (const [database, name, values, location] of rows.getRowsJS()) {
+      const key = `${String(database)}.${String(name)}`;
+      const list = partitions.get(key) ?? [];
+      list.push({ values: JSON.parse(String(values)) as string[], location: String(location) });
+      partitions.set(key, list);
+    }
+    this.snapshot = { tables, partitions };
+    return this.snapshot;
   }
 
   /**
    * Gives this connection a view per registered table in its in-memory database, built on the files
    * present now. `local.predictions` resolves there (the in-memory database is the default one) and
    * so does `predictions` (the search path lists its schemas first); the in-memory database is
-   * writable even when the file is attached read-only.
+   * writable even when the file is attached read-only. A view or search path already as wanted is
+   * left alone: a query reads its view's files when it runs, so only which partitions have files
+   * decides the view.
    */
   private async refreshQueryViews(): Promise<void> {
-    await this.updateSearchPath();
-    const reader = await this.connection.runAndReadAll(
-      `SELECT definition FROM ${META}.tables ORDER BY database, name`,
-    );
-    for (const [definition] of reader.getRowsJS()) {
-      const table = JSON.parse(String(definition)) as TableDefinition;
+    const { tables, partitions } = await this.bookkeeping();
+    await this.updateSearchPath(tables);
+    for (const table of tables) {
       if (!IDENTIFIER.test(table.name) || !IDENTIFIER.test(table.database)) continue;
-      await this.connection.run(
-        `CREATE OR REPLACE VIEW ${QUERY_DB}.${table.database}.${table.name} AS\n${await this.viewBody(table)}`,
-      );
+      const key = `${table.database}.${table.name}`;
+      const body = await this.viewBody(table, partitions.get(key) ?? []);
+      if (this.queryViews.get(key) === body) continue;
+      this.queryViews.delete(key);
+      await this.connection.run(`CREATE OR REPLACE VIEW ${QUERY_DB}.${key} AS\n${body}`);
+      this.queryViews.set(key, body);
     }
   }
 
   /** The table's rows: one read_json per registered partition that has files now, UNION ALL. */
-  private async viewBody(table: TableDefinition): Promise<string> {
-    const partitions = await this.registeredPartitions(table.database, table.name);
+  private async viewBody(table: TableDefinition, partitions: PartitionDefinition[]): Promise<string> {
     const parts: string[] = [];
     for (const partition of partitions) {
       if (await this.hasDataFiles(partition.location))
@@ -378,27 +451,33 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     return names.some((name) => name.endsWith('.json') && !name.startsWith('.'));
   }
 
-  private async updateSearchPath(): Promise<void> {
+  private async updateSearchPath(tables: TableDefinition[]): Promise<void> {
     // Queries name tables without their database (as Athena does with a default database): put every
     // registered database's schema of the in-memory database (the query views) on the search path. The
     // file's schemas follow, so its own tables (`_pipeline_catalog.partitions`) resolve too: a
     // statement naming them is then refused for what it is (a DELETE), not for a name it cannot find.
-    const reader = await this.connection.runAndReadAll(
-      `SELECT DISTINCT database FROM ${META}.tables ORDER BY database`,
-    );
-    const schemas = reader
-      .getRowsJS()
-      .map(([d]) => String(d))
-      .filter((d) => IDENTIFIER.test(d));
-    for (const schema of schemas) {
-      await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${QUERY_DB}.${schema}`);
-    }
+    const schemas = [...new Set(tables.map((t) => t.database))].sort().filter((d) => IDENTIFIER.test(d));
     const path = [
       ...schemas.map((d) => `${QUERY_DB}.${d}`),
       `${QUERY_DB}.main`,
       ...schemas.map((d) => `${FILE_DB}.${d}`),
       META,
-    ];
-    await this.connection.run(`SET search_path = ${sqlString(path.join(','))}`);
+    ].join(',');
+    if (path === this.searchPath) return;
+    this.searchPath = undefined;
+    for (const schema of schemas) {
+      await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${QUERY_DB}.${schema}`);
+    }
+    await this.connection.run(`SET search_path = ${sqlString(path)}`);
+    this.searchPath = path;
+  }
+}
+
+/** The size of DuckDB's log beside the database file at `openedPath` (0 when there is none). */
+async function logSize(openedPath: string): Promise<number> {
+  try {
+    return (await stat(`${openedPath}.wal`)).size;
+  } catch {
+    return 0;
   }
 }

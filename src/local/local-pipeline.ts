@@ -187,7 +187,7 @@ export class LocalPipeline {
     }
   }
 
-  /** Stops the model containers and closes the catalog, at once: DuckDB checkpoints as servers stop. */
+  /** Stops the model containers and closes the catalog, at once: DuckDB closes as the servers stop. */
   async close(): Promise<void> {
     const results = await Promise.allSettled([this.containers.close(), this.catalog.close()]);
     for (const result of results) if (result.status === 'rejected') throw result.reason;

@@ -4,7 +4,7 @@
  * loaded) and loads no AWS SDK module: every module the process loads from node_modules is recorded by a
  * resolve hook (test/helpers/load-recorder.mjs).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -101,4 +101,31 @@ describe('npm start from the build', () => {
     expect(run.stdout).toContain('Usage:');
     expect(run.loaded.filter((url) => url.includes('@duckdb'))).toEqual([]);
   }, 60_000);
+
+  // The Node first on the PATH outside npm scripts; on these machines it is Node 20.
+  const olderNode = (() => {
+    for (const dir of (process.env.PATH ?? '').split(':')) {
+      const candidate = join(dir, 'node');
+      if (candidate === process.execPath || dir.includes('node_modules')) continue;
+      const version = spawnSync(candidate, ['--version'], { encoding: 'utf8' });
+      if (version.status !== 0) continue;
+      return Number(version.stdout.slice(1).split('.')[0]) < 22 ? candidate : undefined;
+    }
+    return undefined;
+  })();
+
+  it.skipIf(!olderNode)('re-runs itself with the pinned Node 22 when typed with an older Node', () => {
+    const run = spawnSync(
+      olderNode as string,
+      [join(PROJECT_ROOT, 'scripts/start.mjs'), 'runs', '--home', join(dir, 'home')],
+      {
+        cwd: PROJECT_ROOT,
+        encoding: 'utf8',
+      },
+    );
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    // The run of the first test is listed: the CLI ran (on Node 22) and read the home.
+    expect(run.stdout).toContain('sample');
+  });
 });
