@@ -1,4 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { CatalogError, InvalidInputError, QueryFailedError } from '../errors.js';
 import type {
@@ -11,7 +12,7 @@ import type {
 } from '../ports.js';
 import { checkFreeSpace, databasePath } from './duckdb-file.js';
 import { isMissingFileError, readResult, runReadStatement } from './duckdb-query.js';
-import { duckDbSettings } from './duckdb-settings.js';
+import { duckDbSettings, duckDbThreads, ONE_THREAD_MAX_BYTES } from './duckdb-settings.js';
 import {
   checkDefinition,
   checkPartition,
@@ -60,7 +61,10 @@ export interface DuckDbCatalogOptions {
    * with the run's size.
    */
   memoryLimit?: string;
-  /** DuckDB's `threads` (default: defaultDuckDbThreads(), or $PIPELINE_DUCKDB_THREADS). */
+  /**
+   * DuckDB's `threads`, always (default: $PIPELINE_DUCKDB_THREADS, else chosen by the data the queries
+   * read: duckDbThreads in duckdb-settings.ts).
+   */
   threads?: number;
 }
 
@@ -108,6 +112,9 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
   /** The path DuckDB opened: {@link path}, or a link to it when that holds "?" (see databasePath). */
   private readonly openedPath: string;
   private readonly readOnly: boolean;
+  private readonly options: DuckDbCatalogOptions;
+  /** DuckDB's threads now (see duckDbThreads). */
+  private threads: number;
   /** The bookkeeping tables as last read ({@link bookkeeping}); cleared by every change. */
   private snapshot: Bookkeeping | undefined;
   /** Each query view's body as last created, by `database.name` (see refreshQueryViews). */
@@ -123,9 +130,12 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     store: FileObjectStore,
     path: string,
     openedPath: string,
-    readOnly: boolean,
+    options: DuckDbCatalogOptions,
+    threads: number,
   ) {
-    this.readOnly = readOnly;
+    this.readOnly = options.readOnly === true;
+    this.options = options;
+    this.threads = threads;
     this.instance = instance;
     this.connection = connection;
     this.store = store;
@@ -147,7 +157,8 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
   ): Promise<DuckDbCatalog> {
     const opened = await databasePath(path);
     // Capped memory and threads (duckdb-settings.ts); spills go beside the catalog file.
-    const instance = await DuckDBInstance.create(':memory:', duckDbSettings(options, `${opened}.tmp`));
+    const settings = duckDbSettings(options, `${opened}.tmp`);
+    const instance = await DuckDBInstance.create(':memory:', settings);
     const connection = await instance.connect();
     try {
       await connection.run(
@@ -161,7 +172,15 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
         cause: error,
       });
     }
-    const catalog = new DuckDbCatalog(instance, connection, store, path, opened, options.readOnly === true);
+    const catalog = new DuckDbCatalog(
+      instance,
+      connection,
+      store,
+      path,
+      opened,
+      options,
+      Number(settings.threads),
+    );
     // The query views and the search path are made by the first query (refreshQueryViews).
     if (options.readOnly) return catalog;
     await catalog.exclusive(async () => {
@@ -371,10 +390,9 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
 
   private async rebuildView(table: TableDefinition): Promise<void> {
     await this.connection.run(
-      `CREATE OR REPLACE VIEW ${FILE_DB}.${table.database}.${table.name} AS\n${await this.viewBody(
-        table,
-        await this.registeredPartitions(table.database, table.name),
-      )}`,
+      `CREATE OR REPLACE VIEW ${FILE_DB}.${table.database}.${table.name} AS\n${
+        (await this.viewBody(table, await this.registeredPartitions(table.database, table.name), 0)).body
+      }`,
     );
   }
 
@@ -416,39 +434,70 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
   private async refreshQueryViews(): Promise<void> {
     const { tables, partitions } = await this.bookkeeping();
     await this.updateSearchPath(tables);
+    // The bytes the views read, counted only as far as the thread rule needs (duckdb-settings.ts).
+    let bytes = 0;
     for (const table of tables) {
       if (!IDENTIFIER.test(table.name) || !IDENTIFIER.test(table.database)) continue;
       const key = `${table.database}.${table.name}`;
-      const body = await this.viewBody(table, partitions.get(key) ?? []);
-      if (this.queryViews.get(key) === body) continue;
+      const view = await this.viewBody(
+        table,
+        partitions.get(key) ?? [],
+        Math.max(0, ONE_THREAD_MAX_BYTES + 1 - bytes),
+      );
+      bytes += view.bytes;
+      if (this.queryViews.get(key) === view.body) continue;
       this.queryViews.delete(key);
-      await this.connection.run(`CREATE OR REPLACE VIEW ${QUERY_DB}.${key} AS\n${body}`);
-      this.queryViews.set(key, body);
+      await this.connection.run(`CREATE OR REPLACE VIEW ${QUERY_DB}.${key} AS\n${view.body}`);
+      this.queryViews.set(key, view.body);
+    }
+    const threads = duckDbThreads(this.options, bytes);
+    if (threads !== this.threads) {
+      await this.connection.run(`SET threads = ${threads}`);
+      this.threads = threads;
     }
   }
 
   /** The table's rows: one read_json per registered partition that has files now, UNION ALL. */
-  private async viewBody(table: TableDefinition, partitions: PartitionDefinition[]): Promise<string> {
+  private async viewBody(
+    table: TableDefinition,
+    partitions: PartitionDefinition[],
+    countUpTo: number,
+  ): Promise<{ body: string; bytes: number }> {
     const parts: string[] = [];
+    let bytes = 0;
     for (const partition of partitions) {
-      if (await this.hasDataFiles(partition.location))
-        parts.push(partitionSelect(this.store, table, partition));
+      const files = await this.dataFiles(partition.location, Math.max(0, countUpTo - bytes));
+      if (files === undefined) continue;
+      parts.push(partitionSelect(this.store, table, partition));
+      bytes += files;
     }
-    return parts.length > 0 ? parts.join('\nUNION ALL\n') : emptySelect(table);
+    return { body: parts.length > 0 ? parts.join('\nUNION ALL\n') : emptySelect(table), bytes };
   }
 
-  private async hasDataFiles(location: string): Promise<boolean> {
+  /**
+   * Whether the partition's folder holds `.json` files now (undefined when not) and their bytes, counted
+   * only up to `countUpTo` (past it, the sum stops growing: the caller only needs to know that much).
+   */
+  private async dataFiles(location: string, countUpTo: number): Promise<number | undefined> {
+    const folder = this.store.directoryOf(location);
     let names: string[];
     try {
-      names = await readdir(this.store.directoryOf(location));
+      names = (await readdir(folder)).filter((name) => name.endsWith('.json') && !name.startsWith('.'));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       throw new CatalogError(`Cannot read partition folder ${location}: ${(error as Error).message}`, {
         cause: error,
       });
     }
-    return names.some((name) => name.endsWith('.json') && !name.startsWith('.'));
+    if (names.length === 0) return undefined;
+    let bytes = 0;
+    for (const name of names) {
+      if (bytes >= countUpTo) break;
+      // A file gone meanwhile counts as empty: the query's own retry handles it.
+      bytes += (await stat(join(folder, name)).catch(() => undefined))?.size ?? 0;
+    }
+    return bytes;
   }
 
   private async updateSearchPath(tables: TableDefinition[]): Promise<void> {

@@ -15,10 +15,35 @@ export const DEFAULT_DUCKDB_MEMORY_LIMIT = '256MB';
 
 /**
  * DuckDB's default is one thread per core, each with its own buffers; two are enough for the run's
- * queries (which read JSON lines files, one per thread) and leave the other cores to the model servers.
+ * queries over much data (which read JSON lines files, one per thread) and leave the other cores to the
+ * model servers. Less data gets one (see {@link duckDbThreads}).
  */
 export function defaultDuckDbThreads(): number {
   return Math.max(1, Math.min(2, availableParallelism()));
+}
+
+/**
+ * Data for the queries to read (the `.json` files of the partitions the catalog's views cover) at or
+ * below which DuckDB runs on one thread. On the sample's 260 KB of statistics and on JSON results of
+ * 1-64 MB read alone, two threads were never faster on this project's 2-core machines (loaded: load 4-5)
+ * and took up to twice the CPU: their start and hand-offs cost more than they split.
+ */
+export const ONE_THREAD_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * DuckDB's threads for queries over `dataBytes` of data: the count set by the options or
+ * $PIPELINE_DUCKDB_THREADS whenever one is, else one thread up to {@link ONE_THREAD_MAX_BYTES} and
+ * {@link defaultDuckDbThreads} above. The catalog opens with the count for no data (its bookkeeping
+ * needs no more) and sets it again before each query.
+ */
+export function duckDbThreads(
+  options: DuckDbCatalogOptions,
+  dataBytes: number,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
+  const configured = options.threads ?? positiveInteger(env.PIPELINE_DUCKDB_THREADS);
+  if (configured !== undefined) return configured;
+  return dataBytes <= ONE_THREAD_MAX_BYTES ? 1 : defaultDuckDbThreads();
 }
 
 /** The DuckDB settings a catalog opens with: options, then the environment, then the defaults. */
@@ -27,7 +52,7 @@ export function duckDbSettings(
   tempDirectory?: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Record<string, string> {
-  const threads = options.threads ?? positiveInteger(env.PIPELINE_DUCKDB_THREADS) ?? defaultDuckDbThreads();
+  const threads = duckDbThreads(options, 0, env);
   return {
     // Where DuckDB spills past memory_limit (an in-memory instance would pick ".tmp" in the cwd).
     ...(tempDirectory ? { temp_directory: tempDirectory } : {}),
