@@ -207,9 +207,9 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     checkDefinition(table);
     await this.exclusive(() =>
       this.transaction(async () => {
-        await this.connection.run(
-          `INSERT INTO ${META}.tables (database, name, definition) VALUES (?, ?, ?)
-           ON CONFLICT (database, name) DO UPDATE SET definition = excluded.definition`,
+        await this.upsert(
+          `UPDATE ${META}.tables SET definition = $3 WHERE database = $1 AND name = $2`,
+          `INSERT INTO ${META}.tables (database, name, definition) VALUES ($1, $2, $3)`,
           [table.database, table.name, JSON.stringify(table)],
         );
         await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${FILE_DB}.${table.database}`);
@@ -251,10 +251,11 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
           );
         }
         for (const partition of partitions) {
-          await this.connection.run(
+          await this.upsert(
+            `UPDATE ${META}.partitions SET location = $4
+             WHERE database = $1 AND name = $2 AND partition_values = $3`,
             `INSERT INTO ${META}.partitions (database, name, partition_values, location)
-             VALUES (?, ?, ?, ?)
-             ON CONFLICT (database, name, partition_values) DO UPDATE SET location = excluded.location`,
+             VALUES ($1, $2, $3, $4)`,
             [table.database, table.name, JSON.stringify(partition.values), partition.location],
           );
         }
@@ -364,6 +365,17 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
       await this.connection.run('ROLLBACK').catch(() => undefined);
       if (error instanceof CatalogError || error instanceof InvalidInputError) throw error;
       throw new CatalogError(`Local catalog ${this.path}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /**
+   * Updates a bookkeeping row, or inserts it when there is none: what `INSERT … ON CONFLICT DO UPDATE`
+   * does, which DuckDB 1.5 took 12-25 ms to run against 1-3 ms for these two (inside the caller's
+   * transaction, so no other statement comes between them).
+   */
+  private async upsert(update: string, insert: string, values: string[]): Promise<void> {
+    if ((await this.connection.run(update, values)).rowsChanged === 0) {
+      await this.connection.run(insert, values);
     }
   }
 
