@@ -100,6 +100,33 @@ describe('DuckDbCatalog and DuckDB’s log', () => {
     expect(await runIdsReadByDuckDb(path)).toEqual(['run-1', 'run-2']);
   });
 
+  it('writes nothing when a table is registered again with the same definition', async () => {
+    const size = () => (existsSync(log()) ? statSync(log()).size : 0);
+    let catalog = await DuckDbCatalog.open(path, store);
+    await catalog.registerTable(TABLE);
+    await catalog.close();
+    const registered = size();
+    expect(registered).toBeGreaterThan(0);
+
+    catalog = await DuckDbCatalog.open(path, store);
+    await catalog.registerTable(TABLE);
+    await catalog.registerTable(JSON.parse(JSON.stringify(TABLE)));
+    await catalog.close();
+    expect(size()).toBe(registered);
+
+    // A changed definition is recorded, and its view has the new column.
+    const changed = { ...TABLE, columns: [...TABLE.columns, { name: 'extra', type: 'string' }] };
+    catalog = await DuckDbCatalog.open(path, store);
+    try {
+      await catalog.registerTable(changed);
+      expect(size()).toBeGreaterThan(registered);
+      const { columns } = await catalog.runQuery('SELECT * FROM predictions');
+      expect(columns).toContain('extra');
+    } finally {
+      await catalog.close();
+    }
+  });
+
   it('folds the log into the file at close once it is past the bound', async () => {
     const catalog = await DuckDbCatalog.open(path, store);
     const runs: string[] = [];
