@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --json] [-- --rounds N] [-- --startup-only]`: the pipeline end to end against the script a
+ * `npm run bench [-- --quick] [-- --json] [-- --rounds N] [-- --startup-only] [-- --predictor-only]`: the pipeline end to end against the script a
  * data scientist would write (bench/pandas_xgboost.py: pandas in 100k-row chunks + XGBoost 1.7.4's
  * Booster.predict + JSON lines), on the same generated rows and model, in alternating rounds so their
  * ratio holds on a shared, noisy machine. Also: the built-in predictor against native XGBoost
@@ -35,6 +35,8 @@ const { values: flags } = parseArgs({
     json: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     'startup-only': { type: 'boolean', default: false },
+    /** Only the predictor rows (bench/predictor.ts: both tree paths and native XGBoost, alternating). */
+    'predictor-only': { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Number(flags.rounds);
@@ -257,7 +259,7 @@ async function predictorRows(): Promise<void> {
   for (const row of await module.benchPredictor({ quick: flags.quick })) {
     rows.push({
       figure: `predictor, ${row.model}: built-in vs native Booster.predict (1 thread)`,
-      value: `${rate(row.jsRowsPerSecond)} vs ${row.nativeRowsPerSecond ? rate(row.nativeRowsPerSecond) : '—'}`,
+      value: `${rate(row.jsRowsPerSecond)}${row.treePath ? ` (${row.treePath})` : ''} vs ${row.nativeRowsPerSecond ? rate(row.nativeRowsPerSecond) : '—'}`,
       ...(row.ratio !== undefined ? { ratio: `built-in/native = ${row.ratio.toFixed(2)}` } : {}),
       target: '≥ 1.0',
       ...(row.ratio !== undefined ? { pass: row.ratio >= 1 } : {}),
@@ -273,6 +275,8 @@ interface PredictorRow {
   rows: number;
   rounds: number;
   jsRowsPerSecond: number;
+  /** The tree path the server runs for this model ('wasm' or 'javascript'). */
+  treePath?: string;
   nativeRowsPerSecond?: number;
   ratio?: number;
   note?: string;
@@ -283,6 +287,7 @@ async function main(): Promise<void> {
   const lines = await sampleLines();
 
   if (!flags['startup-only']) await predictorRows();
+  if (flags['predictor-only']) return;
 
   // The build `npm start` runs, made once here so no round pays for it.
   const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { encoding: 'utf8' });

@@ -58,29 +58,37 @@ describe(`the built-in predictor against XGBoost ${manifest.xgboost}'s own predi
     expect(Array.from(data.values).filter(Number.isNaN).length).toBeGreaterThan(50);
   });
 
+  // Each on both tree paths (the server picks one by the trees' size; the fixtures' are all small).
   for (const name of manifest.models) {
     for (const format of FORMATS) {
-      it(`predicts ${name} from ${format} within 1e-6`, async () => {
+      it(`predicts ${name} from ${format} within 1e-6, in the kernel and in JavaScript`, async () => {
         const want = expected(name);
-        const model = await loadXGBoostModel(join(FIXTURES, name, format));
+        for (const trees of ['wasm', 'javascript'] as const) {
+          const model = await loadXGBoostModel(join(FIXTURES, name, format), { trees });
 
-        const predictions = model.predictBatch(data.values, data.rows, data.columns);
+          const predictions = model.predictBatch(data.values, data.rows, data.columns);
 
-        expect([model.objective, model.members[0]?.booster]).toEqual([want.objective, want.booster]);
-        expect(model.outputsPerRow).toBe(want.predictions[0]?.length);
-        expect(worstDifference(predictions, want.predictions)).toBeLessThanOrEqual(1e-6);
+          expect([model.objective, model.members[0]?.booster]).toEqual([want.objective, want.booster]);
+          expect(model.outputsPerRow).toBe(want.predictions[0]?.length);
+          expect([trees, worstDifference(predictions, want.predictions) <= 1e-6]).toEqual([trees, true]);
+        }
       });
     }
   }
 
   it('averages the top-level files of a model.tar.gz as the container ensemble does', async () => {
-    const model = await loadXGBoostModel(join(FIXTURES, 'ensemble/model.tar.gz'));
+    for (const trees of ['wasm', 'javascript'] as const) {
+      const model = await loadXGBoostModel(join(FIXTURES, 'ensemble/model.tar.gz'), { trees });
 
-    const predictions = model.predictBatch(data.values, data.rows, data.columns);
+      const predictions = model.predictBatch(data.values, data.rows, data.columns);
 
-    expect(model.members).toHaveLength(2);
-    expect(model.sources.map((s) => s.replace(/^.*\(/, ''))).toEqual(['model-a.json)', 'model-b)']);
-    expect(worstDifference(predictions, expected('ensemble').predictions)).toBeLessThanOrEqual(1e-6);
+      expect(model.members).toHaveLength(2);
+      expect(model.sources.map((s) => s.replace(/^.*\(/, ''))).toEqual(['model-a.json)', 'model-b)']);
+      expect([trees, worstDifference(predictions, expected('ensemble').predictions) <= 1e-6]).toEqual([
+        trees,
+        true,
+      ]);
+    }
   });
 
   it('loads only the first file when SAGEMAKER_INFERENCE_ENSEMBLE turns the ensemble off', async () => {
