@@ -5,7 +5,8 @@
  * of bounded size (V8 optimises only functions below a bytecode size), each looping over a block of rows
  * and adding its trees' leaves to the rows' margins in tree order, in float32, as XGBoost does.
  *
- * Models too big to compile (deep or huge trees) return undefined; the caller walks the flat arrays.
+ * Models too big to compile (deep or huge trees) return undefined; the caller runs them in the
+ * WebAssembly kernel (predictor-wasm.ts).
  */
 
 /** A model's trees as CompiledBooster flattens them (children of a split adjacent, right = left + 1). */
@@ -35,7 +36,7 @@ export type TreeKernel = (
   margins: Float32Array,
 ) => void;
 
-/** How much code compiling may generate: past these the model is walked instead. */
+/** How much code compiling may generate: past these the model runs in the WebAssembly kernel. */
 export interface CodegenLimits {
   /** Nodes over all trees. */
   maxNodes: number;
