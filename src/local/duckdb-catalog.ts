@@ -38,7 +38,8 @@ const QUERY_DB = 'memory';
  * The size DuckDB's log may reach before {@link DuckDbCatalog.close} folds it into the catalog file. Every
  * open reads the log back: attaching the catalog and reading it took 1.8 ms with no log, 3.8 ms after one
  * sample run's registration (12 KB), 7.2 ms after three more (47 KB), against 40-160 ms for a checkpoint
- * at close. 64 KiB is a checkpoint every five runs or so, and a few ms per open.
+ * at close. The sample's first run in a home logs 15 KB and each later one 6 KB: 64 KiB is a checkpoint
+ * every ten runs or so, and a few ms per open.
  */
 export const WAL_CHECKPOINT_BYTES = 64 * 1024;
 /** How often a query is re-planned when a partition's files vanished under it (a run replacing them). */
@@ -324,7 +325,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
    * {@link WAL_CHECKPOINT_BYTES}: each commit is already durable there (DuckDB syncs the log at commit,
    * and every open reads it back, read-only ones and other DuckDB clients too, as after a kill), and a
    * checkpoint at every close cost each run 40-160 ms for a few catalog rows. The bound keeps what each
-   * open reads back small (about 12 KB a run).
+   * open reads back small (6 KB for each sample run after a home's first).
    */
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
