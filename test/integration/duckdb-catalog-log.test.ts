@@ -127,6 +127,37 @@ describe('DuckDbCatalog and DuckDB’s log', () => {
     }
   });
 
+  it('keeps registration order when a run switches to a new attempt, and refuses an unregistered table', async () => {
+    const catalog = await DuckDbCatalog.open(path, store);
+    try {
+      await publish(catalog, 'run-1');
+      await publish(catalog, 'run-2');
+      const moved = {
+        ...partitionOf('run-1'),
+        location: partitionOf('run-1').location.replace('0123456789ab', 'ba9876543210'),
+      };
+      expect(await catalog.switchRunPartitions(TABLE, ['2024-05-01', 'run-1'], [moved])).toEqual([
+        partitionOf('run-1'),
+      ]);
+      expect(await catalog.listPartitions('local', 'predictions')).toEqual([moved, partitionOf('run-2')]);
+      // Switched to nothing: the run's partition is removed, the other run's kept.
+      expect(await catalog.switchRunPartitions(TABLE, ['2024-05-01', 'run-1'], [])).toEqual([moved]);
+      expect(await catalog.listPartitions('local', 'predictions')).toEqual([partitionOf('run-2')]);
+      const other = { ...TABLE, name: 'other' };
+      await expect(catalog.switchRunPartitions(other, ['2024-05-01', 'run-1'], [])).rejects.toThrow(
+        'Table local.other is not registered',
+      );
+    } finally {
+      await catalog.close();
+    }
+    const reader = await DuckDbCatalog.open(path, store, { readOnly: true });
+    try {
+      expect(await reader.listPartitions('local', 'predictions')).toEqual([partitionOf('run-2')]);
+    } finally {
+      await reader.close();
+    }
+  });
+
   it('folds the log into the file at close once it is past the bound', async () => {
     const catalog = await DuckDbCatalog.open(path, store);
     const runs: string[] = [];
