@@ -1,5 +1,3 @@
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { CatalogError, InvalidInputError, QueryFailedError } from '../errors.js';
 import type {
@@ -10,17 +8,11 @@ import type {
   QueryValue,
   TableDefinition,
 } from '../ports.js';
-import { checkFreeSpace, databasePath } from './duckdb-file.js';
+import { checkFreeSpace, databasePath, logSize } from './duckdb-file.js';
 import { isMissingFileError, readResult, runReadStatement } from './duckdb-query.js';
 import { duckDbSettings, duckDbThreads, ONE_THREAD_MAX_BYTES } from './duckdb-settings.js';
-import {
-  checkDefinition,
-  checkPartition,
-  emptySelect,
-  IDENTIFIER,
-  partitionSelect,
-  sqlString,
-} from './duckdb-sql.js';
+import { checkDefinition, checkPartition, IDENTIFIER, sqlString } from './duckdb-sql.js';
+import { viewBody } from './duckdb-views.js';
 import type { FileObjectStore } from './file-object-store.js';
 
 /**
@@ -406,7 +398,8 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     await this.connection.run(
       `CREATE OR REPLACE VIEW ${FILE_DB}.${table.database}.${table.name} AS\n${
         (
-          await this.viewBody(
+          await viewBody(
+            this.store,
             table,
             partitions ?? (await this.registeredPartitions(table.database, table.name)),
             0,
@@ -461,7 +454,8 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     for (const table of tables) {
       if (!IDENTIFIER.test(table.name) || !IDENTIFIER.test(table.database)) continue;
       const key = `${table.database}.${table.name}`;
-      const view = await this.viewBody(
+      const view = await viewBody(
+        this.store,
         table,
         partitions.get(key) ?? [],
         Math.max(0, ONE_THREAD_MAX_BYTES + 1 - bytes),
@@ -477,49 +471,6 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
       await this.connection.run(`SET threads = ${threads}`);
       this.threads = threads;
     }
-  }
-
-  /** The table's rows: one read_json per registered partition that has files now, UNION ALL. */
-  private async viewBody(
-    table: TableDefinition,
-    partitions: PartitionDefinition[],
-    countUpTo: number,
-  ): Promise<{ body: string; bytes: number }> {
-    const parts: string[] = [];
-    let bytes = 0;
-    for (const partition of partitions) {
-      const files = await this.dataFiles(partition.location, Math.max(0, countUpTo - bytes));
-      if (files === undefined) continue;
-      parts.push(partitionSelect(this.store, table, partition));
-      bytes += files;
-    }
-    return { body: parts.length > 0 ? parts.join('\nUNION ALL\n') : emptySelect(table), bytes };
-  }
-
-  /**
-   * Whether the partition's folder holds `.json` files now (undefined when not) and their bytes, counted
-   * only up to `countUpTo` (past it, the sum stops growing: the caller only needs to know that much).
-   */
-  private async dataFiles(location: string, countUpTo: number): Promise<number | undefined> {
-    const folder = this.store.directoryOf(location);
-    let names: string[];
-    try {
-      names = (await readdir(folder)).filter((name) => name.endsWith('.json') && !name.startsWith('.'));
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-      throw new CatalogError(`Cannot read partition folder ${location}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    if (names.length === 0) return undefined;
-    let bytes = 0;
-    for (const name of names) {
-      if (bytes >= countUpTo) break;
-      // A file gone meanwhile counts as empty: the query's own retry handles it.
-      bytes += (await stat(join(folder, name)).catch(() => undefined))?.size ?? 0;
-    }
-    return bytes;
   }
 
   private async updateSearchPath(tables: TableDefinition[]): Promise<void> {
@@ -541,14 +492,5 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     }
     await this.connection.run(`SET search_path = ${sqlString(path)}`);
     this.searchPath = path;
-  }
-}
-
-/** The size of DuckDB's log beside the database file at `openedPath` (0 when there is none). */
-async function logSize(openedPath: string): Promise<number> {
-  try {
-    return (await stat(`${openedPath}.wal`)).size;
-  } catch {
-    return 0;
   }
 }

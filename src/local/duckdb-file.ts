@@ -3,7 +3,7 @@
  * the path holds "?") and the free space a catalog change needs before it starts.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readlink, statfs, symlink, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readlink, stat, statfs, symlink, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { CatalogError } from '../errors.js';
@@ -77,4 +77,13 @@ export async function databasePath(path: string): Promise<string> {
     );
   }
   return link;
+}
+
+/** The size of DuckDB's log beside the database file at `openedPath` (0 when there is none). */
+export async function logSize(openedPath: string): Promise<number> {
+  try {
+    return (await stat(`${openedPath}.wal`)).size;
+  } catch {
+    return 0;
+  }
 }
