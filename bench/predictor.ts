@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import type { TreePath } from '../src/model-server/predictor.js';
 import { parseCsvRecords } from '../src/model-server/records.js';
 import { loadXGBoostModel, type XGBoostModel } from '../src/model-server/xgboost-model.js';
+import { median } from './format.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SAMPLE_MODEL = join(ROOT, 'examples/model/xgboost-model.json');
@@ -109,14 +110,6 @@ async function nativeAvailable(): Promise<string | undefined> {
   } finally {
     native.close();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Writes the sample's 569 rows (some with empty fields) repeated to `rows` lines. */
