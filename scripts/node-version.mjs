@@ -9,6 +9,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const REQUIRED_MAJOR = 22;
+/** Signals both processes receive from the terminal; this one outlives the run to exit as it did. */
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 if (Number(process.versions.node.split('.')[0]) < REQUIRED_MAJOR) {
   const pinned = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
@@ -21,14 +23,14 @@ if (Number(process.versions.node.split('.')[0]) < REQUIRED_MAJOR) {
   }
   // Ctrl-C reaches both processes (one process group): this one waits for the run to stop cleanly and
   // exits as it did, rather than dying first and leaving the run's last lines after the prompt.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => {});
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, () => {});
   const child = spawnSync(pinned, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
   if (child.error) {
     process.stderr.write(`Cannot run ${pinned}: ${child.error.message}\n`);
     process.exit(1);
   }
   if (child.signal) {
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.removeAllListeners(signal);
+    for (const signal of FORWARDED_SIGNALS) process.removeAllListeners(signal);
     process.kill(process.pid, child.signal);
   }
   process.exit(child.status ?? 1);
