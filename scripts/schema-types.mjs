@@ -64,36 +64,35 @@ function withDefaultsRequired(node) {
 }
 
 /**
- * A copy of a schema without the `oneOf`/`anyOf` whose branches only say which properties are
- * `required` (e.g. a model is either modelName or image + modelDataUrl): they constrain values ajv
- * checks, but json-schema-to-typescript would turn each into an index-signature union that accepts any
- * property, losing the shape. The properties themselves stay typed (optional).
+ * A `oneOf`/`anyOf` whose branches only say which properties are `required` (e.g. a model is either
+ * modelName or image + modelDataUrl): it constrains values ajv checks, but json-schema-to-typescript
+ * would turn it into an index-signature union that accepts any property, losing the shape. Dropped for
+ * the types; the properties themselves stay typed (optional).
  */
-function withoutRequiredOnlyCombinators(node) {
-  if (Array.isArray(node)) return node.map(withoutRequiredOnlyCombinators);
-  if (node === null || typeof node !== 'object') return node;
-  const copy = {};
-  for (const [key, value] of Object.entries(node)) {
-    const requiredOnly =
-      (key === 'oneOf' || key === 'anyOf') &&
-      Array.isArray(value) &&
-      value.every((branch) => Object.keys(branch).every((k) => k === 'required'));
-    if (!requiredOnly) copy[key] = withoutRequiredOnlyCombinators(value);
-  }
-  return copy;
+function isRequiredOnlyCombinator(key, value) {
+  return (
+    (key === 'oneOf' || key === 'anyOf') &&
+    Array.isArray(value) &&
+    value.every((branch) => Object.keys(branch).every((k) => k === 'required'))
+  );
 }
 
 /**
- * A copy of a schema without the `default` written beside a `$ref` (run-request's defaults of shared
- * definitions). A type has no defaults, and a `$ref` with a sibling keyword is a new schema to
- * json-schema-to-typescript, which would declare the shared type a second time (TransformEnvironment1).
+ * A `default` written beside a `$ref` (run-request's defaults of shared definitions). A type has no
+ * defaults, and a `$ref` with a sibling keyword is a new schema to json-schema-to-typescript, which
+ * would declare the shared type a second time (TransformEnvironment1). Dropped for the types.
  */
-function withoutDefaultsBesideRefs(node) {
-  if (Array.isArray(node)) return node.map(withoutDefaultsBesideRefs);
+function isDefaultBesideRef(key, _value, node) {
+  return key === 'default' && typeof node.$ref === 'string';
+}
+
+/** A copy of a schema without the keywords `drop(key, value, node)` picks, at every depth. */
+function withoutKeywords(node, drop) {
+  if (Array.isArray(node)) return node.map((item) => withoutKeywords(item, drop));
   if (node === null || typeof node !== 'object') return node;
   const copy = {};
   for (const [key, value] of Object.entries(node)) {
-    if (!(key === 'default' && typeof node.$ref === 'string')) copy[key] = withoutDefaultsBesideRefs(value);
+    if (!drop(key, value, node)) copy[key] = withoutKeywords(value, drop);
   }
   return copy;
 }
@@ -112,9 +111,12 @@ function readSchemaFile(path) {
   return root ? { ...schema, title: root[1] } : schema;
 }
 
-/** A schema as the types are made from it (see the two functions it applies). */
+/** A schema as the types are made from it: without the two kinds of keyword above. */
 function forTypes(schema) {
-  return withoutDefaultsBesideRefs(withoutRequiredOnlyCombinators(schema));
+  return withoutKeywords(
+    schema,
+    (key, value, node) => isRequiredOnlyCombinator(key, value) || isDefaultBesideRef(key, value, node),
+  );
 }
 
 /**
