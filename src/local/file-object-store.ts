@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,6 +23,11 @@ const liveTemporaries = new Set<string>();
  * Writes go to a temporary file that is renamed into place when complete, so a reader (or a crashed
  * run) never sees a half-written object. Keys that would resolve outside `<root>/bucket` are refused.
  * ETags are derived from size and modification time, not content: enough to tell versions apart.
+ *
+ * As in S3, a folder exists only while it holds an object: deleting an object removes the folders it
+ * leaves empty, and a listing removes the empty folders it walks through (a home written before this
+ * rule kept one per past attempt, and every listing of a run's prefix walked them all). A write whose
+ * folder is removed between its `mkdir` and its rename makes the folder again.
  */
 export class FileObjectStore implements ObjectStore {
   readonly root: string;
@@ -202,7 +207,9 @@ export class FileObjectStore implements ObjectStore {
   }
 
   async delete(uri: string): Promise<void> {
-    await rm(this.pathOf(uri), { force: true });
+    const path = this.pathOf(uri);
+    await rm(path, { force: true });
+    await removeEmptyFolders(dirname(path), join(this.root, parseS3Uri(uri).bucket));
   }
 
   private async tempPath(uri: string, path: string): Promise<string> {
@@ -218,8 +225,17 @@ export class FileObjectStore implements ObjectStore {
   /** Moves a complete temporary file into place; on failure the temporary file is removed. */
   private async commit(uri: string, temp: string, path: string): Promise<void> {
     try {
-      await mkdir(dirname(path), { recursive: true });
-      await rename(temp, path);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await mkdir(dirname(path), { recursive: true });
+          await rename(temp, path);
+          break;
+        } catch (error) {
+          // A folder went between the mkdir and the rename (a delete or a listing removed it, empty):
+          // make it again. The temporary file itself is this write's own, so it is still there.
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 3) throw error;
+        }
+      }
     } catch (error) {
       await unlink(temp).catch(() => undefined);
       throw await this.storeError('write', uri, path, error);
@@ -334,6 +350,11 @@ async function collectKeys(dir: string, bucketDir: string, prefix: string, out: 
     if (isNotFound(error)) return;
     throw error;
   }
+  if (entries.length === 0 && dir !== bucketDir) {
+    // An empty folder holds no key: remove it, as S3 has no empty folders (see FileObjectStore).
+    await rmdir(dir).catch(() => undefined);
+    return;
+  }
   for (const entry of entries) {
     const path = join(dir, entry.name);
     const key = relative(bucketDir, path).split(sep).join('/');
@@ -344,6 +365,20 @@ async function collectKeys(dir: string, bucketDir: string, prefix: string, out: 
       }
     } else if (entry.isFile() && key.startsWith(prefix)) {
       out.push(key);
+    }
+  }
+}
+
+/**
+ * Removes `dir` and then each parent up to (not including) `stopAt` while they are empty. `rmdir` removes
+ * only an empty folder, so one a writer has just filled stays.
+ */
+async function removeEmptyFolders(dir: string, stopAt: string): Promise<void> {
+  for (let folder = dir; folder.startsWith(stopAt + sep); folder = dirname(folder)) {
+    try {
+      await rmdir(folder);
+    } catch {
+      return;
     }
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -123,5 +123,52 @@ describe('FileObjectStore', () => {
       );
     }
     expect(await readdir(join(root, '.tmp'))).toEqual([]);
+  });
+
+  it('keeps no empty folder: deleting the last object of a folder removes it and its emptied parents', async () => {
+    await store.put('s3://bucket/runs/r1/attempts/a1/part-0000.json', 'x');
+    await store.put('s3://bucket/runs/r1/plan.json', 'p');
+    await store.delete('s3://bucket/runs/r1/attempts/a1/part-0000.json');
+    // attempts/a1 and attempts/ held only that object; runs/r1 still holds plan.json.
+    expect(await readdir(join(root, 'bucket/runs/r1'))).toEqual(['plan.json']);
+    await store.delete('s3://bucket/runs/r1/plan.json');
+    expect(await readdir(join(root, 'bucket'))).toEqual([]);
+    // A missing object deletes nothing and removes no folder that holds something.
+    await store.put('s3://bucket/keep/a.json', 'a');
+    await store.delete('s3://bucket/keep/missing.json');
+    expect(await readdir(join(root, 'bucket/keep'))).toEqual(['a.json']);
+  });
+
+  it('removes the empty folders a listing walks through (what an older home kept per attempt)', async () => {
+    await store.put('s3://bucket/runs/r1/attempts/new/part.json', 'x');
+    for (const old of ['a1', 'a2', 'a3'])
+      await mkdir(join(root, `bucket/runs/r1/attempts/${old}/transform/xgb`), { recursive: true });
+    const listed: string[] = [];
+    for await (const o of store.list('s3://bucket/runs/r1/')) listed.push(o.uri);
+    expect(listed).toEqual(['s3://bucket/runs/r1/attempts/new/part.json']);
+    const left = await readdir(join(root, 'bucket/runs/r1/attempts'));
+    // Each walk removes the innermost empty level; the next listing the next one up.
+    for await (const _ of store.list('s3://bucket/runs/r1/')) void _;
+    for await (const _ of store.list('s3://bucket/runs/r1/')) void _;
+    expect(left).toContain('new');
+    expect(await readdir(join(root, 'bucket/runs/r1/attempts'))).toEqual(['new']);
+  });
+
+  it('loses no write when deletes empty the same folder at the same time', async () => {
+    // Each write's folder may be removed by a delete between the write's mkdir and its rename.
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 500; i++) {
+      writes.push(store.put(`s3://bucket/busy/${i}/w.json`, String(i)));
+      writes.push(
+        store
+          .put(`s3://bucket/busy/${i}/d.json`, 'd')
+          .then(() => store.delete(`s3://bucket/busy/${i}/d.json`)),
+      );
+    }
+    await Promise.all(writes);
+    const listed: string[] = [];
+    for await (const o of store.list('s3://bucket/busy/')) listed.push(o.uri);
+    expect(listed).toHaveLength(500);
+    expect(listed.every((uri) => /\/\d+\/w\.json$/.test(uri))).toBe(true);
   });
 });
