@@ -10,6 +10,7 @@ import type {
 } from '../ports.js';
 import { checkFreeSpace, databasePath, logSize } from './duckdb-file.js';
 import { isMissingFileError, readResult, runReadStatement } from './duckdb-query.js';
+import { ReaderConnections } from './duckdb-readers.js';
 import { duckDbSettings, duckDbThreads, ONE_THREAD_MAX_BYTES } from './duckdb-settings.js';
 import { checkDefinition, checkPartition, IDENTIFIER, sqlString } from './duckdb-sql.js';
 import { viewBody } from './duckdb-views.js';
@@ -92,7 +93,8 @@ export interface DuckDbCatalogOptions {
  * `YYYY-MM-DD`, TIMESTAMP ISO 8601, and lists/structs/maps JSON text (the QueryEngine port carries
  * scalars only, like Athena's string results).
  *
- * Calls are serialized on one connection, so concurrent callers are safe.
+ * Changes are serialized on the catalog's connection, so concurrent callers are safe; queries run on
+ * reader connections of their own (duckdb-readers.ts), after the changes called before them.
  *
  * This module is the port and the connection's lifecycle (bookkeeping tables, transactions, views,
  * search path); the SQL a table definition becomes is in duckdb-sql.ts, running a query and shaping
@@ -102,6 +104,8 @@ export interface DuckDbCatalogOptions {
 export class DuckDbCatalog implements Catalog, QueryEngine {
   private readonly instance: DuckDBInstance;
   private readonly connection: DuckDBConnection;
+  /** The connections queries run on (duckdb-readers.ts). */
+  private readonly readers: ReaderConnections;
   private readonly store: FileObjectStore;
   /** The database file, named in errors. */
   readonly path: string;
@@ -134,6 +138,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     this.threads = threads;
     this.instance = instance;
     this.connection = connection;
+    this.readers = new ReaderConnections(instance);
     this.store = store;
     this.path = path;
     this.openedPath = openedPath;
@@ -306,18 +311,27 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     sql: string,
     parameters: QueryValue[] = [],
   ): Promise<{ columns: string[]; rows: QueryRow[] }> {
-    return this.exclusive(async () => {
-      for (let retry = 0; ; retry += 1) {
+    for (let retry = 0; ; retry += 1) {
+      // The views are brought up to date in turn with the catalog's changes; the query then runs on a
+      // reader connection, beside other queries (duckdb-readers.ts). It is started before the turn
+      // ends (wrapped, so the turn does not wait for it), so close() waits for it too.
+      const { query } = await this.exclusive(async () => {
         await this.refreshQueryViews();
-        try {
-          return readResult(await runReadStatement(this.connection, sql, parameters));
-        } catch (error) {
-          // A run replaced a partition's files between planning and reading: plan again on what is there.
-          if (retry < MISSING_FILE_RETRIES && isMissingFileError(error)) continue;
-          throw error;
-        }
+        const searchPath = this.searchPath ?? '';
+        return {
+          query: this.readers.start(searchPath, this.threads, async (connection) =>
+            readResult(await runReadStatement(connection, sql, parameters)),
+          ),
+        };
+      });
+      try {
+        return await query;
+      } catch (error) {
+        // A run replaced a partition's files between planning and reading: plan again on what is there.
+        if (retry < MISSING_FILE_RETRIES && isMissingFileError(error)) continue;
+        throw error;
       }
-    });
+    }
   }
 
   /**
@@ -339,6 +353,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
         await this.connection.run(`CHECKPOINT ${FILE_DB}`).catch(() => undefined);
       }
     } finally {
+      await this.readers.close();
       this.connection.closeSync();
       this.instance.closeSync();
     }

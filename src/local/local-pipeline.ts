@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { CreateModelRequest } from '../core/build-manifest-models.js';
 import type { ParseProgressEvent } from '../core/result-parsing.js';
@@ -218,9 +219,12 @@ export class LocalPipeline {
       loadQuery: createQueryLoader(QUERIES_DIR),
       // The report names local files, as the user finds them, rather than the store's s3:// URIs.
       displayUri: (uri) => displayUri(store, uri),
-      // DuckDB runs one statement at a time on the catalog's connection: queued queries would only
-      // wait there, and each query's time as progress shows it would include the others'.
-      queries: { concurrency: 1, ...(onQueryProgress ? { onProgress: onQueryProgress } : {}) },
+      // As many at once as the catalog runs side by side over small data (duckdb-readers.ts): one per
+      // core. More would only wait there, and each query's time as progress shows it include the others'.
+      queries: {
+        concurrency: Math.max(1, availableParallelism()),
+        ...(onQueryProgress ? { onProgress: onQueryProgress } : {}),
+      },
     }));
     const recordFailure = createRecordFailureHandler(() => ({
       store,

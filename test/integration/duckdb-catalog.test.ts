@@ -556,6 +556,25 @@ describe('DuckDbCatalog publishing a re-run', () => {
     expect(await scores('nightly')).toEqual([0.1, 0.1, 0.1, 0.1]);
   });
 
+  it('answers queries started together each with its own rows, and closes only once they are done', async () => {
+    const count = (i: number, runId: string) =>
+      catalog.runQuery('SELECT ? AS asked, count(*) AS n FROM predictions WHERE run_id = ?', [i, runId]);
+    const asked = ['nightly', 'dead-run', 'nightly', 'other', 'nightly', 'dead-run'];
+    const oneByOne = [];
+    for (const [i, runId] of asked.entries()) oneByOne.push((await count(i, runId)).rows);
+    expect(oneByOne.map((rows) => rows[0]?.asked)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(oneByOne[0]).not.toEqual([{ asked: 0, n: 0 }]);
+    const together = await Promise.all(asked.map((runId, i) => count(i, runId)));
+    expect(together.map((r) => r.rows)).toEqual(oneByOne);
+    // Queries started before close() finish with their answers; none runs after it.
+    const all = (await catalog.runQuery('SELECT count(*) AS n FROM predictions')).rows;
+    const running = [1, 2, 3].map(() => catalog.runQuery('SELECT count(*) AS n FROM predictions'));
+    await catalog.close();
+    expect((await Promise.all(running)).map((r) => r.rows)).toEqual([all, all, all]);
+    await expect(catalog.runQuery('SELECT 1')).rejects.toThrow(/closed/);
+    catalog = await DuckDbCatalog.open(join(root, 'catalog.duckdb'), store);
+  });
+
   it('opens read-only for queries, where even the engine refuses a write', async () => {
     await catalog.close();
     const reader = await DuckDbCatalog.open(join(root, 'catalog.duckdb'), store, { readOnly: true });
