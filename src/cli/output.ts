@@ -102,10 +102,7 @@ export function formatBytes(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
 }
 
-/** 1,000,000. */
-export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
-}
+export { formatCount } from '../core/number-format.js';
 
 /**
  * Replaces store URIs with the user's own paths: `s3://local-in-…/test.csv` → `/home/me/test.csv`.

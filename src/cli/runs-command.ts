@@ -70,7 +70,11 @@ export async function listRuns(home: string): Promise<RunListing[]> {
       });
     }
   }
-  return runs.sort((a, b) => (b.finished ?? '').localeCompare(a.finished ?? ''));
+  // ISO 8601 times: their code-unit order is time order (no locale needed to compare them).
+  return runs.sort((a, b) => {
+    const [x, y] = [a.finished ?? '', b.finished ?? ''];
+    return x < y ? 1 : x > y ? -1 : 0;
+  });
 }
 
 async function readJson<T>(path: string): Promise<{ value: T; mtime: Date } | undefined> {

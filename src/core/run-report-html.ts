@@ -1,4 +1,5 @@
 import type { QueryRow } from '../ports.js';
+import { formatCount, formatDecimal, formatFixed } from './number-format.js';
 
 /**
  * HTML building blocks of the run report: escaping, number formatting, tables and inline SVG charts.
@@ -10,21 +11,16 @@ export function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const INTEGER = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
 /** An integer with thousands separators: 1000000 → "1,000,000". */
 export function count(value: unknown): string {
   const n = typeof value === 'number' ? value : Number(value);
-  return Number.isFinite(n) ? INTEGER.format(n) : '';
+  return Number.isFinite(n) ? formatCount(n) : '';
 }
 
 /** A number with a fixed number of decimals and thousands separators: 1234.5 → "1,234.5000". */
 export function fixed(value: unknown, digits = 4): string {
   if (typeof value !== 'number' || !Number.isFinite(value)) return '';
-  return new Intl.NumberFormat('en-US', {
-    minimumFractionDigits: digits,
-    maximumFractionDigits: digits,
-  }).format(value);
+  return formatFixed(value, digits);
 }
 
 /** A number readable at any magnitude: up to 4 significant decimals, separators in the integer part. */
@@ -33,7 +29,7 @@ export function readable(value: unknown): string {
   const magnitude = Math.abs(value);
   if (magnitude !== 0 && (magnitude < 1e-3 || magnitude >= 1e12)) return value.toExponential(3);
   const digits = magnitude >= 1000 ? 1 : magnitude >= 1 ? 3 : 4;
-  return new Intl.NumberFormat('en-US', { maximumFractionDigits: digits }).format(value);
+  return formatDecimal(value, digits);
 }
 
 /** A share as a percentage with one decimal: 0.25 → "25.0%". */

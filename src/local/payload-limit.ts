@@ -8,6 +8,8 @@
  * Over it, the execution fails with States.DataLimitExceeded, "a terminal error that can't be caught by
  * the States.ALL error type".
  */
+import { formatCount } from '../core/number-format.js';
+
 export const PAYLOAD_LIMIT_BYTES = 262_144;
 
 /** One payload seen by the runner. */
@@ -61,7 +63,7 @@ export class PayloadMeter {
     if (bytes > this.limit) {
       throw stepFunctionsError(
         'States.DataLimitExceeded',
-        `The ${what} of ${state === 'the execution' ? state : `state "${state}"`} is ${bytes.toLocaleString('en-US')} bytes, over Step Functions' payload limit of ${this.limit.toLocaleString('en-US')} bytes (256 KiB of UTF-8 JSON); keep large data in S3 and pass a pointer`,
+        `The ${what} of ${state === 'the execution' ? state : `state "${state}"`} is ${formatCount(bytes)} bytes, over Step Functions' payload limit of ${formatCount(this.limit)} bytes (256 KiB of UTF-8 JSON); keep large data in S3 and pass a pointer`,
       );
     }
   }

@@ -1,3 +1,4 @@
+import { formatCount } from '../core/number-format.js';
 import type { ParseProgressEvent } from '../core/result-parsing.js';
 import type { QueryProgressEvent } from '../core/run-queries.js';
 import type { TransformProgressEvent } from './transform-engine.js';
@@ -79,14 +80,14 @@ export class RunProgress {
         const rate = event.jobRecords / seconds;
         const eta = jobFraction > 0 ? (seconds * (1 - jobFraction)) / jobFraction : Number.NaN;
         const file = fileName(event.inputUri);
-        job.line = `${this.label(event.jobName)} ${bar(fraction, 16)} ${percent(fraction)} ${file}: ${event.records.toLocaleString('en-US')} records, ${formatRate(rate)}, ETA ${formatSeconds(eta)}`;
+        job.line = `${this.label(event.jobName)} ${bar(fraction, 16)} ${percent(fraction)} ${file}: ${formatCount(event.records)} records, ${formatRate(rate)}, ETA ${formatSeconds(eta)}`;
         if (this.output.isTTY) {
           // Redrawing on every batch would spend more time on the terminal than on the work.
           if (t - this.lastDraw >= 100) this.draw();
         } else if (t - job.lastLog >= this.logIntervalMs) {
           job.lastLog = t;
           this.output.write(
-            `${this.label(event.jobName)} ${file}: ${event.records.toLocaleString('en-US')} records so far (${percent(fraction).trim()} read)\n`,
+            `${this.label(event.jobName)} ${file}: ${formatCount(event.records)} records so far (${percent(fraction).trim()} read)\n`,
           );
         }
         return;
@@ -97,7 +98,7 @@ export class RunProgress {
         const job = this.jobs.get(event.jobName);
         if (job) job.lastLog = this.now();
         this.print(
-          `${this.label(event.jobName)} ${fileName(event.inputUri)}: ${event.records.toLocaleString('en-US')} records transformed`,
+          `${this.label(event.jobName)} ${fileName(event.inputUri)}: ${formatCount(event.records)} records transformed`,
         );
         return;
       }
@@ -131,7 +132,7 @@ export class RunProgress {
     const seconds = Math.max((t - job.started) / 1000, 1e-3);
     const jobFraction = (event.object - 1 + fraction) / Math.max(event.objects, 1);
     const eta = jobFraction > 0 ? (seconds * (1 - jobFraction)) / jobFraction : Number.NaN;
-    const records = event.records.toLocaleString('en-US');
+    const records = formatCount(event.records);
     job.line = `${label} ${bar(fraction, 16)} ${percent(fraction)} ${file}: ${records} records, ${formatRate(event.jobRecords / seconds)}, ETA ${formatSeconds(eta)}`;
     if (this.output.isTTY) {
       if (t - this.lastDraw >= 100) this.draw();
@@ -167,7 +168,7 @@ export class RunProgress {
     const took = `${((this.now() - started) / 1000).toFixed(2)}s`;
     this.print(
       event.type === 'query-finished'
-        ? `  query ${event.name}: ${event.rows.toLocaleString('en-US')} row${event.rows === 1 ? '' : 's'} (${took})`
+        ? `  query ${event.name}: ${formatCount(event.rows)} row${event.rows === 1 ? '' : 's'} (${took})`
         : `  query ${event.name} failed (${took})`,
     );
   };
