@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { rehearse } from './rehearsal.js';
 import {
   type ContainerSettings,
   containerSettingsFromEnv,
@@ -272,14 +273,22 @@ async function loadModel(modelPath: string, settings: ContainerSettings): Promis
  * still being planned) has loaded this code and waits for the command line and environment of the
  * server a job needs, then becomes that server: its environment is replaced by the one received, whole,
  * so the server, its settings and its cluster workers see exactly what a process started with it would.
- * Given a model file after the argument (the run's), it loads that meanwhile (see loadModel).
+ * Given a model file after the argument (the run's), it loads that meanwhile (see loadModel), and then
+ * rehearses with it (rehearsal.ts).
  * `undefined` when the pipeline went away first.
  */
 function standBy(): Promise<StandbyStart | undefined> {
   const hint = process.argv[3];
-  if (hint) preloading = preload(hint);
+  let started = false;
+  if (hint) {
+    preloading = preload(hint);
+    // Meanwhile, warm the code the job's first requests run (rehearsal.ts). The server's own start,
+    // should it come first, does not wait for the rehearsal: each listens on a port of its own.
+    void preloading.then((early) => (early && !started ? rehearse(early.model) : undefined));
+  }
   return new Promise((resolve) => {
     process.once('message', (message: StandbyStart) => {
+      started = true;
       for (const name of Object.keys(process.env)) {
         if (!Object.hasOwn(message.env, name)) delete process.env[name];
       }
