@@ -8,6 +8,7 @@ import type {
   QueryValue,
   TableDefinition,
 } from '../ports.js';
+import { type Bookkeeping, partitionsAfterSwitch, readBookkeeping, withTable } from './duckdb-bookkeeping.js';
 import { checkFreeSpace, databasePath, logSize } from './duckdb-file.js';
 import { isMissingFileError, readResult, runReadStatement } from './duckdb-query.js';
 import { ReaderConnections } from './duckdb-readers.js';
@@ -37,14 +38,6 @@ const QUERY_DB = 'memory';
 export const WAL_CHECKPOINT_BYTES = 64 * 1024;
 /** How often a query is re-planned when a partition's files vanished under it (a run replacing them). */
 const MISSING_FILE_RETRIES = 2;
-
-/** The catalog's bookkeeping as read from the file: table definitions, and partitions by `database.name`. */
-interface Bookkeeping {
-  tables: TableDefinition[];
-  /** Each table's definition as stored (JSON text), by `database.name`. */
-  definitions: Map<string, string>;
-  partitions: Map<string, PartitionDefinition[]>;
-}
 
 export interface DuckDbCatalogOptions {
   /**
@@ -212,19 +205,24 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     checkDefinition(table);
     const definition = JSON.stringify(table);
     await this.exclusive(async () => {
-      const stored = (await this.bookkeeping()).definitions.get(`${table.database}.${table.name}`);
+      const key = `${table.database}.${table.name}`;
+      const known = await this.bookkeeping();
+      const stored = known.definitions.get(key);
       if (stored === definition) return;
-      await this.transaction(async () => {
-        // The bookkeeping is exact (see bookkeeping()): a table it lacks has no row and no partitions.
-        await this.connection.run(
-          stored === undefined
-            ? `INSERT INTO ${META}.tables (database, name, definition) VALUES ($1, $2, $3)`
-            : `UPDATE ${META}.tables SET definition = $3 WHERE database = $1 AND name = $2`,
-          [table.database, table.name, definition],
-        );
-        await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${FILE_DB}.${table.database}`);
-        await this.rebuildView(table, stored === undefined ? [] : undefined);
-      });
+      await this.transaction(
+        async () => {
+          // The bookkeeping is exact (see bookkeeping()): a table it lacks has no row and no partitions.
+          await this.connection.run(
+            stored === undefined
+              ? `INSERT INTO ${META}.tables (database, name, definition) VALUES ($1, $2, $3)`
+              : `UPDATE ${META}.tables SET definition = $3 WHERE database = $1 AND name = $2`,
+            [table.database, table.name, definition],
+          );
+          await this.connection.run(`CREATE SCHEMA IF NOT EXISTS ${FILE_DB}.${table.database}`);
+          await this.rebuildView(table, known.partitions.get(key) ?? []);
+        },
+        () => withTable(known, definition),
+      );
     });
   }
 
@@ -248,38 +246,42 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     return this.exclusive(async () => {
       // Read before the transaction (which clears it); exact, as nothing else changes the catalog.
       const known = await this.bookkeeping();
-      return this.transaction(async () => {
-        const stored = known.definitions.get(key);
-        if (stored === undefined) {
-          throw new CatalogError(`Table ${table.database}.${table.name} is not registered`);
-        }
-        const registered = known.partitions.get(key) ?? [];
-        const existing = new Set(registered.map((p) => JSON.stringify(p.values)));
-        const previous = registered
-          .filter((p) => run.every((value, i) => p.values[i] === value))
-          .map((p) => ({ values: [...p.values], location: p.location }));
-        for (const partition of previous) {
-          if (wanted.has(JSON.stringify(partition.values))) continue;
-          await this.connection.run(
-            `DELETE FROM ${META}.partitions WHERE database = ? AND name = ? AND partition_values = ?`,
-            [table.database, table.name, JSON.stringify(partition.values)],
-          );
-        }
-        for (const partition of partitions) {
-          const values = JSON.stringify(partition.values);
-          // Updating keeps the partition's registration time, and so its place in the view's order.
-          await this.connection.run(
-            existing.has(values)
-              ? `UPDATE ${META}.partitions SET location = $4
+      const registered = known.partitions.get(key) ?? [];
+      const after = partitionsAfterSwitch(registered, run, partitions);
+      return this.transaction(
+        async () => {
+          const stored = known.definitions.get(key);
+          if (stored === undefined) {
+            throw new CatalogError(`Table ${table.database}.${table.name} is not registered`);
+          }
+          const existing = new Set(registered.map((p) => JSON.stringify(p.values)));
+          const previous = registered
+            .filter((p) => run.every((value, i) => p.values[i] === value))
+            .map((p) => ({ values: [...p.values], location: p.location }));
+          for (const partition of previous) {
+            if (wanted.has(JSON.stringify(partition.values))) continue;
+            await this.connection.run(
+              `DELETE FROM ${META}.partitions WHERE database = ? AND name = ? AND partition_values = ?`,
+              [table.database, table.name, JSON.stringify(partition.values)],
+            );
+          }
+          for (const partition of partitions) {
+            const values = JSON.stringify(partition.values);
+            // Updating keeps the partition's registration time, and so its place in the view's order.
+            await this.connection.run(
+              existing.has(values)
+                ? `UPDATE ${META}.partitions SET location = $4
                  WHERE database = $1 AND name = $2 AND partition_values = $3`
-              : `INSERT INTO ${META}.partitions (database, name, partition_values, location)
+                : `INSERT INTO ${META}.partitions (database, name, partition_values, location)
                  VALUES ($1, $2, $3, $4)`,
-            [table.database, table.name, values, partition.location],
-          );
-        }
-        await this.rebuildView(JSON.parse(stored) as TableDefinition);
-        return previous;
-      });
+              [table.database, table.name, values, partition.location],
+            );
+          }
+          await this.rebuildView(JSON.parse(stored) as TableDefinition, after);
+          return previous;
+        },
+        () => ({ ...known, partitions: new Map(known.partitions).set(key, after) }),
+      );
     });
   }
 
@@ -370,18 +372,21 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
   }
 
   /**
-   * Runs `work` in one transaction. When DuckDB fails (a full disk under the catalog, say), it may have
+   * Runs `work` in one transaction; once it commits, `committed()` is the bookkeeping (what reading it
+   * back would give, so the next call need not). When DuckDB fails (a full disk under the catalog, say), it may have
    * aborted the transaction itself, so a failing ROLLBACK is ignored: the error that matters is the
    * first one, kept as the cause and with the catalog file named.
    */
-  private async transaction<T>(work: () => Promise<T>): Promise<T> {
+  private async transaction<T>(work: () => Promise<T>, committed: () => Bookkeeping): Promise<T> {
     await checkFreeSpace(this.path, this.openedPath);
-    // Read again after any change, committed or not.
+    // Read again after a change that failed, whatever it left.
     this.snapshot = undefined;
     try {
       await this.connection.run('BEGIN TRANSACTION');
       const result = await work();
       await this.connection.run('COMMIT');
+      // The change is the file's now: the bookkeeping as it would be read back, without reading it.
+      this.snapshot = committed();
       if (this.openedPath !== this.path) {
         // The log sits beside the link in the temp folder: move the commit into the home's file now, so
         // the temp folder holds nothing the catalog needs. Committed already; a failure here only leaves
@@ -396,30 +401,11 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     }
   }
 
-  private async registeredPartitions(database: string, name: string): Promise<PartitionDefinition[]> {
-    const reader = await this.connection.runAndReadAll(
-      `SELECT partition_values, location FROM ${META}.partitions
-       WHERE database = ? AND name = ? ORDER BY registered_at, partition_values`,
-      [database, name],
-    );
-    return reader.getRowsJS().map(([values, location]) => ({
-      values: JSON.parse(String(values)) as string[],
-      location: String(location),
-    }));
-  }
-
-  /** (Re)creates the table's view in the file; `partitions`: its registered ones, when already known. */
-  private async rebuildView(table: TableDefinition, partitions?: PartitionDefinition[]): Promise<void> {
+  /** (Re)creates the table's view in the file over `partitions`, its registered ones. */
+  private async rebuildView(table: TableDefinition, partitions: PartitionDefinition[]): Promise<void> {
     await this.connection.run(
       `CREATE OR REPLACE VIEW ${FILE_DB}.${table.database}.${table.name} AS\n${
-        (
-          await viewBody(
-            this.store,
-            table,
-            partitions ?? (await this.registeredPartitions(table.database, table.name)),
-            0,
-          )
-        ).body
+        (await viewBody(this.store, table, partitions, 0)).body
       }`,
     );
   }
@@ -430,26 +416,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
    * a read-only open keeps writers out).
    */
   private async bookkeeping(): Promise<Bookkeeping> {
-    if (this.snapshot) return this.snapshot;
-    const stored = (
-      await this.connection.runAndReadAll(`SELECT definition FROM ${META}.tables ORDER BY database, name`)
-    )
-      .getRowsJS()
-      .map(([definition]) => String(definition));
-    const tables = stored.map((definition) => JSON.parse(definition) as TableDefinition);
-    const definitions = new Map(tables.map((t, i) => [`${t.database}.${t.name}`, stored[i] as string]));
-    const partitions = new Map<string, PartitionDefinition[]>();
-    const rows = await this.connection.runAndReadAll(
-      `SELECT database, name, partition_values, location FROM ${META}.partitions
-       ORDER BY registered_at, partition_values`,
-    );
-    for (const [database, name, values, location] of rows.getRowsJS()) {
-      const key = `${String(database)}.${String(name)}`;
-      const list = partitions.get(key) ?? [];
-      list.push({ values: JSON.parse(String(values)) as string[], location: String(location) });
-      partitions.set(key, list);
-    }
-    this.snapshot = { tables, definitions, partitions };
+    this.snapshot ??= await readBookkeeping(this.connection, META);
     return this.snapshot;
   }
 

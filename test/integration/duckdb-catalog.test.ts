@@ -452,6 +452,60 @@ describe('DuckDbCatalog without partitions', () => {
   });
 });
 
+describe('DuckDbCatalog bookkeeping', () => {
+  it('keeps, change after change, the tables and partitions a fresh open reads back from the file', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'duckdb-bookkeeping-'));
+    onTestFinished(() => rm(root, { recursive: true, force: true }));
+    const store = new FileObjectStore(join(root, 's3'));
+    const path = join(root, 'catalog.duckdb');
+    const predictions = resultsTableDefinition(TABLE);
+    const other = resultsTableDefinition({ ...TABLE, table: 'scores' });
+    const at = (table: typeof predictions, run: string, variant: string, attempt: string) => ({
+      values: ['2024-05-01', run, variant],
+      location: `${table.location}run_date=2024-05-01/run_id=${run}/variant=${variant}/attempt=${attempt}/`,
+    });
+    // Each change: register, switch a run in, switch another run in, switch the first run again
+    // (one variant gone, one moved, one new), re-register a changed definition, switch a run out.
+    const changes: ((catalog: DuckDbCatalog) => Promise<unknown>)[] = [
+      (c) => c.registerTable(other),
+      (c) => c.registerTable(predictions),
+      (c) =>
+        c.switchRunPartitions(
+          predictions,
+          ['2024-05-01', 'r1'],
+          [at(predictions, 'r1', 'b', 'a1'), at(predictions, 'r1', 'a', 'a1')],
+        ),
+      (c) => c.switchRunPartitions(predictions, ['2024-05-01', 'r2'], [at(predictions, 'r2', 'x', 'a2')]),
+      (c) => c.switchRunPartitions(other, ['2024-05-01', 'r1'], [at(other, 'r1', 'a', 'a1')]),
+      (c) =>
+        c.switchRunPartitions(
+          predictions,
+          ['2024-05-01', 'r1'],
+          [at(predictions, 'r1', 'c', 'a3'), at(predictions, 'r1', 'a', 'a3')],
+        ),
+      (c) => c.registerTable({ ...other, columns: other.columns.slice(0, -1) }),
+      (c) => c.switchRunPartitions(predictions, ['2024-05-01', 'r2'], []),
+    ];
+    const state = async (c: DuckDbCatalog) => ({
+      predictions: await c.listPartitions('local', 'predictions'),
+      scores: await c.listPartitions('local', 'scores'),
+    });
+    for (const [i, change] of changes.entries()) {
+      const catalog = await DuckDbCatalog.open(path, store);
+      await state(catalog); // read once, so the change below works on what the catalog keeps
+      await change(catalog);
+      const kept = await state(catalog);
+      await catalog.close();
+      const reopened = await DuckDbCatalog.open(path, store, { readOnly: true });
+      expect({ change: i, ...(await state(reopened)) }).toEqual({ change: i, ...kept });
+      await reopened.close();
+    }
+    const last = await DuckDbCatalog.open(path, store, { readOnly: true });
+    expect((await state(last)).predictions.map((p) => p.values[2])).toEqual(['a', 'c']);
+    await last.close();
+  });
+});
+
 describe('DuckDbCatalog publishing a re-run', () => {
   let root: string;
   let store: FileObjectStore;
