@@ -16,7 +16,6 @@
  *
  *   node scripts/build.mjs          build if stale, print the build folder
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -24,6 +23,9 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
+// Through require, not `import … from 'node:crypto'`: the ES module facade of a built-in reads every
+// export, and crypto's lazy ones (webcrypto) cost each start about 9 ms (see plainBuiltins below).
+const { createHash } = require('node:crypto');
 const BUILD_ROOT = join(ROOT, '.build');
 const INPUTS = ['src', 'schemas', 'scripts/build.mjs', 'package-lock.json'];
 /** Builds other than the current one are removed once this old (a running process may still use one). */
@@ -154,14 +156,32 @@ const noAwsSdk = {
 };
 
 /**
- * Built-in modules imported without their ES module facade. Importing `node:http` as an ES module makes
- * Node read every export once, and three of them (WebSocket, CloseEvent, MessageEvent) are getters
- * that load all of undici: about 60 ms of CPU in every process that imports it (the CLI, the model
- * server and each of its workers), for classes nothing here uses. The build takes these from `require`
- * instead, with the module's plain (data) properties as named exports; importing anything else from
- * them fails the build.
+ * Built-in modules imported without their ES module facade. Importing a built-in as an ES module makes
+ * Node read every export once, getters included: `node:http`'s WebSocket, CloseEvent and MessageEvent
+ * load all of undici (about 60 ms of CPU in every process that imports it: the CLI, the model server
+ * and each of its workers), and crypto's, fs's, util's, zlib's… lazy ones cost about 10 ms more, for
+ * things nothing here uses. The build takes these from `require` instead, with the module's plain
+ * (data) properties as named exports; importing anything else from them fails the build. (`node:module`
+ * is not among them: the stand-in itself imports createRequire from it.)
  */
-const PLAIN_BUILTINS = ['http'];
+const PLAIN_BUILTINS = [
+  'http',
+  'https',
+  'child_process',
+  'cluster',
+  'crypto',
+  'fs',
+  'fs/promises',
+  'os',
+  'path',
+  'stream',
+  'stream/promises',
+  'timers',
+  'timers/promises',
+  'url',
+  'util',
+  'zlib',
+];
 
 const plainBuiltins = {
   name: 'plain-builtins',
