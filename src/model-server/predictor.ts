@@ -23,8 +23,9 @@ export type TreePath = 'wasm' | 'javascript';
 /** How a model's trees are turned into code. */
 export interface CompileOptions {
   /**
-   * The tree path: 'auto' (default) picks by {@link chooseTreePath}; 'wasm' or 'javascript' force one
-   * (tests, the bench). JavaScript past its code size limits runs as WebAssembly instead.
+   * The tree path: 'auto' (default) picks by {@link chooseTreePath} (JavaScript after a warm-up in the
+   * kernel, {@link WARM_UP_ROWS}); 'wasm' or 'javascript' force one from the first row (tests, the
+   * bench). JavaScript past its code size limits runs as WebAssembly instead.
    */
   trees?: 'auto' | TreePath;
   /** Limits on generated JavaScript (default {@link DEFAULT_CODEGEN_LIMITS}). */
@@ -40,6 +41,15 @@ export interface CompileOptions {
  * the two are even. Both paths beat native XGBoost on both bench models.
  */
 export const JAVASCRIPT_MAX_MEAN_NODES = 12;
+
+/**
+ * Rows a model whose trees run as JavaScript (chosen by {@link chooseTreePath}, not forced) predicts in
+ * the WebAssembly kernel first, with equal outputs. V8 runs generated code slowly until it has compiled
+ * it, which took about 45 ms of the first 5,000 rows of the sample model, where the kernel, compiled at
+ * load, took 4 ms: a job of a few thousand rows (the sample run's 569) never pays that, and a large one
+ * pays it once (50,000 rows in the kernel cost about 11 ms more than in warm JavaScript).
+ */
+export const WARM_UP_ROWS = 50_000;
 
 /**
  * The tree path for a model of `numTrees` trees and `numNodes` nodes: generated JavaScript for small
@@ -110,8 +120,10 @@ export class CompiledBooster {
   private readonly treeSize: Int32Array;
   /** The trees as generated code, when they run as JavaScript. */
   private readonly kernels: TreeKernel[] | undefined;
-  /** The trees in the WebAssembly kernel's memory, when they run there. */
+  /** The trees in the WebAssembly kernel's memory, when they run there, or warm up there. */
   private readonly wasm: WasmTrees | undefined;
+  /** Rows left to predict in the kernel before the generated JavaScript takes over (WARM_UP_ROWS). */
+  private rowsBeforeJavascript = 0;
   /** dart: each tree's weight; undefined for gbtree. */
   private readonly treeWeight: Float32Array | undefined;
   /** gblinear: the weights, `(numFeature + 1) × groups`. */
@@ -213,13 +225,24 @@ export class CompiledBooster {
             ...options.codegenLimits,
           })
         : undefined;
-    this.wasm = this.kernels ? undefined : new WasmTrees(flat, this.numFeature, this.numGroups, contribution);
+    // The kernel runs the trees, or (an automatic JavaScript choice) the first rows while V8 warms up.
+    const warmUp = this.kernels !== undefined && wanted === 'auto';
+    this.wasm =
+      !this.kernels || warmUp
+        ? new WasmTrees(flat, this.numFeature, this.numGroups, contribution)
+        : undefined;
+    this.rowsBeforeJavascript = warmUp ? WARM_UP_ROWS : 0;
   }
 
   /** Which path runs the trees; undefined for gblinear, which has none. */
   get treePath(): TreePath | undefined {
     if (this.kernels) return 'javascript';
     return this.wasm ? 'wasm' : undefined;
+  }
+
+  /** Whether rows of a JavaScript-path model still go to the kernel ({@link WARM_UP_ROWS}). */
+  get warmingUp(): boolean {
+    return this.kernels !== undefined && this.rowsBeforeJavascript > 0;
   }
 
   /** How many generated functions hold the trees (0 unless they run as JavaScript). */
@@ -302,8 +325,9 @@ export class CompiledBooster {
   private treeMargins(features: Float32Array, numRows: number, numFeatures: number): Float32Array {
     const margins = new Float32Array(numRows * this.numGroups).fill(this.baseMargin);
     const kernels = this.kernels;
-    if (!kernels) {
-      // Not JavaScript: the kernel (numTrees 0 adds nothing). Columns past numFeatures are missing.
+    if (!kernels || this.rowsBeforeJavascript > 0) {
+      // The kernel, or JavaScript's warm-up (numTrees 0 adds nothing). Columns past numFeatures are missing.
+      this.rowsBeforeJavascript -= numRows;
       this.wasm?.addTrees(features, numRows, numFeatures, margins);
       return margins;
     }

@@ -9,6 +9,7 @@ import {
   CompiledBooster,
   chooseTreePath,
   JAVASCRIPT_MAX_MEAN_NODES,
+  WARM_UP_ROWS,
 } from '../../src/model-server/predictor.js';
 import { loadXGBoostModel } from '../../src/model-server/xgboost-model.js';
 
@@ -131,6 +132,28 @@ describe('both tree paths: the WebAssembly kernel and generated JavaScript', () 
     const expected = full.predictBatch(random, 3000, inputs.columns);
     expect(tooManyNodes.predictBatch(random, 3000, inputs.columns)).toEqual(expected);
     expect(tooDeep.predictBatch(random, 3000, inputs.columns)).toEqual(expected);
+  });
+
+  it('warms an automatic JavaScript choice up in the kernel, then hands over, with the same outputs throughout', async () => {
+    const path = join(dirname(fileURLToPath(import.meta.url)), '../../examples/model/xgboost-model.json');
+    const auto = await loadXGBoostModel(path);
+    const javascript = await loadXGBoostModel(path, { trees: 'javascript' });
+    const booster = auto.members[0];
+    expect(booster?.treePath).toBe('javascript');
+    expect(booster?.warmingUp).toBe(true);
+    expect(javascript.members[0]?.warmingUp).toBe(false);
+    const batch = randomRows(inputs.values, inputs.columns, 4000);
+    let predicted = 0;
+    let handedOver = -1;
+    while (predicted < WARM_UP_ROWS + 8000) {
+      expect(auto.predictBatch(batch, 4000, inputs.columns)).toEqual(
+        javascript.predictBatch(batch, 4000, inputs.columns),
+      );
+      predicted += 4000;
+      if (handedOver < 0 && !booster?.warmingUp) handedOver = predicted;
+    }
+    // The batch that reaches WARM_UP_ROWS is the last in the kernel.
+    expect(handedOver).toBe(Math.ceil(WARM_UP_ROWS / 4000) * 4000);
   });
 
   it("follows XGBoost's GetNextNode for infinite and NaN split conditions: right unless value < split", () => {
