@@ -134,6 +134,26 @@ describe('FeatureStatistics', () => {
     });
   });
 
+  it('writes each line as JSON.stringify would, names with quotes and accents included', () => {
+    const stats = new FeatureStatistics(['plain', 'say "hi"', 'été', 'back\\slash']);
+    const rows = ['1.5,-2e-9,1e21,7', '-0.25,,3,0', '123456.789,0.1,NaN,5e-324'];
+    for (const [i, row] of rows.entries()) {
+      const bytes = Buffer.from(row);
+      stats.addRow(bytes, 0, bytes.length, i / 3, 1, undefined);
+    }
+    const text = stats.toJsonLines({
+      runId: 'r',
+      variant: 'v',
+      shardId: 'shard "0"',
+      parsedAt: '2026-01-01T00:00:00.000Z',
+      threshold: 0.5,
+      labels: ['no', 'yes'],
+    });
+    const lines = text.trimEnd().split('\n');
+    expect(lines.filter((line) => line.includes('"bin":')).length).toBeGreaterThan(10);
+    for (const line of lines) expect(line).toBe(JSON.stringify(JSON.parse(line)));
+  });
+
   it("gives the same statistics from values read while checking as from the row's bytes", () => {
     const rows = ['1,10,0.5', '2,,0.25', '3,-4e-3,', '6,30,1e5', '0.001,2,3'];
     const fromBytes = new FeatureStatistics(['a', 'b', 'c']);
