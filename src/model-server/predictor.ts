@@ -327,7 +327,7 @@ export class CompiledBooster {
     const kernels = this.kernels;
     if (!kernels || this.rowsBeforeJavascript > 0) {
       // The kernel, or JavaScript's warm-up (numTrees 0 adds nothing). Columns past numFeatures are missing.
-      this.rowsBeforeJavascript -= numRows;
+      if (kernels) this.rowsBeforeJavascript -= numRows;
       this.wasm?.addTrees(features, numRows, numFeatures, margins);
       return margins;
     }
