@@ -8,7 +8,7 @@
  * in the store without its header line (the bytes one would upload to S3 for AWS).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, realpath, stat, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { Transform } from 'node:stream';
@@ -82,6 +82,27 @@ export interface InspectedInput {
 
 /** Markers that say a folder is complete; never data. */
 const MARKERS = new Set(['_SUCCESS', '_COMMITTED', '_STARTED']);
+
+/**
+ * The bytes of the files at `path` (a file, or a folder and its subfolders), counted only until they
+ * pass `limit`; undefined when `path` cannot be read (inspectInput then says why). Enough to tell a
+ * small input from a large one before the input is inspected.
+ */
+export function inputBytesUpTo(path: string, limit: number): number | undefined {
+  try {
+    const info = statSync(path);
+    if (!info.isDirectory()) return info.size;
+    let bytes = 0;
+    for (const entry of readdirSync(path, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue;
+      bytes += statSync(join(entry.parentPath, entry.name)).size;
+      if (bytes > limit) break;
+    }
+    return bytes;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Looks at a local file or folder: which files to take, their content type and compression, a header.

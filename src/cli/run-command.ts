@@ -10,10 +10,17 @@ import type { RunRequest } from '../core/run-request.js';
 import type { RunSummary } from '../core/summarize-run.js';
 import { SchemaValidationError, UsageError } from '../errors.js';
 import { LOCAL_BUCKET, LocalPipeline } from '../local/local-pipeline.js';
+import { ONE_PROCESS_MAX_BYTES } from '../local/model-containers.js';
 import { RunProgress } from '../local/progress.js';
 import { validateAgainstSchema } from '../schemas.js';
 import { checkContainer } from './container-check.js';
-import { type InspectedInput, inspectInput, type PlacedInput, placeInput } from './local-input.js';
+import {
+  type InspectedInput,
+  inputBytesUpTo,
+  inspectInput,
+  type PlacedInput,
+  placeInput,
+} from './local-input.js';
 import { applyRunFlags, COLUMNS_KEPT_FROM_MODEL, type PartialRunRequest } from './run-options.js';
 import { printFailure, printPlan, printStateEvent, printSummary } from './run-output.js';
 
@@ -41,7 +48,8 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     onTransformProgress: progress.onTransformEvent,
     onParseProgress: progress.onParseEvent,
     onQueryProgress: progress.onQueryEvent,
-    prestartModelServer: usesBuiltinServer(request, flags),
+    // A small input's built-in container runs inside this process (model-containers.ts): no standby.
+    prestartModelServer: usesBuiltinServer(request, flags) && !isSmallInput(options.path),
     ...((flags.model as string[] | undefined)?.[0]
       ? { prestartModelFile: (flags.model as string[])[0] }
       : {}),
@@ -111,6 +119,12 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
  * Whether the run will start the built-in model server, as far as the flags and request file tell
  * before anything is read: a --model file, or a request model given as an artifact rather than a URL.
  */
+/** Whether the local input at `path` is small enough for in-process containers (ONE_PROCESS_MAX_BYTES). */
+function isSmallInput(path: string | undefined): boolean {
+  if (path === undefined) return false;
+  return (inputBytesUpTo(path, ONE_PROCESS_MAX_BYTES) ?? Number.POSITIVE_INFINITY) <= ONE_PROCESS_MAX_BYTES;
+}
+
 function usesBuiltinServer(request: PartialRunRequest, flags: Record<string, unknown>): boolean {
   if (((flags.model as string[] | undefined) ?? []).length > 0) return true;
   if (((flags.container as string[] | undefined) ?? []).length > 0) return false;

@@ -120,8 +120,11 @@ export class LocalPipeline {
     const home = resolve(options.home);
     await mkdir(home, { recursive: true });
     const store = new FileObjectStore(join(home, 's3'));
-    const containers = new LocalModelContainers(new LocalModelRegistry(join(home, 'models.json')), (uri) =>
-      store.pathOf(uri),
+    const containers = new LocalModelContainers(
+      new LocalModelRegistry(join(home, 'models.json')),
+      (uri) => store.pathOf(uri),
+      undefined,
+      { inProcess: true },
     );
     // First, so the server's start overlaps everything below (DuckDB's load and open, the plan).
     if (options.prestartModelServer) containers.prestart(options.prestartModelFile);

@@ -3,9 +3,11 @@ import { createHash } from 'node:crypto';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TransientError } from '../errors.js';
+import type { RunningModelServer } from '../model-server/server.js';
 import { STANDBY_ARGUMENT, type StandbyStart } from '../model-server/standby.js';
 import type { ModelClient } from '../ports.js';
 import { HttpModelClient } from './http-model-client.js';
+import { startInProcessServer } from './in-process-container.js';
 import type { LocalModelRegistry } from './model-registry.js';
 
 /**
@@ -34,6 +36,29 @@ export const ONE_PROCESS_MAX_BYTES = 2 * 1024 * 1024;
  */
 const READ_AT_STARTUP = /^(NODE_|UV_|OPENSSL_|SSL_|LC_|LANG$|LANGUAGE$|TZ$)/;
 
+/** How containers are run. */
+export interface LocalModelContainersOptions {
+  /**
+   * Serve a small job's built-in container inside this process (in-process-container.ts) rather than in
+   * a process of its own: a job whose model and environment were asked for at most
+   * {@link ONE_PROCESS_MAX_BYTES} of input, whose environment sets nothing a process reads as it starts
+   * and no other server count than one. The local pipeline sets it; the default is a process always.
+   */
+  inProcess?: boolean;
+}
+
+/**
+ * Whether a container with environment `env` behaves the same inside this process: nothing in it that
+ * Node reads as a process starts, and one server (SAGEMAKER_MODEL_SERVER_WORKERS unset or 1).
+ */
+function servesInProcess(env: Record<string, string>): boolean {
+  const workers = env.SAGEMAKER_MODEL_SERVER_WORKERS;
+  return (
+    (workers === undefined || workers.trim() === '1') &&
+    !Object.keys(env).some((name) => READ_AT_STARTUP.test(name))
+  );
+}
+
 /** What the engine knows of the job that needs the container. */
 export interface ContainerDemand {
   /** The job's input size in bytes. */
@@ -43,10 +68,14 @@ export interface ContainerDemand {
 /**
  * Starts and reuses model containers for the local engine. A model whose image is a URL is a container
  * the user runs; any other image is served by the built-in XGBoost server in a child process of its own
- * (its own core, as a SageMaker instance would be), with the job's Environment as its environment.
+ * (its own core, as a SageMaker instance would be), with the job's Environment as its environment, or,
+ * for a small job when the options allow it, inside this process (see {@link LocalModelContainersOptions}).
  */
 export class LocalModelContainers {
-  private readonly running = new Map<string, Promise<{ client: HttpModelClient; child?: ChildProcess }>>();
+  private readonly running = new Map<
+    string,
+    Promise<{ client: HttpModelClient; child?: ChildProcess; server?: RunningModelServer }>
+  >();
   /** Input bytes asked of each model and environment so far. */
   private readonly demand = new Map<string, number>();
   /** A built-in server process that has loaded its code and waits for a job's start (see prestart). */
@@ -63,6 +92,7 @@ export class LocalModelContainers {
     readonly registry: LocalModelRegistry,
     private readonly artifactPath: (modelDataUrl: string) => string,
     private readonly serverCommand: readonly string[] = [process.execPath, ...MODEL_SERVER_ARGS],
+    private readonly options: LocalModelContainersOptions = {},
   ) {}
 
   /**
@@ -127,6 +157,7 @@ export class LocalModelContainers {
       if (result.status !== 'fulfilled') continue;
       result.value.client.close();
       if (result.value.child) stopping.push(stopChild(result.value.child));
+      if (result.value.server) stopping.push(result.value.server.close());
     }
     await Promise.all(stopping);
   }
@@ -155,6 +186,10 @@ export class LocalModelContainers {
     if (!modelDataUrl)
       throw new TransientError(`Model "${modelName}" has no ModelDataUrl for the built-in server`);
     const env = { ...model.PrimaryContainer.Environment, ...environment };
+    if (this.options.inProcess && workers === 1 && servesInProcess(env)) {
+      const server = await startInProcessServer(modelName, this.artifactPath(modelDataUrl), env);
+      return { client: new HttpModelClient(server.url), server };
+    }
     const [command, ...args] = this.serverCommand as [string, ...string[]];
     const serverArgs = ['--model', this.artifactPath(modelDataUrl), '--port', '0'];
     if (workers !== undefined) serverArgs.push('--workers', String(workers));

@@ -208,4 +208,33 @@ describe('built-in model server processes', () => {
     const [server] = await servers();
     expect(await childrenOf(server?.pid as number)).toHaveLength(2);
   }, 120_000);
+
+  it('runs a small job inside this process when allowed, answering as a process does; otherwise a process', async () => {
+    const asProcess = containers();
+    const expected = await answers(await asProcess.resolve('m', JOB_ENVIRONMENT, { inputBytes: 100 }), 2);
+    await asProcess.close();
+    await until(async () => ((await servers()).length === 0 ? true : undefined));
+
+    const allowed = new LocalModelContainers(registry, () => SAMPLE_MODEL, undefined, { inProcess: true });
+    opened.push(allowed);
+    const inside = await allowed.resolve('m', JOB_ENVIRONMENT, { inputBytes: 100 });
+    // The same answers, the payload limit of the model's Environment included, and no process.
+    expect(await answers(inside, 2)).toEqual(expected);
+    expect(await servers()).toEqual([]);
+    // Past the threshold, a variable Node reads as a process starts, or another server count: a process.
+    const large = await allowed.resolve('m', JOB_ENVIRONMENT, { inputBytes: ONE_PROCESS_MAX_BYTES + 1 });
+    expect(large).not.toBe(inside);
+    expect(await servers()).toHaveLength(1);
+    await allowed.resolve('m', { ...JOB_ENVIRONMENT, TZ: 'UTC' }, { inputBytes: 100 });
+    await allowed.resolve(
+      'm',
+      { ...JOB_ENVIRONMENT, SAGEMAKER_MODEL_SERVER_WORKERS: '2' },
+      { inputBytes: 100 },
+    );
+    expect(await servers()).toHaveLength(3);
+    await allowed.close();
+    await until(async () => ((await servers()).length === 0 ? true : undefined));
+    // Closed, the in-process server no longer answers.
+    await expect(inside.invoke(rows, { contentType: 'text/csv', timeoutMs: 5_000 })).rejects.toThrow();
+  }, 120_000);
 });
