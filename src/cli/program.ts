@@ -19,10 +19,18 @@ export const EXIT_USAGE = 2;
 
 // Command modules load the pipeline (DuckDB, the state machine runner): imported when a command runs,
 // so --help and --version answer at once.
-const runCommand: typeof import('./run-command.js').runCommand = async (options) =>
-  (await import('./run-command.js')).runCommand(options);
-const queryCommand: typeof import('./query-command.js').queryCommand = async (options) =>
-  (await import('./query-command.js')).queryCommand(options);
+// A run and a query open the local catalog: DuckDB starts creating its instance first, while the
+// command's own code loads (src/local/duckdb-instance.ts).
+const runCommand: typeof import('./run-command.js').runCommand = async (options) => {
+  createCatalogInstanceAhead();
+  return (await import('./run-command.js')).runCommand(options);
+};
+const queryCommand: typeof import('./query-command.js').queryCommand = async (options) => {
+  createCatalogInstanceAhead();
+  return (await import('./query-command.js')).queryCommand(options);
+};
+const createCatalogInstanceAhead = () =>
+  void import('../local/duckdb-instance.js').then((m) => m.createInstanceAhead());
 const runsListCommand: typeof import('./runs-command.js').runsListCommand = async (home, format) =>
   (await import('./runs-command.js')).runsListCommand(home, format);
 

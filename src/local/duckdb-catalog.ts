@@ -1,4 +1,4 @@
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { CatalogError, InvalidInputError, QueryFailedError } from '../errors.js';
 import type {
   Catalog,
@@ -10,6 +10,7 @@ import type {
 } from '../ports.js';
 import { type Bookkeeping, partitionsAfterSwitch, readBookkeeping, withTable } from './duckdb-bookkeeping.js';
 import { checkFreeSpace, databasePath, logSize } from './duckdb-file.js';
+import { createInstance } from './duckdb-instance.js';
 import { isMissingFileError, readResult, runReadStatement } from './duckdb-query.js';
 import { ReaderConnections } from './duckdb-readers.js';
 import { duckDbSettings, duckDbThreads, ONE_THREAD_MAX_BYTES } from './duckdb-settings.js';
@@ -152,7 +153,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     const opened = await databasePath(path);
     // Capped memory and threads (duckdb-settings.ts); spills go beside the catalog file.
     const settings = duckDbSettings(options, `${opened}.tmp`);
-    const instance = await DuckDBInstance.create(':memory:', settings);
+    const instance = await createInstance(settings);
     const connection = await instance.connect();
     try {
       await connection.run(
