@@ -116,6 +116,18 @@ function vector(items: number[][]): number[] {
   return [...uleb(items.length), ...items.flat()];
 }
 
+/** `local.get $i`, `local.set $i`, `local.tee $i`: the instructions both functions below are made of. */
+const localGet = (i: number) => [LOCAL_GET, ...uleb(i)];
+const localSet = (i: number) => [LOCAL_SET, ...uleb(i)];
+const localTee = (i: number) => [LOCAL_TEE, ...uleb(i)];
+/** `(local.set $out (i32.add (local.get $a) (local.get $b)))`: an address stepped by a stride. */
+const addInto = (a: number, b: number, out: number) => [
+  ...localGet(a),
+  ...localGet(b),
+  I32_ADD,
+  ...localSet(out),
+];
+
 /** The kernel module's bytes for `lanes` rows walked together. */
 export function kernelBytes(lanes: number = LANES): Uint8Array {
   // Parameters 0..6, then locals.
@@ -123,74 +135,76 @@ export function kernelBytes(lanes: number = LANES): Uint8Array {
   const [root, depth, m, x, r, d] = [7, 8, 9, 10, 11, 12];
   const n = (k: number) => 13 + k;
   const xs = (k: number) => 13 + lanes + k;
-  const get = (i: number) => [LOCAL_GET, ...uleb(i)];
-  const set = (i: number) => [LOCAL_SET, ...uleb(i)];
-  const tee = (i: number) => [LOCAL_TEE, ...uleb(i)];
   const load = (op: number, offset: number) => [op, 2, ...uleb(offset)];
   const code: number[] = [
     LOOP,
     VOID,
-    ...get(tree),
+    ...localGet(tree),
     ...load(I32_LOAD, 0),
-    ...set(root),
-    ...get(tree),
+    ...localSet(root),
+    ...localGet(tree),
     ...load(I32_LOAD, 4),
-    ...set(depth),
-    ...get(margins),
-    ...get(tree),
+    ...localSet(depth),
+    ...localGet(margins),
+    ...localGet(tree),
     ...load(I32_LOAD, 8),
     I32_ADD,
-    ...set(m),
-    ...get(rows),
-    ...set(x),
-    ...get(rowCount),
-    ...set(r),
+    ...localSet(m),
+    ...localGet(rows),
+    ...localSet(x),
+    ...localGet(rowCount),
+    ...localSet(r),
     LOOP,
     VOID,
   ];
-  for (let k = 0; k < lanes; k++) code.push(...get(root), ...set(n(k)));
-  code.push(...get(x), ...set(xs(0)));
-  for (let k = 1; k < lanes; k++) code.push(...get(xs(k - 1)), ...get(rowBytes), I32_ADD, ...set(xs(k)));
-  code.push(...get(depth), ...set(d), BLOCK, VOID, ...get(d), I32_EQZ, BR_IF, 0, LOOP, VOID);
+  for (let k = 0; k < lanes; k++) code.push(...localGet(root), ...localSet(n(k)));
+  code.push(...localGet(x), ...localSet(xs(0)));
+  for (let k = 1; k < lanes; k++) code.push(...addInto(xs(k - 1), rowBytes, xs(k)));
+  code.push(...localGet(depth), ...localSet(d), BLOCK, VOID, ...localGet(d), I32_EQZ, BR_IF, 0, LOOP, VOID);
   for (let k = 0; k < lanes; k++) {
     code.push(
-      ...get(n(k)),
+      ...localGet(n(k)),
       ...load(I32_LOAD, 12),
-      ...get(n(k)),
+      ...localGet(n(k)),
       ...load(I32_LOAD, 8),
-      ...get(xs(k)),
-      ...get(n(k)),
+      ...localGet(xs(k)),
+      ...localGet(n(k)),
       ...load(I32_LOAD, 0),
       I32_ADD,
       ...load(F32_LOAD, 0),
-      ...get(n(k)),
+      ...localGet(n(k)),
       ...load(F32_LOAD, 4),
       F32_GE,
       SELECT,
-      ...set(n(k)),
+      ...localSet(n(k)),
     );
   }
-  code.push(...get(d), I32_CONST, ...sleb(1), I32_SUB, ...tee(d), BR_IF, 0, END, END);
+  code.push(...localGet(d), I32_CONST, ...sleb(1), I32_SUB, ...localTee(d), BR_IF, 0, END, END);
   for (let k = 0; k < lanes; k++) {
     code.push(
-      ...get(m),
-      ...get(m),
+      ...localGet(m),
+      ...localGet(m),
       ...load(F32_LOAD, 0),
-      ...get(n(k)),
+      ...localGet(n(k)),
       ...load(F32_LOAD, 4),
       F32_ADD,
       F32_STORE,
       2,
       0,
-      ...get(m),
-      ...get(marginBytes),
-      I32_ADD,
-      ...set(m),
+      ...addInto(m, marginBytes, m),
     );
   }
-  code.push(...get(xs(lanes - 1)), ...get(rowBytes), I32_ADD, ...set(x));
-  code.push(...get(r), I32_CONST, ...sleb(lanes), I32_SUB, ...tee(r), BR_IF, 0, END);
-  code.push(...get(tree), I32_CONST, ...sleb(TREE_BYTES), I32_ADD, ...tee(tree), ...get(treeEnd), I32_NE);
+  code.push(...addInto(xs(lanes - 1), rowBytes, x));
+  code.push(...localGet(r), I32_CONST, ...sleb(lanes), I32_SUB, ...localTee(r), BR_IF, 0, END);
+  code.push(
+    ...localGet(tree),
+    I32_CONST,
+    ...sleb(TREE_BYTES),
+    I32_ADD,
+    ...localTee(tree),
+    ...localGet(treeEnd),
+    I32_NE,
+  );
   code.push(BR_IF, 0, END, END);
   const locals = vector([[...uleb(6 + 2 * lanes), I32]]);
   const body = [...locals, ...code];
@@ -256,59 +270,47 @@ export function kernelBytes(lanes: number = LANES): Uint8Array {
 function expandBody(): number[] {
   const [src, dst, count, nf, end, bytes, dst2, dst3, v, p] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const F32 = 0x7d;
-  const get = (i: number) => [LOCAL_GET, i];
-  const set = (i: number) => [LOCAL_SET, i];
-  const tee = (i: number) => [LOCAL_TEE, i];
   const f32 = (value: number) => [F32_CONST, ...new Uint8Array(Float32Array.of(value).buffer)];
-  const bump = (i: number) => [...get(i), I32_CONST, 4, I32_ADD, ...set(i)];
+  const bump = (i: number) => [...localGet(i), I32_CONST, 4, I32_ADD, ...localSet(i)];
   const code = [
-    ...get(nf),
+    ...localGet(nf),
     I32_CONST,
     2,
     I32_SHL,
-    ...set(bytes),
+    ...localSet(bytes),
     LOOP,
     VOID,
-    ...get(src),
-    ...get(bytes),
-    I32_ADD,
-    ...set(end),
-    ...get(dst),
-    ...get(bytes),
-    I32_ADD,
-    ...set(dst2),
-    ...get(dst2),
-    ...get(bytes),
-    I32_ADD,
-    ...set(dst3),
+    ...addInto(src, bytes, end),
+    ...addInto(dst, bytes, dst2),
+    ...addInto(dst2, bytes, dst3),
     LOOP,
     VOID,
-    ...get(src),
+    ...localGet(src),
     F32_LOAD,
     2,
     0,
-    ...tee(v),
-    ...get(v),
+    ...localTee(v),
+    ...localGet(v),
     F32_EQ,
-    ...set(p),
-    ...get(dst),
-    ...get(v),
+    ...localSet(p),
+    ...localGet(dst),
+    ...localGet(v),
     ...f32(Number.NEGATIVE_INFINITY),
-    ...get(p),
+    ...localGet(p),
     SELECT,
     F32_STORE,
     2,
     0,
-    ...get(dst2),
-    ...get(v),
+    ...localGet(dst2),
+    ...localGet(v),
     ...f32(Number.POSITIVE_INFINITY),
-    ...get(p),
+    ...localGet(p),
     SELECT,
     F32_STORE,
     2,
     0,
-    ...get(dst3),
-    ...get(p),
+    ...localGet(dst3),
+    ...localGet(p),
     F32_CONVERT_I32_U,
     F32_STORE,
     2,
@@ -316,23 +318,23 @@ function expandBody(): number[] {
     ...bump(dst),
     ...bump(dst2),
     ...bump(dst3),
-    ...get(src),
+    ...localGet(src),
     I32_CONST,
     4,
     I32_ADD,
-    ...tee(src),
-    ...get(end),
+    ...localTee(src),
+    ...localGet(end),
     I32_NE,
     BR_IF,
     0,
     END,
-    ...get(dst3),
-    ...set(dst),
-    ...get(count),
+    ...localGet(dst3),
+    ...localSet(dst),
+    ...localGet(count),
     I32_CONST,
     1,
     I32_SUB,
-    ...tee(count),
+    ...localTee(count),
     BR_IF,
     0,
     END,
