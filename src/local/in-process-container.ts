@@ -20,11 +20,10 @@ export async function startInProcessServer(
   env: Record<string, string>,
 ): Promise<RunningModelServer> {
   const { containerSettingsFromEnv, startModelServer } = await import('../model-server/server.js');
-  const { loadXGBoostModel } = await import('../model-server/xgboost-model.js');
   try {
+    // startModelServer loads the model as the container does, with the settings' ensemble rule.
     const settings = containerSettingsFromEnv(env);
-    const model = await loadXGBoostModel(modelPath, { ensemble: settings.ensemble });
-    return await startModelServer({ model, modelPath, port: 0, host: '127.0.0.1', settings });
+    return await startModelServer({ modelPath, port: 0, host: '127.0.0.1', settings });
   } catch (error) {
     throw new TransientError(`Model server for "${modelName}" could not start: ${(error as Error).message}`, {
       cause: error,
