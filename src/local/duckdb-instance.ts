@@ -8,11 +8,10 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { duckDbSettings } from './duckdb-settings.js';
 import { sqlString } from './duckdb-sql.js';
 
-let ahead: Promise<DuckDBInstance> | undefined;
+/** The instance being created ahead, and the settings it is created with. */
+let ahead: { instance: Promise<DuckDBInstance>; settings: Record<string, string> } | undefined;
 /** Whether a catalog has asked for an instance already: then one made ahead would never be used. */
 let asked = false;
-/** The settings each instance made ahead was created with. */
-const createdWith = new WeakMap<DuckDBInstance, Record<string, string>>();
 
 /** Starts creating the instance the next catalog opened in this process will use (once, before any). */
 export function createInstanceAhead(): void {
@@ -24,12 +23,9 @@ export function createInstanceAhead(): void {
   } catch {
     return; // a bad setting in the environment: the open says so
   }
-  ahead = DuckDBInstance.create(':memory:', settings).then((instance) => {
-    createdWith.set(instance, settings);
-    return instance;
-  });
+  ahead = { instance: DuckDBInstance.create(':memory:', settings), settings };
   // A failure here is the open's to report: it then creates its own instance and fails there.
-  ahead.catch(() => undefined);
+  ahead.instance.catch(() => undefined);
 }
 
 /**
@@ -40,12 +36,12 @@ export async function createInstance(settings: Record<string, string>): Promise<
   asked = true;
   const created = ahead;
   ahead = undefined;
-  const instance = await created?.catch(() => undefined);
-  if (!instance) return DuckDBInstance.create(':memory:', settings);
+  const instance = await created?.instance.catch(() => undefined);
+  if (!created || !instance) return DuckDBInstance.create(':memory:', settings);
   const connection = await instance.connect();
   try {
     for (const [name, value] of Object.entries(settings)) {
-      if (createdWith.get(instance)?.[name] === value) continue;
+      if (created.settings[name] === value) continue;
       await connection.run(`SET ${name} = ${sqlString(value)}`);
     }
   } finally {
