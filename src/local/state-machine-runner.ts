@@ -90,8 +90,10 @@ export async function loadDefinition(path: string): Promise<Definition> {
     return JSON.parse(await readFile(cached, 'utf8')) as Definition;
   } catch {}
   // Loaded only here: the YAML parser is a quarter of the interpreter's code, and a cached run needs none.
-  const { parse: parseYaml } = await import('yaml');
-  const definition = parseYaml(text, { merge: true }) as Definition;
+  // yaml is a CommonJS package: its module object is the default export both under Node and in the
+  // esbuild bundle, where (unlike Node) the namespace has no named exports.
+  const { default: yaml } = await import('yaml');
+  const definition = yaml.parse(text, { merge: true }) as Definition;
   writeCache(cached, JSON.stringify(definition));
   return definition;
 }

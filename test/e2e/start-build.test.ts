@@ -5,11 +5,12 @@
  * resolve hook (test/helpers/load-recorder.mjs).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { PROJECT_ROOT } from '../../src/local/paths.js';
 
 const RECORDER = join(PROJECT_ROOT, 'test/helpers/load-recorder.mjs');
@@ -66,6 +67,29 @@ describe('npm start from the build', () => {
     // node:http imported as an ES module would load undici (~0.1 s) for its WebSocket getter.
     expect(run.loaded.filter((url) => url.includes('undici'))).toEqual([]);
   }, 120_000);
+
+  it('parses a state machine definition its cache has never seen, from the build', async () => {
+    // A fresh clone's first `npm start` has an empty definition cache: the build's YAML parser runs.
+    // (Regression: the bundle's namespace of CommonJS yaml has no named `parse`, and that start failed.)
+    const runnerChunk = (await readdir(buildDir)).find((name) => /^state-machine-runner-.*\.js$/.test(name));
+    const { loadDefinition } = (await import(join(buildDir, runnerChunk as string))) as {
+      loadDefinition: (path: string) => Promise<{ StartAt: string; States: Record<string, unknown> }>;
+    };
+    const yaml = await readFile(join(PROJECT_ROOT, 'state-machines/batch-transform.asl.yml'), 'utf8');
+    const path = join(dir, 'unseen.asl.yml');
+    const text = `# never cached: ${Date.now()} ${Math.random()}\n${yaml}`;
+    await writeFile(path, text);
+    // The parse is kept by the digest of the text (state-machine-runner.ts): removed after, not left.
+    const digest = createHash('sha256').update(text).digest('hex');
+    const cached = join(
+      PROJECT_ROOT,
+      `node_modules/.cache/sagemaker-batch-pipeline/definitions/${digest}.json`,
+    );
+    onTestFinished(() => rm(cached, { force: true }));
+    const definition = await loadDefinition(path);
+    expect(definition.StartAt).toBe('BuildManifest');
+    expect(Object.keys(definition.States).length).toBeGreaterThan(3);
+  });
 
   it('bundles no AWS SDK code either (the Lambda client of the interpreter is replaced)', async () => {
     const files = (await readdir(buildDir)).filter((name) => name.endsWith('.js'));
