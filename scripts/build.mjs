@@ -10,22 +10,25 @@
  *
  * What is bundled: the project's code and its pure-JavaScript dependencies, in ES modules split at the
  * CLI's lazy imports (a `--help` loads no DuckDB, a run loads no report code until it writes one).
- * DuckDB's native package stays external. aws-local-stepfunctions imports the AWS SDK's Lambda client
- * for Task states it would invoke on AWS; the local runner routes every Task to its own handlers, so the
- * bundle replaces that client with a module that refuses to be used: local runs load no AWS SDK.
+ * DuckDB's native package and the state machine definition validator (see lazyAslValidator) stay
+ * external. aws-local-stepfunctions imports the AWS SDK's Lambda client for Task states it would invoke
+ * on AWS; the local runner routes every Task to its own handlers, so the bundle replaces that client
+ * with a module that refuses to be used: local runs load no AWS SDK.
  *
  *   node scripts/build.mjs          build if stale, print the build folder
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+// Built-ins through require, not `import … from 'node:fs'`: the ES module facade of a built-in reads
+// every export, and the lazy ones (crypto's webcrypto, fs's promises…) cost each start milliseconds
+// (crypto's alone about 9: see plainBuiltins below).
+const { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } = require('node:fs');
+const { dirname, join } = require('node:path');
+const { fileURLToPath } = require('node:url');
+const { createHash } = require('node:crypto');
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const require = createRequire(import.meta.url);
-// Through require, not `import … from 'node:crypto'`: the ES module facade of a built-in reads every
-// export, and crypto's lazy ones (webcrypto) cost each start about 9 ms (see plainBuiltins below).
-const { createHash } = require('node:crypto');
 const BUILD_ROOT = join(ROOT, '.build');
 const INPUTS = ['src', 'schemas', 'scripts/build.mjs', 'package-lock.json'];
 /** Builds other than the current one are removed once this old (a running process may still use one). */
@@ -43,36 +46,31 @@ export class InvokeCommand { constructor() { refuse(); } }
 export const fromCognitoIdentityPool = refuse;
 `;
 
-function sourceFiles() {
-  const files = [];
-  for (const input of INPUTS) {
-    const path = join(ROOT, input);
-    let stats;
-    try {
-      stats = statSync(path);
-    } catch {
-      continue;
-    }
+/**
+ * One line per source file: its path (relative, `/`-separated), size and modification time. A walk of
+ * its own rather than `readdirSync(…, { recursive: true })`, which joins and normalizes every path:
+ * this runs at every start, and took 13-17 ms where this takes 3-5.
+ */
+function sourceLines() {
+  const lines = [];
+  const visit = (relative) => {
+    const stats = statSync(`${ROOT}${relative}`, { throwIfNoEntry: false });
+    if (!stats) return;
     if (!stats.isDirectory()) {
-      files.push([input, stats]);
-      continue;
+      lines.push(`${relative}\0${stats.size}\0${stats.mtimeMs}`);
+      return;
     }
-    for (const entry of readdirSync(path, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile()) continue;
-      const file = join(entry.parentPath, entry.name);
-      files.push([file.slice(ROOT.length), statSync(file)]);
+    for (const entry of readdirSync(`${ROOT}${relative}`, { withFileTypes: true })) {
+      if (entry.isDirectory() || entry.isFile()) visit(`${relative}/${entry.name}`);
     }
-  }
-  return files;
+  };
+  for (const input of INPUTS) visit(input);
+  return lines.sort();
 }
 
 /** The digest naming the build of the sources as they are now. */
 export function buildKey() {
-  const hash = createHash('sha256');
-  for (const [file, stats] of sourceFiles().sort(([a], [b]) => (a < b ? -1 : 1))) {
-    hash.update(`${file}\0${stats.size}\0${stats.mtimeMs}\n`);
-  }
-  return hash.digest('hex').slice(0, 16);
+  return createHash('sha256').update(sourceLines().join('\n')).digest('hex').slice(0, 16);
 }
 
 /**
@@ -211,7 +209,9 @@ export const { ${names.join(', ')} } = builtin;
  * aws-local-stepfunctions imports asl-validator (with ajv, jsonata and asl-path-validator: 600 KB of
  * code, about a tenth of a second to load) for its StateMachine constructor, which the runner calls
  * with validation off: it validates a definition once and remembers it (src/local/state-machine-runner.ts).
- * The build gives the interpreter a stand-in that loads the real validator on its first call.
+ * The build gives the interpreter a stand-in that requires the real validator from node_modules on its
+ * first call. Its code stays out of the build: bundled (even evaluated only when called), its 470 KB
+ * were read and compiled at every start, about 15 ms, for a validation that runs once per definition.
  */
 const lazyAslValidator = {
   name: 'lazy-asl-validator',
@@ -222,9 +222,10 @@ const lazyAslValidator = {
         : undefined,
     );
     build.onLoad({ filter: /.*/, namespace: 'lazy-asl-validator' }, (args) => ({
-      // esbuild bundles the require() call as a module evaluated where it is called.
-      contents: `export default function aslValidator(...args) {
-  return require('asl-validator')(...args);
+      // A name esbuild cannot read: the require is left for Node to resolve, from node_modules.
+      contents: `const name = 'asl-validator';
+export default function aslValidator(...args) {
+  return require(name)(...args);
 }
 `,
       loader: 'js',
@@ -253,15 +254,19 @@ const precompiledSchemas = {
     };
     const exportNames = (list) => Object.fromEntries(list.map((schema, i) => [`schema_${i}`, schema.$id]));
     build.onLoad({ filter: /[\\/]src[\\/]schema-validators\.ts$/ }, () => {
-      const names = exportNames(schemas());
+      const list = schemas();
+      const names = exportNames(list);
       const byId = Object.entries(names).map(
         ([name, id]) => `${JSON.stringify(id)}: ${JSON.stringify(name)}`,
       );
+      const filling = fillingDefaults(list).map((schema) => JSON.stringify(schema.$id));
       const contents = `import * as plain from 'precompiled-schemas:plain';
 import * as withDefaults from 'precompiled-schemas:defaults';
 const byId = { ${byId.join(', ')} };
+const fillsDefaults = new Set([${filling.join(', ')}]);
 export function schemaValidator(id, _schemas, options = {}) {
-  const validate = (options.useDefaults ? withDefaults : plain)[byId[id]];
+  // A schema that reaches no default fills none: its plain validator does the same.
+  const validate = (options.useDefaults && fillsDefaults.has(id) ? withDefaults : plain)[byId[id]];
   if (!validate) throw new Error('No schema with $id ' + id);
   return validate;
 }
@@ -279,14 +284,39 @@ export function schemaValidator(id, _schemas, options = {}) {
       const ajv = new Ajv({ ...AJV_OPTIONS, useDefaults, code: { source: true, esm: true } });
       const list = schemas();
       for (const schema of list) ajv.addSchema(schema);
+      // With defaults, only the schemas that reach one: the code for all of them twice was 300 KB more
+      // for every start to read.
+      const names = exportNames(list);
+      const wanted = new Set(fillingDefaults(list).map((schema) => schema.$id));
       return {
-        contents: standaloneCode(ajv, exportNames(list)),
+        contents: standaloneCode(
+          ajv,
+          Object.fromEntries(Object.entries(names).filter(([, id]) => !useDefaults || wanted.has(id))),
+        ),
         loader: 'js',
         resolveDir: join(ROOT, 'src'),
       };
     });
   },
 };
+
+/**
+ * The schemas whose validation with ajv's useDefaults can fill a default: those with a `default`
+ * keyword, and those that refer (through other schema files, at any depth) to one.
+ */
+export function fillingDefaults(list) {
+  const byFile = new Map(list.map((schema) => [schema.$id.split('/').pop(), schema]));
+  const refersTo = (schema) =>
+    [...JSON.stringify(schema).matchAll(/"\$ref":"([^"#]+)/g)].map((m) => byFile.get(m[1].split('/').pop()));
+  const fills = (schema, seen = new Set()) => {
+    if (!schema || seen.has(schema)) return false;
+    seen.add(schema);
+    return (
+      JSON.stringify(schema).includes('"default":') || refersTo(schema).some((next) => fills(next, seen))
+    );
+  };
+  return list.filter((schema) => fills(schema));
+}
 
 function removeOldBuilds(current) {
   let entries;

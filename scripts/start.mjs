@@ -5,12 +5,11 @@
 // First: on a Node older than 22 this re-runs the command with the project's pinned Node.
 import './node-version.mjs';
 import module from 'node:module';
-import { join } from 'node:path';
 import { ensureBuild } from './build.mjs';
 
 const dir = await ensureBuild((line) => process.stderr.write(`npm start: ${line}\n`));
 // V8 keeps the build's compiled code beside it: later starts skip compiling the bundle (Node 22.1+).
-module.enableCompileCache?.(join(dir, '.v8-cache'));
+module.enableCompileCache?.(`${dir}/.v8-cache`);
 const { main } = await import(`${dir}/cli.js`);
 main(process.argv.slice(2)).then(
   (code) => {

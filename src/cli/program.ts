@@ -19,18 +19,20 @@ export const EXIT_USAGE = 2;
 
 // Command modules load the pipeline (DuckDB, the state machine runner): imported when a command runs,
 // so --help and --version answer at once.
-// A run and a query open the local catalog: DuckDB starts creating its instance first, while the
-// command's own code loads (src/local/duckdb-instance.ts).
+// A run and a query open the local catalog: DuckDB's library is loaded and its instance started first,
+// so the instance is created (on a thread of DuckDB's) while the command's own code loads
+// (src/local/duckdb-instance.ts). Loaded side by side with the command's modules, the library waited
+// for them: the instance started 50 ms later and the open waited for it.
 const runCommand: typeof import('./run-command.js').runCommand = async (options) => {
-  createCatalogInstanceAhead();
+  await createCatalogInstanceAhead();
   return (await import('./run-command.js')).runCommand(options);
 };
 const queryCommand: typeof import('./query-command.js').queryCommand = async (options) => {
-  createCatalogInstanceAhead();
+  await createCatalogInstanceAhead();
   return (await import('./query-command.js')).queryCommand(options);
 };
-const createCatalogInstanceAhead = () =>
-  void import('../local/duckdb-instance.js').then((m) => m.createInstanceAhead());
+const createCatalogInstanceAhead = async () =>
+  (await import('../local/duckdb-instance.js')).createInstanceAhead();
 const runsListCommand: typeof import('./runs-command.js').runsListCommand = async (home, format) =>
   (await import('./runs-command.js')).runsListCommand(home, format);
 

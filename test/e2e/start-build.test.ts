@@ -103,6 +103,48 @@ describe('npm start from the build', () => {
     }
     expect(sources.filter((source) => source.includes('node_modules/@aws-sdk/'))).toEqual([]);
     expect(sources.some((source) => source.includes('node_modules/aws-local-stepfunctions/'))).toBe(true);
+    // Nor the definition validator and what it brings (required from node_modules when first needed).
+    expect(sources.filter((source) => /node_modules\/(asl-validator|jsonata)\//.test(source))).toEqual([]);
+  });
+
+  it('validates a definition it has never validated, with asl-validator required from node_modules', async () => {
+    // An invalid definition is never remembered as valid (state-machine-runner.ts): it is checked each
+    // time, by the validator the build leaves out of its chunks and requires on first use.
+    const runnerChunk = (await readdir(buildDir)).find((name) => /^state-machine-runner-.*\.js$/.test(name));
+    const { runStateMachine } = (await import(join(buildDir, runnerChunk as string))) as {
+      runStateMachine: (definition: unknown, input: unknown, implementations: object) => Promise<unknown>;
+    };
+    const invalid = { StartAt: 'Only', States: { Only: { Type: 'Pass', Next: 'Nowhere' } } };
+
+    await expect(runStateMachine(invalid, {}, {})).rejects.toThrow(/MISSING_TRANSITION_TARGET.*Nowhere/);
+  });
+
+  it('precompiles the defaults-filling validators only for the schemas that reach a default', async () => {
+    const { fillingDefaults } = (await import(join(PROJECT_ROOT, 'scripts/build.mjs'))) as {
+      fillingDefaults: (list: { $id: string }[]) => { $id: string }[];
+    };
+    const dir = join(PROJECT_ROOT, 'schemas');
+    const schemas = await Promise.all(
+      (await readdir(dir)).map(async (file) => JSON.parse(await readFile(join(dir, file), 'utf8'))),
+    );
+    // run-request has the defaults; build-manifest-event refers to it.
+    expect(
+      fillingDefaults(schemas)
+        .map((schema) => schema.$id.split('/').pop())
+        .sort(),
+    ).toEqual(['build-manifest-event.schema.json', 'run-request.schema.json']);
+    // Through any number of files.
+    const chain = [
+      { $id: 'https://x/a.schema.json', properties: { b: { $ref: 'b.schema.json' } } },
+      { $id: 'https://x/b.schema.json', properties: { c: { $ref: 'c.schema.json#/$defs/c' } } },
+      { $id: 'https://x/c.schema.json', $defs: { c: { type: 'string', default: 'x' } } },
+      { $id: 'https://x/d.schema.json', properties: { a: { type: 'string' } } },
+    ];
+    expect(fillingDefaults(chain).map((schema) => schema.$id)).toEqual([
+      'https://x/a.schema.json',
+      'https://x/b.schema.json',
+      'https://x/c.schema.json',
+    ]);
   });
 
   it('runs a named query that uses its run id twice with one --param (score-histogram)', async () => {

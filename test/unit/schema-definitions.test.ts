@@ -264,7 +264,7 @@ describe("SageMaker's limits, checked in both the run request and the CreateTran
   }
 
   it('a model name: 1-63 letters, digits and inner hyphens (shape ModelName)', () => {
-    for (const name of ['m', 'a-b--c', 'A1'.repeat(31) + 'x']) {
+    for (const name of ['m', 'a-b--c', `${'A1'.repeat(31)}x`]) {
       expect(runRequestProblems({}, { modelName: name }), name).toEqual([]);
       expect(transformJobProblem({ ModelName: name }), name).toBeUndefined();
     }
