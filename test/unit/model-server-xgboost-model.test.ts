@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError, UnsupportedModelError } from '../../src/errors.js';
-import { loadXGBoostModel, parseXGBoostModel, XGBoostModel } from '../../src/model-server/xgboost-model.js';
+import {
+  checkModelArtifact,
+  loadXGBoostModel,
+  parseXGBoostModel,
+  XGBoostModel,
+} from '../../src/model-server/xgboost-model.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const SAMPLE_MODEL = join(ROOT, 'examples/model/xgboost-model.json');
@@ -224,5 +229,27 @@ describe('loadXGBoostModel', () => {
 
     await expect(loadXGBoostModel(join(empty, 'nope.json'))).rejects.toThrow(/nope.json does not exist/);
     await expect(loadXGBoostModel(empty)).rejects.toThrow(/No model file in .*has none/);
+  });
+});
+
+describe('checkModelArtifact', () => {
+  it('checks bytes it has not found sound before, whatever the path, and names the path the user gave', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'model-check-'));
+    const path = join(dir, 'xgboost-model.json');
+    const sound = readFileSync(SAMPLE_MODEL);
+    writeFileSync(path, sound);
+    await checkModelArtifact(path);
+    // The same bytes under another name (a run's copy in the store) are sound too.
+    writeFileSync(join(dir, 'copy.json'), sound);
+    await expect(checkModelArtifact(join(dir, 'copy.json'))).resolves.toBeUndefined();
+
+    // The file changed after a sound check: its new bytes are checked, and a failure is never remembered.
+    const broken = JSON.parse(sound.toString('utf8'));
+    broken.learner.gradient_booster.model.trees[0].left_children[0] = 99_999;
+    writeFileSync(path, JSON.stringify(broken));
+    await expect(checkModelArtifact(path, 's3://bucket/model.json')).rejects.toThrow(
+      's3://bucket/model.json: tree 0 node 0 has children that do not form a tree',
+    );
+    await expect(checkModelArtifact(path)).rejects.toThrow(`${path}: tree 0 node 0`);
   });
 });
