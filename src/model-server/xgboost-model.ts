@@ -175,14 +175,14 @@ export async function describeModelArtifact(
 /**
  * Artifacts this process has checked and found sound, by the digest of their files' bytes. A
  * local run checks the user's file, then BuildManifest its copy in the store: the same bytes, which need
- * not be described and flattened again (10 ms of the sample run).
+ * not be described and flattened again (5-10 ms of the sample run).
  */
 const soundArtifacts = new Set<string>();
 
 /**
  * Checks, before a run, that the artifact at `path` loads and compiles as the server would load it;
  * errors name `shownAs` (the URL or path the user gave) instead of `path` (a local copy). Files this
- * process already found sound (the same names and bytes) are not checked again.
+ * process already found sound (the same bytes) are not checked again.
  */
 export async function checkModelArtifact(path: string, shownAs: string = path): Promise<void> {
   try {
