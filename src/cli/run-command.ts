@@ -115,16 +115,16 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   }
 }
 
-/**
- * Whether the run will start the built-in model server, as far as the flags and request file tell
- * before anything is read: a --model file, or a request model given as an artifact rather than a URL.
- */
 /** Whether the local input at `path` is small enough for in-process containers (ONE_PROCESS_MAX_BYTES). */
 function isSmallInput(path: string | undefined): boolean {
   if (path === undefined) return false;
   return (inputBytesUpTo(path, ONE_PROCESS_MAX_BYTES) ?? Number.POSITIVE_INFINITY) <= ONE_PROCESS_MAX_BYTES;
 }
 
+/**
+ * Whether the run will start the built-in model server, as far as the flags and request file tell
+ * before anything is read: a --model file, or a request model given as an artifact rather than a URL.
+ */
 function usesBuiltinServer(request: PartialRunRequest, flags: Record<string, unknown>): boolean {
   if (((flags.model as string[] | undefined) ?? []).length > 0) return true;
   if (((flags.container as string[] | undefined) ?? []).length > 0) return false;
