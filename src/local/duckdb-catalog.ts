@@ -13,7 +13,13 @@ import { checkFreeSpace, databasePath, logSize } from './duckdb-file.js';
 import { createInstance } from './duckdb-instance.js';
 import { isMissingFileError, readResult, runReadStatement } from './duckdb-query.js';
 import { ReaderConnections } from './duckdb-readers.js';
-import { duckDbSettings, duckDbThreads, ONE_THREAD_MAX_BYTES } from './duckdb-settings.js';
+import {
+  duckDbSettings,
+  duckDbThreads,
+  ONE_THREAD_MAX_BYTES,
+  threadSettings,
+  threadStatements,
+} from './duckdb-settings.js';
 import { checkDefinition, checkPartition, IDENTIFIER, sqlString } from './duckdb-sql.js';
 import { viewBody } from './duckdb-views.js';
 import type { FileObjectStore } from './file-object-store.js';
@@ -107,7 +113,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
   private readonly openedPath: string;
   private readonly readOnly: boolean;
   private readonly options: DuckDbCatalogOptions;
-  /** DuckDB's threads now (see duckDbThreads). */
+  /** The threads each query runs on now (see duckDbThreads; DuckDB's settings for them: threadSettings). */
   private threads: number;
   /** The bookkeeping tables as last read ({@link bookkeeping}); cleared by every change. */
   private snapshot: Bookkeeping | undefined;
@@ -174,7 +180,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
       path,
       opened,
       options,
-      Number(settings.threads),
+      duckDbThreads(options, 0),
     );
     // The query views and the search path are made by the first query (refreshQueryViews).
     if (options.readOnly) return catalog;
@@ -451,7 +457,7 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     }
     const threads = duckDbThreads(this.options, bytes);
     if (threads !== this.threads) {
-      await this.connection.run(`SET threads = ${threads}`);
+      for (const statement of threadStatements(threadSettings(threads))) await this.connection.run(statement);
       this.threads = threads;
     }
   }

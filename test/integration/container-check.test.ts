@@ -69,4 +69,10 @@ describe('checkContainer (--container, before a run starts)', () => {
   it('passes a container answering /ping with 200', async () => {
     await expect(checkContainer(urlOf(healthy))).resolves.toBeUndefined();
   });
+
+  it('speaks TLS to an https:// URL: the same healthy port, plain HTTP, is not reached', async () => {
+    const url = urlOf(healthy).replace('http:', 'https:');
+    // EPROTO: a TLS handshake was tried, and the plain HTTP server's answer is not one.
+    await expect(checkContainer(url)).rejects.toThrow(`Cannot reach the container at ${url}: EPROTO.`);
+  });
 });

@@ -18,9 +18,14 @@ import {
 } from '../../src/local/duckdb-settings.js';
 import { FileObjectStore } from '../../src/local/file-object-store.js';
 
+/**
+ * The memory limit, and the threads a query runs on: the one that asks plus DuckDB's own (its `threads`
+ * less its `external_threads`).
+ */
 async function settingsOf(catalog: DuckDbCatalog) {
   const { rows } = await catalog.runQuery(
-    "SELECT current_setting('memory_limit') AS memory_limit, current_setting('threads') AS threads",
+    `SELECT current_setting('memory_limit') AS memory_limit,
+       1 + current_setting('threads') - current_setting('external_threads') AS threads`,
     [],
   );
   return rows[0];
@@ -62,10 +67,12 @@ describe('DuckDB settings of the local catalog', () => {
   it('reads the environment, and refuses a bad thread count naming the variable', () => {
     expect(
       duckDbSettings({}, '/tmp/x.tmp', { PIPELINE_DUCKDB_MEMORY_LIMIT: '1GB', PIPELINE_DUCKDB_THREADS: '3' }),
-    ).toEqual({ temp_directory: '/tmp/x.tmp', memory_limit: '1GB', threads: '3' });
+    ).toEqual({ temp_directory: '/tmp/x.tmp', memory_limit: '1GB', threads: '3', external_threads: '1' });
+    // One thread: three, all external (see threadSettings).
     expect(duckDbSettings({}, undefined, {})).toEqual({
       memory_limit: DEFAULT_DUCKDB_MEMORY_LIMIT,
-      threads: '1',
+      threads: '3',
+      external_threads: '3',
     });
     expect(() => duckDbSettings({}, undefined, { PIPELINE_DUCKDB_THREADS: 'many' })).toThrow(
       'PIPELINE_DUCKDB_THREADS must be a positive integer, got "many"',
@@ -94,8 +101,7 @@ describe('DuckDB threads by the data the queries read', () => {
       table: 'predictions',
       resultsPrefix: 's3://bucket/results/',
     });
-    const threads = async () =>
-      Number((await catalog.runQuery("SELECT current_setting('threads') AS t")).rows[0]?.t);
+    const threads = async () => Number((await settingsOf(catalog))?.threads);
     try {
       const location = `${table.location}run_date=2024-05-01/run_id=r1/variant=a/attempt=0123456789ab/`;
       await catalog.registerTable(table);
