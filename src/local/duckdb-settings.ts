@@ -52,8 +52,8 @@ export function duckDbThreads(
  * query runs on the one thread that asked for it, as with `threads = 1`. But DuckDB sizes each hash
  * aggregate's first table by its thread count: at two threads or fewer 262,144 entries (2 MB, zeroed
  * and faulted in for every GROUP BY however few its rows), above two 32,768. The sample run's five
- * queries hold about thirty such operators: 1 → 3 external threads took its end of run 650 → 575 ms
- * and its CPU 0.84 → 0.70 s (12 rounds, docs/performance.md). Results are the same.
+ * queries hold about twenty such operators: 1 → 3 external threads took its queries 148 → 134 ms and
+ * its CPU 0.875 → 0.850 s (14 rounds, docs/performance.md). Results are the same.
  */
 export function threadSettings(threads: number): { threads: string; external_threads: string } {
   return threads === 1
