@@ -17,8 +17,8 @@ import {
   duckDbSettings,
   duckDbThreads,
   ONE_THREAD_MAX_BYTES,
+  settingStatements,
   threadSettings,
-  threadStatements,
 } from './duckdb-settings.js';
 import { checkDefinition, checkPartition, IDENTIFIER, sqlString } from './duckdb-sql.js';
 import { viewBody } from './duckdb-views.js';
@@ -457,7 +457,9 @@ export class DuckDbCatalog implements Catalog, QueryEngine {
     }
     const threads = duckDbThreads(this.options, bytes);
     if (threads !== this.threads) {
-      for (const statement of threadStatements(threadSettings(threads))) await this.connection.run(statement);
+      for (const statement of settingStatements(threadSettings(threads), threadSettings(this.threads))) {
+        await this.connection.run(statement);
+      }
       this.threads = threads;
     }
   }

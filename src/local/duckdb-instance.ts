@@ -5,11 +5,7 @@
  * of its code by asking for it first (src/cli/program.ts).
  */
 import { DuckDBInstance } from '@duckdb/node-api';
-import { duckDbSettings, threadStatements } from './duckdb-settings.js';
-import { sqlString } from './duckdb-sql.js';
-
-/** The settings that must change together (see threadStatements in duckdb-settings.ts). */
-const THREAD_SETTINGS = new Set(['threads', 'external_threads']);
+import { duckDbSettings, settingStatements } from './duckdb-settings.js';
 
 /** The instance being created ahead, and the settings it is created with. */
 let ahead: { instance: Promise<DuckDBInstance>; settings: Record<string, string> } | undefined;
@@ -43,17 +39,7 @@ export async function createInstance(settings: Record<string, string>): Promise<
   if (!created || !instance) return DuckDBInstance.create(':memory:', settings);
   const connection = await instance.connect();
   try {
-    for (const [name, value] of Object.entries(settings)) {
-      if (created.settings[name] === value || THREAD_SETTINGS.has(name)) continue;
-      await connection.run(`SET ${name} = ${sqlString(value)}`);
-    }
-    if ([...THREAD_SETTINGS].some((name) => created.settings[name] !== settings[name])) {
-      const threads = {
-        threads: settings.threads ?? '1',
-        external_threads: settings.external_threads ?? '1',
-      };
-      for (const statement of threadStatements(threads)) await connection.run(statement);
-    }
+    for (const statement of settingStatements(settings, created.settings)) await connection.run(statement);
   } finally {
     connection.closeSync();
   }

@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { CatalogError } from '../errors.js';
 import type { DuckDbCatalogOptions } from './duckdb-catalog.js';
+import { sqlString } from './duckdb-sql.js';
 
 /**
  * DuckDB's default memory_limit is 80% of the machine's RAM: at 4M rows the queries grew this process
@@ -61,16 +62,27 @@ export function threadSettings(threads: number): { threads: string; external_thr
     : { threads: String(threads), external_threads: '1' };
 }
 
+/** The settings DuckDB checks against each other (threads ≥ external_threads). */
+const THREAD_SETTINGS = ['threads', 'external_threads'];
+
 /**
- * The statements that move a DuckDB instance to `settings` (made by {@link threadSettings}). DuckDB
- * refuses fewer threads than external threads at every step, so the external count goes to 1 first.
+ * The SET statements that move a DuckDB instance from `current` settings to `wanted` ones: one for each
+ * setting that differs, the thread settings last and in an order DuckDB accepts (it refuses fewer
+ * threads than external threads at every step, so the external count goes to 1 first). A thread
+ * setting `wanted` lacks is DuckDB's default for it, which is 1 for `external_threads`.
  */
-export function threadStatements(settings: { threads: string; external_threads: string }): string[] {
-  return [
-    'SET external_threads = 1',
-    `SET threads = ${Number(settings.threads)}`,
-    `SET external_threads = ${Number(settings.external_threads)}`,
-  ];
+export function settingStatements(wanted: Record<string, string>, current: Record<string, string>): string[] {
+  const statements = Object.entries(wanted)
+    .filter(([name, value]) => !THREAD_SETTINGS.includes(name) && current[name] !== value)
+    .map(([name, value]) => `SET ${name} = ${sqlString(value)}`);
+  if (THREAD_SETTINGS.some((name) => wanted[name] !== current[name])) {
+    statements.push(
+      'SET external_threads = 1',
+      `SET threads = ${Number(wanted.threads ?? 1)}`,
+      `SET external_threads = ${Number(wanted.external_threads ?? 1)}`,
+    );
+  }
+  return statements;
 }
 
 /** The DuckDB settings a catalog opens with: options, then the environment, then the defaults. */
