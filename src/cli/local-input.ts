@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, realpath, stat, symlink } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { type CsvHeader, looksLikeHeader, readCsvHeader } from '../core/csv-header.js';
@@ -105,6 +105,14 @@ export function inputBytesUpTo(path: string, limit: number): number | undefined 
 }
 
 /**
+ * A path as the user typed it, with the folder a relative one was looked for in (npm start runs in
+ * the project; scripts/start.mjs moves to the folder the command was typed in).
+ */
+export function typedPathInfo(typedPath: string): string {
+  return isAbsolute(typedPath) ? typedPath : `${typedPath} (looked for in ${process.cwd()})`;
+}
+
+/**
  * Looks at a local file or folder: which files to take, their content type and compression, a header.
  *
  * @throws UsageError naming the path and the fix (no such path, no data files, mixed formats, headers
@@ -113,7 +121,7 @@ export function inputBytesUpTo(path: string, limit: number): number | undefined 
 export async function inspectInput(typedPath: string, choices: InputChoices): Promise<InspectedInput> {
   const path = resolve(typedPath);
   const info = await stat(path).catch(() => undefined);
-  if (!info) throw new UsageError(`No such file or folder: ${typedPath}`);
+  if (!info) throw new UsageError(`No such file or folder: ${typedPathInfo(typedPath)}`);
   const isFolder = info.isDirectory();
   const skipped: InspectedInput['skipped'] = [];
   let files: string[];

@@ -12,6 +12,7 @@ import { UsageError } from '../errors.js';
 import { PROJECT_ROOT } from '../local/paths.js';
 import type { QueryFormat } from './output.js';
 import { addRunFlags, RUN_FLAGS } from './run-options.js';
+import { dropOutputWhenReaderCloses, withInterruptNotice } from './stdio.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -40,6 +41,8 @@ const runsRemoveCommand: typeof import('./runs-command.js').runsRemoveCommand = 
   (await import('./runs-command.js')).runsRemoveCommand(home, runId);
 
 const SAMPLE_DIR = join(PROJECT_ROOT, 'examples/sample');
+/** The local home when neither --home nor PIPELINE_HOME says otherwise: `.pipeline` in the project. */
+const DEFAULT_HOME = '.pipeline';
 const SAMPLE_MODEL = join(PROJECT_ROOT, 'examples/model/xgboost-model.json');
 
 function version(): string {
@@ -65,7 +68,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .version(version(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help (each command has its own: npm start -- run --help)')
     .addOption(
-      new Option('--home <dir>', 'where local state lives').env('PIPELINE_HOME').default('.pipeline'),
+      new Option('--home <dir>', 'where local state lives').env('PIPELINE_HOME').default(DEFAULT_HOME),
     )
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
@@ -74,7 +77,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       '\nExit codes: 0 success, 1 the run or query failed, 2 usage error.\nDocs: docs/cli.md',
     );
 
-  const home = (command: Command) => resolve(command.optsWithGlobals().home as string);
+  // The default home is the project's own, wherever the command was typed (npm start from a
+  // subfolder finds the same runs); a --home or PIPELINE_HOME the user gives is theirs to place.
+  const home = (command: Command) =>
+    command.getOptionValueSourceWithGlobals('home') === 'default'
+      ? join(PROJECT_ROOT, DEFAULT_HOME)
+      : resolve(command.optsWithGlobals().home as string);
 
   program
     .command('sample', { isDefault: true })
@@ -83,12 +91,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .action(async (_options, command: Command) => {
       const flags = command.opts();
       setExitCode(
-        await runCommand({
-          home: home(command),
-          path: join(SAMPLE_DIR, 'input'),
-          flags: { ...flags, model: [SAMPLE_MODEL], request: join(SAMPLE_DIR, 'run-request.json') },
-          variantNames: ['xgb'],
-        }),
+        await withInterruptNotice(() =>
+          runCommand({
+            home: home(command),
+            path: join(SAMPLE_DIR, 'input'),
+            flags: { ...flags, model: [SAMPLE_MODEL], request: join(SAMPLE_DIR, 'run-request.json') },
+            variantNames: ['xgb'],
+          }),
+        ),
       );
     });
 
@@ -110,7 +120,9 @@ A CSV header is detected (or say --header / --no-header): it names the columns, 
 index column becomes the record id. Content type and compression come from the file names.`,
     );
   addRunFlags(run).action(async (path: string | undefined, _options, command: Command) => {
-    setExitCode(await runCommand({ home: home(command), path, flags: command.opts() }));
+    setExitCode(
+      await withInterruptNotice(() => runCommand({ home: home(command), path, flags: command.opts() })),
+    );
   });
 
   program
@@ -198,6 +210,7 @@ function optionOf(flags: string): Option {
  * give 2 with commander's message; a failed run gives 1; any other error is printed and gives 1.
  */
 export async function main(argv: string[]): Promise<number> {
+  dropOutputWhenReaderCloses();
   let exitCode = EXIT_OK;
   const program = buildProgram((code) => {
     exitCode = code;

@@ -20,6 +20,7 @@ import {
   inspectInput,
   type PlacedInput,
   placeInput,
+  typedPathInfo,
 } from './local-input.js';
 import { applyRunFlags, COLUMNS_KEPT_FROM_MODEL, type PartialRunRequest } from './run-options.js';
 import { printFailure, printPlan, printStateEvent, printSummary } from './run-output.js';
@@ -143,7 +144,7 @@ async function readRequestFile(file: string): Promise<PartialRunRequest> {
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    throw new UsageError(`No such request file: ${file}`);
+    throw new UsageError(`No such request file: ${typedPathInfo(file)}`);
   }
   try {
     return JSON.parse(text) as PartialRunRequest;
@@ -233,7 +234,7 @@ function keepColumnsFromModel(request: PartialRunRequest, input: InspectedInput)
 async function checkModelFiles(files: string[]): Promise<void> {
   for (const file of files) {
     const info = await stat(file).catch(() => undefined);
-    if (!info?.isFile()) throw new UsageError(`No such model file: ${file}`);
+    if (!info?.isFile()) throw new UsageError(`No such model file: ${typedPathInfo(file)}`);
     const { checkModelArtifact } = await import('../model-server/xgboost-model.js');
     await checkModelArtifact(file).catch((error: Error) => {
       throw new UsageError(error.message);

@@ -7,7 +7,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -159,6 +160,43 @@ describe('npm start from the build', () => {
     expect(rows.map((r) => r.bucket)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(rows.reduce((sum, r) => sum + Number(r.records), 0)).toBe(569);
   }, 60_000);
+
+  it('reads relative paths from the folder npm start was typed in, and keeps the project its home', async () => {
+    // npm runs scripts in the package's folder and says where it was started in INIT_CWD.
+    const userDir = join(dir, 'user folder');
+    await mkdir(userDir);
+    await copyFile(join(PROJECT_ROOT, 'examples/sample/input/part-0001.csv'), join(userDir, 'data.csv'));
+    await copyFile(join(PROJECT_ROOT, 'examples/model/xgboost-model.json'), join(userDir, 'model.json'));
+    const start = (home: string, npmEnv: Record<string, string>) =>
+      spawnSync(
+        process.execPath,
+        [join(PROJECT_ROOT, 'scripts/start.mjs'), 'run', 'data.csv', '--model', 'model.json', '--home', home],
+        { cwd: PROJECT_ROOT, env: { ...process.env, ...npmEnv }, encoding: 'utf8' },
+      );
+    const ownPackage = join(PROJECT_ROOT, 'package.json');
+
+    const typedThere = start('home', {
+      INIT_CWD: userDir,
+      npm_lifecycle_event: 'start',
+      npm_package_json: ownPackage,
+    });
+    expect(typedThere.status, typedThere.stderr).toBe(0);
+    expect(typedThere.stdout).toMatch(/Run data SUCCEEDED/);
+    expect(typedThere.stdout).toMatch(/records: 300 in, 300 out/);
+    // A relative --home is the user's too.
+    expect(existsSync(join(userDir, 'home/catalog.duckdb'))).toBe(true);
+
+    // INIT_CWD left over from another npm script (here: npm test) is not a place the user typed in.
+    const inherited = start(join(dir, 'home-inherited'), {
+      INIT_CWD: userDir,
+      npm_lifecycle_event: 'test',
+      npm_package_json: ownPackage,
+    });
+    expect(inherited.status).toBe(2);
+    expect(inherited.stderr).toContain(
+      `No such file or folder: data.csv (looked for in ${PROJECT_ROOT.replace(/\/$/, '')})`,
+    );
+  });
 
   it('answers --help from the build without loading DuckDB', async () => {
     const run = await npmStart(['--help'], join(dir, 'home'), join(dir, 'help-loaded.txt'));
