@@ -105,7 +105,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   const run = program
     .command('run')
     .description('score a local file or folder with your model(s); results go to the local table')
-    .argument('[path]', 'a data file (.csv, .jsonl, .json, optionally .gz) or a folder of them')
+    .argument(
+      '[path]',
+      'a data file or a folder of them: .csv or .libsvm for the built-in XGBoost container; .jsonl or .json for a --container that reads JSON (each optionally .gz)',
+    )
     .addHelpText(
       'after',
       `
