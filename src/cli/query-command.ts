@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bindParameters, loadNamedQuery, renderQuery } from '../core/queries.js';
 import { UsageError } from '../errors.js';
-import { LocalPipeline } from '../local/local-pipeline.js';
+import { LOCAL_BUCKET, LocalPipeline } from '../local/local-pipeline.js';
 import { QUERIES_DIR } from '../local/paths.js';
 import type { QueryValue } from '../ports.js';
 import { createQueryLoader } from '../query-files.js';
@@ -30,6 +30,7 @@ export async function queryCommand(options: QueryCommandOptions): Promise<number
   let sql = text;
   const params = options.params;
   let bound: QueryValue[] = params;
+  let runId: string | undefined;
   if (/^[a-z0-9-]+$/.test(text)) {
     if (!existsSync(join(QUERIES_DIR, `${text}.sql`))) {
       throw new UsageError(
@@ -47,16 +48,26 @@ export async function queryCommand(options: QueryCommandOptions): Promise<number
     }
     sql = renderQuery(query.sql, options.table);
     bound = bindParameters(query, Object.fromEntries(names.map((name, i) => [name, params[i] as string])));
+    if (names.includes('run_id')) runId = params[names.indexOf('run_id')];
   }
   // Read-only: a query can never change the catalog or the published results.
   const pipeline = await LocalPipeline.open({ home: options.home, readOnly: true });
   try {
     const { columns, rows } = await pipeline.catalog.runQuery(sql, bound);
     printRows(process.stdout, columns, rows, options.format);
+    // No rows because the run id is mistyped looks the same as a run with nothing to report: say which.
+    if (rows.length === 0 && runId !== undefined && !existsSync(runFolder(options.home, runId))) {
+      process.stderr.write(`No run "${runId}" in ${options.home}: npm start -- runs lists the runs there.\n`);
+    }
     return 0;
   } finally {
     await pipeline.close();
   }
+}
+
+/** Where a run's summary, failure and scratch live in a local home. */
+function runFolder(home: string, runId: string): string {
+  return join(home, 's3', LOCAL_BUCKET, 'runs', runId);
 }
 
 /** The names of the queries in queries/. */

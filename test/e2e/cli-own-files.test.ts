@@ -76,6 +76,18 @@ describe('npm start -- run with files made by pandas and XGBoost', () => {
     expect((await readFile(join(FIXTURES, 'test.csv'), 'utf8')).startsWith(',mean radius,')).toBe(true);
   }, 180_000);
 
+  it('says when a named query finds no rows because no run has that id', async () => {
+    const typo = await runCli(['query', 'label-counts', '--param', 'tset'], home);
+    expect(typo.code).toBe(0);
+    expect(typo.stdout).toMatch(/\(0 rows\)/);
+    expect(typo.stderr).toBe(`No run "tset" in ${home}: npm start -- runs lists the runs there.\n`);
+    // The run of the test above is there: its rows, and no such note.
+    const known = await runCli(['query', 'label-counts', '--param', 'test'], home);
+    expect(known.code).toBe(0);
+    expect(known.stdout).toMatch(/\(2 rows\)/);
+    expect(known.stderr).toBe('');
+  });
+
   it('reads test.csv.gz as gzip CSV by its name; --labels and --threshold set the labels', async () => {
     const result = await runCli(
       [
