@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { classCountOf, labelsMismatch, type ModelKind } from '../core/model-labels.js';
 import { modelInputFilter } from '../core/results-table.js';
 import type { RunRequest } from '../core/run-request.js';
 import type { RunSummary } from '../core/summarize-run.js';
@@ -75,7 +76,8 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   const pipeline = opened.value;
   try {
     if (checked.status === 'rejected') throw checked.reason;
-    const [inspected] = checked.value;
+    const [inspected, kinds] = checked.value;
+    checkLabelsFitModels(request, options, requestFile, kinds);
     let placed: PlacedInput | undefined;
     if (inspected) {
       request.runId ??= runIdFromName(inspected.path);
@@ -95,7 +97,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     if (inspected?.header) keepColumnsFromModel(request, inspected);
     const models = await registerModels(pipeline, options);
     if (models.length > 0) request.models = models;
-    await labelClassIndexes(request, (flags.model as string[] | undefined) ?? []);
+    labelClassIndexes(request, kinds);
     if (!request.models?.length)
       throw new UsageError('Give a model: --model <model file> or --container <url>');
     const valid = validateRequest(request, requestFile);
@@ -227,19 +229,49 @@ function keepColumnsFromModel(request: PartialRunRequest, input: InspectedInput)
 
 /**
  * Checks each --model file before anything runs, so a message names the user's file, not the store's
- * copy: it exists and the built-in server can load it.
+ * copy: it exists and the built-in server can load it. Resolves with each file's objective and class
+ * count, in order, as the server reads them from any format it serves.
  *
  * @throws UsageError naming the file and what is wrong with it.
  */
-async function checkModelFiles(files: string[]): Promise<void> {
+async function checkModelFiles(files: string[]): Promise<ModelKind[]> {
+  const kinds: ModelKind[] = [];
   for (const file of files) {
     const info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) throw new UsageError(`No such model file: ${typedPathInfo(file)}`);
     const { checkModelArtifact } = await import('../model-server/xgboost-model.js');
-    await checkModelArtifact(file).catch((error: Error) => {
-      throw new UsageError(error.message);
-    });
+    kinds.push(
+      await checkModelArtifact(file).catch((error: Error) => {
+        throw new UsageError(error.message);
+      }),
+    );
   }
+  return kinds;
+}
+
+/**
+ * Refuses labels that do not fit a --model file's objective and class count before anything runs (a
+ * regression model's score cut at the threshold, or a class count the parse would find wrong only after
+ * the whole transform). The labels are --labels, else the request file's results.labels, as the flags
+ * replace the file's. A --container's model is not readable here: its labels are not checked.
+ *
+ * @throws UsageError naming the labels, the model file, its objective and class count.
+ */
+function checkLabelsFitModels(
+  request: PartialRunRequest,
+  options: RunCommandOptions,
+  requestFile: string | undefined,
+  kinds: readonly ModelKind[],
+): void {
+  const flagged = options.flags.labels as string[] | undefined;
+  const labels = flagged ?? request.results?.labels;
+  if (!labels) return;
+  const named = flagged ? '--labels' : `results.labels of ${requestFile}`;
+  const files = (options.flags.model as string[] | undefined) ?? [];
+  kinds.forEach((kind, i) => {
+    const problem = labelsMismatch(labels, kind, { model: files[i] as string, labels: named });
+    if (problem) throw new UsageError(problem);
+  });
 }
 
 async function registerModels(
@@ -280,41 +312,17 @@ async function registerModels(
 
 /**
  * A classifier given without labels stores its class index as the label ("0", "1", …), as the results
- * table documents: the CLI reads the class count from the model file (XGBoost JSON: the objective and
- * num_class) and names the classes by index. A container's model is not readable here; its label stays
- * empty unless --labels is given.
+ * table documents: the class count comes from each --model file's objective and num_class (any format
+ * the server reads). A container's model is not readable here; its label stays empty unless --labels
+ * is given.
  */
-async function labelClassIndexes(request: PartialRunRequest, modelFiles: string[]): Promise<void> {
-  if (request.results?.labels || modelFiles.length === 0) return;
-  const counts = new Set<number>();
-  for (const file of modelFiles) {
-    const classes = await classCount(file);
-    if (classes === undefined) return;
-    counts.add(classes);
-  }
+function labelClassIndexes(request: PartialRunRequest, kinds: readonly ModelKind[]): void {
+  if (request.results?.labels || kinds.length === 0) return;
+  const counts = new Set(kinds.map(classCountOf));
   const [count] = [...counts];
   if (counts.size !== 1 || count === undefined || count < 2) return;
   request.results ??= {};
   request.results.labels = Array.from({ length: count }, (_, i) => String(i));
-}
-
-/** 2 for binary:*, num_class for multi:*, undefined for anything else or a file that is not XGBoost JSON. */
-async function classCount(file: string): Promise<number | undefined> {
-  if (!file.toLowerCase().endsWith('.json')) return undefined;
-  try {
-    const learner = (JSON.parse(await readFile(file, 'utf8')) as { learner?: Record<string, unknown> })
-      .learner;
-    const objective = String((learner?.objective as { name?: string } | undefined)?.name ?? '');
-    if (objective.startsWith('binary:')) return 2;
-    if (objective.startsWith('multi:')) {
-      const param = learner?.learner_model_param as { num_class?: string } | undefined;
-      const n = Number(param?.num_class);
-      return Number.isInteger(n) && n >= 2 ? n : undefined;
-    }
-  } catch {
-    // Not JSON: the model server says what is wrong with it when the run starts.
-  }
-  return undefined;
 }
 
 /** A container URL must be http(s)://host:port: anything else is a typo the user should hear about now. */

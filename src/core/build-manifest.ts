@@ -21,6 +21,7 @@ import {
 import { writeInputIdentities } from './input-identity.js';
 import { writeJobList } from './job-results.js';
 import { formatManifest } from './manifest.js';
+import { labelsMismatch, type ModelKind, scoreThreshold } from './model-labels.js';
 import { ATTEMPT_PLAN, attemptIdFor, attemptScratchPrefix } from './run-attempt.js';
 import { checkOutputKeyCollisions, checkRunRequest, usesXGBoostContainer } from './run-checks.js';
 import { applyRunDefaults, type ResolvedRunRequest } from './run-defaults.js';
@@ -45,9 +46,11 @@ export interface BuildManifestDeps {
   /**
    * Reads the model artifact at a variant's modelDataUrl as the XGBoost container would load it and
    * throws naming that URL when it cannot be served (locally: the built-in server's readers). Absent on
-   * AWS, where the artifact is SageMaker's to read.
+   * AWS, where the artifact is SageMaker's to read. Resolves with the model's objective and class count
+   * when it can tell them: the run's labels are checked against them and a logitraw model's threshold
+   * is put on its margin scale.
    */
-  checkModelArtifact?: (modelDataUrl: string) => Promise<void>;
+  checkModelArtifact?: (modelDataUrl: string) => Promise<ModelKind | undefined>;
 }
 
 /** The results table a run writes to: the definition `table` of schemas/definitions.schema.json. */
@@ -118,10 +121,18 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
   }
 
   const variants = request.models.map((model) => ({ model, modelName: modelNameFor(model) }));
+  // What each variant's model file says about its classes, where it can be read (locally).
+  const kinds = new Map<string, ModelKind>();
   if (deps.checkModelArtifact) {
     for (const { model } of variants) {
-      if (model.modelDataUrl && usesXGBoostContainer(model))
-        await deps.checkModelArtifact(model.modelDataUrl);
+      if (!model.modelDataUrl || !usesXGBoostContainer(model)) continue;
+      const kind = await deps.checkModelArtifact(model.modelDataUrl);
+      if (!kind) continue;
+      const labels = request.results.labels;
+      const problem =
+        labels && labelsMismatch(labels, kind, { model: model.modelDataUrl, labels: 'results.labels' });
+      if (problem) throw new InvalidInputError(problem);
+      kinds.set(model.variant, kind);
     }
   }
   const modelsToCreate: CreateModelRequest[] = [];
@@ -176,7 +187,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
           results: {
             table: table.table,
             resultsPrefix: table.resultsPrefix,
-            threshold: request.results.threshold,
+            threshold: scoreThreshold(request.results.threshold, kinds.get(model.variant)?.objective),
             ...(request.results.labels ? { labels: request.results.labels } : {}),
             ...(request.results.featureNames ? { featureNames: request.results.featureNames } : {}),
             ...(request.results.idColumn ? { idColumn: request.results.idColumn } : {}),

@@ -525,7 +525,7 @@ export interface ParseRequest {
      */
     resultsPrefix: string;
     /**
-     * Binary models: the score at or above which the label is `labels[1]` (BuildManifest applies the default).
+     * Binary models: the score at or above which the label is `labels[1]` (BuildManifest applies the default). The request's threshold (a probability), except for a binary:logitraw model whose file BuildManifest read: its scores are margins, and this is logit(threshold).
      */
     threshold: number;
     /**

@@ -5,6 +5,7 @@
  * predictor.ts; this module puts them together.
  */
 import { createHash } from 'node:crypto';
+import type { ModelKind } from '../core/model-labels.js';
 import { InvalidInputError } from '../errors.js';
 import { describeModelFile, type ModelFile, readModelFiles } from './model-artifact.js';
 import type { ModelDescription } from './model-description.js';
@@ -173,25 +174,36 @@ export async function describeModelArtifact(
 }
 
 /**
- * Artifacts this process has checked and found sound, by the digest of their files' bytes. A
- * local run checks the user's file, then BuildManifest its copy in the store: the same bytes, which need
- * not be described and flattened again (5-10 ms of the sample run).
+ * Artifacts this process has checked and found sound, by the digest of their files' bytes, with what
+ * they said about their labels. A local run checks the user's file, then BuildManifest its copy in the
+ * store: the same bytes, which need not be described and flattened again (5-10 ms of the sample run).
  */
-const soundArtifacts = new Set<string>();
+const soundArtifacts = new Map<string, ModelKind>();
 
 /**
  * Checks, before a run, that the artifact at `path` loads and compiles as the server would load it;
  * errors name `shownAs` (the URL or path the user gave) instead of `path` (a local copy). Files this
- * process already found sound (the same bytes) are not checked again.
+ * process already found sound (the same bytes) are not checked again. Resolves with the model's
+ * objective and class count, read by the server's own readers from any format it serves (JSON, UBJSON,
+ * legacy binary, model.tar.gz, a directory): the first member's, as the server's ensemble reports.
  */
-export async function checkModelArtifact(path: string, shownAs: string = path): Promise<void> {
+export async function checkModelArtifact(path: string, shownAs: string = path): Promise<ModelKind> {
   try {
     const files = await readModelFiles(path);
     const digest = artifactDigest(files);
-    if (soundArtifacts.has(digest)) return;
+    const known = soundArtifacts.get(digest);
+    if (known) return known;
+    let kind: ModelKind | undefined;
     // Flattening checks the trees; the kernel's layout is cheap, generating JavaScript is the server's job.
-    for (const file of files) new CompiledBooster(describeModelFile(file), file.source, { trees: 'wasm' });
-    soundArtifacts.add(digest);
+    for (const file of files) {
+      const model = describeModelFile(file);
+      new CompiledBooster(model, file.source, { trees: 'wasm' });
+      kind ??= { objective: model.objective, numClass: model.numClass };
+    }
+    // readModelFiles throws when there is no file: kind is set.
+    const checked = kind as ModelKind;
+    soundArtifacts.set(digest, checked);
+    return checked;
   } catch (error) {
     if (error instanceof Error && shownAs !== path) error.message = error.message.split(path).join(shownAs);
     throw error;
