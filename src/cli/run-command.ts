@@ -266,11 +266,11 @@ function checkLabelsFitModels(
   const flagged = options.flags.labels as string[] | undefined;
   const labels = flagged ?? request.results?.labels;
   if (!labels) return;
-  const named = flagged ? '--labels' : `results.labels of ${requestFile}`;
+  const named = flagged ? '--labels' : 'results.labels';
   const files = (options.flags.model as string[] | undefined) ?? [];
   kinds.forEach((kind, i) => {
     const problem = labelsMismatch(labels, kind, { model: files[i] as string, labels: named });
-    if (problem) throw new UsageError(problem);
+    if (problem) throw new UsageError(flagged ? problem : `${requestFile}: ${problem}`);
   });
 }
 

@@ -9,6 +9,7 @@ import type { JobListItem } from '../../src/core/job-results.js';
 import { parseManifest } from '../../src/core/manifest.js';
 import type { PipelineSettings, ResultsSettings, RunRequest } from '../../src/core/run-request.js';
 import { FileObjectStore } from '../../src/local/file-object-store.js';
+import { checkModelArtifact } from '../../src/model-server/xgboost-model.js';
 
 /** The attempt layout's id, written out independently: the first 12 hex digits of SHA-256 of the execution name. */
 const attemptOf = (executionName: string) =>
@@ -122,6 +123,47 @@ describe('buildManifest', () => {
       attemptId: attemptOf('exec-xyz'),
       variant: 'challenger',
       results: { table: 'predictions', resultsPrefix: 's3://results-bucket/results/', threshold: 0.5 },
+    });
+  });
+
+  describe('with model files it can read', () => {
+    const XGB = join(import.meta.dirname, '../fixtures/xgboost');
+    /** The local pipeline's check: the built-in server's readers on the fixture named by the URL's last folder. */
+    const readingDeps = () => ({
+      ...deps(),
+      checkModelArtifact: (uri: string) =>
+        checkModelArtifact(join(XGB, uri.split('/').at(-2) as string, 'model.tar.gz'), uri),
+    });
+    const request = (model: string, results: Partial<RunRequest['results']> = {}): RunRequest => ({
+      input: 's3://in-bucket/incoming/day1/a.csv',
+      models: [{ variant: 'v', image: 'builtin:xgboost', modelDataUrl: `s3://m/${model}/model.tar.gz` }],
+      ...(Object.keys(results).length > 0 ? { results: results as RunRequest['results'] } : {}),
+    });
+
+    it("refuses the request's labels when they do not fit the model file, naming both", async () => {
+      await expect(
+        buildManifest(event(request('gbtree-multi-softprob', { labels: ['a', 'b'] })), readingDeps()),
+      ).rejects.toThrow(
+        'results.labels a,b: s3://m/gbtree-multi-softprob/model.tar.gz is a 3-class model (multi:softprob): give 3 labels, got 2',
+      );
+      await expect(
+        buildManifest(event(request('gbtree-reg-squarederror', { labels: ['a', 'b'] })), readingDeps()),
+      ).rejects.toThrow(
+        /is a regression model \(reg:squarederror\), not a classifier: .*drop results.labels/,
+      );
+    });
+
+    it("gives ParseResults a logitraw model's threshold on its margin scale, other models' as it is", async () => {
+      const thresholdOf = async (model: string, threshold?: number) => {
+        const plan = await buildManifest(
+          event(request(model, threshold === undefined ? {} : { threshold })),
+          readingDeps(),
+        );
+        return (await jobsOf(plan))[0]?.parseRequest.results.threshold;
+      };
+      expect(await thresholdOf('gbtree-binary-logitraw')).toBe(0);
+      expect(await thresholdOf('gbtree-binary-logitraw', 0.7)).toBeCloseTo(Math.log(0.7 / 0.3), 12);
+      expect(await thresholdOf('gbtree-binary-logistic', 0.7)).toBe(0.7);
     });
   });
 

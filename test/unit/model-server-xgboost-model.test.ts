@@ -233,6 +233,20 @@ describe('loadXGBoostModel', () => {
 });
 
 describe('checkModelArtifact', () => {
+  it('tells the objective and class count from every format the server reads', async () => {
+    const dir = join(ROOT, 'test/fixtures/xgboost');
+    for (const file of ['model.json', 'model.ubj', 'xgboost-model', 'model.tar.gz']) {
+      await expect(checkModelArtifact(join(dir, 'gbtree-binary-logitraw', file))).resolves.toEqual({
+        objective: 'binary:logitraw',
+        numClass: 0,
+      });
+      await expect(checkModelArtifact(join(dir, 'gbtree-multi-softprob', file))).resolves.toEqual({
+        objective: 'multi:softprob',
+        numClass: 3,
+      });
+    }
+  });
+
   it('checks bytes it has not found sound before, whatever the path, and names the path the user gave', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'model-check-'));
     const path = join(dir, 'xgboost-model.json');
@@ -241,7 +255,10 @@ describe('checkModelArtifact', () => {
     await checkModelArtifact(path);
     // The same bytes under another name (a run's copy in the store) are sound too.
     writeFileSync(join(dir, 'copy.json'), sound);
-    await expect(checkModelArtifact(join(dir, 'copy.json'))).resolves.toBeUndefined();
+    await expect(checkModelArtifact(join(dir, 'copy.json'))).resolves.toEqual({
+      objective: 'binary:logistic',
+      numClass: 0,
+    });
 
     // The file changed after a sound check: its new bytes are checked, and a failure is never remembered.
     const broken = JSON.parse(sound.toString('utf8'));
