@@ -6,8 +6,14 @@ import type { Catalog, ObjectStore } from '../ports.js';
 import { runIdFromExecutionName } from './build-manifest.js';
 import { deleteAttemptResults } from './build-manifest-cleanup.js';
 import { firstFailedJob, type JobListItem, type JobListPointer } from './job-results.js';
-import { type RollbackOutcome, rollBackAttempt } from './register-table-commit.js';
-import { ATTEMPT_PLAN, attemptIdFor, attemptScratchPrefix, REGISTERING_MARKER } from './run-attempt.js';
+import { PUBLISHED_MARKER, type RollbackOutcome, rollBackAttempt } from './register-table-commit.js';
+import {
+  ATTEMPT_PLAN,
+  attemptIdFor,
+  attemptOf,
+  attemptScratchPrefix,
+  REGISTERING_MARKER,
+} from './run-attempt.js';
 import { isRunId } from './run-id.js';
 import { renderFailureReport } from './run-report-failure.js';
 import type { RunRequest } from './run-request.js';
@@ -26,11 +32,17 @@ export type RecordFailureEvent = GeneratedRecordFailureEvent;
  */
 export type FailureRecord = GeneratedFailureRecord;
 
-/** What schemas/run-request.schema.json allows as a runId. */
+/**
+ * The failure report's name when an earlier attempt of the run id is published: `report.html` and
+ * `summary.json` stay those of the published results, and the failed attempt's report sits beside them.
+ */
+export const FAILURE_REPORT = 'failure-report.html';
 
 /**
  * Writes `runs/<runId>/failure.json` for a failed execution, so the reason sits next to the run's
- * other files, and returns it. Causes come in several shapes (a Lambda error's JSON, a failed
+ * other files, and returns it. Its report goes to `runs/<runId>/report.html` when nothing of the run
+ * id is published (a first run that failed), and to {@link FAILURE_REPORT} beside the published run's
+ * report and summary when an earlier attempt succeeded: a failed re-run never replaces them. Causes come in several shapes (a Lambda error's JSON, a failed
  * DescribeTransformJob as JSON, plain text); the message is dug out of whichever it is.
  *
  * Then takes the failed attempt back, best effort: when it reached RegisterTable's switch (a step after
@@ -58,7 +70,11 @@ export async function recordFailure(
   const runId = [state.runId, nested].find(isRunId) ?? runIdFromExecutionName(executionName);
   const failedJob = await mapRunFailure(state, deps.store);
   const cause = failedJob?.cause ?? state.failure?.Cause ?? '';
-  const uri = joinS3Uri(`s3://${deps.bucket}/runs/${runId}/`, 'failure.json');
+  const runPrefix = `s3://${deps.bucket}/runs/${runId}/`;
+  const uri = joinS3Uri(runPrefix, 'failure.json');
+  // Read before the attempt is taken back: the summary says which attempt published it.
+  const published = await publishedByOtherAttempt(deps.store, runPrefix, attemptIdFor(executionName));
+  const reportUri = joinS3Uri(runPrefix, published ? FAILURE_REPORT : 'report.html');
   const record: FailureRecord = {
     runId,
     executionName,
@@ -68,6 +84,8 @@ export async function recordFailure(
     cause,
     recordedAt: deps.now().toISOString(),
     uri,
+    reportUri,
+    ...(published ? { publishedReportUri: joinS3Uri(runPrefix, 'report.html') } : {}),
     ...(failedJob
       ? {
           mapRun: {
@@ -82,9 +100,7 @@ export async function recordFailure(
         }
       : {}),
     // After reading the Map Run's failure (it lives in the attempt's scratch, which this cleans).
-    attempt: (
-      await takeBackFailedAttempt(deps, `s3://${deps.bucket}/runs/${runId}/`, attemptIdFor(executionName))
-    ).attempt,
+    attempt: (await takeBackFailedAttempt(deps, runPrefix, attemptIdFor(executionName))).attempt,
   };
   await deps.store.put(uri, JSON.stringify(record, null, 2), { contentType: 'application/json' });
   await writeFailureReport(record, deps);
@@ -92,15 +108,39 @@ export async function recordFailure(
 }
 
 /**
- * Writes `runs/<runId>/report.html` for the failed run (replacing an earlier attempt's report, which
- * described results that this attempt did not publish). The request and plan are shown when they can
- * be read: a run may fail because its request was not even valid JSON.
+ * Whether `runs/<runId>/summary.json` describes published results: another attempt's (it succeeded),
+ * or this attempt's once it committed (a failure reported after the commit). Their report and summary
+ * must stay. A summary this attempt wrote before failing, uncommitted, does not count: the report
+ * beside it was this attempt's already, and its results are taken back.
+ */
+async function publishedByOtherAttempt(
+  store: ObjectStore,
+  runPrefix: string,
+  attemptId: string,
+): Promise<boolean> {
+  const summary = await readJson<{ partitions?: { location?: string }[] }>(
+    store,
+    joinS3Uri(runPrefix, 'summary.json'),
+  ).catch(() => undefined);
+  if (!summary) return false;
+  const attempts = (summary.partitions ?? []).map((p) => attemptOf(p.location ?? ''));
+  if (!attempts.includes(attemptId)) return true;
+  return (
+    (await store.head(joinS3Uri(attemptScratchPrefix(runPrefix, attemptId), PUBLISHED_MARKER))) !== undefined
+  );
+}
+
+/**
+ * Writes the failed run's report at `record.reportUri` (report.html, or failure-report.html beside a
+ * published run's report). The request and plan are shown when they can be read: a run may fail
+ * because its request was not even valid JSON.
  */
 async function writeFailureReport(
   record: FailureRecord,
   deps: { store: ObjectStore; bucket: string; displayUri?: (uri: string) => string },
 ): Promise<void> {
   const runPrefix = `s3://${deps.bucket}/runs/${record.runId}/`;
+  const display = deps.displayUri ?? ((u: string) => u);
   const request = await readJson<RunRequest>(deps.store, joinS3Uri(runPrefix, 'request.json'));
   // The planned jobs are in the attempt's job list (the plan holds a pointer to it).
   const plan = await readJson<{ jobList?: JobListPointer }>(deps.store, joinS3Uri(runPrefix, 'plan.json'));
@@ -115,7 +155,8 @@ async function writeFailureReport(
     message: record.message,
     cause: record.cause,
     recordedAt: record.recordedAt,
-    failureUri: (deps.displayUri ?? ((u: string) => u))(record.uri),
+    failureUri: display(record.uri),
+    ...(record.publishedReportUri ? { publishedReportUri: display(record.publishedReportUri) } : {}),
     request,
     plannedJobs: (jobs ?? []).map((j) => ({
       variant: j.variant ?? '',
@@ -129,7 +170,7 @@ async function writeFailureReport(
         : {}),
     })),
   });
-  await deps.store.put(joinS3Uri(runPrefix, 'report.html'), html, {
+  await deps.store.put(record.reportUri, html, {
     contentType: 'text/html; charset=utf-8',
   });
 }

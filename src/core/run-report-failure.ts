@@ -10,6 +10,11 @@ export interface FailureReportInput
   > {
   /** Where failure.json is, as the user knows it. */
   failureUri: string;
+  /**
+   * Where the published run's report is, as the user knows it, when an earlier attempt of the run id
+   * succeeded: this page is then failure-report.html beside it.
+   */
+  publishedReportUri?: string;
   request: RunRequest | undefined;
   /** The plan's jobs, when BuildManifest got that far. */
   plannedJobs: {
@@ -50,10 +55,15 @@ ${table(
     ['Failed state', `${input.failedState}${failedAt ? ` (${failedAt[1]})` : ''}`],
     ['Error', input.error],
     ['Failure record', input.failureUri],
+    ...(input.publishedReportUri ? [['Published report', input.publishedReportUri]] : []),
   ],
   { id: 'failure-facts' },
 )}
-<p>Nothing of this run was published: its results are not in the table, and an earlier successful run of the same id keeps its results. Fix the cause and run the same command again.</p>
+${
+  input.publishedReportUri
+    ? `<p id="published">Nothing of this attempt was published. The run's earlier successful attempt is still published, unchanged: its rows are in the table, and its report and summary are as they were (${esc(input.publishedReportUri)}). Fix the cause and run the same command again.</p>`
+    : '<p>Nothing of this run was published: its results are not in the table, and an earlier successful run of the same id keeps its results. Fix the cause and run the same command again.</p>'
+}
 <h2>Planned</h2>
 ${
   input.plannedJobs.length === 0

@@ -726,6 +726,14 @@ export interface FailureRecord {
   recordedAt: string;
   uri: string;
   /**
+   * The failed attempt's report: runs/<runId>/report.html when nothing of the run id was published before, else runs/<runId>/failure-report.html beside the published run's report and summary, which stay as they were.
+   */
+  reportUri: string;
+  /**
+   * Present when an earlier attempt of the run id is published: its report (runs/<runId>/report.html), left as it was.
+   */
+  publishedReportUri?: string;
+  /**
    * What happened to the failed attempt's files: `cleaned` (its result files and scratch deleted), `kept` (it may still be published: its run succeeded before this failure was reported, the catalog could not be switched back, or no catalog was given; a later run cleans it), or why cleaning failed (the next run of this id deletes what is left). `catalog` says what was done to the catalog: an attempt that reached RegisterTable's switch is switched back to the run's previous partitions.
    */
   attempt: {

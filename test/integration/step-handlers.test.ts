@@ -159,10 +159,41 @@ describe('Lambda handlers called directly', () => {
         cause,
         recordedAt: '2026-11-21T10:05:00.000Z',
         uri: 's3://out-bucket/runs/nightly/failure.json',
+        // Nothing of the run id was published before: the failure report is the run's report.
+        reportUri: 's3://out-bucket/runs/nightly/report.html',
         // The failed attempt (first 12 hex digits of SHA-256 of "exec-9") had no files: nothing to delete.
         attempt: { attemptId: '80281c3aa391', files: 'cleaned', deletedObjects: 0 },
       });
       expect(record).toEqual(written);
+    });
+
+    it("writes failure-report.html beside a published run's report.html and summary.json, leaving them as they were", async () => {
+      const location = 's3://out-bucket/results/predictions/run_date=2026-11-20/run_id=nightly/variant=a/';
+      const summary = JSON.stringify({
+        runId: 'nightly',
+        partitions: [{ location: `${location}attempt=0123456789ab/` }],
+      });
+      await store.put('s3://out-bucket/runs/nightly/summary.json', summary);
+      await store.put('s3://out-bucket/runs/nightly/report.html', '<p>the published report</p>');
+      const record = await handler()(
+        {
+          executionName: 'exec-10',
+          state: {
+            runId: 'nightly',
+            failedState: 'RunTransforms',
+            failure: { Error: 'E', Cause: 'bad row' },
+          },
+        },
+        context,
+      );
+      expect(record).toMatchObject({
+        reportUri: 's3://out-bucket/runs/nightly/failure-report.html',
+        publishedReportUri: 's3://out-bucket/runs/nightly/report.html',
+      });
+      const text = async (uri: string) => Buffer.from(await store.getBytes(uri)).toString('utf8');
+      expect(await text('s3://out-bucket/runs/nightly/report.html')).toBe('<p>the published report</p>');
+      expect(await text('s3://out-bucket/runs/nightly/summary.json')).toBe(summary);
+      expect(await text('s3://out-bucket/runs/nightly/failure-report.html')).toContain('bad row');
     });
 
     it('refuses an event without the failure the Catch puts there', async () => {

@@ -41,12 +41,88 @@ describe('recordFailure', () => {
       error: 'States.TaskFailed',
       message: 'ClientError: bad record 7',
       uri: 's3://bkt/runs/nightly/failure.json',
+      // Nothing of the run id was published: the failure report is the run's report.
+      reportUri: 's3://bkt/runs/nightly/report.html',
     });
+    expect(record.publishedReportUri).toBeUndefined();
     expect(JSON.parse(objects.get('s3://bkt/runs/nightly/failure.json') ?? '{}')).toEqual(record);
+    expect(objects.has('s3://bkt/runs/nightly/failure-report.html')).toBe(false);
     // And a failure report beside it, saying what failed.
     const report = objects.get('s3://bkt/runs/nightly/report.html') ?? '';
     expect(report).toContain('<p class="explain" id="failure-message">ClientError: bad record 7</p>');
     expect(report).toContain('<td>Failed state</td><td>RunTransforms (running the transform jobs)</td>');
+  });
+
+  /** runs/nightly/ as a succeeded attempt leaves it: its summary (naming its attempt) and its report. */
+  const publishedRun = (attemptId: string) => {
+    const { store, objects } = memoryStore();
+    const summary = JSON.stringify({
+      runId: 'nightly',
+      status: 'SUCCEEDED',
+      recordsIn: 285,
+      partitions: [
+        {
+          values: ['2026-11-30', 'nightly', 'a'],
+          location: `s3://bkt/results/predictions/run_date=2026-11-30/run_id=nightly/variant=a/attempt=${attemptId}/`,
+        },
+      ],
+    });
+    objects.set('s3://bkt/runs/nightly/summary.json', summary);
+    objects.set('s3://bkt/runs/nightly/report.html', '<h2 id="scores">Scores</h2> 285 rows');
+    return { store, objects, summary };
+  };
+  const failedRerun = (executionName: string) => ({
+    executionName,
+    state: {
+      runId: 'nightly',
+      failedState: 'RunTransforms',
+      failure: { Error: 'States.TaskFailed', Cause: 'Record 50 has 29 values' },
+    },
+  });
+
+  it("leaves a published run's report.html and summary.json as they were, writing failure-report.html beside them", async () => {
+    const { store, objects, summary } = publishedRun(attemptIdFor('exec-published'));
+    const record = await recordFailure(failedRerun('exec-rerun'), {
+      store,
+      bucket: 'bkt',
+      now: () => new Date('2026-12-01T00:00:00Z'),
+    });
+    expect(record).toMatchObject({
+      uri: 's3://bkt/runs/nightly/failure.json',
+      reportUri: 's3://bkt/runs/nightly/failure-report.html',
+      publishedReportUri: 's3://bkt/runs/nightly/report.html',
+    });
+    expect(objects.get('s3://bkt/runs/nightly/report.html')).toBe('<h2 id="scores">Scores</h2> 285 rows');
+    expect(objects.get('s3://bkt/runs/nightly/summary.json')).toBe(summary);
+    const failureReport = objects.get('s3://bkt/runs/nightly/failure-report.html') ?? '';
+    expect(failureReport).toContain('Record 50 has 29 values');
+    expect(failureReport).toContain('<td>Published report</td><td>s3://bkt/runs/nightly/report.html</td>');
+    expect(failureReport).toContain('still published, unchanged');
+  });
+
+  it('writes report.html over a summary its own attempt wrote before failing uncommitted (nothing of it is published)', async () => {
+    const { store, objects } = publishedRun(attemptIdFor('exec-late'));
+    const record = await recordFailure(failedRerun('exec-late'), {
+      store,
+      bucket: 'bkt',
+      now: () => new Date(),
+    });
+    expect(record.reportUri).toBe('s3://bkt/runs/nightly/report.html');
+    expect(objects.get('s3://bkt/runs/nightly/report.html')).toContain('Record 50 has 29 values');
+    expect(objects.has('s3://bkt/runs/nightly/failure-report.html')).toBe(false);
+  });
+
+  it('keeps the report of its own attempt once that attempt committed (the failure came after publishing)', async () => {
+    const attemptId = attemptIdFor('exec-committed');
+    const { store, objects } = publishedRun(attemptId);
+    objects.set(`s3://bkt/runs/nightly/attempts/${attemptId}/published.json`, '{}');
+    const record = await recordFailure(failedRerun('exec-committed'), {
+      store,
+      bucket: 'bkt',
+      now: () => new Date(),
+    });
+    expect(record.reportUri).toBe('s3://bkt/runs/nightly/failure-report.html');
+    expect(objects.get('s3://bkt/runs/nightly/report.html')).toBe('<h2 id="scores">Scores</h2> 285 rows');
   });
 
   it('falls back to the request run id, then to the execution name, when the plan never existed', async () => {

@@ -71,6 +71,7 @@ describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () 
     expectTypeOf<FailureRecord['attempt']['deletedObjects']>().toEqualTypeOf<number>();
     expectTypeOf<FailureRecord['attempt']['catalog']>().toEqualTypeOf<string | undefined>();
     expectTypeOf<NonNullable<FailureRecord['mapRun']>['shardId']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<FailureRecord['publishedReportUri']>().toEqualTypeOf<string | undefined>();
     const record: FailureRecord = {
       runId: 'r1',
       executionName: 'r1-a',
@@ -80,6 +81,7 @@ describe('src/generated/schema-types.ts (the TypeScript types of schemas/)', () 
       cause: 'c',
       recordedAt: '2026-01-01T00:00:00.000Z',
       uri: 's3://b/runs/r1/failure.json',
+      reportUri: 's3://b/runs/r1/report.html',
       attempt: { attemptId: 'a', files: 'cleaned', deletedObjects: 0 },
     };
     expect(record.attempt.files).toBe('cleaned');
