@@ -15,6 +15,7 @@ import { Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { type CsvHeader, looksLikeHeader, readCsvHeader } from '../core/csv-header.js';
 import { lines } from '../core/line-cursor.js';
+import { attemptScratchPrefix } from '../core/run-attempt.js';
 import { UsageError } from '../errors.js';
 import type { FileObjectStore } from '../local/file-object-store.js';
 
@@ -291,16 +292,22 @@ export interface PlacedInput {
 
 /**
  * Makes a local input readable by the pipeline: files without a header are read in place through a
- * link (the store sees the folder as bucket `local-in-<hash>`); files with a header are written to
- * `incoming/<name>/` without it.
+ * link (the store sees the folder as bucket `local-in-<hash>`); files with a header are written
+ * without it under `copyPrefix`, the run attempt's own folder (`runs/<runId>/attempts/<attemptId>/input/`,
+ * see {@link inputCopyPrefix}).
+ *
+ * The attempt's folder, because the copy is what the results' `source` column names: a run of another
+ * id, or a re-run of this one that fails, must never replace the data a published run was scored
+ * from. The copy then lives and goes with its attempt (deleted with a failed attempt, and with a
+ * published one once a later attempt is published, or by `runs rm`), and never lies under `incoming/`,
+ * where on AWS an upload starts a run.
  */
 export async function placeInput(
   store: FileObjectStore,
   input: InspectedInput,
-  bucket: string,
-  name: string,
+  copyPrefix: string,
 ): Promise<PlacedInput> {
-  if (input.header) return copyWithoutHeader(store, input, bucket, name);
+  if (input.header) return copyWithoutHeader(store, input, copyPrefix);
   const folder = input.isFolder ? input.path : dirname(input.path);
   const real = await realpath(folder);
   const linkBucket = `local-in-${createHash('sha256').update(real).digest('hex').slice(0, 16)}`;
@@ -322,13 +329,27 @@ export async function placeInput(
   };
 }
 
+/** Where a run attempt's header-free copy of a local input goes: `runs/<runId>/attempts/<attemptId>/input/`. */
+export function inputCopyPrefix(bucket: string, runId: string, attemptId: string): string {
+  return `${attemptScratchPrefix(`s3://${bucket}/runs/${runId}/`, attemptId)}input/`;
+}
+
+/**
+ * Deletes an input copy the run never started with (the command stopped on a usage error after
+ * placing it), so it leaves no run folder behind.
+ */
+export async function removeInputCopy(store: FileObjectStore, placed: PlacedInput): Promise<void> {
+  for (const [uriPrefix, , linesDropped] of placed.paths) {
+    // Only copies carry the lines dropped; a linked input is the user's own file.
+    if (linesDropped !== undefined) await store.delete(uriPrefix);
+  }
+}
+
 async function copyWithoutHeader(
   store: FileObjectStore,
   input: InspectedInput,
-  bucket: string,
-  name: string,
+  prefix: string,
 ): Promise<PlacedInput> {
-  const prefix = `s3://${bucket}/incoming/${name}/`;
   for await (const object of store.list(prefix)) await store.delete(object.uri);
   const paths: PlacedInput['paths'] = [];
   const base = input.isFolder ? input.path : dirname(input.path);

@@ -2,11 +2,13 @@
  * `npm start -- run <file-or-folder>`: a local input and model files become a run request, the local
  * pipeline runs it, and the outcome is printed with the user's own paths.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { classCountOf, labelsMismatch, type ModelKind } from '../core/model-labels.js';
 import { modelInputFilter } from '../core/results-table.js';
+import { attemptIdFor } from '../core/run-attempt.js';
+import { isRunId } from '../core/run-id.js';
 import type { RunRequest } from '../core/run-request.js';
 import type { RunSummary } from '../core/summarize-run.js';
 import { SchemaValidationError, UsageError } from '../errors.js';
@@ -18,9 +20,11 @@ import { checkContainer } from './container-check.js';
 import {
   type InspectedInput,
   inputBytesUpTo,
+  inputCopyPrefix,
   inspectInput,
   type PlacedInput,
   placeInput,
+  removeInputCopy,
   typedPathInfo,
 } from './local-input.js';
 import { applyRunFlags, COLUMNS_KEPT_FROM_MODEL, type PartialRunRequest } from './run-options.js';
@@ -74,14 +78,18 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   const [opened, checked] = await Promise.allSettled([opening, checking]);
   if (opened.status === 'rejected') throw opened.reason;
   const pipeline = opened.value;
+  let placed: PlacedInput | undefined;
+  let started = false;
   try {
     if (checked.status === 'rejected') throw checked.reason;
     const [inspected, kinds] = checked.value;
     checkLabelsFitModels(request, options, requestFile, kinds);
-    let placed: PlacedInput | undefined;
+    // Named here, not by the pipeline: a copy of the input goes into this attempt's own folder.
+    const executionName = randomUUID();
     if (inspected) {
-      request.runId ??= runIdFromName(inspected.path);
-      placed = await placeInput(pipeline.store, inspected, LOCAL_BUCKET, request.runId);
+      request.runId = runIdFor(request, flags, inspected, requestFile);
+      const copyPrefix = inputCopyPrefix(LOCAL_BUCKET, request.runId, attemptIdFor(executionName));
+      placed = await placeInput(pipeline.store, inspected, copyPrefix);
       paths = placed.paths;
       request.input = placed.uri;
       if (placed.inputSuffixes) request.inputSuffixes ??= placed.inputSuffixes;
@@ -103,19 +111,42 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     const valid = validateRequest(request, requestFile);
 
     printPlan(valid, inspected, placed, options.path);
-    const started = performance.now();
-    const startedAt = new Date();
-    const result = await pipeline.run(valid);
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const startedAt = performance.now();
+    started = true;
+    const result = await pipeline.run(valid, executionName);
+    const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
     if (result.status !== 'SUCCEEDED') {
-      await printFailure(pipeline, valid, result, seconds, paths, startedAt);
+      await printFailure(pipeline, valid, result, seconds, paths);
       return 1;
     }
     printSummary(result.output as RunSummary, pipeline, seconds);
     return 0;
   } finally {
+    // Stopped before the run: its copy of the input would be a run folder with no run.
+    if (placed && !started) await removeInputCopy(pipeline.store, placed).catch(() => undefined);
     await pipeline.close();
   }
+}
+
+/**
+ * The run id, known before the input is placed (its copy goes under it): --run-id, else the request
+ * file's, else one from the input's name.
+ *
+ * @throws UsageError when the request file's runId is not one (it would name a folder).
+ */
+function runIdFor(
+  request: PartialRunRequest,
+  flags: Record<string, unknown>,
+  inspected: InspectedInput,
+  requestFile: string | undefined,
+): string {
+  const runId = (flags.runId as string | undefined) ?? request.runId ?? runIdFromName(inspected.path);
+  if (!isRunId(runId)) {
+    throw new UsageError(
+      `${requestFile ?? 'the request'}: runId "${String(runId)}" is not a run id: use 1-32 lowercase letters, digits and -, starting with a letter or digit`,
+    );
+  }
+  return runId;
 }
 
 /** Whether the local input at `path` is small enough for in-process containers (ONE_PROCESS_MAX_BYTES). */

@@ -159,7 +159,8 @@ export function printSummary(summary: RunSummary, pipeline: LocalPipeline, secon
 
 /**
  * A failed run, on stderr: the failed state, the message with the user's paths, the run folder, the
- * failure record and this run's report.
+ * failure record and this attempt's report (failure-report.html when an earlier attempt of the run id
+ * is published, whose report is then named too).
  */
 export async function printFailure(
   pipeline: LocalPipeline,
@@ -167,7 +168,6 @@ export async function printFailure(
   result: { error?: string | undefined; cause?: string | undefined; executionName: string },
   seconds: string,
   paths: PlacedInput['paths'],
-  startedAt: Date,
 ): Promise<void> {
   const runId = request.runId ?? result.executionName;
   const runFolder = `s3://${LOCAL_BUCKET}/runs/${runId}/`;
@@ -187,12 +187,16 @@ export async function printFailure(
   err(`Run ${runId} FAILED after ${seconds}s${failure.failedState ? ` in ${failure.failedState}` : ''}:`);
   err(`  ${userPaths(message, paths)}`);
   err(`  run folder: ${relativeToCwd(pipeline.store.directoryOf(runFolder))}/`);
-  if (failure.runId) err(`  failure:    ${relativeToCwd(pipeline.store.pathOf(failureUri))}`);
-  const reportUri = `${runFolder}report.html`;
-  // Only this run's report: an earlier run of the same id may have left one.
-  const report = await pipeline.store.head(reportUri);
-  if (report?.lastModified && report.lastModified.getTime() >= startedAt.getTime() - 1000)
-    err(`  report:     ${relativeToCwd(pipeline.store.pathOf(reportUri))}`);
+  // Only this execution's record: an earlier run of the same id may have left one.
+  const ours = failure.executionName === result.executionName;
+  if (ours) err(`  failure:    ${relativeToCwd(pipeline.store.pathOf(failureUri))}`);
+  if (ours && failure.reportUri)
+    err(`  report:     ${relativeToCwd(pipeline.store.pathOf(failure.reportUri))}`);
+  if (ours && failure.publishedReportUri) {
+    err(
+      `  published:  run ${runId}'s earlier results are still published, unchanged (report: ${relativeToCwd(pipeline.store.pathOf(failure.publishedReportUri))})`,
+    );
+  }
   err(
     `  detail:     ${failure.error ?? result.error ?? 'unknown error'} (execution ${result.executionName})`,
   );

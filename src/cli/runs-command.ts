@@ -15,7 +15,11 @@ import { formatBytes, printRows, type QueryFormat } from './output.js';
 /** One run as `runs` lists it. */
 export interface RunListing {
   run_id: string;
-  status: 'SUCCEEDED' | 'FAILED' | 'INCOMPLETE';
+  /**
+   * SUCCEEDED: its results are published. `SUCCEEDED (last attempt FAILED)`: they still are, though a
+   * later re-run of the id failed (its failure.json and failure-report.html sit beside the report).
+   */
+  status: 'SUCCEEDED' | 'SUCCEEDED (last attempt FAILED)' | 'FAILED' | 'INCOMPLETE';
   finished: string | null;
   records: number | null;
   variants: string | null;
@@ -24,7 +28,10 @@ export interface RunListing {
   detail: string | null;
 }
 
-/** Reads every run folder of the home (`s3/<bucket>/runs/<id>/`): its summary or failure, whichever is newer. */
+/**
+ * Reads every run folder of the home (`s3/<bucket>/runs/<id>/`): a run with a summary is published
+ * (a newer failure.json is a failed re-run, which left it so); one with only a failure.json failed.
+ */
 export async function listRuns(home: string): Promise<RunListing[]> {
   const runsDir = join(home, 's3', LOCAL_BUCKET, 'runs');
   const ids = await readdir(runsDir, { withFileTypes: true }).catch(() => []);
@@ -35,8 +42,23 @@ export async function listRuns(home: string): Promise<RunListing[]> {
     const bytes = await runBytes(home, entry.name);
     const summary = await readJson<RunSummary & { finishedAt?: string }>(join(dir, 'summary.json'));
     const failure = await readJson<FailureRecord>(join(dir, 'failure.json'));
-    const useFailure = failure && (!summary || failure.mtime > summary.mtime);
-    if (useFailure && failure) {
+    const failedLast = failure && (!summary || failure.mtime > summary.mtime);
+    if (summary) {
+      // A failed re-run publishes nothing and takes nothing away: the summary's results are the run's.
+      const variants = [...new Set(summary.value.partitions.map((p) => p.values[p.values.length - 1]))];
+      runs.push({
+        run_id: entry.name,
+        status: failedLast ? 'SUCCEEDED (last attempt FAILED)' : 'SUCCEEDED',
+        finished: summary.mtime.toISOString(),
+        records: variants.length > 0 ? summary.value.recordsIn / variants.length : summary.value.recordsIn,
+        variants: variants.join(', '),
+        bytes,
+        detail:
+          failedLast && failure
+            ? `last attempt failed in ${failure.value.failedState}: ${failure.value.message}`
+            : `table ${summary.value.table}`,
+      });
+    } else if (failure) {
       runs.push({
         run_id: entry.name,
         status: 'FAILED',
@@ -45,17 +67,6 @@ export async function listRuns(home: string): Promise<RunListing[]> {
         variants: null,
         bytes,
         detail: `${failure.value.failedState}: ${failure.value.message}`,
-      });
-    } else if (summary) {
-      const variants = [...new Set(summary.value.partitions.map((p) => p.values[p.values.length - 1]))];
-      runs.push({
-        run_id: entry.name,
-        status: 'SUCCEEDED',
-        finished: summary.mtime.toISOString(),
-        records: variants.length > 0 ? summary.value.recordsIn / variants.length : summary.value.recordsIn,
-        variants: variants.join(', '),
-        bytes,
-        detail: `table ${summary.value.table}`,
       });
     } else {
       const info = await stat(dir);
@@ -89,8 +100,9 @@ async function readJson<T>(path: string): Promise<{ value: T; mtime: Date } | un
 /**
  * The folders of one run in the store (`s3://<bucket>/…/`, each ending in `/`): its partitions' folders
  * in the results and statistics tables (every run date it wrote under, registered or not: a failed
- * attempt's files too), its scratch and summary under runs/<id>/, and the header-free copy of its input
- * under incoming/<id>/. The user's own input, read in place through a link, is in none of them.
+ * attempt's files too), and runs/<id>/: its scratch, summary and reports, and the header-free copies of
+ * its input (in each attempt's scratch, `attempts/<attemptId>/input/`). The user's own input, read in
+ * place through a link, is in none of them.
  */
 async function runFolders(home: string, runId: string): Promise<string[]> {
   const bucket = `s3://${LOCAL_BUCKET}/`;
@@ -103,17 +115,22 @@ async function runFolders(home: string, runId: string): Promise<string[]> {
       folders.push(partitionPath(definition.location, definition.partitionKeys, [runDate, runId]));
     }
   }
-  folders.push(`${bucket}runs/${runId}/`, `${bucket}incoming/${runId}/`);
+  folders.push(`${bucket}runs/${runId}/`);
   return folders;
 }
 
-/** The results and statistics tables a run may have written to: its request's table and the default. */
+/**
+ * The results and statistics tables a run may have written to: the default, its last request's table,
+ * and its published summary's (a failed re-run's request.json may name another table).
+ */
 async function runTables(home: string, runId: string, database = 'local') {
   const bucket = `s3://${LOCAL_BUCKET}/`;
-  const request = await readJson<{ results?: { table?: string } }>(
-    join(home, 's3', LOCAL_BUCKET, 'runs', runId, 'request.json'),
-  );
+  const dir = join(home, 's3', LOCAL_BUCKET, 'runs', runId);
+  const request = await readJson<{ results?: { table?: string } }>(join(dir, 'request.json'));
+  const summary = await readJson<{ table?: string }>(join(dir, 'summary.json'));
   const tables = new Set(['predictions', request?.value.results?.table ?? 'predictions']);
+  const published = summary?.value.table?.split('.')[1];
+  if (published) tables.add(published);
   return [...tables].flatMap((table) => {
     const results = resultsTableDefinition({ database, table, resultsPrefix: `${bucket}results/` });
     return [results, statsTableDefinition(results)];
@@ -184,8 +201,8 @@ export interface RemovedRun {
 /**
  * Deletes one run cleanly: first its partitions from the catalog (results and statistics tables, one
  * switch to "no partitions" per run date, so queries stop seeing it at once), then its result and
- * statistics files, its scratch and summary under runs/<id>/, and a header-free copy of its input under
- * incoming/<id>/. Files of the user's own input (read in place) are never touched.
+ * statistics files, and runs/<id>/ (scratch, summary, reports, and the header-free copies of its input
+ * in its attempts' scratch). Files of the user's own input (read in place) are never touched.
  *
  * @throws UsageError when the home holds no such run.
  */
