@@ -42,8 +42,9 @@ export const FAILURE_REPORT = 'failure-report.html';
  * Writes `runs/<runId>/failure.json` for a failed execution, so the reason sits next to the run's
  * other files, and returns it. Its report goes to `runs/<runId>/report.html` when nothing of the run
  * id is published (a first run that failed), and to {@link FAILURE_REPORT} beside the published run's
- * report and summary when an earlier attempt succeeded: a failed re-run never replaces them. Causes come in several shapes (a Lambda error's JSON, a failed
- * DescribeTransformJob as JSON, plain text); the message is dug out of whichever it is.
+ * report and summary when an earlier attempt succeeded: a failed re-run never replaces them. Causes
+ * come in several shapes (a Lambda error's JSON, a failed DescribeTransformJob as JSON, plain text);
+ * the message is dug out of whichever it is.
  *
  * Then takes the failed attempt back, best effort: when it reached RegisterTable's switch (a step after
  * it failed), the run's partitions are switched back to the ones the attempt replaced, recorded in its
@@ -73,7 +74,7 @@ export async function recordFailure(
   const runPrefix = `s3://${deps.bucket}/runs/${runId}/`;
   const uri = joinS3Uri(runPrefix, 'failure.json');
   // Read before the attempt is taken back: the summary says which attempt published it.
-  const published = await publishedByOtherAttempt(deps.store, runPrefix, attemptIdFor(executionName));
+  const published = await hasPublishedSummary(deps.store, runPrefix, attemptIdFor(executionName));
   const reportUri = joinS3Uri(runPrefix, published ? FAILURE_REPORT : 'report.html');
   const record: FailureRecord = {
     runId,
@@ -111,9 +112,10 @@ export async function recordFailure(
  * Whether `runs/<runId>/summary.json` describes published results: another attempt's (it succeeded),
  * or this attempt's once it committed (a failure reported after the commit). Their report and summary
  * must stay. A summary this attempt wrote before failing, uncommitted, does not count: the report
- * beside it was this attempt's already, and its results are taken back.
+ * beside it was this attempt's already, and its results are taken back. A summary that cannot be read
+ * (S3 failing) counts as published: the report beside it is then kept, whatever it describes.
  */
-async function publishedByOtherAttempt(
+async function hasPublishedSummary(
   store: ObjectStore,
   runPrefix: string,
   attemptId: string,
@@ -121,7 +123,8 @@ async function publishedByOtherAttempt(
   const summary = await readJson<{ partitions?: { location?: string }[] }>(
     store,
     joinS3Uri(runPrefix, 'summary.json'),
-  ).catch(() => undefined);
+  ).catch(() => 'unreadable' as const);
+  if (summary === 'unreadable') return true;
   if (!summary) return false;
   const attempts = (summary.partitions ?? []).map((p) => attemptOf(p.location ?? ''));
   if (!attempts.includes(attemptId)) return true;
