@@ -26,8 +26,11 @@ export function isNumericCsvLine(line: string): boolean {
  * Whether `first` is a header row: some field is not a number where the line after it, the first data
  * line, has a number (columns that hold text in both, such as an id, say nothing), with as many
  * fields. Without a data line there is nothing to compare with, so the answer is no (say `--header`).
+ * pandas' header of unnamed columns, all numbers (`0,1,…,29` or `,0,1,…,29`), is one too, under the
+ * rule of numberedHeaderIsLikely.
  *
  * @example looksLikeHeader(',mean radius,mean texture', '0,17.99,10.38') === true
+ * @example looksLikeHeader(',0,1,2,3', '350,11.66,17.07,73.7,421') === true
  * @example looksLikeHeader('patient_id,mean radius', 'p0001,17.99') === true
  */
 export function looksLikeHeader(first: string, second: string | undefined): boolean {
@@ -35,10 +38,49 @@ export function looksLikeHeader(first: string, second: string | undefined): bool
   const names = csvFields(first);
   const values = csvFields(second);
   if (names.length !== values.length) return false;
+  if (numberedColumns(names) > 0) return numberedHeaderIsLikely(names, values);
   return names.some(
     (name, i) =>
       !NUMERIC_FIELD.test(name) && NUMERIC_FIELD.test(values[i] ?? '') && (values[i] ?? '').trim() !== '',
   );
+}
+
+/** A field written as a whole number, as pandas writes an integer column (a float column gets `.0`). */
+const INTEGER_FIELD = /^\s*[+-]?\d+\s*$/;
+
+/**
+ * How many columns `names` numbers, when it is the header pandas writes for a DataFrame whose columns
+ * have no names (`pd.DataFrame(X).to_csv(...)` with X a numpy array): exactly `0,1,…,k-1`, after one
+ * empty field when the index is written too (`,0,1,…`). 0 when it is not such a header.
+ *
+ * @example numberedColumns(['', '0', '1', '2']) === 3
+ */
+export function numberedColumns(names: readonly string[]): number {
+  const offset = names[0] === '' && names.length > 1 ? 1 : 0;
+  for (let i = offset; i < names.length; i++) if (names[i] !== String(i - offset)) return 0;
+  return names.length - offset;
+}
+
+/**
+ * Whether a first line numbering its columns (`0,1,…,k-1`, see numberedColumns) is pandas' header
+ * rather than a record whose values happen to be 0, 1, 2, … in column order.
+ *
+ * Why this is safe enough: a record is taken for a header only when its columns are whole numbers equal
+ * to their own positions, in order, and either
+ * - there are at least 4 of them: a real record 0,1,2,3,… needs every column to hold exactly its own
+ *   position (binary 0/1 features cannot; counts and codes would have to line up four times over), or
+ * - the next line writes one of those columns as a decimal, an exponent, nan or nothing: one writer
+ *   prints a column's values alike (pandas prints every value of a float column with a `.`), so a
+ *   column that reads `2` then `0.1406` is a header above data. This catches 2 or 3 unnamed float
+ *   columns; an all-integer file of fewer than 4 columns keeps its first line as data (say --header).
+ * A mistaken header would cost the file's first record, so the run's plan names the header it found
+ * and `--no-header` reads the line as data.
+ */
+function numberedHeaderIsLikely(names: readonly string[], values: readonly string[]): boolean {
+  const count = numberedColumns(names);
+  if (count >= 4) return true;
+  const offset = names.length - count;
+  return count >= 2 && values.slice(offset).some((value) => !INTEGER_FIELD.test(value));
 }
 
 /** What a header row says about the run's columns. */
@@ -47,6 +89,11 @@ export interface CsvHeader {
   columns: string[];
   /** The name given to pandas' unnamed first column (the DataFrame index), when there is one. */
   indexColumn?: string;
+  /**
+   * True when the columns after the index are pandas' numbers `0,1,…` (a DataFrame made from a numpy
+   * array): positions, not names, so they say nothing about which feature a column is.
+   */
+  numbered?: true;
 }
 
 /**
@@ -59,6 +106,7 @@ export interface CsvHeader {
 export function readCsvHeader(line: string): CsvHeader {
   const names = csvFields(line).map((name) => name.trim());
   const header: CsvHeader = { columns: names };
+  if (numberedColumns(names) > 0) header.numbered = true;
   if (names[0] === '' && names.length > 1) {
     let name = 'index';
     while (names.includes(name)) name = `_${name}`;
