@@ -6,12 +6,18 @@ Run with Debian's Python (pandas 1.5.3, XGBoost 1.7.4, scikit-learn):
 
 Writes test/fixtures/cli/ (deterministic: the same bytes each run):
   model.json              XGBClassifier (binary:logistic) saved with save_model
+  model.ubj               the same booster saved as UBJSON (feature names kept, as in JSON)
   test.csv                X_test.to_csv("test.csv"): pandas' defaults, a header row and the unnamed index
   test.csv.gz             the same through to_csv(compression="gzip")
   test-noheader.csv       to_csv(header=False, index=False): data lines only
   test-id.csv             a named id column first (patient_id), to_csv(index=False)
   folder/part-1.csv, folder/part-2.csv   X_test split in two, to_csv defaults; folder/README.txt beside them
   test.jsonl              to_json(orient="records", lines=True)
+  numbered.csv            X_test as a numpy array's DataFrame (columns 0..29), to_csv(index=False):
+                          the header line is 0,1,...,29
+  numbered-index.csv      the same with pandas' defaults: header ,0,1,...,29 and the index first
+  reordered.csv           X_test's columns reversed, to_csv(index=False): the model's feature names in
+                          another order (XGBoost's predict refuses it: feature_names mismatch)
   expected.csv            index,probability: XGBoost's own predict_proba(X_test)[:, 1]
 """
 import gzip
@@ -40,6 +46,7 @@ def main() -> None:
     model = xgb.XGBClassifier(n_estimators=12, max_depth=3, learning_rate=0.3, random_state=0, n_jobs=1)
     model.fit(X_train, y_train)
     model.save_model(os.path.join(OUT, "model.json"))
+    model.get_booster().save_model(os.path.join(OUT, "model.ubj"))
 
     X_test.to_csv(os.path.join(OUT, "test.csv"))
     # gzip's header carries a time stamp: write it with mtime 0 so the file is the same each run.
@@ -55,6 +62,12 @@ def main() -> None:
     with open(os.path.join(OUT, "folder", "README.txt"), "w") as readme:
         readme.write("Test rows of the breast cancer data, split in two files.\n")
     X_test.to_json(os.path.join(OUT, "test.jsonl"), orient="records", lines=True)
+    # What pd.DataFrame(X) of a numpy array writes: columns named by number (the index kept as X_test's,
+    # so ids match expected.csv).
+    numbered = pd.DataFrame(X_test.to_numpy(), index=X_test.index)
+    numbered.to_csv(os.path.join(OUT, "numbered.csv"), index=False)
+    numbered.to_csv(os.path.join(OUT, "numbered-index.csv"))
+    X_test[X_test.columns[::-1]].to_csv(os.path.join(OUT, "reordered.csv"), index=False)
 
     probability = model.predict_proba(X_test)[:, 1]
     pd.DataFrame({"index": X_test.index, "probability": probability}).to_csv(

@@ -119,8 +119,9 @@ Examples:
   npm start -- run data.jsonl --container http://127.0.0.1:8080
   npm start -- run test.csv --request settings.json --run-id nightly   # flags override the file
 
-A CSV header is detected (or say --header / --no-header): it names the columns, and pandas' unnamed
-index column becomes the record id. Content type and compression come from the file names.`,
+A CSV header is detected (or say --header / --no-header): it names the columns, which must be the
+model's feature_names in its order when the model saved them, and pandas' unnamed index column becomes
+the record id. Content type and compression come from the file names.`,
     );
   addRunFlags(run).action(async (path: string | undefined, _options, command: Command) => {
     setExitCode(

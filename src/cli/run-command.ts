@@ -15,8 +15,10 @@ import { SchemaValidationError, UsageError } from '../errors.js';
 import { LOCAL_BUCKET, LocalPipeline } from '../local/local-pipeline.js';
 import { ONE_PROCESS_MAX_BYTES } from '../local/model-containers.js';
 import { RunProgress } from '../local/progress.js';
+import type { CheckedModel } from '../model-server/xgboost-model.js';
 import { validateAgainstSchema } from '../schemas.js';
 import { checkContainer } from './container-check.js';
+import { checkFeatureNames, type ModelFeatureNames } from './feature-check.js';
 import {
   type InspectedInput,
   inputBytesUpTo,
@@ -28,7 +30,13 @@ import {
   typedPathInfo,
 } from './local-input.js';
 import { applyRunFlags, COLUMNS_KEPT_FROM_MODEL, type PartialRunRequest } from './run-options.js';
-import { printFailure, printPlan, printStateEvent, printSummary } from './run-output.js';
+import {
+  effectiveInputFilter,
+  printFailure,
+  printPlan,
+  printStateEvent,
+  printSummary,
+} from './run-output.js';
 
 /** What `run` (or the sample command) was asked to do. */
 export interface RunCommandOptions {
@@ -88,11 +96,6 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     const executionName = randomUUID();
     if (inspected) {
       request.runId = runIdFor(request, flags, inspected, requestFile);
-      const copyPrefix = inputCopyPrefix(LOCAL_BUCKET, request.runId, attemptIdFor(executionName));
-      placed = await placeInput(pipeline.store, inspected, copyPrefix);
-      paths = placed.paths;
-      request.input = placed.uri;
-      if (placed.inputSuffixes) request.inputSuffixes ??= placed.inputSuffixes;
       inferFromInput(request, inspected);
     } else if (!request.input) {
       throw new UsageError('Give a file or folder to transform (or a --request whose input is set)');
@@ -102,7 +105,25 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     request.results ??= {};
     request.results.storeFeatures ??= false;
     if (flags.suffix && !inspected) request.inputSuffixes = flags.suffix as string[];
-    if (inspected?.header) keepColumnsFromModel(request, inspected);
+    if (inspected?.header) {
+      keepColumnsFromModel(request, inspected);
+      if (!flags.ignoreFeatureNames) {
+        const files = (flags.model as string[] | undefined) ?? [];
+        const models = kinds.map((kind, i) => ({
+          file: files[i] as string,
+          featureNames: kind.featureNames,
+        }));
+        checkHeaderAgainstModels(request, inspected, models);
+      }
+    }
+    // The input is copied only once every check of it passed: a refused run writes nothing.
+    if (inspected) {
+      const copyPrefix = inputCopyPrefix(LOCAL_BUCKET, request.runId as string, attemptIdFor(executionName));
+      placed = await placeInput(pipeline.store, inspected, copyPrefix);
+      paths = placed.paths;
+      request.input = placed.uri;
+      if (placed.inputSuffixes) request.inputSuffixes ??= placed.inputSuffixes;
+    }
     const models = await registerModels(pipeline, options);
     if (models.length > 0) request.models = models;
     labelClassIndexes(request, kinds);
@@ -260,13 +281,13 @@ function keepColumnsFromModel(request: PartialRunRequest, input: InspectedInput)
 
 /**
  * Checks each --model file before anything runs, so a message names the user's file, not the store's
- * copy: it exists and the built-in server can load it. Resolves with each file's objective and class
- * count, in order, as the server reads them from any format it serves.
+ * copy: it exists and the built-in server can load it. Resolves with each file's objective, class
+ * count and feature names, in order, as the server reads them from any format it serves.
  *
  * @throws UsageError naming the file and what is wrong with it.
  */
-async function checkModelFiles(files: string[]): Promise<ModelKind[]> {
-  const kinds: ModelKind[] = [];
+async function checkModelFiles(files: string[]): Promise<CheckedModel[]> {
+  const kinds: CheckedModel[] = [];
   for (const file of files) {
     const info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) throw new UsageError(`No such model file: ${typedPathInfo(file)}`);
@@ -303,6 +324,29 @@ function checkLabelsFitModels(
     const problem = labelsMismatch(labels, kind, { model: files[i] as string, labels: named });
     if (problem) throw new UsageError(flagged ? problem : `${requestFile}: ${problem}`);
   });
+}
+
+/**
+ * The header's columns against each --model file's feature names (feature-check.ts), with the columns
+ * the model gets once the id and true-outcome columns are kept from it. Names a request file set in
+ * results.featureNames are compared instead of the header's; pandas' numbered header has no names.
+ */
+function checkHeaderAgainstModels(
+  request: PartialRunRequest,
+  input: InspectedInput,
+  models: readonly ModelFeatureNames[],
+): void {
+  const header = input.header as NonNullable<InspectedInput['header']>;
+  const columns = request.results?.featureNames ?? header.columns;
+  checkFeatureNames(
+    {
+      file: input.path,
+      columns,
+      numbered: header.numbered === true && columns.join('\0') === header.columns.join('\0'),
+      inputFilter: effectiveInputFilter(request),
+    },
+    models,
+  );
 }
 
 async function registerModels(

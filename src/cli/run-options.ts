@@ -217,6 +217,13 @@ export const RUN_FLAGS: readonly RunFlag[] = [
     key: 'header',
     description: 'CSV: the first line is data',
   },
+  {
+    flags: '--ignore-feature-names',
+    key: 'ignoreFeatureNames',
+    description:
+      "CSV: score the columns in file order even when the header's names are not the model's feature_names (as XGBoost's validate_features=False)",
+    defaultDescription: 'off: such a file is refused, as XGBoost refuses it',
+  },
 ];
 
 /**

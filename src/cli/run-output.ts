@@ -14,7 +14,7 @@ import { formatBytes, formatCount, log, printRows, userPaths } from './output.js
 import { COLUMNS_KEPT_FROM_MODEL } from './run-options.js';
 
 /** The InputFilter the run will use: the request's, or the one BuildManifest derives from the named columns. */
-function effectiveInputFilter(request: RunRequest): string | undefined {
+export function effectiveInputFilter(request: Pick<RunRequest, 'transform' | 'results'>): string | undefined {
   const own = request.transform?.DataProcessing?.InputFilter;
   if (own !== undefined) return own;
   const columns = request.results?.featureNames;
@@ -57,7 +57,11 @@ export function printPlan(
   if (input?.header) {
     const columns = input.header.columns;
     log(
-      `  header ${input.headerDetected ? 'found' : '(--header)'}: ${columns.length} columns (${columns.slice(0, 4).join(', ')}${columns.length > 4 ? ', …' : ''})`,
+      `  header ${input.headerDetected ? 'found' : '(--header)'}: ${columns.length} columns (${columns.slice(0, 4).join(', ')}${columns.length > 4 ? ', …' : ''})` +
+        // A numbered header is told from data by a rule (csv-header.ts): say which, and the way out.
+        (input.header.numbered && input.headerDetected
+          ? ": pandas' numbers of unnamed columns (if line 1 is data, give --no-header)"
+          : ''),
     );
     if (input.header.indexColumn && request.results?.idColumn === input.header.indexColumn) {
       log(`  record id: the unnamed first column (pandas' index), stored as "id", not sent to the model`);

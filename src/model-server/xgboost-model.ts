@@ -173,37 +173,46 @@ export async function describeModelArtifact(
   return files.map((file) => ({ source: file.source, model: describeModelFile(file) }));
 }
 
+/** What a plan-time check of a model artifact tells about the model: its kind, and its feature names. */
+export interface CheckedModel extends ModelKind {
+  /**
+   * The feature names saved with the model (JSON and UBJSON keep them; XGBoost 1.x binary does not):
+   * the first member's, as the server's ensemble reports them; empty when the model has none.
+   */
+  featureNames: readonly string[];
+}
+
 /**
  * Artifacts this process has checked and found sound, by the digest of their files' bytes, with what
- * they said about their labels. A local run checks the user's file, then BuildManifest its copy in the
+ * they said about their labels and features. A local run checks the user's file, then BuildManifest its copy in the
  * store: the same bytes, which need not be described and flattened again (5-10 ms of the sample run).
  */
-const soundArtifacts = new Map<string, ModelKind>();
+const soundArtifacts = new Map<string, CheckedModel>();
 
 /**
  * Checks, before a run, that the artifact at `path` loads and compiles as the server would load it;
  * errors name `shownAs` (the URL or path the user gave) instead of `path` (a local copy). Files this
  * process already found sound (the same bytes) are not checked again. Resolves with the model's
- * objective and class count, read by the server's own readers from any format it serves (JSON, UBJSON,
- * legacy binary, model.tar.gz, a directory): the first member's, as the server's ensemble reports.
+ * objective and class count, and the feature names saved with it, read by the server's own readers
+ * from any format it serves (JSON, UBJSON, legacy binary, model.tar.gz, a directory): the first
+ * member's, as the server's ensemble reports.
  */
-export async function checkModelArtifact(path: string, shownAs: string = path): Promise<ModelKind> {
+export async function checkModelArtifact(path: string, shownAs: string = path): Promise<CheckedModel> {
   try {
     const files = await readModelFiles(path);
     const digest = artifactDigest(files);
     const known = soundArtifacts.get(digest);
     if (known) return known;
-    let kind: ModelKind | undefined;
+    let checked: CheckedModel | undefined;
     // Flattening checks the trees; the kernel's layout is cheap, generating JavaScript is the server's job.
     for (const file of files) {
       const model = describeModelFile(file);
       new CompiledBooster(model, file.source, { trees: 'wasm' });
-      kind ??= { objective: model.objective, numClass: model.numClass };
+      checked ??= { objective: model.objective, numClass: model.numClass, featureNames: model.featureNames };
     }
-    // readModelFiles throws when there is no file: kind is set.
-    const checked = kind as ModelKind;
-    soundArtifacts.set(digest, checked);
-    return checked;
+    // readModelFiles throws when there is no file, so the loop set it.
+    soundArtifacts.set(digest, checked as CheckedModel);
+    return checked as CheckedModel;
   } catch (error) {
     if (error instanceof Error && shownAs !== path) error.message = error.message.split(path).join(shownAs);
     throw error;

@@ -239,10 +239,12 @@ describe('checkModelArtifact', () => {
       await expect(checkModelArtifact(join(dir, 'gbtree-binary-logitraw', file))).resolves.toEqual({
         objective: 'binary:logitraw',
         numClass: 0,
+        featureNames: [],
       });
       await expect(checkModelArtifact(join(dir, 'gbtree-multi-softprob', file))).resolves.toEqual({
         objective: 'multi:softprob',
         numClass: 3,
+        featureNames: [],
       });
     }
   });
@@ -258,6 +260,7 @@ describe('checkModelArtifact', () => {
     await expect(checkModelArtifact(join(dir, 'copy.json'))).resolves.toEqual({
       objective: 'binary:logistic',
       numClass: 0,
+      featureNames: [],
     });
 
     // The file changed after a sound check: its new bytes are checked, and a failure is never remembered.
@@ -268,5 +271,20 @@ describe('checkModelArtifact', () => {
       's3://bucket/model.json: tree 0 node 0 has children that do not form a tree',
     );
     await expect(checkModelArtifact(path)).rejects.toThrow(`${path}: tree 0 node 0`);
+  });
+
+  it('gives the feature names saved with JSON and UBJSON models, in a model.tar.gz too, and none for XGBoost 1.x binary', async () => {
+    const cli = join(ROOT, 'test/fixtures/cli');
+    const names = (await checkModelArtifact(join(cli, 'model.json'))).featureNames;
+    expect(names).toHaveLength(30);
+    expect(names.slice(0, 2)).toEqual(['mean radius', 'mean texture']);
+    expect((await checkModelArtifact(join(cli, 'model.ubj'))).featureNames).toEqual(names);
+    const dir = mkdtempSync(join(tmpdir(), 'model-names-'));
+    writeFileSync(join(dir, 'xgboost-model.json'), readFileSync(join(cli, 'model.json')));
+    execFileSync('tar', ['-czf', join(dir, 'model.tar.gz'), '-C', dir, 'xgboost-model.json']);
+    expect((await checkModelArtifact(join(dir, 'model.tar.gz'))).featureNames).toEqual(names);
+    // XGBoost 1.x's binary format has no place for them: XGBoost itself loads such a model without names.
+    const binary = join(ROOT, 'test/fixtures/xgboost/gbtree-binary-logistic/xgboost-model');
+    expect((await checkModelArtifact(binary)).featureNames).toEqual([]);
   });
 });
