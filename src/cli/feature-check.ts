@@ -92,6 +92,43 @@ export function checkFeatureNames(header: HeaderColumns, models: readonly ModelF
   }
 }
 
+/** One --model file and the number of values its server takes per CSV record. */
+export interface ModelFeatureCount {
+  /** The model file as the user gave it. */
+  file: string;
+  numFeature: number;
+}
+
+/**
+ * Refuses a run whose header gives the model another number of columns than the model has features,
+ * before anything runs: the model server would refuse every record of it ("Record 1 has 31 values; the
+ * model expects 30") only once the transform had started, and with no word on which column is extra.
+ * The usual cause is a column that is not a feature (an id, the true outcome): the message names the
+ * file's first column and the flags that keep such a column from the model.
+ *
+ * @throws UsageError naming the user's file, the model file, both counts and the fix.
+ */
+export function checkColumnCount(header: HeaderColumns, models: readonly ModelFeatureCount[]): void {
+  const positions = modelPositions(header);
+  if (!positions) return;
+  for (const model of models) {
+    const given = positions.length;
+    if (given === model.numFeature) continue;
+    const kept = header.columns.length - given;
+    const counted = `${given} column${given === 1 ? '' : 's'}${kept > 0 ? ` (of ${header.columns.length}: ${kept} kept from it)` : ''}`;
+    const first = header.columns[positions[0] as number];
+    const fix =
+      given > model.numFeature
+        ? `If a column is not a feature, keep it from the model: --id-column NAME for an id${
+            first !== undefined && kept === 0 ? ` (e.g. --id-column "${first}" if "${first}" is one)` : ''
+          }, --actual-column NAME for the true outcome`
+        : `The file lacks ${model.numFeature - given} of the model's features (SageMaker's XGBoost container would score them as missing values): write every feature the model was trained on`;
+    throw new UsageError(
+      `${header.file}: the model would get ${counted}, but ${model.file} has ${model.numFeature} features. ${fix}.`,
+    );
+  }
+}
+
 /** The first few names, quoted: `"target", "patient_id"`. */
 function quoted(names: readonly string[]): string {
   return `${names

@@ -18,7 +18,12 @@ import { RunProgress } from '../local/progress.js';
 import type { CheckedModel } from '../model-server/xgboost-model.js';
 import { validateAgainstSchema } from '../schemas.js';
 import { checkContainer } from './container-check.js';
-import { checkFeatureNames, type ModelFeatureNames } from './feature-check.js';
+import {
+  checkColumnCount,
+  checkFeatureNames,
+  type ModelFeatureCount,
+  type ModelFeatureNames,
+} from './feature-check.js';
 import {
   type InspectedInput,
   inputBytesUpTo,
@@ -107,14 +112,13 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     if (flags.suffix && !inspected) request.inputSuffixes = flags.suffix as string[];
     if (inspected?.header) {
       keepColumnsFromModel(request, inspected);
-      if (!flags.ignoreFeatureNames) {
-        const files = (flags.model as string[] | undefined) ?? [];
-        const models = kinds.map((kind, i) => ({
-          file: files[i] as string,
-          featureNames: kind.featureNames,
-        }));
-        checkHeaderAgainstModels(request, inspected, models);
-      }
+      const files = (flags.model as string[] | undefined) ?? [];
+      const models = kinds.map((kind, i) => ({
+        file: files[i] as string,
+        featureNames: kind.featureNames,
+        numFeature: kind.numFeature,
+      }));
+      checkHeaderAgainstModels(request, inspected, models, flags.ignoreFeatureNames !== true);
     }
     // The input is copied only once every check of it passed: a refused run writes nothing.
     if (inspected) {
@@ -330,23 +334,25 @@ function checkLabelsFitModels(
  * The header's columns against each --model file's feature names (feature-check.ts), with the columns
  * the model gets once the id and true-outcome columns are kept from it. Names a request file set in
  * results.featureNames are compared instead of the header's; pandas' numbered header has no names.
+ * Then their count against each model's feature count (checkColumnCount), names compared or not.
  */
 function checkHeaderAgainstModels(
   request: PartialRunRequest,
   input: InspectedInput,
-  models: readonly ModelFeatureNames[],
+  models: readonly (ModelFeatureNames & ModelFeatureCount)[],
+  compareNames: boolean,
 ): void {
   const header = input.header as NonNullable<InspectedInput['header']>;
   const columns = request.results?.featureNames ?? header.columns;
-  checkFeatureNames(
-    {
-      file: input.path,
-      columns,
-      numbered: header.numbered === true && columns.join('\0') === header.columns.join('\0'),
-      inputFilter: effectiveInputFilter(request),
-    },
-    models,
-  );
+  const given = {
+    file: input.path,
+    columns,
+    numbered: header.numbered === true && columns.join('\0') === header.columns.join('\0'),
+    inputFilter: effectiveInputFilter(request),
+  };
+  // Names first: where the model has them, the refusal can say which column is not a feature.
+  if (compareNames) checkFeatureNames(given, models);
+  checkColumnCount(given, models);
 }
 
 async function registerModels(

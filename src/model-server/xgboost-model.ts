@@ -180,6 +180,8 @@ export interface CheckedModel extends ModelKind {
    * the first member's, as the server's ensemble reports them; empty when the model has none.
    */
   featureNames: readonly string[];
+  /** The values a CSV record must have for the server: the model's feature count (an ensemble's largest). */
+  numFeature: number;
 }
 
 /**
@@ -208,7 +210,13 @@ export async function checkModelArtifact(path: string, shownAs: string = path): 
     for (const file of files) {
       const model = describeModelFile(file);
       new CompiledBooster(model, file.source, { trees: 'wasm' });
-      checked ??= { objective: model.objective, numClass: model.numClass, featureNames: model.featureNames };
+      checked ??= {
+        objective: model.objective,
+        numClass: model.numClass,
+        featureNames: model.featureNames,
+        numFeature: 0,
+      };
+      checked.numFeature = Math.max(checked.numFeature, model.numFeature);
     }
     // readModelFiles throws when there is no file, so the loop set it.
     soundArtifacts.set(digest, checked as CheckedModel);

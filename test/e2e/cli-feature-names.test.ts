@@ -118,4 +118,24 @@ describe('CSV headers against the model', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/records: 40 in, 40 out/);
   }, 180_000);
+
+  it('refuses a named id column a model without feature names would take as a feature, naming --id-column', async () => {
+    // The sample model was trained on a numpy array: no names to compare, but 30 features.
+    const sampleModel = join(PROJECT_ROOT, 'examples/model/xgboost-model.json');
+    const refused = await runCli(['run', join(FIXTURES, 'test-id.csv'), '--model', sampleModel], home);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      `${join(FIXTURES, 'test-id.csv')}: the model would get 31 columns, but ${sampleModel} has 30 features. ` +
+        'If a column is not a feature, keep it from the model: --id-column NAME for an id ' +
+        '(e.g. --id-column "patient_id" if "patient_id" is one), --actual-column NAME for the true outcome.',
+    );
+    expect(await readdir(join(home, 's3/local-pipeline/runs'))).not.toContain('test-id');
+
+    const fixed = await runCli(
+      ['run', join(FIXTURES, 'test-id.csv'), '--model', sampleModel, '--id-column', 'patient_id'],
+      home,
+    );
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(fixed.stdout).toMatch(/records: 40 in, 40 out/);
+  }, 180_000);
 });

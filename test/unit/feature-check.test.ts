@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkFeatureNames, type HeaderColumns } from '../../src/cli/feature-check.js';
+import { checkColumnCount, checkFeatureNames, type HeaderColumns } from '../../src/cli/feature-check.js';
 import { UsageError } from '../../src/errors.js';
 
 const FEATURES = ['mean radius', 'mean texture', 'mean perimeter', 'mean area', 'mean smoothness'];
@@ -73,6 +73,41 @@ describe('checkFeatureNames', () => {
     const other = { file: 'b.json', featureNames: [...FEATURES].reverse() };
     expect(refusal(() => checkFeatureNames(header(FEATURES), [MODEL, other]))).toContain(
       '(feature_names of b.json)',
+    );
+  });
+});
+
+describe('checkColumnCount', () => {
+  const counted = { file: 'model.json', numFeature: FEATURES.length };
+
+  it('accepts as many columns as features, counting only what the InputFilter gives the model', () => {
+    expect(() => checkColumnCount(header(FEATURES), [counted])).not.toThrow();
+    expect(() =>
+      checkColumnCount(header(['id', ...FEATURES], { inputFilter: '$[1:]' }), [counted]),
+    ).not.toThrow();
+  });
+
+  it('refuses an extra column, naming the first column as a possible id', () => {
+    expect(refusal(() => checkColumnCount(header(['patient_id', ...FEATURES]), [counted]))).toBe(
+      'test.csv: the model would get 6 columns, but model.json has 5 features. If a column is not a feature, ' +
+        'keep it from the model: --id-column NAME for an id (e.g. --id-column "patient_id" if "patient_id" is one), ' +
+        '--actual-column NAME for the true outcome.',
+    );
+  });
+
+  it('refuses too few columns, saying what the container would do with them', () => {
+    expect(refusal(() => checkColumnCount(header(FEATURES.slice(0, 4)), [counted]))).toBe(
+      "test.csv: the model would get 4 columns, but model.json has 5 features. The file lacks 1 of the model's " +
+        "features (SageMaker's XGBoost container would score them as missing values): write every feature the model was trained on.",
+    );
+  });
+
+  it('counts the columns left after an InputFilter, and says how many it kept', () => {
+    const message = refusal(() =>
+      checkColumnCount(header(['id', 'extra', ...FEATURES], { inputFilter: '$[1:]' }), [counted]),
+    );
+    expect(message).toMatch(
+      /^test\.csv: the model would get 6 columns \(of 7: 1 kept from it\), but model\.json has 5 features\./,
     );
   });
 });

@@ -233,18 +233,20 @@ describe('loadXGBoostModel', () => {
 });
 
 describe('checkModelArtifact', () => {
-  it('tells the objective and class count from every format the server reads', async () => {
+  it('tells the objective, class count and feature count from every format the server reads', async () => {
     const dir = join(ROOT, 'test/fixtures/xgboost');
     for (const file of ['model.json', 'model.ubj', 'xgboost-model', 'model.tar.gz']) {
       await expect(checkModelArtifact(join(dir, 'gbtree-binary-logitraw', file))).resolves.toEqual({
         objective: 'binary:logitraw',
         numClass: 0,
         featureNames: [],
+        numFeature: 5,
       });
       await expect(checkModelArtifact(join(dir, 'gbtree-multi-softprob', file))).resolves.toEqual({
         objective: 'multi:softprob',
         numClass: 3,
         featureNames: [],
+        numFeature: 5,
       });
     }
   });
@@ -261,6 +263,7 @@ describe('checkModelArtifact', () => {
       objective: 'binary:logistic',
       numClass: 0,
       featureNames: [],
+      numFeature: 30,
     });
 
     // The file changed after a sound check: its new bytes are checked, and a failure is never remembered.
