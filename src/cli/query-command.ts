@@ -6,11 +6,12 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { bindParameters, loadNamedQuery, renderQuery } from '../core/queries.js';
 import { UsageError } from '../errors.js';
-import { LOCAL_BUCKET, LocalPipeline } from '../local/local-pipeline.js';
+import { LocalPipeline } from '../local/local-pipeline.js';
 import { QUERIES_DIR } from '../local/paths.js';
 import type { QueryValue } from '../ports.js';
 import { createQueryLoader } from '../query-files.js';
 import { printRows, type QueryFormat } from './output.js';
+import { localRunFolder } from './runs-command.js';
 
 export interface QueryCommandOptions {
   home: string;
@@ -56,18 +57,13 @@ export async function queryCommand(options: QueryCommandOptions): Promise<number
     const { columns, rows } = await pipeline.catalog.runQuery(sql, bound);
     printRows(process.stdout, columns, rows, options.format);
     // No rows because the run id is mistyped looks the same as a run with nothing to report: say which.
-    if (rows.length === 0 && runId !== undefined && !existsSync(runFolder(options.home, runId))) {
+    if (rows.length === 0 && runId !== undefined && !existsSync(localRunFolder(options.home, runId))) {
       process.stderr.write(`No run "${runId}" in ${options.home}: npm start -- runs lists the runs there.\n`);
     }
     return 0;
   } finally {
     await pipeline.close();
   }
-}
-
-/** Where a run's summary, failure and scratch live in a local home. */
-function runFolder(home: string, runId: string): string {
-  return join(home, 's3', LOCAL_BUCKET, 'runs', runId);
 }
 
 /** The names of the queries in queries/. */

@@ -12,6 +12,14 @@ import { UsageError } from '../errors.js';
 import { LOCAL_BUCKET, LocalPipeline } from '../local/local-pipeline.js';
 import { formatBytes, printRows, type QueryFormat } from './output.js';
 
+/**
+ * A run's folder in a local home, `s3/<bucket>/runs/<runId>/` (its summary, failure, reports and
+ * scratch); with no run id, the folder of all runs.
+ */
+export function localRunFolder(home: string, runId = ''): string {
+  return join(home, 's3', LOCAL_BUCKET, 'runs', runId);
+}
+
 /** One run as `runs` lists it. */
 export interface RunListing {
   run_id: string;
@@ -33,12 +41,11 @@ export interface RunListing {
  * (a newer failure.json is a failed re-run, which left it so); one with only a failure.json failed.
  */
 export async function listRuns(home: string): Promise<RunListing[]> {
-  const runsDir = join(home, 's3', LOCAL_BUCKET, 'runs');
-  const ids = await readdir(runsDir, { withFileTypes: true }).catch(() => []);
+  const ids = await readdir(localRunFolder(home), { withFileTypes: true }).catch(() => []);
   const runs: RunListing[] = [];
   for (const entry of ids) {
     if (!entry.isDirectory()) continue;
-    const dir = join(runsDir, entry.name);
+    const dir = localRunFolder(home, entry.name);
     const bytes = await runBytes(home, entry.name);
     const summary = await readJson<RunSummary & { finishedAt?: string }>(join(dir, 'summary.json'));
     const failure = await readJson<FailureRecord>(join(dir, 'failure.json'));
@@ -125,7 +132,7 @@ async function runFolders(home: string, runId: string): Promise<string[]> {
  */
 async function runTables(home: string, runId: string, database = 'local') {
   const bucket = `s3://${LOCAL_BUCKET}/`;
-  const dir = join(home, 's3', LOCAL_BUCKET, 'runs', runId);
+  const dir = localRunFolder(home, runId);
   const request = await readJson<{ results?: { table?: string } }>(join(dir, 'request.json'));
   const summary = await readJson<{ table?: string }>(join(dir, 'summary.json'));
   const tables = new Set(['predictions', request?.value.results?.table ?? 'predictions']);
