@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/local/paths.js';
-import { runCli } from '../helpers/cli.js';
+import { queryJson, runCli } from '../helpers/cli.js';
 
 const FIXTURES = join(PROJECT_ROOT, 'test/fixtures/cli');
 const MODEL = join(FIXTURES, 'model.json');
@@ -25,12 +25,12 @@ describe('CSV headers against the model', () => {
   /** XGBoost's predict_proba(X_test)[:, 1] by pandas index, in X_test's order. */
   let expected: Map<string, number>;
 
-  const rowsOf = async (runId: string): Promise<Row[]> => {
-    const sql = 'SELECT id, record, score FROM predictions WHERE run_id = ? ORDER BY source, record';
-    const { stdout, code, stderr } = await runCli(['query', sql, '--param', runId, '--format', 'json'], home);
-    if (code !== 0) throw new Error(`query failed: ${stderr}`);
-    return JSON.parse(stdout) as Row[];
-  };
+  const rowsOf = (runId: string) =>
+    queryJson<Row>(
+      home,
+      'SELECT id, record, score FROM predictions WHERE run_id = ? ORDER BY source, record',
+      [runId],
+    );
 
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), 'cli-names-'));

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/local/paths.js';
-import { runCli } from '../helpers/cli.js';
+import { queryJson, runCli } from '../helpers/cli.js';
 
 const XGB = join(PROJECT_ROOT, 'test/fixtures/xgboost');
 const INPUT = join(XGB, 'inputs.csv');
@@ -28,21 +28,12 @@ describe('npm start -- run: labels and the model file', () => {
   let home: string;
 
   const labelCounts = async (runId: string): Promise<Record<string, number>> => {
-    const { stdout, code, stderr } = await runCli(
-      [
-        'query',
-        'SELECT label, count(*)::INTEGER AS n FROM predictions WHERE run_id = ? GROUP BY label',
-        '--param',
-        runId,
-        '--format',
-        'json',
-      ],
+    const rows = await queryJson<{ label: string; n: number }>(
       home,
+      'SELECT label, count(*)::INTEGER AS n FROM predictions WHERE run_id = ? GROUP BY label',
+      [runId],
     );
-    if (code !== 0) throw new Error(`query failed: ${stderr}`);
-    return Object.fromEntries(
-      (JSON.parse(stdout) as { label: string; n: number }[]).map((r) => [r.label, r.n]),
-    );
+    return Object.fromEntries(rows.map((r) => [r.label, r.n]));
   };
   /** Nothing of the run is in the store: no run folder, no results, no copy of the input or the model. */
   const expectNothingWritten = (runId: string) => {

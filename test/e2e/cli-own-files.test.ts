@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/local/paths.js';
-import { runCli } from '../helpers/cli.js';
+import { queryJson, runCli } from '../helpers/cli.js';
 
 const FIXTURES = join(PROJECT_ROOT, 'test/fixtures/cli');
 const MODEL = join(FIXTURES, 'model.json');
@@ -30,21 +30,12 @@ describe('npm start -- run with files made by pandas and XGBoost', () => {
   let home: string;
   let expected: Map<string, number>;
 
-  const rowsOf = async (runId: string): Promise<Row[]> => {
-    const { stdout, code, stderr } = await runCli(
-      [
-        'query',
-        'SELECT id, record, score, label FROM predictions WHERE run_id = ? ORDER BY source, record',
-        '--param',
-        runId,
-        '--format',
-        'json',
-      ],
+  const rowsOf = (runId: string) =>
+    queryJson<Row>(
       home,
+      'SELECT id, record, score, label FROM predictions WHERE run_id = ? ORDER BY source, record',
+      [runId],
     );
-    if (code !== 0) throw new Error(`query failed: ${stderr}`);
-    return JSON.parse(stdout) as Row[];
-  };
 
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), 'cli-own-'));

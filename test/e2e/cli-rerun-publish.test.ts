@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/local/paths.js';
-import { runCli } from '../helpers/cli.js';
+import { queryJson, runCli } from '../helpers/cli.js';
 
 const FIXTURES = join(PROJECT_ROOT, 'test/fixtures/cli');
 const MODEL = join(FIXTURES, 'model.json');
@@ -36,11 +36,7 @@ describe('a failed re-run, and runs of same-named files, leave every published r
     await rm(work, { recursive: true, force: true });
   });
 
-  const query = async (sql: string) => {
-    const { stdout, code, stderr } = await runCli(['query', sql, '--format', 'json'], home);
-    if (code !== 0) throw new Error(stderr);
-    return JSON.parse(stdout) as Array<Record<string, unknown>>;
-  };
+  const query = (sql: string) => queryJson(home, sql);
   const count = async (runId: string) =>
     (await query(`SELECT count(*) AS n FROM predictions WHERE run_id = '${runId}'`))[0]?.n;
   /** The distinct `source` values of a run's rows. */

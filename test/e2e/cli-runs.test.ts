@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatBytes } from '../../src/cli/output.js';
 import { PROJECT_ROOT } from '../../src/local/paths.js';
-import { runCli } from '../helpers/cli.js';
+import { queryJson, runCli } from '../helpers/cli.js';
 
 const FIXTURES = join(PROJECT_ROOT, 'test/fixtures/cli');
 const MODEL = join(FIXTURES, 'model.json');
@@ -26,21 +26,10 @@ describe('npm start -- runs, and runs rm ID', () => {
     await rm(home, { recursive: true, force: true });
   });
 
-  const count = async (runId: string) => {
-    const { stdout, code, stderr } = await runCli(
-      [
-        'query',
-        'SELECT count(*) AS n FROM predictions WHERE run_id = ?',
-        '--param',
-        runId,
-        '--format',
-        'json',
-      ],
-      home,
-    );
-    if (code !== 0) throw new Error(stderr);
-    return (JSON.parse(stdout) as Array<{ n: number }>)[0]?.n;
-  };
+  const count = async (runId: string) =>
+    (
+      await queryJson<{ n: number }>(home, 'SELECT count(*) AS n FROM predictions WHERE run_id = ?', [runId])
+    )[0]?.n;
 
   /** Bytes of the files in the store whose path names the run (as `du` would count them, links not followed). */
   const storeBytesOf = async (runId: string) => {

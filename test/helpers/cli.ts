@@ -58,3 +58,20 @@ export function spawnCli(args: string[], home: string, env: Record<string, strin
 export function runCli(args: string[], home: string, env: Record<string, string> = {}): Promise<CliResult> {
   return spawnCli(args, home, env).done;
 }
+
+/**
+ * Runs `npm start -- query <sql> --param …  --format json` against `home` and resolves with the rows;
+ * rejects with the CLI's stderr when the query fails.
+ */
+export async function queryJson<Row = Record<string, unknown>>(
+  home: string,
+  sql: string,
+  params: readonly string[] = [],
+): Promise<Row[]> {
+  const { stdout, code, stderr } = await runCli(
+    ['query', sql, ...params.flatMap((p) => ['--param', p]), '--format', 'json'],
+    home,
+  );
+  if (code !== 0) throw new Error(`query failed: ${stderr}`);
+  return JSON.parse(stdout) as Row[];
+}
