@@ -67,7 +67,15 @@ def main() -> None:
     numbered = pd.DataFrame(X_test.to_numpy(), index=X_test.index)
     numbered.to_csv(os.path.join(OUT, "numbered.csv"), index=False)
     numbered.to_csv(os.path.join(OUT, "numbered-index.csv"))
-    X_test[X_test.columns[::-1]].to_csv(os.path.join(OUT, "reordered.csv"), index=False)
+    reordered = X_test[X_test.columns[::-1]]
+    reordered.to_csv(os.path.join(OUT, "reordered.csv"), index=False)
+    # The pipeline refuses reordered.csv because XGBoost does: check that it still does.
+    try:
+        model.get_booster().predict(xgb.DMatrix(reordered))
+    except ValueError as error:
+        assert "feature_names mismatch" in str(error), error
+    else:
+        raise AssertionError("XGBoost scored reordered.csv; the pipeline's refusal would no longer mirror it")
 
     probability = model.predict_proba(X_test)[:, 1]
     pd.DataFrame({"index": X_test.index, "probability": probability}).to_csv(
