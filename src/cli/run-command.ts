@@ -76,7 +76,9 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
   // The user's files are read (never written) while the pipeline opens: DuckDB's load and open take a
   // while, and much of it on DuckDB's own threads. Nothing is written to the store before the open has
   // finished (it takes the home's lock and cleans what killed runs left).
-  const checking = Promise.all([
+  // Settled together, so that when both the input and the model are wrong the error names the input,
+  // the first thing typed, whichever check finishes first.
+  const checking = Promise.allSettled([
     options.path
       ? inspectInput(options.path, {
           suffixes: flags.suffix as string[] | undefined,
@@ -87,7 +89,11 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
         })
       : undefined,
     checkModelFiles((flags.model as string[] | undefined) ?? []),
-  ]);
+  ]).then(([input, models]) => {
+    if (input.status === 'rejected') throw input.reason;
+    if (models.status === 'rejected') throw models.reason;
+    return [input.value, models.value] as const;
+  });
   const [opened, checked] = await Promise.allSettled([opening, checking]);
   if (opened.status === 'rejected') throw opened.reason;
   const pipeline = opened.value;
