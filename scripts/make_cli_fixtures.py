@@ -18,6 +18,8 @@ Writes test/fixtures/cli/ (deterministic: the same bytes each run):
   numbered-index.csv      the same with pandas' defaults: header ,0,1,...,29 and the index first
   reordered.csv           X_test's columns reversed, to_csv(index=False): the model's feature names in
                           another order (XGBoost's predict refuses it: feature_names mismatch)
+  text-cell.csv           X_test with one cell of text ("n/a" in "mean compactness", the 11th row), pandas'
+                          defaults (header and index): a value the model cannot read, on line 12, field 7
   expected.csv            index,probability: XGBoost's own predict_proba(X_test)[:, 1]
 """
 import gzip
@@ -76,6 +78,11 @@ def main() -> None:
         assert "feature_names mismatch" in str(error), error
     else:
         raise AssertionError("XGBoost scored reordered.csv; the pipeline's refusal would no longer mirror it")
+
+    # One cell of text where the model needs a number, as a hand-edited or badly joined frame has.
+    text_cell = X_test.copy().astype(object)
+    text_cell.iloc[10, 5] = "n/a"
+    text_cell.to_csv(os.path.join(OUT, "text-cell.csv"))
 
     probability = model.predict_proba(X_test)[:, 1]
     pd.DataFrame({"index": X_test.index, "probability": probability}).to_csv(
