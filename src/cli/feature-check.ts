@@ -143,10 +143,23 @@ function quoted(names: readonly string[]): string {
  * why, naming the filter), so that the check never refuses for a reason of its own.
  */
 function modelPositions(header: HeaderColumns): number[] | undefined {
-  const all = header.columns.map((_, i) => i);
-  if (header.inputFilter === undefined) return all;
+  return modelColumnPositions(header.columns, header.inputFilter);
+}
+
+/**
+ * The 0-based positions in the file of the columns the model gets, in its order: every column, or
+ * those `inputFilter` selects. Undefined when the filter cannot be applied to the columns.
+ *
+ * @example modelColumnPositions(['', 'a', 'b'], '$[1:]') // [1, 2]: the model's field 1 is the file's field 2
+ */
+export function modelColumnPositions(
+  columns: readonly string[],
+  inputFilter: string | undefined,
+): number[] | undefined {
+  const all = columns.map((_, i) => i);
+  if (inputFilter === undefined) return all;
   try {
-    const selected = compileJsonPath(header.inputFilter)(all);
+    const selected = compileJsonPath(inputFilter)(all);
     return Array.isArray(selected) && selected.every((i) => typeof i === 'number') ? selected : undefined;
   } catch {
     return undefined;

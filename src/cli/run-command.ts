@@ -42,6 +42,7 @@ import {
   printStateEvent,
   printSummary,
 } from './run-output.js';
+import { inUserTerms, type UserTerms } from './user-message.js';
 
 /** What `run` (or the sample command) was asked to do. */
 export interface RunCommandOptions {
@@ -142,12 +143,15 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     const valid = validateRequest(request, requestFile);
 
     printPlan(valid, inspected, placed, options.path);
+    const terms = userTermsOf(valid, inspected, paths);
     const startedAt = performance.now();
     started = true;
-    const result = await pipeline.run(valid, executionName);
+    const result = await pipeline.run(valid, executionName, {
+      userText: (text) => inUserTerms(text, terms),
+    });
     const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
     if (result.status !== 'SUCCEEDED') {
-      await printFailure(pipeline, valid, result, seconds, paths);
+      await printFailure(pipeline, valid, result, seconds, terms);
       return 1;
     }
     printSummary(result.output as RunSummary, pipeline, seconds);
@@ -157,6 +161,27 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     if (placed && !started) await removeInputCopy(pipeline.store, placed).catch(() => undefined);
     await pipeline.close();
   }
+}
+
+/**
+ * How the run's messages are put in the user's terms: their paths and lines, and for a CSV the
+ * columns' names (the header's, or the request file's featureNames) and the InputFilter the model's
+ * fields are counted after. pandas' numbered header gives positions, not names.
+ */
+function userTermsOf(
+  request: RunRequest,
+  inspected: InspectedInput | undefined,
+  paths: PlacedInput['paths'],
+): UserTerms {
+  const columns = request.results?.featureNames;
+  if (!columns || (request.transform?.ContentType ?? 'text/csv') !== 'text/csv') return { paths };
+  const header = inspected?.header;
+  return {
+    paths,
+    columns,
+    numbered: header?.numbered === true && header.columns.join('\0') === columns.join('\0'),
+    inputFilter: effectiveInputFilter(request),
+  };
 }
 
 /**

@@ -10,8 +10,9 @@ import type { RunSummary } from '../core/summarize-run.js';
 import { LOCAL_BUCKET, type LocalPipeline, type StateEvent } from '../local/local-pipeline.js';
 import type { RunProgress } from '../local/progress.js';
 import type { InspectedInput, PlacedInput } from './local-input.js';
-import { formatBytes, formatCount, log, printRows, userPaths } from './output.js';
+import { formatBytes, formatCount, log, printRows } from './output.js';
 import { COLUMNS_KEPT_FROM_MODEL } from './run-options.js';
+import { inUserTerms, type UserTerms } from './user-message.js';
 
 /** The InputFilter the run will use: the request's, or the one BuildManifest derives from the named columns. */
 export function effectiveInputFilter(request: Pick<RunRequest, 'transform' | 'results'>): string | undefined {
@@ -171,7 +172,7 @@ export async function printFailure(
   request: RunRequest,
   result: { error?: string | undefined; cause?: string | undefined; executionName: string },
   seconds: string,
-  paths: PlacedInput['paths'],
+  terms: UserTerms,
 ): Promise<void> {
   const runId = request.runId ?? result.executionName;
   const runFolder = `s3://${LOCAL_BUCKET}/runs/${runId}/`;
@@ -185,14 +186,19 @@ export async function printFailure(
     failure = {};
   }
   const { failureMessage } = await import('../core/record-failure.js');
-  const message = failure.message ?? failureMessage(result.cause ?? '(no cause)');
+  // Only this execution's record: an earlier run of the same id may have left one.
+  const ours = failure.executionName === result.executionName;
+  // This execution's record is in the user's terms already (RecordFailure's userText): print it as
+  // it is, so the terminal and failure.json say the same.
+  const message =
+    ours && failure.message !== undefined
+      ? failure.message
+      : inUserTerms(failureMessage(result.cause ?? '(no cause)'), terms);
   const err = (line: string) => process.stderr.write(`${line}\n`);
   err('');
   err(`Run ${runId} FAILED after ${seconds}s${failure.failedState ? ` in ${failure.failedState}` : ''}:`);
-  err(`  ${userPaths(message, paths)}`);
+  err(`  ${message}`);
   err(`  run folder: ${relativeToCwd(pipeline.store.directoryOf(runFolder))}/`);
-  // Only this execution's record: an earlier run of the same id may have left one.
-  const ours = failure.executionName === result.executionName;
   if (ours) err(`  failure:    ${relativeToCwd(pipeline.store.pathOf(failureUri))}`);
   if (ours && failure.reportUri)
     err(`  report:     ${relativeToCwd(pipeline.store.pathOf(failure.reportUri))}`);

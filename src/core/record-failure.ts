@@ -62,6 +62,13 @@ export async function recordFailure(
     displayUri?: (uri: string) => string;
     /** The catalog an attempt that reached RegisterTable's switch is switched back in. */
     catalog?: Catalog;
+    /**
+     * Puts a message in the user's own terms (locally: the CLI's paths, line numbers and column
+     * names, as the terminal prints it), applied to the message and to every string of the causes, so
+     * that failure.json names the input as the terminal does. None on AWS, where the input is the
+     * user's own S3 object, read whole.
+     */
+    userText?: (text: string) => string;
   },
 ): Promise<FailureRecord> {
   const { state, executionName } = event;
@@ -70,7 +77,8 @@ export async function recordFailure(
     typeof state.request === 'object' && !Array.isArray(state.request) ? state.request?.runId : undefined;
   const runId = [state.runId, nested].find(isRunId) ?? runIdFromExecutionName(executionName);
   const failedJob = await mapRunFailure(state, deps.store);
-  const cause = failedJob?.cause ?? state.failure?.Cause ?? '';
+  const inUserTerms = (text: string) => (deps.userText ? rewriteCause(text, safely(deps.userText)) : text);
+  const cause = inUserTerms(failedJob?.cause ?? state.failure?.Cause ?? '');
   const runPrefix = `s3://${deps.bucket}/runs/${runId}/`;
   const uri = joinS3Uri(runPrefix, 'failure.json');
   // Read before the attempt is taken back: the summary says which attempt published it.
@@ -91,7 +99,7 @@ export async function recordFailure(
       ? {
           mapRun: {
             error: state.failure?.Error ?? 'unknown',
-            cause: state.failure?.Cause ?? '',
+            cause: inUserTerms(state.failure?.Cause ?? ''),
             ...(failedJob.job?.variant ? { variant: failedJob.job.variant } : {}),
             ...(failedJob.job?.shardId ? { shardId: failedJob.job.shardId } : {}),
             ...(failedJob.job?.transformRequest?.TransformJobName
@@ -275,6 +283,40 @@ function describeRollback(outcome: RollbackOutcome): string {
     case 'unregistered':
       return 'never switched';
   }
+}
+
+/**
+ * A cause with `rewrite` applied to its text: to each string inside it when it is JSON (a job
+ * description, a Lambda's error, a Map's failure holding its job's cause as a string of JSON), so that
+ * the JSON stays valid whatever the rewrite inserts; to the whole text otherwise.
+ */
+export function rewriteCause(cause: string, rewrite: (text: string) => string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(cause);
+  } catch {
+    return rewrite(cause);
+  }
+  if (parsed === null || typeof parsed !== 'object') return rewrite(cause);
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') return rewriteCause(value, rewrite);
+    if (Array.isArray(value)) return value.map(walk);
+    if (value !== null && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, walk(v)]));
+    return value;
+  };
+  return JSON.stringify(walk(parsed));
+}
+
+/** A rewrite that leaves the text as it was when it throws: a failure is recorded whatever happens. */
+function safely(rewrite: (text: string) => string): (text: string) => string {
+  return (text) => {
+    try {
+      return rewrite(text);
+    } catch {
+      return text;
+    }
+  };
 }
 
 /** Extracts the human sentence from a Step Functions error cause. */

@@ -719,9 +719,12 @@ export interface FailureRecord {
   failedState: string;
   error: string;
   /**
-   * The most useful sentence found in the cause: a Lambda's errorMessage or a job's FailureReason.
+   * The most useful sentence found in the cause: a Lambda's errorMessage or a job's FailureReason. For a run of the local CLI, exactly what the terminal printed: the user's own file and its line numbers (a header line counted, though the pipeline read a copy without it), a CSV field the model could not read named by the header's column and counted in the user's line, with the fix.
    */
   message: string;
+  /**
+   * The failed state's error cause (for a job, its DescribeTransformJob as JSON). For a run of the local CLI, every string in it put in the user's terms as `message` is, so nothing in the record names the store's header-free copy or counts its lines.
+   */
   cause: string;
   recordedAt: string;
   uri: string;

@@ -68,6 +68,15 @@ export interface LocalPipelineOptions {
   prestartModelFile?: string;
 }
 
+/** What one run (LocalPipeline.run) is told besides its request. */
+export interface RunOptions {
+  /**
+   * Puts the run's failure messages in the user's terms (the CLI's paths, line numbers and column
+   * names), for failure.json and the failure report to say what the terminal says.
+   */
+  userText?: (text: string) => string;
+}
+
 export interface StateEvent {
   state: string;
   phase: 'start' | 'end' | 'error';
@@ -171,13 +180,17 @@ export class LocalPipeline {
   }
 
   /** Runs the state machine on a run request; resolves with the execution's result whatever it was. */
-  async run(request: RunRequest, executionName: string = randomUUID()): Promise<ExecutionResult> {
+  async run(
+    request: RunRequest,
+    executionName: string = randomUUID(),
+    options: RunOptions = {},
+  ): Promise<ExecutionResult> {
     const { loadDefinition, runStateMachine } = await import('./state-machine-runner.js');
     const definition = await loadDefinition(DEFINITION_PATH);
     const live = `${this.store.root}\0${attemptIdFor(executionName)}`;
     liveAttempts.set(live, (liveAttempts.get(live) ?? 0) + 1);
     try {
-      return await runStateMachine(definition, request, this.implementations(), {
+      return await runStateMachine(definition, request, this.implementations(options), {
         executionName,
         ...(this.options.retryIntervalOverrides
           ? { retryIntervalOverrides: this.options.retryIntervalOverrides }
@@ -197,7 +210,7 @@ export class LocalPipeline {
     for (const result of results) if (result.status === 'rejected') throw result.reason;
   }
 
-  private implementations(): ResourceImplementations {
+  private implementations(options: RunOptions): ResourceImplementations {
     const store = this.store;
     const lambda =
       <E, R>(handler: (event: E, context: never) => Promise<R>) =>
@@ -235,6 +248,7 @@ export class LocalPipeline {
       bucket: this.settings.bucket,
       now: () => new Date(),
       displayUri: (uri) => displayUri(store, uri),
+      ...(options.userText ? { userText: options.userText } : {}),
     }));
 
     const implementations: ResourceImplementations = {

@@ -12,6 +12,8 @@ export const createRecordFailureHandler = (
     displayUri?: (uri: string) => string;
     /** Where a failed attempt that reached RegisterTable's switch is switched back. */
     catalog?: Catalog;
+    /** Puts messages in the user's terms (the local CLI's run); see recordFailure. */
+    userText?: (text: string) => string;
   },
 ) =>
   middy<RecordFailureEvent, FailureRecord>()

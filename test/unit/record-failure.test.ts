@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failureMessage, recordFailure } from '../../src/core/record-failure.js';
+import { failureMessage, recordFailure, rewriteCause } from '../../src/core/record-failure.js';
 import { attemptIdFor } from '../../src/core/run-attempt.js';
 import { CatalogError } from '../../src/errors.js';
 import type { Catalog, ObjectStore } from '../../src/ports.js';
@@ -210,6 +210,69 @@ describe("recordFailure of an attempt that reached RegisterTable's switch", () =
       catalog: expect.stringContaining('not switched back (Glue said no)'),
     });
     expect(objects.has(marker)).toBe(true);
+  });
+});
+
+describe('recordFailure with userText (a local run of the CLI)', () => {
+  it('puts the message and every cause in the user terms, keeping the causes valid JSON', async () => {
+    const { store, objects } = memoryStore();
+    const reason = 'Model container rejected s3://bkt/copy/x.csv line 3: "bad"';
+    const jobCause = JSON.stringify({ TransformJobStatus: 'Failed', FailureReason: reason });
+    const mapCause = JSON.stringify({ message: `${reason} (child execution 0 of 1)`, cause: jobCause });
+    // A rewrite that inserts quotes, as naming a column does.
+    const userText = (text: string) => text.replace('s3://bkt/copy/x.csv line 3', '/me/"x".csv line 4');
+    const record = await recordFailure(
+      {
+        executionName: 'exec-1',
+        state: {
+          runId: 'nightly',
+          failedState: 'RunTransforms',
+          failure: { Error: 'States.TaskFailed', Cause: mapCause },
+        },
+      },
+      { store, bucket: 'bkt', now: () => new Date(), userText },
+    );
+    expect(record.message).toBe(
+      'Model container rejected /me/"x".csv line 4: "bad" (child execution 0 of 1)',
+    );
+    const cause = JSON.parse(record.cause) as { message: string; cause: string };
+    expect(cause.message).toBe(record.message);
+    expect(JSON.parse(cause.cause)).toEqual({
+      TransformJobStatus: 'Failed',
+      FailureReason: 'Model container rejected /me/"x".csv line 4: "bad"',
+    });
+    expect(objects.get('s3://bkt/runs/nightly/failure.json')).not.toContain('s3://bkt/copy/');
+  });
+
+  it('records the failure as it was when userText throws', async () => {
+    const { store } = memoryStore();
+    const record = await recordFailure(
+      {
+        executionName: 'exec-1',
+        state: { runId: 'nightly', failedState: 'BuildManifest', failure: { Error: 'X', Cause: 'plain' } },
+      },
+      {
+        store,
+        bucket: 'bkt',
+        now: () => new Date(),
+        userText: () => {
+          throw new Error('no');
+        },
+      },
+    );
+    expect(record.message).toBe('plain');
+  });
+});
+
+describe('rewriteCause', () => {
+  it('rewrites plain text whole, and JSON string by string', () => {
+    const upper = (text: string) => text.toUpperCase();
+    expect(rewriteCause('plain', upper)).toBe('PLAIN');
+    expect(JSON.parse(rewriteCause(JSON.stringify({ a: 'x', n: 1, list: ['y'] }), upper))).toEqual({
+      a: 'X',
+      n: 1,
+      list: ['Y'],
+    });
   });
 });
 
