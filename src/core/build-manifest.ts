@@ -25,7 +25,7 @@ import { labelsMismatch, type ModelKind, scoreThreshold } from './model-labels.j
 import { ATTEMPT_PLAN, attemptIdFor, attemptScratchPrefix } from './run-attempt.js';
 import { checkOutputKeyCollisions, checkRunRequest, usesXGBoostContainer } from './run-checks.js';
 import { applyRunDefaults, type ResolvedRunRequest } from './run-defaults.js';
-import type { PipelineSettings } from './run-request.js';
+import type { ModelVariant, PipelineSettings } from './run-request.js';
 import { joinS3Uri, parseS3Uri } from './s3-uri.js';
 
 /**
@@ -47,8 +47,8 @@ export interface BuildManifestDeps {
    * Reads the model artifact at a variant's modelDataUrl as the XGBoost container would load it and
    * throws naming that URL when it cannot be served (locally: the built-in server's readers). Absent on
    * AWS, where the artifact is SageMaker's to read. Resolves with the model's objective and class count
-   * when it can tell them: the run's labels are checked against them and a logitraw model's threshold
-   * is put on its margin scale.
+   * when it can tell them: the run's labels are checked against them, a logitraw model's threshold
+   * is put on its margin scale, and the objective is saved with request.json for the report.
    */
   checkModelArtifact?: (modelDataUrl: string) => Promise<ModelKind | undefined>;
 }
@@ -128,6 +128,11 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
       if (!model.modelDataUrl || !usesXGBoostContainer(model)) continue;
       const kind = await deps.checkModelArtifact(model.modelDataUrl);
       if (!kind) continue;
+      if (model.objective !== undefined && model.objective !== kind.objective) {
+        throw new InvalidInputError(
+          `models[${request.models.indexOf(model)}] (variant "${model.variant}"): objective ${model.objective}, but its model file ${model.modelDataUrl} is ${kind.objective}: correct the objective or leave it out (the file's own is used)`,
+        );
+      }
       const labels = request.results.labels;
       const problem =
         labels && labelsMismatch(labels, kind, { model: model.modelDataUrl, labels: 'results.labels' });
@@ -135,6 +140,8 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
       kinds.set(model.variant, kind);
     }
   }
+  // Each variant's objective: its file's, else the one the request gave for a model nobody can read here.
+  const objectiveOf = (model: ModelVariant) => kinds.get(model.variant)?.objective ?? model.objective;
   const modelsToCreate: CreateModelRequest[] = [];
   for (const { model, modelName } of variants) {
     if (model.modelName || (await deps.modelExists(modelName))) continue;
@@ -187,7 +194,7 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
           results: {
             table: table.table,
             resultsPrefix: table.resultsPrefix,
-            threshold: scoreThreshold(request.results.threshold, kinds.get(model.variant)?.objective),
+            threshold: scoreThreshold(request.results.threshold, objectiveOf(model)),
             ...(request.results.labels ? { labels: request.results.labels } : {}),
             ...(request.results.featureNames ? { featureNames: request.results.featureNames } : {}),
             ...(request.results.idColumn ? { idColumn: request.results.idColumn } : {}),
@@ -220,8 +227,16 @@ export async function buildManifest(event: BuildManifestEvent, deps: BuildManife
   const planText = JSON.stringify(plan, null, 2);
   // The attempt's own copy first: cleanup reads it to find the attempt's result files.
   await store.put(joinS3Uri(attemptPrefix, ATTEMPT_PLAN), planText);
-  // The request as run, every default filled in: the report and later readers take them from here.
-  await store.put(joinS3Uri(runPrefix, 'request.json'), JSON.stringify(request, null, 2));
+  // The request as run, every default filled in, and each model's objective where it is known: the
+  // report and later readers take them from here (the report words each variant's score by it).
+  const asRun: ResolvedRunRequest = {
+    ...request,
+    models: request.models.map((model) => {
+      const objective = objectiveOf(model);
+      return objective === undefined ? model : { ...model, objective };
+    }),
+  };
+  await store.put(joinS3Uri(runPrefix, 'request.json'), JSON.stringify(asRun, null, 2));
   await store.put(joinS3Uri(runPrefix, 'plan.json'), planText);
   return plan;
 }

@@ -114,6 +114,10 @@ export interface RunRequest {
      * For a model created from image + modelDataUrl: run the container without network access (SageMaker's EnableNetworkIsolation). Default true; false lets the container reach the network.
      */
     networkIsolation?: boolean;
+    /**
+     * The model's XGBoost objective (e.g. binary:logistic, binary:logitraw, reg:squarederror, multi:softprob), which says what its score is: the report words the score by it, and a binary:logitraw model's threshold is put on its margin scale. BuildManifest fills it in from a model file it can read (locally: --model files and image + modelDataUrl of the XGBoost container) and refuses one that disagrees with the file; give it for a model it cannot read (on AWS, a container of your own), or the report calls the score just the model's score.
+     */
+    objective?: string;
   }[];
   /**
    * CreateTransformJob settings. Omitted fields take the defaults below (SageMaker's own where it has one), applied once by BuildManifest.
@@ -525,7 +529,7 @@ export interface ParseRequest {
      */
     resultsPrefix: string;
     /**
-     * Binary models: the score at or above which the label is `labels[1]` (BuildManifest applies the default). The request's threshold (a probability), except for a binary:logitraw model whose file BuildManifest read: its scores are margins, and this is logit(threshold).
+     * Binary models: the score at or above which the label is `labels[1]` (BuildManifest applies the default). The request's threshold (a probability), except for a binary:logitraw model (its file read by BuildManifest, or its objective given in the request): its scores are margins, and this is logit(threshold).
      */
     threshold: number;
     /**
@@ -811,6 +815,10 @@ export interface ResolvedRunRequest {
      * For a model created from image + modelDataUrl: run the container without network access (SageMaker's EnableNetworkIsolation). Default true; false lets the container reach the network.
      */
     networkIsolation: boolean;
+    /**
+     * The model's XGBoost objective (e.g. binary:logistic, binary:logitraw, reg:squarederror, multi:softprob), which says what its score is: the report words the score by it, and a binary:logitraw model's threshold is put on its margin scale. BuildManifest fills it in from a model file it can read (locally: --model files and image + modelDataUrl of the XGBoost container) and refuses one that disagrees with the file; give it for a model it cannot read (on AWS, a container of your own), or the report calls the score just the model's score.
+     */
+    objective?: string;
   }[];
   /**
    * CreateTransformJob settings. Omitted fields take the defaults below (SageMaker's own where it has one), applied once by BuildManifest.

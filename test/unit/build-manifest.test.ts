@@ -165,6 +165,45 @@ describe('buildManifest', () => {
       expect(await thresholdOf('gbtree-binary-logitraw', 0.7)).toBeCloseTo(Math.log(0.7 / 0.3), 12);
       expect(await thresholdOf('gbtree-binary-logistic', 0.7)).toBe(0.7);
     });
+
+    it("saves each model's objective with the request as run, for the report to word its score by", async () => {
+      const plan = await buildManifest(event(request('gbtree-binary-logitraw')), readingDeps());
+      const saved = JSON.parse(
+        Buffer.from(await store.getBytes(`${plan.runPrefix}request.json`)).toString(),
+      ) as RunRequest;
+      expect(saved.models).toEqual([expect.objectContaining({ variant: 'v', objective: 'binary:logitraw' })]);
+    });
+
+    it('refuses an objective the request gives that the model file contradicts, naming both', async () => {
+      const given = request('gbtree-binary-logitraw');
+      given.models = given.models.map((m) => ({ ...m, objective: 'binary:logistic' }));
+      await expect(buildManifest(event(given), readingDeps())).rejects.toThrow(
+        'models[0] (variant "v"): objective binary:logistic, but its model file s3://m/gbtree-binary-logitraw/model.tar.gz is binary:logitraw: correct the objective or leave it out',
+      );
+    });
+  });
+
+  it('takes the objective a request gives for a model it cannot read: kept for the report, a logitraw threshold on its margin scale', async () => {
+    const plan = await buildManifest(
+      event({
+        input: 's3://in-bucket/incoming/day1/a.csv',
+        models: [
+          { variant: 'raw', modelName: 'm1', objective: 'binary:logitraw' },
+          { variant: 'other', modelName: 'm2' },
+        ],
+        results: { threshold: 0.7 } as RunRequest['results'],
+      }),
+      deps(),
+    );
+    const thresholds = (await jobsOf(plan)).map((j) => [j.variant, j.parseRequest.results.threshold]);
+    expect(thresholds).toEqual([
+      ['raw', expect.closeTo(Math.log(0.7 / 0.3), 12)],
+      ['other', 0.7],
+    ]);
+    const saved = JSON.parse(
+      Buffer.from(await store.getBytes(`${plan.runPrefix}request.json`)).toString(),
+    ) as RunRequest;
+    expect(saved.models.map((m) => m.objective)).toEqual(['binary:logitraw', undefined]);
   });
 
   describe('modelNameFor', () => {
