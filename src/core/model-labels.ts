@@ -66,3 +66,58 @@ export function scoreThreshold(threshold: number, objective: string | undefined)
   if (threshold >= 1) return Number.MAX_VALUE;
   return Math.log(threshold / (1 - threshold));
 }
+
+/**
+ * What a model's `score` is, by its objective (XGBoost 1.7's, as its container returns them):
+ * - `probability`: binary:logistic, the probability of class 1;
+ * - `margin`: binary:logitraw, the raw margin (log-odds of class 1, any real number);
+ * - `class`: binary:hinge, the predicted class 0 or 1;
+ * - `top-probability`: multi:softprob, the probability of the most likely class;
+ * - `class-index`: multi:softmax, the index of the predicted class;
+ * - `regression`: reg:*, a prediction of the target in its own units;
+ * - `count`: count:poisson, the expected count;
+ * - `hazard-ratio`: survival:cox, the hazard ratio (relative risk);
+ * - `survival-time`: survival:aft, the predicted survival time;
+ * - `ranking`: rank:*, a relevance score that only orders records;
+ * - `unknown`: no objective known (a container nobody could read, an objective this table lacks).
+ */
+export type ScoreKind =
+  | 'probability'
+  | 'margin'
+  | 'class'
+  | 'top-probability'
+  | 'class-index'
+  | 'regression'
+  | 'count'
+  | 'hazard-ratio'
+  | 'survival-time'
+  | 'ranking'
+  | 'unknown';
+
+/** Objectives named in full; the rest go by their family (the part before the colon). */
+const SCORE_KINDS: Readonly<Record<string, ScoreKind>> = {
+  'binary:logistic': 'probability',
+  'binary:logitraw': 'margin',
+  'binary:hinge': 'class',
+  'multi:softprob': 'top-probability',
+  'multi:softmax': 'class-index',
+  'survival:cox': 'hazard-ratio',
+  'survival:aft': 'survival-time',
+};
+
+const FAMILY_SCORE_KINDS: Readonly<Record<string, ScoreKind>> = {
+  reg: 'regression',
+  count: 'count',
+  rank: 'ranking',
+};
+
+/**
+ * What `score` is for a model of this objective; `unknown` when the objective is not known, so nothing
+ * that reads it (the report) calls a margin or a regression value a probability by guessing.
+ *
+ * @example scoreKindOf('binary:logitraw') // 'margin'
+ */
+export function scoreKindOf(objective: string | undefined): ScoreKind {
+  if (objective === undefined) return 'unknown';
+  return SCORE_KINDS[objective] ?? FAMILY_SCORE_KINDS[objective.split(':')[0] as string] ?? 'unknown';
+}

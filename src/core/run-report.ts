@@ -1,6 +1,6 @@
 import type { QueryRow } from '../ports.js';
 import type { CompletionStatistics } from './completion.js';
-import { DEFAULT_THRESHOLD, type ResolvedRunRequest } from './run-defaults.js';
+import type { ResolvedRunRequest } from './run-defaults.js';
 import {
   count,
   duration,
@@ -15,6 +15,14 @@ import {
   reportPage,
   table,
 } from './run-report-html.js';
+import {
+  scoreMeaning,
+  scoreName,
+  thresholdMarker,
+  thresholdOf,
+  type VariantScores,
+  variantScores,
+} from './run-report-scores.js';
 
 /** A named query's answer. */
 export interface ReportQueryResult {
@@ -56,8 +64,6 @@ export const REPORT_QUERIES = [
 /** PSI above this flags a feature as drifted (the usual rule of thumb: 0.1-0.2 moderate, over 0.2 major). */
 export const DRIFT_PSI = 0.2;
 
-type Kind = 'binary' | 'multiclass' | 'regression';
-
 /**
  * Renders a run's report as one self-contained HTML page: inline CSS and SVG, no scripts, no external
  * resources, so it opens offline, from S3 or from disk, and can be mailed as is.
@@ -65,11 +71,10 @@ type Kind = 'binary' | 'multiclass' | 'regression';
 export function renderRunReport(input: RunReportInput): string {
   const rows = (name: string) => input.queries[name]?.rows ?? [];
   const variants = [...new Set(input.completion.jobs.map((j) => j.variant))];
-  const kinds = new Map(variants.map((v) => [v, modelKind(v, input)]));
+  const scores = variants.map((v) => variantScores(v, input));
   const seconds = (Date.parse(input.finishedAt) - Date.parse(input.startedAt)) / 1000;
   const c = input.completion;
-  const threshold = thresholdOf(input.request);
-  const anyBinary = [...kinds.values()].includes('binary');
+  const marker = thresholdMarker(scores, input.request);
   return reportPage(
     `Run ${esc(input.runId)} report`,
     `<h1>Run ${esc(input.runId)}</h1>
@@ -84,19 +89,19 @@ export function renderRunReport(input: RunReportInput): string {
 </div>
 
 <h2 id="scores">Scores</h2>
-${variants.map((v) => `<p class="explain" id="score-meaning-${esc(v)}"><b>${esc(v)}</b>: ${scoreMeaning(kinds.get(v) ?? 'binary', input.request)}</p>`).join('\n')}
+${scores.map((s) => `<p class="explain" id="score-meaning-${esc(s.variant)}"><b>${esc(s.variant)}</b>: ${scoreMeaning(s, input.request)}</p>`).join('\n')}
 <figure>
 ${legend(variants)}
 ${overlaidHistogramSvg(variants, rows('score-histogram'), {
-  threshold: anyBinary ? threshold : undefined,
+  threshold: marker.at,
   label: `Score distribution of ${variants.join(', ')}`,
 })}
-<figcaption>Records per score bucket, every variant on the same buckets${anyBinary ? `; the dashed line is the threshold ${esc(readable(threshold))}` : ''}.</figcaption>
+<figcaption>Records per score bucket, every variant on the same buckets. Scores: ${scores.map((s) => `${esc(s.variant)}: ${esc(scoreName(s, input.request))}`).join('; ')}${marker.caption}.</figcaption>
 </figure>
 ${variants.map((v) => labelSection(v, rows('label-counts'))).join('\n')}
 
 <h2 id="evaluation">Evaluation against the true outcome</h2>
-${evaluationSection(variants, rows('evaluation'), input.request)}
+${evaluationSection(scores, rows('evaluation'), input.request)}
 
 <h2 id="drift">Drift against the baseline</h2>
 ${driftSection(variants, rows('drift'), input.table)}
@@ -111,42 +116,13 @@ ${completionSection(c)}
 ${featureSection(variants, rows('feature-statistics'))}
 
 <h2 id="parameters">Parameters</h2>
-${table(['Parameter', 'Value'], parameters(input, kinds))}
+${table(['Parameter', 'Value'], parameters(input, scores))}
 <p class="meta">Started ${esc(input.startedAt)} · finished ${esc(input.finishedAt)}</p>
 
 <h2>Summary query</h2>
 ${summaryTable(input.queries.summary)}
 `,
   );
-}
-
-/** The kind of model a variant ran: from the evaluation when there is one, else from labels and scores. */
-function modelKind(variant: string, input: RunReportInput): Kind {
-  const evaluated = input.queries.evaluation?.rows.find((r) => r.variant === variant)?.model_kind;
-  if (evaluated === 'binary' || evaluated === 'multiclass' || evaluated === 'regression') return evaluated;
-  const labels = input.request?.results?.labels;
-  if (labels && labels.length > 2) return 'multiclass';
-  if (labels && labels.length === 2) return 'binary';
-  const summary = input.queries.summary?.rows.find((r) => r.variant === variant);
-  const min = Number(summary?.min_score);
-  const max = Number(summary?.max_score);
-  return Number.isFinite(min) && Number.isFinite(max) && (min < 0 || max > 1) ? 'regression' : 'binary';
-}
-
-/** One sentence saying what `score` (and `label`) mean for this kind of model. */
-function scoreMeaning(kind: Kind, request: ResolvedRunRequest | undefined): string {
-  const labels = request?.results?.labels;
-  const threshold = readable(thresholdOf(request));
-  if (kind === 'binary') {
-    const positive = labels?.[1] ?? '1';
-    const negative = labels?.[0] ?? '0';
-    return `<code>score</code> is the probability that the record is <b>${esc(positive)}</b> (class 1). <code>label</code> is ${esc(positive)} when the score is at least the threshold ${esc(threshold)}, else ${esc(negative)}.`;
-  }
-  if (kind === 'multiclass') {
-    return `<code>score</code> is the probability of the most likely class, and <code>label</code> that class${labels ? ` (one of ${esc(labels.join(', '))})` : ''}; <code>scores</code> holds the probability of every class in label order. No threshold applies.`;
-  }
-  const target = request?.results?.actualColumn;
-  return `<code>score</code> is the model's prediction of the regression target${target ? ` (the column <b>${esc(target)}</b>)` : ''}, in the target's own units. No label or threshold applies.`;
 }
 
 function labelSection(variant: string, labelCounts: readonly QueryRow[]): string {
@@ -172,8 +148,11 @@ const METRIC_NAMES: Record<string, string> = {
   r2: 'R²',
 };
 
+/** Binary scores that are not between 0 and 1 as class odds: log loss, which reads them so, means nothing. */
+const NO_LOG_LOSS: ReadonlySet<string> = new Set(['margin', 'class']);
+
 function evaluationSection(
-  variants: string[],
+  scores: readonly VariantScores[],
   evaluation: readonly QueryRow[],
   request: ResolvedRunRequest | undefined,
 ): string {
@@ -182,20 +161,23 @@ function evaluationSection(
       ? `<p class="meta">No record had a true outcome in the column ${esc(request.results.actualColumn)}.</p>`
       : '<p class="meta">No true outcome for this run. Name the column that holds it with <code>--actual-column NAME</code> (request field <code>results.actualColumn</code>) to measure the model here.</p>';
   }
-  return variants
-    .map((variant) => {
+  return scores
+    .map(({ variant, scoreKind, threshold, objective }) => {
       const rows = evaluation.filter((r) => r.variant === variant);
       if (rows.length === 0) return '';
+      const onMargin = scoreKind === 'margin' ? `; on the margin, ${readable(threshold)}` : '';
       const cells = rows.filter((r) => r.metric === 'count');
       const figures = rows.filter((r) => r.metric !== 'count');
       const measured = figures[0]?.records;
       return `<h3>${esc(variant)} (${esc(String(rows[0]?.model_kind))}, ${count(measured)} records with a true outcome)</h3>
-${cells.length > 0 ? `<p class="meta">Confusion matrix: true class down, predicted class across${rows[0]?.model_kind === 'binary' ? ` (at the threshold ${esc(readable(thresholdOf(request)))})` : ''}.</p>\n${matrix(cells, { row: 'actual_class', column: 'predicted_class', value: 'value' }, { corner: 'true \\ predicted' }, `confusion-${variant}`)}` : ''}
+${cells.length > 0 ? `<p class="meta">Confusion matrix: true class down, predicted class across${rows[0]?.model_kind === 'binary' ? ` (at the threshold ${esc(readable(thresholdOf(request)))}${esc(onMargin)})` : ''}.</p>\n${matrix(cells, { row: 'actual_class', column: 'predicted_class', value: 'value' }, { corner: 'true \\ predicted' }, `confusion-${variant}`)}` : ''}
 ${table(
   ['Metric', 'Value'],
   figures.map((r) => [
     METRIC_NAMES[String(r.metric)] ?? String(r.metric),
-    num(r.value === null ? 'n/a' : fixed(r.value, 4)),
+    r.metric === 'log_loss' && NO_LOG_LOSS.has(scoreKind)
+      ? `n/a for ${objective}`
+      : num(r.value === null ? 'n/a' : fixed(r.value, 4)),
   ]),
   { id: `metrics-${variant}` },
 )}`;
@@ -352,23 +334,26 @@ ${table(
     .join('\n');
 }
 
-function parameters(input: RunReportInput, kinds: Map<string, Kind>): [string, string][] {
+function parameters(input: RunReportInput, scores: readonly VariantScores[]): [string, string][] {
   const request = input.request;
   const results = request?.results;
-  const anyBinary = [...kinds.values()].includes('binary');
+  const anyBinary = scores.some((s) => s.kind === 'binary');
   return [
     ['Input', input.paths?.input ?? request?.input ?? ''],
     [
       'Models',
       (request?.models ?? [])
-        .map((m) => `${m.variant}: ${m.modelName ?? `${m.image} + ${m.modelDataUrl}`}`)
+        .map(
+          (m) =>
+            `${m.variant}: ${m.modelName ?? `${m.image} + ${m.modelDataUrl}`}${m.objective ? ` (${m.objective})` : ''}`,
+        )
         .join('; '),
     ],
     ...Object.entries(request?.transform ?? {}).map(([k, v]): [string, string] => [
       k,
       typeof v === 'object' ? JSON.stringify(v) : String(v),
     ]),
-    ...(anyBinary ? [['Threshold', String(thresholdOf(request))] as [string, string]] : []),
+    ...(anyBinary ? [['Threshold', thresholdText(request, scores)] as [string, string]] : []),
     ['Labels', (results?.labels ?? []).join(', ') || '(none)'],
     ...(results?.idColumn ? [['Id column', results.idColumn] as [string, string]] : []),
     ...(results?.actualColumn ? [['True outcome column', results.actualColumn] as [string, string]] : []),
@@ -394,7 +379,9 @@ function summaryTable(summary: ReportQueryResult | undefined): string {
   );
 }
 
-/** The run's threshold: BuildManifest saved it with the request; a run without request.json had the default. */
-function thresholdOf(request: ResolvedRunRequest | undefined): number {
-  return request?.results.threshold ?? DEFAULT_THRESHOLD;
+/** The run's threshold, and where a margin variant cut its scores: "0.5 (raw: a margin of 0)". */
+function thresholdText(request: ResolvedRunRequest | undefined, scores: readonly VariantScores[]): string {
+  const margins = scores.filter((s) => s.kind === 'binary' && s.scoreKind === 'margin');
+  const each = margins.map((s) => `${s.variant}: a margin of ${readable(s.threshold)}`).join('; ');
+  return `${thresholdOf(request)}${each ? ` (${each})` : ''}`;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classCountOf, labelsMismatch, scoreThreshold } from '../../src/core/model-labels.js';
+import { classCountOf, labelsMismatch, scoreKindOf, scoreThreshold } from '../../src/core/model-labels.js';
+import { SUPPORTED_OBJECTIVES } from '../../src/model-server/xgboost-model.js';
 
 const names = { model: 'model.json', labels: '--labels' };
 
@@ -53,5 +54,38 @@ describe('scoreThreshold', () => {
     expect(scoreThreshold(1, 'binary:logitraw')).toBe(Number.MAX_VALUE);
     expect(scoreThreshold(0.7, 'binary:logistic')).toBe(0.7);
     expect(scoreThreshold(0.7, undefined)).toBe(0.7);
+  });
+});
+
+describe('scoreKindOf', () => {
+  it('tells what the score is for every objective the built-in server serves', () => {
+    const kinds = Object.fromEntries(SUPPORTED_OBJECTIVES.map((o) => [o, scoreKindOf(o)]));
+    expect(kinds).toEqual({
+      'reg:squarederror': 'regression',
+      'reg:linear': 'regression',
+      'reg:squaredlogerror': 'regression',
+      'reg:pseudohubererror': 'regression',
+      'reg:absoluteerror': 'regression',
+      'reg:logistic': 'regression',
+      'binary:logistic': 'probability',
+      'binary:logitraw': 'margin',
+      'binary:hinge': 'class',
+      'reg:gamma': 'regression',
+      'reg:tweedie': 'regression',
+      'count:poisson': 'count',
+      'survival:cox': 'hazard-ratio',
+      'survival:aft': 'survival-time',
+      'multi:softprob': 'top-probability',
+      'multi:softmax': 'class-index',
+      'rank:pairwise': 'ranking',
+      'rank:ndcg': 'ranking',
+      'rank:map': 'ranking',
+    });
+  });
+
+  it('says unknown, never probability, when the objective is not known', () => {
+    expect(scoreKindOf(undefined)).toBe('unknown');
+    expect(scoreKindOf('binary:newthing')).toBe('unknown');
+    expect(scoreKindOf('custom:objective')).toBe('unknown');
   });
 });

@@ -26,9 +26,10 @@ const input: RunReportInput = {
   finishedAt: '2026-11-21T10:00:12.500Z',
   request: applyRunDefaults({
     input: 's3://b/incoming/x/',
+    // As BuildManifest saves the request: each model's objective where it is known.
     models: [
-      { variant: 'a', modelName: 'model-a' },
-      { variant: 'b', modelName: 'model-b' },
+      { variant: 'a', modelName: 'model-a', objective: 'binary:logistic' },
+      { variant: 'b', modelName: 'model-b', objective: 'binary:logistic' },
     ],
     transform: { SplitType: 'Line', MaxPayloadInMB: 6 },
     results: { threshold: 0.7, labels: ['no', 'yes'], actualColumn: 'churned' },
@@ -233,7 +234,7 @@ describe('renderRunReport', () => {
       ...input,
       request: applyRunDefaults({
         input: 's3://b/x.csv',
-        models: [{ variant: 'a', modelName: 'm' }],
+        models: [{ variant: 'a', modelName: 'm', objective: 'reg:squarederror' }],
         results: { actualColumn: 'price' },
       }),
       queries: {
@@ -268,6 +269,113 @@ describe('renderRunReport', () => {
     expect(regression).not.toContain('<td>Threshold</td>');
     expect(regression).toContain('>1,100</text>');
     expect(regression).toContain('<td>Root mean squared error</td><td class="n">1,234.5678</td>');
+  });
+});
+
+/** A one-variant report of a model with this objective (undefined: nobody could read it). */
+function reportOf(
+  objective: string | undefined,
+  results: { labels?: string[]; threshold?: number; actualColumn?: string } = {},
+  queries: RunReportInput['queries'] = {},
+): string {
+  return renderRunReport({
+    ...input,
+    request: applyRunDefaults({
+      input: 's3://b/x.csv',
+      models: [{ variant: 'a', modelName: 'm', ...(objective ? { objective } : {}) }],
+      results,
+    }),
+    completion: { ...input.completion, jobs: input.completion.jobs.filter((j) => j.variant === 'a') },
+    queries: {
+      'score-histogram': result(histogram('a', [5, 0, 0, 0, 0, 0, 0, 0, 0, 5])),
+      summary: result([{ variant: 'a', records: 10, mean_score: 0.5, min_score: 0, max_score: 1 }]),
+      ...queries,
+    },
+  });
+}
+
+/** The sentences saying what variant a's score is. */
+const meaningOf = (html: string) =>
+  /<p class="explain" id="score-meaning-a">(.*?)<\/p>/.exec(html)?.[1] ?? '';
+
+describe('renderRunReport: what the score is, by the model’s objective', () => {
+  const twoLabels = { labels: ['no', 'yes'], threshold: 0.7 };
+  const threeLabels = { labels: ['setosa', 'versicolor', 'virginica'] };
+  const cases: Array<[string | undefined, object, string]> = [
+    ['binary:logistic', twoLabels, 'is the probability that the record is <b>yes</b> (class 1)'],
+    ['binary:logitraw', twoLabels, 'is the raw margin (log-odds) of <b>yes</b> (class 1), any real number'],
+    ['binary:hinge', twoLabels, 'is the predicted class, 0 or 1 (1 is <b>yes</b>)'],
+    ['multi:softprob', threeLabels, 'is the probability of the most likely class'],
+    ['multi:softmax', threeLabels, 'is the index of the predicted class (0, 1, …)'],
+    ['reg:squarederror', {}, "is the model's prediction of the regression target"],
+    ['reg:logistic', {}, "is the model's prediction of the regression target"],
+    ['count:poisson', {}, 'is the count the model expects'],
+    ['survival:cox', {}, 'is the hazard ratio the model predicts'],
+    ['survival:aft', {}, 'is the survival time the model predicts'],
+    ['rank:ndcg', {}, 'is a ranking score'],
+    [undefined, twoLabels, "is the model's own output: this pipeline could not read the model's objective"],
+  ];
+
+  it('words each objective’s score as what it is, and only a probability as a probability', () => {
+    for (const [objective, results, words] of cases) {
+      const html = reportOf(objective, results);
+      expect({ objective, meaning: meaningOf(html) }).toEqual({
+        objective,
+        meaning: expect.stringContaining(words),
+      });
+      const probability = objective === 'binary:logistic' || objective === 'multi:softprob';
+      expect({ objective, probability: /probabilit/i.test(html) }).toEqual({ objective, probability });
+    }
+  });
+
+  it('cuts a margin at the logit of the threshold and draws the line there', () => {
+    const html = reportOf('binary:logitraw', { labels: ['no', 'yes'], threshold: 0.5 });
+    expect(meaningOf(html)).toContain(
+      '<code>label</code> is yes when the margin is at least 0 (the logit of the threshold 0.5), else no.',
+    );
+    expect(html).toContain('Scores: a: raw margin (log-odds) of yes');
+    expect(html).toContain('the dashed line is the threshold on the margin, 0 (the logit of 0.5)');
+    expect(html).toContain('<td>Threshold</td><td>0.5 (a: a margin of 0)</td>');
+    expect(html).toContain('id="threshold-marker"');
+  });
+
+  it('says n/a for the log loss of a margin, which is no value between 0 and 1', () => {
+    const html = reportOf(
+      'binary:logitraw',
+      { labels: ['no', 'yes'], actualColumn: 'churned' },
+      {
+        evaluation: result([
+          { variant: 'a', model_kind: 'binary', metric: 'log_loss', value: 9.9, records: 10 },
+        ]),
+      },
+    );
+    expect(html).toContain('<td>Log loss</td><td>n/a for binary:logitraw</td>');
+  });
+
+  it('draws no threshold line when a probability and a margin share the histogram', () => {
+    const html = renderRunReport({
+      ...input,
+      request: applyRunDefaults({
+        input: 's3://b/x.csv',
+        models: [
+          { variant: 'a', modelName: 'm', objective: 'binary:logistic' },
+          { variant: 'b', modelName: 'n', objective: 'binary:logitraw' },
+        ],
+        results: { labels: ['no', 'yes'], threshold: 0.5 },
+      }),
+    });
+    expect(html).not.toContain('threshold-marker');
+    expect(html).toContain(
+      "no threshold line: the variants' scores are on different scales, so each is cut at its own (a at 0.5, b at 0)",
+    );
+    expect(html).toContain('Scores: a: probability of yes; b: raw margin (log-odds) of yes');
+  });
+
+  it('keeps to neutral words for a model whose objective nobody read, whatever its scores look like', () => {
+    const html = reportOf(undefined, {});
+    expect(meaningOf(html)).toContain("name it with the model's <code>objective</code> in the run request");
+    expect(html).toContain('Scores: a: model score (objective unknown)');
+    expect(html).not.toMatch(/probabilit/i);
   });
 });
 
