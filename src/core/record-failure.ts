@@ -6,7 +6,12 @@ import type { Catalog, ObjectStore } from '../ports.js';
 import { runIdFromExecutionName } from './build-manifest.js';
 import { deleteAttemptResults } from './build-manifest-cleanup.js';
 import { firstFailedJob, type JobListItem, type JobListPointer } from './job-results.js';
-import { PUBLISHED_MARKER, type RollbackOutcome, rollBackAttempt } from './register-table-commit.js';
+import {
+  PUBLISHED_MARKER,
+  type RollbackOutcome,
+  restoreReplacedRunFiles,
+  rollBackAttempt,
+} from './register-table-commit.js';
 import {
   ATTEMPT_PLAN,
   attemptIdFor,
@@ -46,12 +51,13 @@ export const FAILURE_REPORT = 'failure-report.html';
  * come in several shapes (a Lambda error's JSON, a failed DescribeTransformJob as JSON, plain text);
  * the message is dug out of whichever it is.
  *
- * Then takes the failed attempt back, best effort: when it reached RegisterTable's switch (a step after
+ * First takes the failed attempt back, best effort: when it reached RegisterTable's switch (a step after
  * it failed), the run's partitions are switched back to the ones the attempt replaced, recorded in its
- * registering marker (`rollBackAttempt`), so a failed run publishes nothing and the previous results
- * are as they were. Then its result files and its scratch (manifests, `.out` outputs) are deleted,
- * unless the catalog may still point at them. Whatever this misses (a killed process never gets here)
- * the next run of the id deletes in BuildManifest.
+ * registering marker (`rollBackAttempt`), and the published report.html and summary.json are put back
+ * if RunQueries had already written the attempt's over them, so a failed run publishes nothing and the
+ * previous results, report and summary are as they were. Then its result files and its scratch
+ * (manifests, `.out` outputs) are deleted, unless the catalog may still point at them. Whatever this
+ * misses (a killed process never gets here) the next run of the id deletes in BuildManifest.
  */
 export async function recordFailure(
   event: RecordFailureEvent,
@@ -81,7 +87,10 @@ export async function recordFailure(
   const cause = inUserTerms(failedJob?.cause ?? state.failure?.Cause ?? '');
   const runPrefix = `s3://${deps.bucket}/runs/${runId}/`;
   const uri = joinS3Uri(runPrefix, 'failure.json');
-  // Read before the attempt is taken back: the summary says which attempt published it.
+  // After reading the Map Run's failure (it lives in the attempt's scratch, which this cleans).
+  const { attempt } = await takeBackFailedAttempt(deps, runPrefix, attemptIdFor(executionName));
+  // Read once the attempt is taken back, which puts back a published summary (and report) the failed
+  // attempt had written over: the summary then says which attempt published it.
   const published = await hasPublishedSummary(deps.store, runPrefix, attemptIdFor(executionName));
   const reportUri = joinS3Uri(runPrefix, published ? FAILURE_REPORT : 'report.html');
   const record: FailureRecord = {
@@ -108,8 +117,7 @@ export async function recordFailure(
           },
         }
       : {}),
-    // After reading the Map Run's failure (it lives in the attempt's scratch, which this cleans).
-    attempt: (await takeBackFailedAttempt(deps, runPrefix, attemptIdFor(executionName))).attempt,
+    attempt,
   };
   await deps.store.put(uri, JSON.stringify(record, null, 2), { contentType: 'application/json' });
   await writeFailureReport(record, deps);
@@ -221,8 +229,10 @@ export interface TakenBackAttempt {
 /**
  * Takes a failed attempt back, best effort and never throwing: when it reached RegisterTable's switch
  * (registering marker), the catalog is first switched back to the partitions it replaced
- * ({@link rollBackAttempt}); then its result files and scratch are deleted, unless the catalog may still
- * point at them (published, or the switch back failed, or no catalog was given: kept).
+ * ({@link rollBackAttempt}), and the run's report.html and summary.json are put back if its RunQueries
+ * had written over them ({@link restoreReplacedRunFiles}); then its result files and scratch are
+ * deleted, unless the catalog may still point at them (published, or the switch back failed, or no
+ * catalog was given: kept).
  *
  * RecordFailure calls it for its execution's attempt; the local pipeline calls it, when it opens a home
  * for a run, for an attempt whose process was killed after the switch (nothing ran its RecordFailure).
@@ -250,6 +260,9 @@ export async function takeBackFailedAttempt(
       rollback = await rollBackAttempt({ store, catalog: deps.catalog }, runPrefix, attemptId);
       catalog = describeRollback(rollback);
       if (rollback.state === 'published' || rollback.state === 'failed') return taken({ files: 'kept' });
+      // Only when this attempt's switch was the one undone: a superseding attempt owns the run's files.
+      if (rollback.state === 'rolled back' && (await restoreReplacedRunFiles(store, runPrefix, attemptId)))
+        catalog = `${catalog}; the run's report.html and summary.json were put back`;
     }
     await deleteAttemptResults(store, scratch, attemptId);
     const planUri = joinS3Uri(scratch, ATTEMPT_PLAN);

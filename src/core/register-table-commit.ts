@@ -1,6 +1,12 @@
 import { messageOf } from '../errors.js';
 import type { Catalog, ObjectStore, PartitionDefinition, TableDefinition } from '../ports.js';
-import { attemptScratchPrefix, attemptsPrefix, REGISTERING_MARKER, runResultsPrefix } from './run-attempt.js';
+import {
+  attemptOf,
+  attemptScratchPrefix,
+  attemptsPrefix,
+  REGISTERING_MARKER,
+  runResultsPrefix,
+} from './run-attempt.js';
 import { joinS3Uri } from './s3-uri.js';
 
 /**
@@ -13,7 +19,9 @@ import { joinS3Uri } from './s3-uri.js';
  *   dropped variants) and of the other attempts' scratch; or
  * - a later step fails, and RecordFailure {@link rollBackAttempt}s it: the run's partitions are switched
  *   back to the recorded previous ones (or removed, for a first run), whose files are all still there,
- *   and the failed attempt's files are then cleaned like any failed attempt's.
+ *   the run's report.html and summary.json are put back if the attempt had written over them
+ *   ({@link restoreReplacedRunFiles}), and the failed attempt's files are then cleaned like any failed
+ *   attempt's.
  */
 
 /** Written beside the registering marker once the run succeeded: the attempt is no longer rolled back. */
@@ -36,6 +44,79 @@ export interface RegisteringMarker {
   runId: string;
   /** The results table first, then its statistics table, in switch order. */
   tables: MarkedSwitch[];
+}
+
+/**
+ * The folder in an attempt's scratch where RunQueries keeps the run's published report.html and
+ * summary.json before writing its own over them (`runs/<runId>/attempts/<attemptId>/replaced/`).
+ */
+export const REPLACED_RUN_FILES = 'replaced';
+
+/** The run folder's files a successful attempt writes over, with their content types; summary last. */
+const RUN_FILES = [
+  ['report.html', 'text/html; charset=utf-8'],
+  ['summary.json', 'application/json'],
+] as const;
+
+/**
+ * Keeps a copy of the run's report.html and summary.json (another attempt's: the published run's) in
+ * the attempt's scratch, before RunQueries writes the attempt's own over them. Until the attempt is
+ * committed, a failure (a write refused after the report went, the Lambda timing out before the commit,
+ * a local runner killed there) makes RecordFailure switch the catalog back to the published partitions;
+ * {@link restoreReplacedRunFiles} then puts these back, so the report and summary describe the rows the
+ * table shows again instead of the failed attempt's.
+ *
+ * Copied once per attempt: the summary's copy, written last, marks a whole copy, and a retried
+ * RunQueries (the run's files possibly already its own) keeps the first. Nothing is copied when the
+ * run has no summary (nothing published) or the summary is this attempt's own.
+ */
+export async function keepReplacedRunFiles(
+  store: ObjectStore,
+  runPrefix: string,
+  attemptId: string,
+): Promise<void> {
+  const kept = joinS3Uri(attemptScratchPrefix(runPrefix, attemptId), REPLACED_RUN_FILES);
+  if (await store.head(joinS3Uri(kept, 'summary.json'))) return;
+  const summaryUri = joinS3Uri(runPrefix, 'summary.json');
+  if (!(await store.head(summaryUri))) return;
+  if (summaryAttempts(await store.getBytes(summaryUri)).includes(attemptId)) return;
+  for (const [name, contentType] of RUN_FILES) {
+    const uri = joinS3Uri(runPrefix, name);
+    if (!(await store.head(uri))) continue;
+    await store.put(joinS3Uri(kept, name), await store.getBytes(uri), { contentType });
+  }
+}
+
+/**
+ * Puts back the run's report.html and summary.json that {@link keepReplacedRunFiles} kept for the
+ * attempt (the summary last), and says whether there were any. Called once the attempt was switched
+ * back, before its scratch (holding the copies) is deleted.
+ */
+export async function restoreReplacedRunFiles(
+  store: ObjectStore,
+  runPrefix: string,
+  attemptId: string,
+): Promise<boolean> {
+  const kept = joinS3Uri(attemptScratchPrefix(runPrefix, attemptId), REPLACED_RUN_FILES);
+  if (!(await store.head(joinS3Uri(kept, 'summary.json')))) return false;
+  for (const [name, contentType] of RUN_FILES) {
+    const copy = joinS3Uri(kept, name);
+    if (!(await store.head(copy))) continue;
+    await store.put(joinS3Uri(runPrefix, name), await store.getBytes(copy), { contentType });
+  }
+  return true;
+}
+
+/** The attempts a summary.json's partitions name (none when it is not the JSON a summary is). */
+function summaryAttempts(bytes: Uint8Array): string[] {
+  try {
+    const summary = JSON.parse(Buffer.from(bytes).toString('utf8')) as {
+      partitions?: { location?: string }[];
+    };
+    return (summary.partitions ?? []).flatMap((p) => attemptOf(p.location ?? '') ?? []);
+  } catch {
+    return [];
+  }
 }
 
 /** The attempt's registering marker, or undefined when it has none (or one from before this layout). */
@@ -102,8 +183,10 @@ export async function commitAttempt(
       }
     }
     const scratchFiles: string[] = [];
+    // Its own copies of the run's previous report and summary too: nothing can put them back now.
+    const replaced = `${joinS3Uri(scratch, REPLACED_RUN_FILES)}/`;
     for await (const object of store.list(attemptsPrefix(runPrefix))) {
-      if (!object.uri.startsWith(scratch)) scratchFiles.push(object.uri);
+      if (!object.uri.startsWith(scratch) || object.uri.startsWith(replaced)) scratchFiles.push(object.uri);
     }
     const isMarker = (uri: string) =>
       uri.endsWith(`/${REGISTERING_MARKER}`) || uri.endsWith(`/${PUBLISHED_MARKER}`);

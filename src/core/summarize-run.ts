@@ -7,7 +7,7 @@ import type {
 import type { ObjectStore, PartitionDefinition, QueryEngine } from '../ports.js';
 import { completionStatistics, type JobResources } from './completion.js';
 import { type JobListItem, readJobResults } from './job-results.js';
-import { commitAttempt } from './register-table-commit.js';
+import { commitAttempt, keepReplacedRunFiles } from './register-table-commit.js';
 import { attemptIdFor } from './run-attempt.js';
 import { applyRunDefaults } from './run-defaults.js';
 import { type RunQueriesOptions, runNamedQueries } from './run-queries.js';
@@ -114,6 +114,9 @@ export async function summarizeRun(
       report: display(reportUri),
     },
   });
+  // Until the commit below a failure switches the run back: the published report and summary this
+  // overwrites must then be put back, so a copy is kept first.
+  await keepReplacedRunFiles(deps.store, event.runPrefix, attemptIdFor(event.executionName));
   await deps.store.put(reportUri, report, { contentType: 'text/html; charset=utf-8' });
 
   const resultFiles = jobResults.flatMap((j) => j.files);

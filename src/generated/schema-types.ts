@@ -741,7 +741,7 @@ export interface FailureRecord {
    */
   publishedReportUri?: string;
   /**
-   * What happened to the failed attempt's files: `cleaned` (its result files and scratch deleted), `kept` (it may still be published: its run succeeded before this failure was reported, the catalog could not be switched back, or no catalog was given; a later run cleans it), or why cleaning failed (the next run of this id deletes what is left). `catalog` says what was done to the catalog: an attempt that reached RegisterTable's switch is switched back to the run's previous partitions.
+   * What happened to the failed attempt's files: `cleaned` (its result files and scratch deleted), `kept` (it may still be published: its run succeeded before this failure was reported, the catalog could not be switched back, or no catalog was given; a later run cleans it), or why cleaning failed (the next run of this id deletes what is left). `catalog` says what was done to the catalog: an attempt that reached RegisterTable's switch is switched back to the run's previous partitions (and, when it had written over the run's report.html and summary.json, they are put back and this says so).
    */
   attempt: {
     /**

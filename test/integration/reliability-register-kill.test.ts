@@ -2,20 +2,21 @@
  * SIGKILL during RegisterTable, then a re-run. A child process runs the whole local pipeline on a home
  * and is killed with SIGKILL at a chosen point inside RegisterTable: right after the registering marker
  * is written (nothing switched), between the results table's switch and the statistics table's, and
- * right after both switches (before RunQueries). The child pauses there (an endless await in a wrapper
- * of the real store or catalog call) so the kill lands at that point every time.
+ * right after both switches (before RunQueries); and inside RunQueries, once it wrote the re-run's
+ * report.html and summary.json but before its commit. The child pauses there (an endless await in a
+ * wrapper of the real store or catalog call) so the kill lands at that point every time.
  *
  * Read-only right after the kill, every query works and each table shows one attempt (never an error).
  * Then the home is opened read-write by another process (as `npm start -- run` would, without running
  * anything): it takes the killed attempt back, as RecordFailure would have, and says so on stderr. From
- * then on both tables show exactly the published run's rows and attempt, and the killed attempt's files
- * are gone, before any re-run. The re-run of the same request then succeeds and leaves only its own
- * attempt.
+ * then on both tables show exactly the published run's rows and attempt, the killed attempt's files
+ * are gone, and the run's report.html and summary.json are the published run's, before any re-run. The
+ * re-run of the same request then succeeds and leaves only its own attempt.
  */
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +46,7 @@ const pause = async (where) => {
 };
 const put = pipeline.store.put.bind(pipeline.store);
 pipeline.store.put = async (uri, body, options) => {
+  if (pauseAt === 'commit' && uri.endsWith('/published.json')) await pause('before the commit');
   const result = await put(uri, body, options);
   if (pauseAt === 'marker' && uri.endsWith('/registering.json')) await pause('after the registering marker');
   return result;
@@ -63,7 +65,7 @@ process.stdout.write('ENDED ' + result.status + '\\n');
 await pipeline.close();
 `;
 
-describe('SIGKILL during RegisterTable, then a re-run', () => {
+describe('SIGKILL during RegisterTable (or in RunQueries before its commit), then a re-run', () => {
   let work: string;
   let home: string;
   let container: FaultyContainer;
@@ -183,6 +185,12 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
     ...(await listFilesUnder(join(s3(), 'runs', RUN_ID, 'attempts'))).map((f) => `attempts/${f}`),
   ];
 
+  /** The run's report.html and summary.json as they are on disk. */
+  const runFolderFiles = async () => ({
+    report: await readFile(join(s3(), 'runs', RUN_ID, 'report.html'), 'utf8'),
+    summary: await readFile(join(s3(), 'runs', RUN_ID, 'summary.json'), 'utf8'),
+  });
+
   /** Runs the re-run in a child and SIGKILLs it once it has paused at `pauseAt`. */
   async function killDuringRegisterTable(pauseAt: string, requestFile = 'request.json'): Promise<string> {
     const child = spawn(
@@ -213,11 +221,15 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
     ['marker', 'after the registering marker'],
     ['between', 'before switching predictions_stats'],
     ['switched', 'after switching predictions_stats'],
+    // Inside RunQueries: the re-run's report.html and summary.json are written, its commit is not.
+    ['commit', 'before the commit'],
   ])(
     'killed at %s: the next read-write open puts the previous results back in both tables, and the re-run succeeds',
     async (pauseAt, where) => {
       const filesBefore = await runFiles();
+      const reportBefore = await runFolderFiles();
       expect(await killDuringRegisterTable(pauseAt)).toBe(`PAUSED ${where}`);
+      if (pauseAt === 'commit') expect(await runFolderFiles()).not.toEqual(reportBefore);
 
       // As the kill left it (a read-only open takes nothing back): never an error, never a mix of
       // attempts within a table; from the results switch on, the killed attempt is what shows.
@@ -248,6 +260,8 @@ describe('SIGKILL during RegisterTable, then a re-run', () => {
       expect(recovered.all).toEqual(afterKill.all);
       // The killed attempt's result files and scratch are gone; the published run's files are as they were.
       expect(await runFiles()).toEqual(filesBefore);
+      // And the run's report and summary are the published run's, byte for byte.
+      expect(await runFolderFiles()).toEqual(reportBefore);
       // Nothing more to take back: a second open says nothing.
       expect(await openReadWrite()).toBe('');
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { failureMessage, recordFailure, rewriteCause } from '../../src/core/record-failure.js';
+import { keepReplacedRunFiles, restoreReplacedRunFiles } from '../../src/core/register-table-commit.js';
 import { attemptIdFor } from '../../src/core/run-attempt.js';
 import { CatalogError } from '../../src/errors.js';
 import type { Catalog, ObjectStore } from '../../src/ports.js';
@@ -285,5 +286,39 @@ describe('failureMessage', () => {
 
   it('returns a plain-text cause as it is', () => {
     expect(failureMessage('something broke')).toBe('something broke');
+  });
+});
+
+describe('keepReplacedRunFiles and restoreReplacedRunFiles', () => {
+  const runPrefix = 's3://bkt/runs/nightly/';
+  const attemptId = attemptIdFor('exec-2');
+  const summaryOf = (attempt: string) =>
+    JSON.stringify({ partitions: [{ location: `s3://bkt/results/p/variant=a/attempt=${attempt}/` }] });
+
+  it('keeps the published pair once per attempt: a retried RunQueries, having written its own report, copies nothing more', async () => {
+    const { store, objects } = memoryStore();
+    objects.set(`${runPrefix}summary.json`, summaryOf('0123456789ab'));
+    objects.set(`${runPrefix}report.html`, '<p>published</p>');
+
+    await keepReplacedRunFiles(store, runPrefix, attemptId);
+    // The first try wrote its report, then failed on the summary; the retry keeps the first copy.
+    objects.set(`${runPrefix}report.html`, '<p>the failed attempt</p>');
+    await keepReplacedRunFiles(store, runPrefix, attemptId);
+    objects.set(`${runPrefix}summary.json`, summaryOf(attemptId));
+
+    expect(await restoreReplacedRunFiles(store, runPrefix, attemptId)).toBe(true);
+    expect(objects.get(`${runPrefix}report.html`)).toBe('<p>published</p>');
+    expect(objects.get(`${runPrefix}summary.json`)).toBe(summaryOf('0123456789ab'));
+  });
+
+  it('copies nothing when nothing is published, or the summary is the attempt’s own, and then restores nothing', async () => {
+    const { store, objects } = memoryStore();
+    objects.set(`${runPrefix}report.html`, '<p>a first run’s failure report</p>');
+    await keepReplacedRunFiles(store, runPrefix, attemptId);
+    objects.set(`${runPrefix}summary.json`, summaryOf(attemptId));
+    await keepReplacedRunFiles(store, runPrefix, attemptId);
+
+    expect([...objects.keys()].filter((uri) => uri.includes('/attempts/'))).toEqual([]);
+    expect(await restoreReplacedRunFiles(store, runPrefix, attemptId)).toBe(false);
   });
 });
