@@ -8,8 +8,9 @@
  * second). Builds are written to a temporary folder and renamed into place, so two starts building at
  * once never see half a build, and a running process never has its files replaced under it.
  *
- * What is bundled: the project's code and its pure-JavaScript dependencies, in ES modules split at the
- * CLI's lazy imports (a `--help` loads no DuckDB, a run loads no report code until it writes one).
+ * What is bundled: the project's code and its pure-JavaScript dependencies, the command line in one
+ * CommonJS file whose lazy imports evaluate on first use (a `--help` loads no DuckDB, a run evaluates
+ * no report code until it writes one), the model server in one ES module.
  * DuckDB's native package and the state machine definition validator (see lazyAslValidator) stay
  * external. aws-local-stepfunctions imports the AWS SDK's Lambda client for Task states it would invoke
  * on AWS; the local runner routes every Task to its own handlers, so the bundle replaces that client
@@ -74,14 +75,14 @@ export function buildKey() {
 }
 
 /**
- * The folder holding `cli.js` and `model-server.js` for the current sources, building it first if
+ * The folder holding `cli.cjs` and `model-server.js` for the current sources, building it first if
  * needed. `log` receives one line when a build happens.
  */
 export async function ensureBuild(log = () => {}) {
   const key = buildKey();
   const dir = join(BUILD_ROOT, key);
   try {
-    statSync(join(dir, 'cli.js'));
+    statSync(join(dir, 'cli.cjs'));
     return dir;
   } catch {}
   const started = Date.now();
@@ -125,13 +126,23 @@ async function buildInto(outdir) {
   };
   mkdirSync(outdir, { recursive: true });
   await Promise.all([
+    // The command line is one CommonJS file, so that scripts/start.mjs can compile it as a vm.Script
+    // and keep V8's code cache of it as it stands after a command ran (cli-cache.mjs): an ES module's
+    // cache (Node's compile cache) is taken as the module is compiled, before any of its functions ran,
+    // so every start compiled each function it called from source again (about 40 ms of a sample run).
+    // Its lazy imports stay lazy: esbuild turns each into a require of a module evaluated on first use
+    // (a `--help` loads no DuckDB).
     build({
       ...common,
       entryPoints: { cli: 'src/cli.ts' },
-      splitting: true,
-      // Chunks beside cli.js: every file of a build is two folders below the project root, as the
-      // sources are (src/<dir>/), so paths relative to import.meta.url hold in both.
-      chunkNames: '[name]-[hash]',
+      format: 'cjs',
+      outExtension: { '.js': '.cjs' },
+      // The file is beside model-server.js, two folders below the project root as the sources are
+      // (src/<dir>/), so paths relative to import.meta.url hold in both.
+      define: { 'import.meta.url': '__importMetaUrl' },
+      banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+      // A CommonJS require of a built-in gives its plain exports: no ES module facade to avoid.
+      plugins: common.plugins.filter((plugin) => plugin !== plainBuiltins),
     }),
     // The server is its own process (and cluster workers): one file, nothing shared with the CLI.
     build({ ...common, entryPoints: { 'model-server': 'src/model-server/main.ts' } }),
@@ -336,5 +347,5 @@ function removeOldBuilds(current) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const dir = await ensureBuild((line) => process.stderr.write(`${line}\n`));
-  process.stdout.write(`${dirname(join(dir, 'cli.js'))}\n`);
+  process.stdout.write(`${dirname(join(dir, 'cli.cjs'))}\n`);
 }

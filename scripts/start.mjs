@@ -6,6 +6,7 @@
 import './node-version.mjs';
 import module from 'node:module';
 import { ensureBuild } from './build.mjs';
+import { loadCli } from './cli-loader.mjs';
 
 const dir = await ensureBuild((line) => process.stderr.write(`npm start: ${line}\n`));
 try {
@@ -13,18 +14,20 @@ try {
 } catch {
   // The folder npm was started in is gone or closed to us: paths then resolve from the project.
 }
-// V8 keeps the build's compiled code beside it: later starts skip compiling the bundle (Node 22.1+).
+// What the command line requires from node_modules (DuckDB's bindings) is compiled once, too (Node 22.1+).
 module.enableCompileCache?.(`${dir}/.v8-cache`);
-const { main } = await import(`${dir}/cli.js`);
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    process.stderr.write(`Error: ${error.message}\n`);
-    process.exitCode = 1;
-  },
-);
+const args = process.argv.slice(2);
+loadCli(dir, args)
+  .main(args)
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error) => {
+      process.stderr.write(`Error: ${error.message}\n`);
+      process.exitCode = 1;
+    },
+  );
 
 /**
  * Where the user typed the command. npm runs a package's scripts in the package's folder, so a relative

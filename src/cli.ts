@@ -6,6 +6,12 @@ import { main } from './cli/program.js';
 
 export { main };
 
+/**
+ * The state machine runner as the build bundles it (its YAML parser, its lazily required definition
+ * validator), for the build's own tests (test/e2e/start-build.test.ts): the command line is one file.
+ */
+export const bundledStateMachineRunner = () => import('./local/state-machine-runner.js');
+
 const isEntryPoint =
   process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
 if (isEntryPoint) {

@@ -301,7 +301,12 @@ function standBy(): Promise<StandbyStart | undefined> {
   });
 }
 
-if (isEntryPoint()) {
+// Not a top-level await: the command line's build (one CommonJS file, scripts/build.mjs) includes this
+// module for `serve-model`, and CommonJS has none. A rejection still ends the process as one would.
+if (isEntryPoint()) void serveAsEntryPoint();
+
+/** `node model-server.js …`: serve (after a standby's wait for its model, when started as one). */
+async function serveAsEntryPoint(): Promise<void> {
   const waiting = process.argv[2] === STANDBY_ARGUMENT;
   if (!waiting || (await standBy())) {
     const { values } = parseArgs({

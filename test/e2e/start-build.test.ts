@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -54,6 +55,13 @@ describe('npm start from the build', () => {
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
+  /** The state machine runner from the build's command line (cli.cjs), as a start runs it. */
+  const bundledRunner = () =>
+    (
+      createRequire(import.meta.url)(join(buildDir, 'cli.cjs')) as {
+        bundledStateMachineRunner: () => Promise<unknown>;
+      }
+    ).bundledStateMachineRunner();
 
   it('runs the sample with no TypeScript compiler and no AWS SDK loaded', async () => {
     const run = await npmStart([], join(dir, 'home'), join(dir, 'loaded.txt'));
@@ -72,8 +80,7 @@ describe('npm start from the build', () => {
   it('parses a state machine definition its cache has never seen, from the build', async () => {
     // A fresh clone's first `npm start` has an empty definition cache: the build's YAML parser runs.
     // (Regression: the bundle's namespace of CommonJS yaml has no named `parse`, and that start failed.)
-    const runnerChunk = (await readdir(buildDir)).find((name) => /^state-machine-runner-.*\.js$/.test(name));
-    const { loadDefinition } = (await import(join(buildDir, runnerChunk as string))) as {
+    const { loadDefinition } = (await bundledRunner()) as {
       loadDefinition: (path: string) => Promise<{ StartAt: string; States: Record<string, unknown> }>;
     };
     const yaml = await readFile(join(PROJECT_ROOT, 'state-machines/batch-transform.asl.yml'), 'utf8');
@@ -93,8 +100,8 @@ describe('npm start from the build', () => {
   });
 
   it('bundles no AWS SDK code either (the Lambda client of the interpreter is replaced)', async () => {
-    const files = (await readdir(buildDir)).filter((name) => name.endsWith('.js'));
-    expect(files).toContain('cli.js');
+    const files = (await readdir(buildDir)).filter((name) => /\.c?js$/.test(name));
+    expect(files).toContain('cli.cjs');
     expect(files).toContain('model-server.js');
     // The bundles are minified: what went into each is listed in its source map.
     const sources: string[] = [];
@@ -110,9 +117,8 @@ describe('npm start from the build', () => {
 
   it('validates a definition it has never validated, with asl-validator required from node_modules', async () => {
     // An invalid definition is never remembered as valid (state-machine-runner.ts): it is checked each
-    // time, by the validator the build leaves out of its chunks and requires on first use.
-    const runnerChunk = (await readdir(buildDir)).find((name) => /^state-machine-runner-.*\.js$/.test(name));
-    const { runStateMachine } = (await import(join(buildDir, runnerChunk as string))) as {
+    // time, by the validator the build leaves out of its bundle and requires on first use.
+    const { runStateMachine } = (await bundledRunner()) as {
       runStateMachine: (definition: unknown, input: unknown, implementations: object) => Promise<unknown>;
     };
     const invalid = { StartAt: 'Only', States: { Only: { Type: 'Pass', Next: 'Nowhere' } } };
