@@ -49,7 +49,9 @@ export function loadCli(dir, args) {
   } catch {
     // None yet: this process writes it.
   }
-  const script = new Script(wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  // Read as latin1, a plain copy into a one-byte string: the build writes ASCII only (charset in
+  // scripts/build.mjs), and decoding 1.5 MB as UTF-8 took 4 ms more.
+  const script = new Script(wrap(readFileSync(file, 'latin1')), { filename: file, cachedData });
   if (!cachedData || script.cachedDataRejected) {
     process.once('exit', () => writeCache(script, cacheDir, cacheFile));
   }

@@ -21,8 +21,8 @@ export const EXIT_USAGE = 2;
 // Command modules load the pipeline (DuckDB, the state machine runner): imported when a command runs,
 // so --help and --version answer at once.
 // A run and a query open the local catalog: DuckDB's library is loaded and its instance started first,
-// so the instance is created (on a thread of DuckDB's) while the command's own code loads
-// (src/local/duckdb-instance.ts). Loaded side by side with the command's modules, the library waited
+// so the instance is created (on a thread of DuckDB's) while the command's own code loads and checks
+// the user's files (src/local/duckdb-instance.ts). Loaded side by side with the command's modules, the library waited
 // for them: the instance started 50 ms later and the open waited for it.
 const runCommand: typeof import('./run-command.js').runCommand = async (options) => {
   await createCatalogInstanceAhead();

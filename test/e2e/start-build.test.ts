@@ -103,6 +103,9 @@ describe('npm start from the build', () => {
     const files = (await readdir(buildDir)).filter((name) => /\.c?js$/.test(name));
     expect(files).toContain('cli.cjs');
     expect(files).toContain('model-server.js');
+    // scripts/cli-loader.mjs reads the command line as latin1: one byte is one character only in ASCII.
+    const cli = await readFile(join(buildDir, 'cli.cjs'));
+    expect(cli.findIndex((byte) => byte > 0x7f)).toBe(-1);
     // The bundles are minified: what went into each is listed in its source map.
     const sources: string[] = [];
     for (const file of files) {
