@@ -8,8 +8,9 @@
  * top level of each module, and every start compiled the rest again (about 40 ms of the main thread in
  * a sample run). `vm.Script#createCachedData()` called once a command has run holds every function it
  * compiled. One cache per command (a run and a `--help` call different functions), in the build folder,
- * written when it is missing or V8 rejected it (another Node version); the build folder is named by a
- * digest of the sources, so a cache never outlives the code it was made from.
+ * written when it is missing or V8 rejected it (another Node version) by a command that succeeded;
+ * the build folder is named by a digest of the sources, so a cache never outlives the code it was
+ * made from.
  */
 import { createRequire } from 'node:module';
 
@@ -33,7 +34,7 @@ export function cacheName(args) {
 /**
  * The build's `main`, compiled with the cache of the command `args` name when there is one that V8
  * accepts (`cache` says which it was). The cache is written as the process exits when there was none
- * to use.
+ * to use and the command succeeds.
  *
  * @param dir the build folder (from ensureBuild)
  * @param args the command line's arguments
@@ -53,7 +54,11 @@ export function loadCli(dir, args) {
   // scripts/build.mjs), and decoding 1.5 MB as UTF-8 took 4 ms more.
   const script = new Script(wrap(readFileSync(file, 'latin1')), { filename: file, cachedData });
   if (!cachedData || script.cachedDataRejected) {
-    process.once('exit', () => writeCache(script, cacheDir, cacheFile));
+    // Only after a command that succeeded: a mistyped path stops a run before most of its code ran,
+    // and its cache would stand for every later run of this build.
+    process.once('exit', (code) => {
+      if (code === 0) writeCache(script, cacheDir, cacheFile);
+    });
   }
   const cliModule = { exports: {} };
   script

@@ -3,6 +3,7 @@
  * after a command ran. Each start here is a process of its own, as a user's is.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { wrap } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ const LOADER = join(PROJECT_ROOT, 'scripts/cli-loader.mjs');
 /** A command line whose run calls 200 functions that nothing calls as it loads. */
 const CLI = `${Array.from({ length: 200 }, (_, i) => `function f${i}(x) { return x * ${i} + ${i % 7}; }`).join('\n')}
 exports.main = async (args) => {
+  if (args[0] === 'fail') return 2;
   let total = 0;
   for (let i = 0; i < 200; i++) total += eval('f' + i)(2);
   process.stdout.write(JSON.stringify({ args, total }) + '\\n');
@@ -37,7 +39,7 @@ function start(dir: string, args: string[]) {
   `;
   const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
   const [cache, output] = child.stdout.split('\n');
-  return { status: child.status, stderr: child.stderr, cache, output: JSON.parse(output ?? 'null') };
+  return { status: child.status, stderr: child.stderr, cache, output: output ? JSON.parse(output) : null };
 }
 
 describe('the command line loader', () => {
@@ -78,6 +80,14 @@ describe('the command line loader', () => {
     expect(rejected).toMatchObject({ status: 0, cache: 'rejected' });
     expect((await readFile(cacheFile)).toString()).not.toBe('not a code cache');
     expect(start(dir, []).cache).toBe('accepted');
+  });
+
+  it('writes no cache for a command that failed, and the next that succeeds writes it', async () => {
+    expect(start(dir, ['fail']).status).toBe(2);
+    expect(existsSync(join(dir, '.cli-cache/other.bin'))).toBe(false);
+    expect(start(dir, ['fail']).cache).toBe('none');
+    start(dir, ['stats']);
+    expect(start(dir, ['fail']).cache).toBe('accepted');
   });
 
   it('runs the command when the cache cannot be written', async () => {
