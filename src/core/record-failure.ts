@@ -8,6 +8,7 @@ import { deleteAttemptResults } from './build-manifest-cleanup.js';
 import { firstFailedJob, type JobListItem, type JobListPointer } from './job-results.js';
 import {
   PUBLISHED_MARKER,
+  type RestoredRunFiles,
   type RollbackOutcome,
   restoreReplacedRunFiles,
   rollBackAttempt,
@@ -54,8 +55,9 @@ export const FAILURE_REPORT = 'failure-report.html';
  * First takes the failed attempt back, best effort: when it reached RegisterTable's switch (a step after
  * it failed), the run's partitions are switched back to the ones the attempt replaced, recorded in its
  * registering marker (`rollBackAttempt`), and the published report.html and summary.json are put back
- * if RunQueries had already written the attempt's over them, so a failed run publishes nothing and the
- * previous results, report and summary are as they were. Then its result files and its scratch
+ * if RunQueries had already written the attempt's over them (a first run's own are deleted: it had
+ * none before), so a failed run publishes nothing and the previous results, report and summary are as
+ * they were. Then its result files and its scratch
  * (manifests, `.out` outputs) are deleted, unless the catalog may still point at them. Whatever this
  * misses (a killed process never gets here) the next run of the id deletes in BuildManifest.
  */
@@ -230,7 +232,7 @@ export interface TakenBackAttempt {
  * Takes a failed attempt back, best effort and never throwing: when it reached RegisterTable's switch
  * (registering marker), the catalog is first switched back to the partitions it replaced
  * ({@link rollBackAttempt}), and the run's report.html and summary.json are put back if its RunQueries
- * had written over them ({@link restoreReplacedRunFiles}); then its result files and scratch are
+ * had written over them, or deleted where it wrote the run's first ({@link restoreReplacedRunFiles}); then its result files and scratch are
  * deleted, unless the catalog may still point at them (published, or the switch back failed, or no
  * catalog was given: kept).
  *
@@ -261,8 +263,10 @@ export async function takeBackFailedAttempt(
       catalog = describeRollback(rollback);
       if (rollback.state === 'published' || rollback.state === 'failed') return taken({ files: 'kept' });
       // Only when this attempt's switch was the one undone: a superseding attempt owns the run's files.
-      if (rollback.state === 'rolled back' && (await restoreReplacedRunFiles(store, runPrefix, attemptId)))
-        catalog = `${catalog}; the run's report.html and summary.json were put back`;
+      if (rollback.state === 'rolled back') {
+        const restored = await restoreReplacedRunFiles(store, runPrefix, attemptId);
+        if (restored) catalog = `${catalog}${describeRestore(restored)}`;
+      }
     }
     await deleteAttemptResults(store, scratch, attemptId);
     const planUri = joinS3Uri(scratch, ATTEMPT_PLAN);
@@ -278,6 +282,18 @@ export async function takeBackFailedAttempt(
   } catch (error) {
     return taken({ files: `not cleaned: ${(error as Error).message}` });
   }
+}
+
+/**
+ * What was done to the run's report.html and summary.json, appended to the catalog's sentence: put
+ * back (a published run's), or removed (the attempt's own, where the run had none: a first run).
+ */
+function describeRestore({ putBack, removed }: RestoredRunFiles): string {
+  const files = (names: string[]) => `${names.join(' and ')} ${names.length > 1 ? 'were' : 'was'}`;
+  return [
+    ...(putBack.length > 0 ? [`; the run's ${files(putBack)} put back`] : []),
+    ...(removed.length > 0 ? [`; this attempt's ${files(removed)} removed`] : []),
+  ].join('');
 }
 
 /** The failure record's sentence for what was done to the catalog. */

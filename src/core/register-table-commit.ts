@@ -47,10 +47,16 @@ export interface RegisteringMarker {
 }
 
 /**
- * The folder in an attempt's scratch where RunQueries keeps the run's published report.html and
- * summary.json before writing its own over them (`runs/<runId>/attempts/<attemptId>/replaced/`).
+ * The folder in an attempt's scratch where RunQueries keeps the run's report.html and summary.json as
+ * they were before it writes its own over them (`runs/<runId>/attempts/<attemptId>/replaced/`).
  */
 export const REPLACED_RUN_FILES = 'replaced';
+
+/**
+ * Written last in {@link REPLACED_RUN_FILES}: which of the run's files were there to copy (none for a
+ * first run). Its presence marks a whole copy, and says that the attempt may have written over them.
+ */
+const KEPT_LIST = 'kept.json';
 
 /** The run folder's files a successful attempt writes over, with their content types; summary last. */
 const RUN_FILES = [
@@ -60,15 +66,16 @@ const RUN_FILES = [
 
 /**
  * Keeps a copy of the run's report.html and summary.json (another attempt's: the published run's) in
- * the attempt's scratch, before RunQueries writes the attempt's own over them. Until the attempt is
- * committed, a failure (a write refused after the report went, the Lambda timing out before the commit,
- * a local runner killed there) makes RecordFailure switch the catalog back to the published partitions;
- * {@link restoreReplacedRunFiles} then puts these back, so the report and summary describe the rows the
- * table shows again instead of the failed attempt's.
+ * the attempt's scratch, with the list of those there were, before RunQueries writes the attempt's own
+ * over them. Until the attempt is committed, a failure (a write refused after the report went, the
+ * Lambda timing out before the commit, a local runner killed there) makes RecordFailure switch the
+ * catalog back; {@link restoreReplacedRunFiles} then puts these back and removes the attempt's own
+ * where there were none (a first run), so the run folder describes the rows the table shows again,
+ * never the failed attempt's.
  *
- * Copied once per attempt: the summary's copy, written last, marks a whole copy, and a retried
- * RunQueries (the run's files possibly already its own) keeps the first. Nothing is copied when the
- * run has no summary (nothing published) or the summary is this attempt's own.
+ * Done once per attempt: the list, written last, marks a whole copy, and a retried RunQueries (the
+ * run's files possibly already its own) keeps the first. Nothing is kept when the summary is this
+ * attempt's own and no list is there (its commit deleted it: the run succeeded with it).
  */
 export async function keepReplacedRunFiles(
   store: ObjectStore,
@@ -76,35 +83,64 @@ export async function keepReplacedRunFiles(
   attemptId: string,
 ): Promise<void> {
   const kept = joinS3Uri(attemptScratchPrefix(runPrefix, attemptId), REPLACED_RUN_FILES);
-  if (await store.head(joinS3Uri(kept, 'summary.json'))) return;
+  if (await store.head(joinS3Uri(kept, KEPT_LIST))) return;
   const summaryUri = joinS3Uri(runPrefix, 'summary.json');
-  if (!(await store.head(summaryUri))) return;
-  if (summaryAttempts(await store.getBytes(summaryUri)).includes(attemptId)) return;
+  if ((await store.head(summaryUri)) && summaryAttempts(await store.getBytes(summaryUri)).includes(attemptId))
+    return;
+  const files: string[] = [];
   for (const [name, contentType] of RUN_FILES) {
     const uri = joinS3Uri(runPrefix, name);
     if (!(await store.head(uri))) continue;
     await store.put(joinS3Uri(kept, name), await store.getBytes(uri), { contentType });
+    files.push(name);
   }
+  await store.put(joinS3Uri(kept, KEPT_LIST), JSON.stringify({ files }, null, 2), {
+    contentType: 'application/json',
+  });
+}
+
+/** What {@link restoreReplacedRunFiles} did to the run folder's report.html and summary.json. */
+export interface RestoredRunFiles {
+  /** Put back from the attempt's copies (the published run's, or a failed first attempt's report). */
+  putBack: string[];
+  /** The attempt's own, deleted: the run had none before it (nothing published). */
+  removed: string[];
 }
 
 /**
- * Puts back the run's report.html and summary.json that {@link keepReplacedRunFiles} kept for the
- * attempt (the summary last), and says whether there were any. Called once the attempt was switched
- * back, before its scratch (holding the copies) is deleted.
+ * Puts the run's report.html and summary.json back as {@link keepReplacedRunFiles} found them for the
+ * attempt: the ones there were are put back (summary last), and the attempt's own are deleted where
+ * there were none (summary first), so a first run that failed leaves no summary and no report of its
+ * results. Undefined when the attempt kept nothing (it never reached the report). Called once the
+ * attempt was switched back, before its scratch (holding the copies) is deleted.
  */
 export async function restoreReplacedRunFiles(
   store: ObjectStore,
   runPrefix: string,
   attemptId: string,
-): Promise<boolean> {
+): Promise<RestoredRunFiles | undefined> {
   const kept = joinS3Uri(attemptScratchPrefix(runPrefix, attemptId), REPLACED_RUN_FILES);
-  if (!(await store.head(joinS3Uri(kept, 'summary.json')))) return false;
-  for (const [name, contentType] of RUN_FILES) {
-    const copy = joinS3Uri(kept, name);
-    if (!(await store.head(copy))) continue;
-    await store.put(joinS3Uri(runPrefix, name), await store.getBytes(copy), { contentType });
+  const listUri = joinS3Uri(kept, KEPT_LIST);
+  if (!(await store.head(listUri))) return undefined;
+  const { files } = JSON.parse(Buffer.from(await store.getBytes(listUri)).toString('utf8')) as {
+    files: string[];
+  };
+  const restored: RestoredRunFiles = { putBack: [], removed: [] };
+  // The summary is what says a run is published: it goes first and comes back last.
+  for (const [name] of [...RUN_FILES].reverse()) {
+    const uri = joinS3Uri(runPrefix, name);
+    if (files.includes(name) || !(await store.head(uri))) continue;
+    await store.delete(uri);
+    restored.removed.unshift(name);
   }
-  return true;
+  for (const [name, contentType] of RUN_FILES) {
+    if (!files.includes(name)) continue;
+    await store.put(joinS3Uri(runPrefix, name), await store.getBytes(joinS3Uri(kept, name)), {
+      contentType,
+    });
+    restored.putBack.push(name);
+  }
+  return restored;
 }
 
 /** The attempts a summary.json's partitions name (none when it is not the JSON a summary is). */

@@ -8,7 +8,9 @@
  * read back through moto with the test's own clients: Glue's partitions of the run (both tables) are
  * the published ones, every published S3 object is there byte for byte (report.html and summary.json
  * too), the failure is recorded beside them (failure.json, failure-report.html), and nothing of the
- * failed attempt lies in the partitions' locations.
+ * failed attempt lies in the partitions' locations. And a first run of another id (nothing published
+ * before) timing out in RunQueries after it wrote its report and summary leaves neither: only its
+ * failure, as report.html and failure.json, with no partition and no result object.
  *
  * The handlers' AWS wiring itself (bundles, env, endpoint override) is covered by lambda-bundles.test.ts;
  * this file is about what a failed re-run leaves, and stays fast (no packaging).
@@ -188,20 +190,24 @@ async function keysUnder(prefix: string): Promise<string[]> {
 }
 
 /** The run's partitions as Glue lists them: values and the whole storage descriptor, in value order. */
-async function partitionsOf(table: string) {
+async function partitionsOf(table: string, runId = RUN_ID) {
   const output = await glue.send(new GetPartitionsCommand({ DatabaseName: database, TableName: table }));
   return (output.Partitions ?? [])
-    .filter((p) => p.Values?.[1] === RUN_ID)
+    .filter((p) => p.Values?.[1] === runId)
     .map((p) => ({ values: p.Values, storage: p.StorageDescriptor }))
     .sort((x, y) => String(x.values).localeCompare(String(y.values)));
 }
 
 /** BuildManifest, then for each planned job the transform's `.out` objects (as SageMaker writes them). */
-async function plan(executionName: string, run = steps()): Promise<{ plan: Plan; jobs: Job[] }> {
+async function plan(
+  executionName: string,
+  run = steps(),
+  runId = RUN_ID,
+): Promise<{ plan: Plan; jobs: Job[] }> {
   const planned = await run.buildManifest(
     {
       request: {
-        runId: RUN_ID,
+        runId,
         input: `s3://${bucket}/incoming/nightly/`,
         models: [
           { variant: 'a', modelName: 'churn-a' },
@@ -543,5 +549,67 @@ describe('a failed re-run of a published run on AWS (S3, Glue, Athena on moto)',
     const scratch = await keysUnder(`runs/${RUN_ID}/attempts/`);
     expect(scratch.every((k) => k.startsWith(`runs/${RUN_ID}/attempts/${planned.attemptId}/`))).toBe(true);
     expect(scratch.filter((k) => k.includes('/replaced/'))).toEqual([]);
+  });
+});
+
+describe('a failed first run on AWS (nothing of the run id published before)', () => {
+  const runId = 'fresh';
+
+  it('fails in RunQueries after writing report and summary (the Lambda timed out before the commit): neither stays', async () => {
+    const executionName = 'fresh-1';
+    const run = steps();
+    const { plan: planned, jobs } = await plan(executionName, run, runId);
+    for (const job of jobs) await transformAndParse(job, run);
+    const registered = await register(planned, run);
+    expect(await partitionsOf('predictions', runId)).toHaveLength(2);
+    // The commit marker's write never ends: the Lambda is stopped at its timeout there.
+    const real = new S3ObjectStore(s3);
+    let reachedCommit: () => void = () => undefined;
+    const atCommit = new Promise<void>((resolve) => {
+      reachedCommit = resolve;
+    });
+    const hanging: ObjectStore = Object.assign(Object.create(real) as ObjectStore, {
+      put: (uri: string, body: string | Uint8Array, options?: Parameters<ObjectStore['put']>[2]) => {
+        if (uri.endsWith('/published.json')) {
+          reachedCommit();
+          return new Promise<void>(() => undefined);
+        }
+        return real.put(uri, body, options);
+      },
+    });
+    void summarizeRun(runQueriesEvent(planned, executionName, registered), {
+      store: hanging,
+      queryEngine: athenaEngine(athena),
+      loadQuery: createQueryLoader(fileURLToPath(new URL('../../queries/', import.meta.url))),
+    });
+    await atCommit;
+    expect(await text(`runs/${runId}/summary.json`)).toContain(`attempt=${planned.attemptId}/`);
+
+    const record = await recordFailure(executionName, { ...planned, registered }, 'RunQueries', {
+      Error: 'Sandbox.Timedout',
+      Cause: JSON.stringify({ errorMessage: 'Task timed out after 900.00 seconds' }),
+    });
+
+    // The failure is the run's report; no summary says the run succeeded, no report shows its rows.
+    expect(record).toMatchObject({
+      runId,
+      reportUri: `s3://${bucket}/runs/${runId}/report.html`,
+      attempt: {
+        attemptId: planned.attemptId,
+        files: 'cleaned',
+        catalog:
+          "the run had no partitions before: the partitions of this attempt were removed; this attempt's report.html and summary.json were removed",
+      },
+    });
+    expect(record.publishedReportUri).toBeUndefined();
+    expect(await keysUnder(`runs/${runId}/`)).toEqual(
+      ['failure.json', 'plan.json', 'report.html', 'request.json'].map((f) => `runs/${runId}/${f}`),
+    );
+    const report = await text(`runs/${runId}/report.html`);
+    expect(report).toContain('Task timed out after 900.00 seconds');
+    expect(report).not.toContain(`attempt=${planned.attemptId}/`);
+    expect(await partitionsOf('predictions', runId)).toEqual([]);
+    expect(await partitionsOf('predictions_stats', runId)).toEqual([]);
+    expect((await keysUnder('results/')).filter((k) => k.includes(`/run_id=${runId}/`))).toEqual([]);
   });
 });

@@ -11,7 +11,9 @@
  * anything): it takes the killed attempt back, as RecordFailure would have, and says so on stderr. From
  * then on both tables show exactly the published run's rows and attempt, the killed attempt's files
  * are gone, and the run's report.html and summary.json are the published run's, before any re-run. The
- * re-run of the same request then succeeds and leaves only its own attempt.
+ * re-run of the same request then succeeds and leaves only its own attempt. A first run killed at
+ * those points loses its partitions and files, and (killed in RunQueries) the report.html and
+ * summary.json it wrote: `runs` does not list it as succeeded.
  */
 
 import { spawn } from 'node:child_process';
@@ -20,6 +22,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listRuns } from '../../src/cli/runs-command.js';
 import type { RunRequest } from '../../src/core/run-request.js';
 import { LOCAL_BUCKET, LocalPipeline } from '../../src/local/local-pipeline.js';
 import { PROJECT_ROOT } from '../../src/local/paths.js';
@@ -332,6 +335,37 @@ describe('SIGKILL during RegisterTable (or in RunQueries before its commit), the
     ];
     expect(files).toEqual([]);
     // The published runs are untouched.
+    expect((await visible()).rows).toEqual(oldRows);
+  }, 120_000);
+
+  it('killed in RunQueries of a first run, after its report and summary: the next read-write open removes them too', async () => {
+    const late = { ...request('second'), runId: 'late' };
+    await writeFile(join(work, 'late.json'), JSON.stringify(late));
+    const folder = join(s3(), 'runs', 'late');
+    expect(await killDuringRegisterTable('commit', 'late.json')).toBe('PAUSED before the commit');
+    // As the kill left it: the attempt's report and summary are written, as if it had succeeded.
+    expect((await listFilesUnder(folder)).filter((f) => !f.startsWith('attempts/')).sort()).toEqual([
+      'plan.json',
+      'report.html',
+      'request.json',
+      'summary.json',
+    ]);
+
+    expect(await openReadWrite()).toBe(
+      'run late was interrupted after publishing began; it had no previous results, and its own were removed\n',
+    );
+    // Nothing of it is published any more: no summary, no report of rows the table does not hold.
+    expect((await listFilesUnder(folder)).sort()).toEqual(['plan.json', 'request.json']);
+    expect((await listFilesUnder(join(s3(), 'results'))).filter((f) => f.includes('/run_id=late/'))).toEqual(
+      [],
+    );
+    // `runs` lists it as a killed run, with no records (it never finished).
+    expect((await listRuns(home)).find((r) => r.run_id === 'late')).toMatchObject({
+      status: 'INCOMPLETE',
+      records: null,
+      variants: null,
+      detail: 'no summary or failure (running, or killed)',
+    });
     expect((await visible()).rows).toEqual(oldRows);
   }, 120_000);
 });

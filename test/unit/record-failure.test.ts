@@ -14,6 +14,9 @@ function memoryStore() {
     head: async (uri: string) =>
       objects.has(uri) ? { uri, size: objects.get(uri)?.length ?? 0 } : undefined,
     getBytes: async (uri: string) => Buffer.from(objects.get(uri) ?? ''),
+    delete: async (uri: string) => {
+      objects.delete(uri);
+    },
   } as unknown as ObjectStore;
   return { store, objects };
 }
@@ -306,19 +309,45 @@ describe('keepReplacedRunFiles and restoreReplacedRunFiles', () => {
     await keepReplacedRunFiles(store, runPrefix, attemptId);
     objects.set(`${runPrefix}summary.json`, summaryOf(attemptId));
 
-    expect(await restoreReplacedRunFiles(store, runPrefix, attemptId)).toBe(true);
+    expect(await restoreReplacedRunFiles(store, runPrefix, attemptId)).toEqual({
+      putBack: ['report.html', 'summary.json'],
+      removed: [],
+    });
     expect(objects.get(`${runPrefix}report.html`)).toBe('<p>published</p>');
     expect(objects.get(`${runPrefix}summary.json`)).toBe(summaryOf('0123456789ab'));
   });
 
-  it('copies nothing when nothing is published, or the summary is the attempt’s own, and then restores nothing', async () => {
+  it('removes the summary and report a first run wrote (none was there before), putting back what was', async () => {
     const { store, objects } = memoryStore();
-    objects.set(`${runPrefix}report.html`, '<p>a first run’s failure report</p>');
+    objects.set(`${runPrefix}report.html`, '<p>an earlier attempt’s failure report</p>');
     await keepReplacedRunFiles(store, runPrefix, attemptId);
+    objects.set(`${runPrefix}report.html`, '<p>the failed attempt’s results</p>');
+    objects.set(`${runPrefix}summary.json`, summaryOf(attemptId));
+
+    expect(await restoreReplacedRunFiles(store, runPrefix, attemptId)).toEqual({
+      putBack: ['report.html'],
+      removed: ['summary.json'],
+    });
+    expect(objects.has(`${runPrefix}summary.json`)).toBe(false);
+    expect(objects.get(`${runPrefix}report.html`)).toBe('<p>an earlier attempt’s failure report</p>');
+
+    const { store: empty, objects: emptyObjects } = memoryStore();
+    await keepReplacedRunFiles(empty, runPrefix, attemptId);
+    emptyObjects.set(`${runPrefix}report.html`, '<p>the failed attempt’s results</p>');
+    emptyObjects.set(`${runPrefix}summary.json`, summaryOf(attemptId));
+    expect(await restoreReplacedRunFiles(empty, runPrefix, attemptId)).toEqual({
+      putBack: [],
+      removed: ['report.html', 'summary.json'],
+    });
+    expect([...emptyObjects.keys()].filter((uri) => !uri.includes('/attempts/'))).toEqual([]);
+  });
+
+  it('keeps nothing when the summary is the attempt’s own (committed), and then restores nothing', async () => {
+    const { store, objects } = memoryStore();
     objects.set(`${runPrefix}summary.json`, summaryOf(attemptId));
     await keepReplacedRunFiles(store, runPrefix, attemptId);
 
     expect([...objects.keys()].filter((uri) => uri.includes('/attempts/'))).toEqual([]);
-    expect(await restoreReplacedRunFiles(store, runPrefix, attemptId)).toBe(false);
+    expect(await restoreReplacedRunFiles(store, runPrefix, attemptId)).toBeUndefined();
   });
 });
