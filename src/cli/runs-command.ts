@@ -47,16 +47,22 @@ export async function listRuns(home: string): Promise<RunListing[]> {
     if (!entry.isDirectory()) continue;
     const dir = localRunFolder(home, entry.name);
     const bytes = await runBytes(home, entry.name);
-    const summary = await readJson<RunSummary & { finishedAt?: string }>(join(dir, 'summary.json'));
+    const summary = await readJson<Omit<RunSummary, 'finishedAt'> & { finishedAt?: string }>(
+      join(dir, 'summary.json'),
+    );
     const failure = await readJson<FailureRecord>(join(dir, 'failure.json'));
-    const failedLast = failure && (!summary || failure.mtime > summary.mtime);
+    // The times the files state, not their mtimes: RecordFailure rewrites a published summary.json when
+    // it puts it back after a failed re-run. A summary from before `finishedAt` has only its mtime.
+    const finished = summary && (summary.value.finishedAt ?? summary.mtime.toISOString());
+    const failedAt = failure && (failure.value.recordedAt ?? failure.mtime.toISOString());
+    const failedLast = failure && (!finished || (failedAt ?? '') > finished);
     if (summary) {
       // A failed re-run publishes nothing and takes nothing away: the summary's results are the run's.
       const variants = [...new Set(summary.value.partitions.map((p) => p.values[p.values.length - 1]))];
       runs.push({
         run_id: entry.name,
         status: failedLast ? 'SUCCEEDED (last attempt FAILED)' : 'SUCCEEDED',
-        finished: summary.mtime.toISOString(),
+        finished: finished ?? null,
         records: variants.length > 0 ? summary.value.recordsIn / variants.length : summary.value.recordsIn,
         variants: variants.join(', '),
         bytes,
@@ -69,7 +75,7 @@ export async function listRuns(home: string): Promise<RunListing[]> {
       runs.push({
         run_id: entry.name,
         status: 'FAILED',
-        finished: failure.value.recordedAt ?? failure.mtime.toISOString(),
+        finished: failedAt ?? null,
         records: null,
         variants: null,
         bytes,

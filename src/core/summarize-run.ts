@@ -96,13 +96,16 @@ export async function summarizeRun(
   const empty = { columns: [], rows: [] };
   const display = deps.displayUri ?? ((uri: string) => uri);
   const partitions = uniquePartitions(jobResults);
+  // One time for both: the summary states it, so a summary put back later still says when the run
+  // finished (the file's own time then says when it was put back).
+  const finishedAt = (deps.now ?? (() => new Date()))().toISOString();
 
   const report = renderRunReport({
     runId: event.runId,
     runDate: event.runDate,
     executionName: event.executionName,
     startedAt: event.executionStartTime,
-    finishedAt: (deps.now ?? (() => new Date()))().toISOString(),
+    finishedAt,
     request,
     table,
     completion,
@@ -124,6 +127,7 @@ export async function summarizeRun(
     runId: event.runId,
     runDate: event.runDate,
     status: 'SUCCEEDED',
+    finishedAt,
     recordsIn: completion.recordsIn,
     recordsOut: completion.recordsOut,
     jobs: jobResults.length,

@@ -632,6 +632,10 @@ export interface RunSummary {
    */
   runDate: string;
   status: 'SUCCEEDED';
+  /**
+   * When the run finished: the time RunQueries wrote this summary and its report (ISO 8601, UTC; the report says the same). What `npm start -- runs` shows, since the file may be rewritten later (put back after a failed re-run) with the same content.
+   */
+  finishedAt: string;
   recordsIn: number;
   recordsOut: number;
   jobs: number;
