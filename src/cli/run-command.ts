@@ -148,6 +148,7 @@ export async function runCommand(options: RunCommandOptions): Promise<number> {
     started = true;
     const result = await pipeline.run(valid, executionName, {
       userText: (text) => inUserTerms(text, terms),
+      ...(inspected ? { userInput: inspected.path } : {}),
     });
     const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
     if (result.status !== 'SUCCEEDED') {

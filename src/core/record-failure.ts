@@ -21,7 +21,7 @@ import {
   REGISTERING_MARKER,
 } from './run-attempt.js';
 import { isRunId } from './run-id.js';
-import { renderFailureReport } from './run-report-failure.js';
+import { type FailureReportInput, renderFailureReport } from './run-report-failure.js';
 import type { RunRequest } from './run-request.js';
 import { joinS3Uri } from './s3-uri.js';
 
@@ -89,6 +89,8 @@ export async function recordFailure(
   const cause = inUserTerms(failedJob?.cause ?? state.failure?.Cause ?? '');
   const runPrefix = `s3://${deps.bucket}/runs/${runId}/`;
   const uri = joinS3Uri(runPrefix, 'failure.json');
+  // Read before the attempt is taken back: the plan's job list lives in the attempt's scratch.
+  const planned = await readPlannedJobs(deps.store, runPrefix);
   // After reading the Map Run's failure (it lives in the attempt's scratch, which this cleans).
   const { attempt } = await takeBackFailedAttempt(deps, runPrefix, attemptIdFor(executionName));
   // Read once the attempt is taken back, which puts back a published summary (and report) the failed
@@ -122,7 +124,7 @@ export async function recordFailure(
     attempt,
   };
   await deps.store.put(uri, JSON.stringify(record, null, 2), { contentType: 'application/json' });
-  await writeFailureReport(record, deps);
+  await writeFailureReport(record, planned, deps);
   return record;
 }
 
@@ -151,6 +153,48 @@ async function hasPublishedSummary(
   );
 }
 
+/** The run's plan as the failure report shows it: its transform jobs, or only how many it planned. */
+interface PlannedJobs {
+  /** Whether runs/<runId>/plan.json was there: BuildManifest got that far. */
+  planned: boolean;
+  /** How many jobs the plan says, when its job list could not be read. */
+  count?: number;
+  jobs: FailureReportInput['plannedJobs'];
+}
+
+/**
+ * The planned jobs, from the job list the plan points to. Read before the attempt is taken back: the
+ * job list is in the attempt's scratch, which that deletes (the report would otherwise say the run
+ * failed before its jobs were planned, though plan.json beside it lists them).
+ */
+async function readPlannedJobs(store: ObjectStore, runPrefix: string): Promise<PlannedJobs> {
+  try {
+    const plan = await readJson<{ jobList?: JobListPointer }>(store, joinS3Uri(runPrefix, 'plan.json'));
+    if (!plan) return { planned: false, jobs: [] };
+    const jobs = plan.jobList
+      ? await readJson<Partial<JobListItem>[]>(store, `s3://${plan.jobList.bucket}/${plan.jobList.key}`)
+      : undefined;
+    return {
+      planned: true,
+      ...(typeof plan.jobList?.jobs === 'number' ? { count: plan.jobList.jobs } : {}),
+      jobs: (Array.isArray(jobs) ? jobs : []).map((j) => ({
+        variant: j.variant ?? '',
+        shardId: j.shardId ?? '',
+        jobName: j.transformRequest?.TransformJobName ?? '',
+        ...(j.transformRequest?.TransformResources?.InstanceType
+          ? { instanceType: j.transformRequest.TransformResources.InstanceType }
+          : {}),
+        ...(j.transformRequest?.TransformResources?.InstanceCount
+          ? { instanceCount: j.transformRequest.TransformResources.InstanceCount }
+          : {}),
+      })),
+    };
+  } catch {
+    // The report is written whatever happens: without the plan's jobs when they cannot be read.
+    return { planned: false, jobs: [] };
+  }
+}
+
 /**
  * Writes the failed run's report at `record.reportUri` (report.html, or failure-report.html beside a
  * published run's report). The request and plan are shown when they can be read: a run may fail
@@ -158,16 +202,12 @@ async function hasPublishedSummary(
  */
 async function writeFailureReport(
   record: FailureRecord,
+  planned: PlannedJobs,
   deps: { store: ObjectStore; bucket: string; displayUri?: (uri: string) => string },
 ): Promise<void> {
   const runPrefix = `s3://${deps.bucket}/runs/${record.runId}/`;
   const display = deps.displayUri ?? ((u: string) => u);
   const request = await readJson<RunRequest>(deps.store, joinS3Uri(runPrefix, 'request.json'));
-  // The planned jobs are in the attempt's job list (the plan holds a pointer to it).
-  const plan = await readJson<{ jobList?: JobListPointer }>(deps.store, joinS3Uri(runPrefix, 'plan.json'));
-  const jobs = plan?.jobList
-    ? await readJson<Partial<JobListItem>[]>(deps.store, `s3://${plan.jobList.bucket}/${plan.jobList.key}`)
-    : undefined;
   const html = renderFailureReport({
     runId: record.runId,
     executionName: record.executionName,
@@ -179,17 +219,10 @@ async function writeFailureReport(
     failureUri: display(record.uri),
     ...(record.publishedReportUri ? { publishedReportUri: display(record.publishedReportUri) } : {}),
     request,
-    plannedJobs: (jobs ?? []).map((j) => ({
-      variant: j.variant ?? '',
-      shardId: j.shardId ?? '',
-      jobName: j.transformRequest?.TransformJobName ?? '',
-      ...(j.transformRequest?.TransformResources?.InstanceType
-        ? { instanceType: j.transformRequest.TransformResources.InstanceType }
-        : {}),
-      ...(j.transformRequest?.TransformResources?.InstanceCount
-        ? { instanceCount: j.transformRequest.TransformResources.InstanceCount }
-        : {}),
-    })),
+    ...(typeof request?.input === 'string' ? { input: display(request.input) } : {}),
+    planned: planned.planned,
+    ...(planned.count !== undefined ? { plannedCount: planned.count } : {}),
+    plannedJobs: planned.jobs,
   });
   await deps.store.put(record.reportUri, html, {
     contentType: 'text/html; charset=utf-8',

@@ -16,6 +16,15 @@ export interface FailureReportInput
    */
   publishedReportUri?: string;
   request: RunRequest | undefined;
+  /**
+   * The request's input as the user knows it (locally: the user's own file, not the pipeline's copy);
+   * the request's `input` when not given.
+   */
+  input?: string;
+  /** Whether the run had a plan (BuildManifest got that far); taken from plannedJobs when not given. */
+  planned?: boolean;
+  /** How many jobs the plan says, for when its job list could not be read. */
+  plannedCount?: number;
   /** The plan's jobs, when BuildManifest got that far. */
   plannedJobs: {
     variant: string;
@@ -42,7 +51,6 @@ const STATE_MEANING: Record<string, string> = {
  */
 export function renderFailureReport(input: FailureReportInput): string {
   const failedAt = Object.entries(STATE_MEANING).find(([state]) => input.failedState.startsWith(state));
-  const variants = [...new Set(input.plannedJobs.map((j) => j.variant))];
   return reportPage(
     `Run ${esc(input.runId)} failed`,
     `<h1>Run ${esc(input.runId)}</h1>
@@ -65,27 +73,12 @@ ${
     : '<p>Nothing of this run was published: its results are not in the table, and an earlier successful run of the same id keeps its results. Fix the cause and run the same command again.</p>'
 }
 <h2>Planned</h2>
-${
-  input.plannedJobs.length === 0
-    ? '<p class="meta">The run failed before its jobs were planned.</p>'
-    : `<p>${count(input.plannedJobs.length)} transform job(s) for ${count(variants.length)} variant(s): ${esc(variants.join(', '))}.</p>
-${table(
-  ['Transform job', 'Variant', 'Shard', 'Instance type', 'Instances'],
-  input.plannedJobs.map((j) => [
-    j.jobName,
-    j.variant,
-    j.shardId,
-    j.instanceType ?? '',
-    String(j.instanceCount ?? 1),
-  ]),
-  { id: 'planned-jobs' },
-)}`
-}
+${plannedSection(input, failedAt ? `${input.failedState} (${failedAt[1]})` : input.failedState)}
 <h2>Request</h2>
 ${table(
   ['Parameter', 'Value'],
   [
-    ['Input', input.request?.input ?? ''],
+    ['Input', input.input ?? input.request?.input ?? ''],
     [
       'Models',
       (input.request?.models ?? [])
@@ -98,4 +91,32 @@ ${table(
 <pre id="failure-cause">${esc(input.cause)}</pre>
 `,
   );
+}
+
+/**
+ * What was planned, and at which step the run failed: the plan's jobs when it had a plan (the step
+ * after planning failed), else that it failed while planning.
+ */
+function plannedSection(input: FailureReportInput, step: string): string {
+  const planned = input.planned ?? input.plannedJobs.length > 0;
+  if (!planned)
+    return `<p class="meta" id="planned">The run failed before its jobs were planned, at ${esc(step)}.</p>`;
+  if (input.plannedJobs.length === 0) {
+    const jobs =
+      input.plannedCount === undefined ? 'Its jobs' : `${count(input.plannedCount)} transform job(s)`;
+    return `<p id="planned">${jobs} were planned; the run failed at ${esc(step)}. The plan's job list could not be read.</p>`;
+  }
+  const variants = [...new Set(input.plannedJobs.map((j) => j.variant))];
+  return `<p id="planned">${count(input.plannedJobs.length)} transform job(s) for ${count(variants.length)} variant(s): ${esc(variants.join(', '))}. The run failed at ${esc(step)}.</p>
+${table(
+  ['Transform job', 'Variant', 'Shard', 'Instance type', 'Instances'],
+  input.plannedJobs.map((j) => [
+    j.jobName,
+    j.variant,
+    j.shardId,
+    j.instanceType ?? '',
+    String(j.instanceCount ?? 1),
+  ]),
+  { id: 'planned-jobs' },
+)}`;
 }

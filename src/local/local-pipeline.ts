@@ -75,6 +75,11 @@ export interface RunOptions {
    * names), for failure.json and the failure report to say what the terminal says.
    */
   userText?: (text: string) => string;
+  /**
+   * The user's own input (a file or folder path), which the reports name as the run's input instead of
+   * the request's `input`, the pipeline's copy or link in the store (a copy is deleted with its attempt).
+   */
+  userInput?: string;
 }
 
 export interface StateEvent {
@@ -190,7 +195,7 @@ export class LocalPipeline {
     const live = `${this.store.root}\0${attemptIdFor(executionName)}`;
     liveAttempts.set(live, (liveAttempts.get(live) ?? 0) + 1);
     try {
-      return await runStateMachine(definition, request, this.implementations(options), {
+      return await runStateMachine(definition, request, this.implementations(request, options), {
         executionName,
         ...(this.options.retryIntervalOverrides
           ? { retryIntervalOverrides: this.options.retryIntervalOverrides }
@@ -210,8 +215,12 @@ export class LocalPipeline {
     for (const result of results) if (result.status === 'rejected') throw result.reason;
   }
 
-  private implementations(options: RunOptions): ResourceImplementations {
+  private implementations(request: RunRequest, options: RunOptions): ResourceImplementations {
     const store = this.store;
+    // The reports name local files as the user finds them rather than the store's s3:// URIs, and the
+    // input as the user gave it.
+    const display = (uri: string) =>
+      options.userInput !== undefined && uri === request.input ? options.userInput : displayUri(store, uri);
     const lambda =
       <E, R>(handler: (event: E, context: never) => Promise<R>) =>
       (event: unknown) =>
@@ -233,8 +242,7 @@ export class LocalPipeline {
       store,
       queryEngine: this.catalog,
       loadQuery: createQueryLoader(QUERIES_DIR),
-      // The report names local files, as the user finds them, rather than the store's s3:// URIs.
-      displayUri: (uri) => displayUri(store, uri),
+      displayUri: display,
       // As many at once as the catalog runs side by side over small data (duckdb-readers.ts): one per
       // core. More would only wait there, and each query's time as progress shows it include the others'.
       queries: {
@@ -247,7 +255,7 @@ export class LocalPipeline {
       catalog: this.catalog,
       bucket: this.settings.bucket,
       now: () => new Date(),
-      displayUri: (uri) => displayUri(store, uri),
+      displayUri: display,
       ...(options.userText ? { userText: options.userText } : {}),
     }));
 

@@ -63,6 +63,20 @@ describe('a CSV cell of text, located in the user terms', () => {
     expect(failure.cause).not.toContain('line 11 ');
     expect(failure.mapRun?.cause).toContain(`${bad} line 12 `);
 
+    // The failure report shows what the run planned and where it failed, and names the user's file, not
+    // the store's copy (deleted with the attempt).
+    const report = await readFile(join(s3, 'runs/text-cell/report.html'), 'utf8');
+    expect(report).not.toContain('failed before its jobs were planned');
+    expect(report).toMatch(
+      /1 transform job\(s\) for 1 variant\(s\): \w+\. The run failed at RunTransforms \(running the transform jobs\)\./,
+    );
+    expect(report).toMatch(/<table id="planned-jobs">[\s\S]*<td>text-cell-\w+-0000-[0-9a-f]{6}<\/td>/);
+    expect(report).toContain(`<tr><td>Input</td><td>${bad}</td></tr>`);
+    expect(report).not.toMatch(/attempts\/[0-9a-f]{12}\/input\//);
+    // The published run's report names the user's file too, not the pipeline's header-free copy.
+    const okReport = await readFile(join(s3, 'runs/ok/report.html'), 'utf8');
+    expect(okReport).toContain(`<tr><td>Input</td><td>${join(FIXTURES, 'test.csv')}</td></tr>`);
+
     // The runs listing, which reads failure.json, agrees too.
     const { stdout } = await runCli(['runs', '--format', 'json'], home);
     const listed = (JSON.parse(stdout) as Array<{ run_id: string; status: string; detail: string }>).find(
