@@ -94,15 +94,7 @@ function bigintReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
-/** 117.0 KB, 1.4 MB. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
-}
-
-export { formatCount } from '../core/number-format.js';
+export { formatBytes, formatCount } from '../core/number-format.js';
 
 /**
  * Replaces store URIs with the user's own paths: `s3://local-in-…/test.csv` → `/home/me/test.csv`.

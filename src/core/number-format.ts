@@ -54,3 +54,14 @@ export function formatFixed(value: number, digits: number): string {
 export function formatDecimal(value: number, digits: number): string {
   return format(value, digits, true);
 }
+
+/**
+ * A size as the CLI prints it everywhere (`runs`, the manifest line, what a cleanup freed): 117.0 KB,
+ * 1.4 MB.
+ */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+}

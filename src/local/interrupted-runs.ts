@@ -1,10 +1,19 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { RunPlan } from '../core/build-manifest.js';
+import { formatBytes } from '../core/number-format.js';
 import { takeBackFailedAttempt } from '../core/record-failure.js';
 import { PUBLISHED_MARKER } from '../core/register-table-commit.js';
-import { attemptScratchPrefix, REGISTERING_MARKER } from '../core/run-attempt.js';
+import {
+  ATTEMPT_PLAN,
+  attemptOf,
+  attemptScratchPrefix,
+  REGISTERING_MARKER,
+  runResultsPrefix,
+} from '../core/run-attempt.js';
 import { RUN_ID_PATTERN } from '../core/run-id.js';
 import { joinS3Uri } from '../core/s3-uri.js';
+import { statsTableName } from '../core/stats-table.js';
 import { messageOf } from '../errors.js';
 import type { Catalog } from '../ports.js';
 import type { FileObjectStore } from './file-object-store.js';
@@ -29,6 +38,11 @@ export interface RecoveredAttempt {
  * never committed (no `published.json`) and whose execution is not running is taken back exactly as
  * RecordFailure takes back a failed one ({@link takeBackFailedAttempt}): both tables switched back to the
  * partitions it replaced (removed, for a first run), then its files deleted.
+ *
+ * Every other attempt that was never published (no `published.json`) and is not running was stopped
+ * before publishing began (Ctrl-C, a kill): its scratch, input copy and any result files are deleted
+ * the same way, and one line says which attempt and how much was freed. (BuildManifest would delete it
+ * only when its run id runs again, and silently.)
  *
  * Call it only while holding the catalog's exclusive (read-write) lock: no other process can then be
  * running an execution on this home. `isRunning` names the attempts this process is running itself.
@@ -57,11 +71,24 @@ export async function recoverInterruptedRuns(
       const attempts = await subfolders(join(store.directoryOf(runPrefix), 'attempts'), ATTEMPT_ID);
       if (attempts.some(isRunning)) continue;
       const interrupted: { attemptId: string; markedAt: number }[] = [];
+      const stopped: string[] = [];
       for (const attemptId of attempts) {
         const scratch = attemptScratchPrefix(runPrefix, attemptId);
+        if (await store.head(joinS3Uri(scratch, PUBLISHED_MARKER))) continue;
         const marker = await store.head(joinS3Uri(scratch, REGISTERING_MARKER));
-        if (!marker || (await store.head(joinS3Uri(scratch, PUBLISHED_MARKER)))) continue;
-        interrupted.push({ attemptId, markedAt: marker.lastModified?.getTime() ?? 0 });
+        if (marker) interrupted.push({ attemptId, markedAt: marker.lastModified?.getTime() ?? 0 });
+        else stopped.push(attemptId);
+      }
+      for (const attemptId of stopped) {
+        const left = await attemptFiles(store, runPrefix, attemptId);
+        if (left.files === 0) continue;
+        const { attempt } = await takeBackFailedAttempt(deps, runPrefix, attemptId);
+        const message =
+          attempt.files === 'cleaned'
+            ? `run ${runId}: removed attempt ${attemptId}, left by a run that was interrupted before publishing (${left.files} file(s), ${formatBytes(left.bytes)} freed); nothing published was touched`
+            : `run ${runId}: attempt ${attemptId}, left by a run that was interrupted before publishing, could not be removed (its files were ${attempt.files}); the next run tries again`;
+        log(message);
+        recovered.push({ runId, attemptId, message });
       }
       interrupted.sort((a, b) => b.markedAt - a.markedAt);
       for (const { attemptId } of interrupted) {
@@ -97,6 +124,33 @@ function recoveryMessage(
     default:
       return `${lead}; ${catalog ?? 'its results were not put back'}`;
   }
+}
+
+/**
+ * The files an attempt left and their bytes: its scratch (plan, manifests, input copy, outputs) and its
+ * result files in the results and statistics tables, found through its plan.
+ */
+async function attemptFiles(
+  store: FileObjectStore,
+  runPrefix: string,
+  attemptId: string,
+): Promise<{ files: number; bytes: number }> {
+  const scratch = attemptScratchPrefix(runPrefix, attemptId);
+  const total = { files: 0, bytes: 0 };
+  const add = (size: number) => {
+    total.files += 1;
+    total.bytes += size;
+  };
+  for await (const object of store.list(scratch)) add(object.size);
+  const planUri = joinS3Uri(scratch, ATTEMPT_PLAN);
+  if (!(await store.head(planUri))) return total;
+  const plan = JSON.parse(Buffer.from(await store.getBytes(planUri)).toString('utf8')) as Partial<RunPlan>;
+  if (!plan.table || !plan.runDate || !plan.runId) return total;
+  for (const table of [plan.table.table, statsTableName(plan.table.table)]) {
+    const results = runResultsPrefix(plan.table.resultsPrefix, table, plan.runDate, plan.runId);
+    for await (const object of store.list(results)) if (attemptOf(object.uri) === attemptId) add(object.size);
+  }
+  return total;
 }
 
 /** The names of the folders in `dir` matching `name` (none when `dir` does not exist). */

@@ -91,8 +91,17 @@ describe('Ctrl-C (SIGINT) during a re-run of a published run id', () => {
     expect(afterInterrupt.rows).toEqual(before.rows);
     expect(afterInterrupt.files).toEqual(before.files);
 
+    const [interrupted] = [...afterInterrupt.attempts].filter((a) => !before.attempts.has(a));
+    expect(interrupted).toMatch(/^[0-9a-f]{12}$/);
+
     const next = await runCli(args, home);
     expect(next.code).toBe(0);
+    // It says what it cleaned: one line, the attempt and the space freed (the copy of the input at least).
+    expect(next.stderr).toMatch(
+      new RegExp(
+        `^run nightly: removed attempt ${interrupted}, left by a run that was interrupted before publishing \\(\\d+ file\\(s\\), [\\d.]+ \\w+ freed\\); nothing published was touched\n$`,
+      ),
+    );
     const after = await state();
     expect(after.rows).toHaveLength(RECORDS);
     // Only the newest attempt is left: the interrupted one and the first one are gone.
