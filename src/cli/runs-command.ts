@@ -1,9 +1,11 @@
 /**
  * `npm start -- runs`: the runs kept in the local home, newest first.
  */
+import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FailureRecord } from '../core/record-failure.js';
+import { PUBLISHED_MARKER } from '../core/register-table-commit.js';
 import { partitionPath, resultsTableDefinition } from '../core/results-table.js';
 import { isRunId } from '../core/run-id.js';
 import { statsTableDefinition } from '../core/stats-table.js';
@@ -26,8 +28,17 @@ export interface RunListing {
   /**
    * SUCCEEDED: its results are published. `SUCCEEDED (last attempt FAILED)`: they still are, though a
    * later re-run of the id failed (its failure.json and failure-report.html sit beside the report).
+   * `SUCCEEDED (last attempt interrupted)`: they still are, though a later re-run was stopped (Ctrl-C,
+   * a kill) and left an unpublished attempt, which the next run in the home removes. INCOMPLETE: no
+   * summary or failure, the run was interrupted (or is running).
    */
-  status: 'SUCCEEDED' | 'SUCCEEDED (last attempt FAILED)' | 'FAILED' | 'INCOMPLETE';
+  status:
+    | 'SUCCEEDED'
+    | 'SUCCEEDED (last attempt FAILED)'
+    | 'SUCCEEDED (last attempt interrupted)'
+    | 'FAILED'
+    | 'INCOMPLETE';
+  /** When it finished or failed; null for an INCOMPLETE run, which did neither. */
   finished: string | null;
   records: number | null;
   variants: string | null;
@@ -43,6 +54,8 @@ export interface RunListing {
 export async function listRuns(home: string): Promise<RunListing[]> {
   const ids = await readdir(localRunFolder(home), { withFileTypes: true }).catch(() => []);
   const runs: RunListing[] = [];
+  // The order: when each run finished, or for an INCOMPLETE one (no finish to show) its folder's time.
+  const order = new Map<RunListing, string>();
   for (const entry of ids) {
     if (!entry.isDirectory()) continue;
     const dir = localRunFolder(home, entry.name);
@@ -59,17 +72,27 @@ export async function listRuns(home: string): Promise<RunListing[]> {
     if (summary) {
       // A failed re-run publishes nothing and takes nothing away: the summary's results are the run's.
       const variants = [...new Set(summary.value.partitions.map((p) => p.values[p.values.length - 1]))];
+      // An attempt left unpublished is the last one: any run's opening of the home removes them. (Not
+      // a failed attempt whose files RecordFailure had to keep: that one failed, and says so.)
+      const left = await leftoverAttemptBytes(dir, failure?.value.attempt?.attemptId);
       runs.push({
         run_id: entry.name,
-        status: failedLast ? 'SUCCEEDED (last attempt FAILED)' : 'SUCCEEDED',
+        status:
+          left !== undefined
+            ? 'SUCCEEDED (last attempt interrupted)'
+            : failedLast
+              ? 'SUCCEEDED (last attempt FAILED)'
+              : 'SUCCEEDED',
         finished: finished ?? null,
         records: variants.length > 0 ? summary.value.recordsIn / variants.length : summary.value.recordsIn,
         variants: variants.join(', '),
         bytes,
         detail:
-          failedLast && failure
-            ? `last attempt failed in ${failure.value.failedState}: ${failure.value.message}`
-            : `table ${summary.value.table}`,
+          left !== undefined
+            ? `last attempt was interrupted; the next run in this home removes what it left (${formatBytes(left)})`
+            : failedLast && failure
+              ? `last attempt failed in ${failure.value.failedState}: ${failure.value.message}`
+              : `table ${summary.value.table}`,
       });
     } else if (failure) {
       runs.push({
@@ -83,22 +106,48 @@ export async function listRuns(home: string): Promise<RunListing[]> {
       });
     } else {
       const info = await stat(dir);
-      runs.push({
+      const run: RunListing = {
         run_id: entry.name,
         status: 'INCOMPLETE',
-        finished: info.mtime.toISOString(),
+        // It never finished: the folder's time is only when it was last written to.
+        finished: null,
         records: null,
         variants: null,
         bytes,
         detail: 'no summary or failure (running, or killed)',
-      });
+      };
+      runs.push(run);
+      order.set(run, info.mtime.toISOString());
     }
   }
   // ISO 8601 times: their code-unit order is time order (no locale needed to compare them).
   return runs.sort((a, b) => {
-    const [x, y] = [a.finished ?? '', b.finished ?? ''];
+    const [x, y] = [order.get(a) ?? a.finished ?? '', order.get(b) ?? b.finished ?? ''];
     return x < y ? 1 : x > y ? -1 : 0;
   });
+}
+
+/**
+ * The bytes of the run's attempts that were never published (no `published.json`) and left files: a
+ * re-run stopped by Ctrl-C or a kill. Undefined when there is none.
+ */
+async function leftoverAttemptBytes(dir: string, failedAttempt?: string): Promise<number | undefined> {
+  const attempts = await readdir(join(dir, 'attempts'), { withFileTypes: true }).catch(() => []);
+  let bytes: number | undefined;
+  for (const attempt of attempts) {
+    if (!attempt.isDirectory() || !/^[0-9a-f]{12}$/.test(attempt.name) || attempt.name === failedAttempt)
+      continue;
+    const folder = join(dir, 'attempts', attempt.name);
+    if (existsSync(join(folder, PUBLISHED_MARKER))) continue;
+    const files = await readdir(folder, { recursive: true, withFileTypes: true }).catch(() => []);
+    if (!files.some((f) => f.isFile())) continue;
+    for (const file of files) {
+      if (!file.isFile()) continue;
+      bytes =
+        (bytes ?? 0) + ((await stat(join(file.parentPath, file.name)).catch(() => undefined))?.size ?? 0);
+    }
+  }
+  return bytes;
 }
 
 async function readJson<T>(path: string): Promise<{ value: T; mtime: Date } | undefined> {

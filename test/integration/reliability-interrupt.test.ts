@@ -94,6 +94,18 @@ describe('Ctrl-C (SIGINT) during a re-run of a published run id', () => {
     const [interrupted] = [...afterInterrupt.attempts].filter((a) => !before.attempts.has(a));
     expect(interrupted).toMatch(/^[0-9a-f]{12}$/);
 
+    // `runs` says the last attempt was interrupted (not a plain SUCCEEDED), and that the next run cleans it.
+    const listed = await runCli(['runs', '--format', 'json'], home);
+    expect(
+      (JSON.parse(listed.stdout) as Array<Record<string, unknown>>).find((r) => r.run_id === 'nightly'),
+    ).toMatchObject({
+      status: 'SUCCEEDED (last attempt interrupted)',
+      records: RECORDS,
+      detail: expect.stringMatching(
+        /^last attempt was interrupted; the next run in this home removes what it left \([\d.]+ \w+\)$/,
+      ),
+    });
+
     const next = await runCli(args, home);
     expect(next.code).toBe(0);
     // It says what it cleaned: one line, the attempt and the space freed (the copy of the input at least).
@@ -106,6 +118,11 @@ describe('Ctrl-C (SIGINT) during a re-run of a published run id', () => {
     expect(after.rows).toHaveLength(RECORDS);
     // Only the newest attempt is left: the interrupted one and the first one are gone.
     expect(after.attempts.size).toBe(1);
+    const relisted = await runCli(['runs', '--format', 'json'], home);
+    expect(
+      (JSON.parse(relisted.stdout) as Array<Record<string, unknown>>).find((r) => r.run_id === 'nightly')
+        ?.status,
+    ).toBe('SUCCEEDED');
     expect([...after.attempts].some((a) => before.attempts.has(a))).toBe(false);
     expect(Object.keys(after.files).every((f) => f.includes(`/attempt=${[...after.attempts][0]}/`))).toBe(
       true,

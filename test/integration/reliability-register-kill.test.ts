@@ -362,6 +362,8 @@ describe('SIGKILL during RegisterTable (or in RunQueries before its commit), the
     // `runs` lists it as a killed run, with no records (it never finished).
     expect((await listRuns(home)).find((r) => r.run_id === 'late')).toMatchObject({
       status: 'INCOMPLETE',
+      // It never finished: no time is shown as if it had.
+      finished: null,
       records: null,
       variants: null,
       detail: 'no summary or failure (running, or killed)',
