@@ -20,6 +20,8 @@ Writes test/fixtures/cli/ (deterministic: the same bytes each run):
                           another order (XGBoost's predict refuses it: feature_names mismatch)
   text-cell.csv           X_test with one cell of text ("n/a" in "mean compactness", the 11th row), pandas'
                           defaults (header and index): a value the model cannot read, on line 12, field 7
+  header-only.csv         X_test.iloc[:0].to_csv(): pandas' header line (index column first) and no records
+  empty.csv               0 bytes, as an export that failed before writing leaves it
   expected.csv            index,probability: XGBoost's own predict_proba(X_test)[:, 1]
 """
 import gzip
@@ -83,6 +85,10 @@ def main() -> None:
     text_cell = X_test.copy().astype(object)
     text_cell.iloc[10, 5] = "n/a"
     text_cell.to_csv(os.path.join(OUT, "text-cell.csv"))
+
+    # A frame filtered down to nothing: pandas still writes the header line.
+    X_test.iloc[:0].to_csv(os.path.join(OUT, "header-only.csv"))
+    open(os.path.join(OUT, "empty.csv"), "w").close()
 
     probability = model.predict_proba(X_test)[:, 1]
     pd.DataFrame({"index": X_test.index, "probability": probability}).to_csv(

@@ -13,7 +13,7 @@ import { lstat, mkdir, readdir, readlink, realpath, stat, symlink } from 'node:f
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
-import { type CsvHeader, looksLikeHeader, readCsvHeader } from '../core/csv-header.js';
+import { type CsvHeader, csvFields, looksLikeHeader, readCsvHeader } from '../core/csv-header.js';
 import { lines } from '../core/line-cursor.js';
 import { attemptScratchPrefix } from '../core/run-attempt.js';
 import { UsageError } from '../errors.js';
@@ -161,6 +161,17 @@ export async function inspectInput(typedPath: string, choices: InputChoices): Pr
         'one run reads one content type and compression; choose files with --suffix (e.g. --suffix .csv)',
     );
   }
+  // An empty file would start a run that fails on its first request ("Input object is empty"):
+  // refuse it here, before anything runs or is written.
+  for (const file of files) {
+    if ((await stat(file)).size === 0) {
+      throw new UsageError(
+        `${file} is empty (0 bytes): there are no records to score. Give the file your data was written to ` +
+          '(e.g. df.to_csv(path)), or remove the empty file' +
+          (isFolder ? ` from ${typedPath}` : ''),
+      );
+    }
+  }
   const named = formatOfName(basename(files[0] as string));
   const contentType = choices.contentType ?? named.contentType;
   const compression = choices.compression ?? named.compression;
@@ -192,6 +203,14 @@ async function findHeaders(
   for (const file of files) {
     const [first, second] = await firstLines(file, compression);
     if (first === undefined) continue;
+    // A header line and nothing under it (what df.iloc[:0].to_csv() writes): sent as data, the model
+    // would fail on the column names after the run started. Say so now.
+    if (second === undefined && (insist || namesOnly(first))) {
+      throw new UsageError(
+        `${file} has a header line but no records (line 1 names ${csvFields(first).length} columns; ` +
+          'no data line follows): write the rows to score under it (e.g. check that the DataFrame is not empty before df.to_csv(path))',
+      );
+    }
     if (!(insist || looksLikeHeader(first, second))) {
       firstWithout ??= file;
       continue;
@@ -216,6 +235,15 @@ async function findHeaders(
     );
   }
   return { header };
+}
+
+/**
+ * Whether a lone line reads as column names only: no field is a number (a one-record file, id column
+ * or not, has numbers, and stays data). pandas' index column leaves the first name empty.
+ */
+function namesOnly(line: string): boolean {
+  const fields = csvFields(line).map((f) => f.trim());
+  return fields.some((f) => f !== '') && fields.every((f) => f === '' || Number.isNaN(Number(f)));
 }
 
 /** The first two non-blank lines of a file (decompressed), reading at most 4 MiB. */
