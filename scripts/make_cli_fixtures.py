@@ -21,6 +21,8 @@ Writes test/fixtures/cli/ (deterministic: the same bytes each run):
   text-cell.csv           X_test with one cell of text ("n/a" in "mean compactness", the 11th row), pandas'
                           defaults (header and index): a value the model cannot read, on line 12, field 7
   header-only.csv         X_test.iloc[:0].to_csv(): pandas' header line (index column first) and no records
+  ragged.csv              X_test.to_csv() with the last 3 fields of line 21 cut off (28 fields, header 31)
+  noheader-29.csv         the first 29 of the model's 30 features, to_csv(header=False, index=False)
   empty.csv               0 bytes, as an export that failed before writing leaves it
   expected.csv            index,probability: XGBoost's own predict_proba(X_test)[:, 1]
 """
@@ -89,6 +91,12 @@ def main() -> None:
     # A frame filtered down to nothing: pandas still writes the header line.
     X_test.iloc[:0].to_csv(os.path.join(OUT, "header-only.csv"))
     open(os.path.join(OUT, "empty.csv"), "w").close()
+    # A line cut short, as a bad hand edit or a broken join leaves it.
+    lines = X_test.to_csv().split("\n")
+    lines[20] = ",".join(lines[20].split(",")[:-3])
+    with open(os.path.join(OUT, "ragged.csv"), "w") as ragged:
+        ragged.write("\n".join(lines))
+    X_test.iloc[:, :29].to_csv(os.path.join(OUT, "noheader-29.csv"), header=False, index=False)
 
     probability = model.predict_proba(X_test)[:, 1]
     pd.DataFrame({"index": X_test.index, "probability": probability}).to_csv(

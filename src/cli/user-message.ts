@@ -47,23 +47,67 @@ export function inUserTerms(text: string, terms: UserTerms): string {
  * container's field number stays; the fix is said in any case.
  */
 export function nameFields(text: string, terms: Omit<UserTerms, 'paths'>): string {
-  return text.replace(NON_NUMERIC, (_match, lead: string, field: string, value: string) => {
-    const fix =
-      'The model reads numbers only: write a number there, or leave the cell empty for a missing value';
-    const position = fileColumn(Number(field), terms);
-    if (position === undefined) return `${lead}field ${field}: ${value}. ${fix}`;
-    const name = terms.numbered ? '' : (terms.columns?.[position] ?? '');
-    if (name === '') return `${lead}field ${position + 1}: ${value}. ${fix}`;
-    const column = JSON.stringify(name);
-    return (
-      `${lead}column ${column} (field ${position + 1}): ${value}. ${fix} ` +
-      `(pandas: df[${column}] = pd.to_numeric(df[${column}], errors="coerce"))`
-    );
-  });
+  return countFields(text, terms).replace(
+    NON_NUMERIC,
+    (_match, lead: string, field: string, value: string) => {
+      const fix =
+        'The model reads numbers only: write a number there, or leave the cell empty for a missing value';
+      const position = fileColumn(Number(field), terms);
+      if (position === undefined) return `${lead}field ${field}: ${value}. ${fix}`;
+      const name = terms.numbered ? '' : (terms.columns?.[position] ?? '');
+      if (name === '') return `${lead}field ${position + 1}: ${value}. ${fix}`;
+      const column = JSON.stringify(name);
+      return (
+        `${lead}column ${column} (field ${position + 1}): ${value}. ${fix} ` +
+        `(pandas: df[${column}] = pd.to_numeric(df[${column}], errors="coerce"))`
+      );
+    },
+  );
 }
 
 /** The 0-based column of the file that the model's 1-based field `field` is; undefined when unknown. */
 function fileColumn(field: number, terms: Omit<UserTerms, 'paths'>): number | undefined {
   if (!terms.columns || terms.columns.length === 0) return undefined;
   return modelColumnPositions(terms.columns, terms.inputFilter)?.[field - 1];
+}
+
+/** records.ts: a record with another number of fields than the first (a ragged line). */
+const RAGGED =
+  /has (\d+) values? but the first record has (\d+): every record of a request needs the same number of fields(?!\. Check)/g;
+
+/** server.ts: a request whose records have another number of fields than the model's features. */
+const WIDTH = /has (\d+) values; the model expects (\d+)((?: \([^)]*\))?)(?!\. Write)/g;
+
+/**
+ * Counts a record's fields as the user's file has them (the container counts those the InputFilter
+ * kept: without pandas' index column) and says how to fix a ragged line or a record of the wrong width.
+ */
+function countFields(text: string, terms: Omit<UserTerms, 'paths'>): string {
+  const positions = terms.columns?.length
+    ? modelColumnPositions(terms.columns, terms.inputFilter)
+    : undefined;
+  const kept = terms.columns && positions ? terms.columns.length - positions.length : undefined;
+  return text
+    .replace(RAGGED, (_match, got: string, first: string) => {
+      const against =
+        kept === undefined
+          ? `the first record has ${first}`
+          : `the header has ${terms.columns?.length} columns`;
+      const fields = kept === undefined ? Number(got) : Number(got) + kept;
+      return (
+        `has ${fields} field${fields === 1 ? '' : 's'} but ${against}: every line needs the same number of fields. ` +
+        "Check that line's quoting and delimiters (a comma inside a value must be quoted; a missing or extra " +
+        "comma shifts the columns); pandas' df.to_csv(path) writes every column of every row"
+      );
+    })
+    .replace(WIDTH, (_match, got: string, expected: string, aside: string) => {
+      const fewer = Number(got) < Number(expected);
+      const fix = fewer
+        ? `Write all ${expected} of the model's features in every record, in the order it was trained on`
+        : `Keep the columns that are not features from the model: an id with --id-column NAME, the true outcome with --actual-column NAME`;
+      const header = terms.columns?.length
+        ? ''
+        : '; the file has no header: write one (pandas: df.to_csv(path) with its defaults) so the CLI checks the columns by name before the run';
+      return `has ${got} values; the model expects ${expected}${aside}. ${fix}${header}`;
+    });
 }

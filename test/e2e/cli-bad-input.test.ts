@@ -51,3 +51,44 @@ describe('a local input with no records', () => {
     expect(stderr).not.toContain('Input object is empty');
   }, 120_000);
 });
+
+/**
+ * Records of the wrong width, found by the model server once the run started (exit 1): the message
+ * counts fields as the user's file has them (index column included) and says how to fix it.
+ */
+describe('a local input with records of the wrong width', () => {
+  let work: string;
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'cli-bad-width-'));
+  });
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  async function failed(fixture: string): Promise<{ file: string; stderr: string }> {
+    const file = join(work, fixture);
+    await copyFile(join(FIXTURES, fixture), file);
+    const result = await runCli(['run', file, '--model', MODEL], join(work, `home-${fixture}`));
+    expect(result.code, result.stderr).toBe(1);
+    return { file, stderr: result.stderr };
+  }
+
+  it('a ragged line: counted with the index column, against the header, with the fix', async () => {
+    const { file, stderr } = await failed('ragged.csv');
+    expect(stderr).toContain(`${file} line 21 `);
+    expect(stderr).toContain(
+      'Record 20 has 28 fields but the header has 31 columns: every line needs the same number of fields. ' +
+        "Check that line's quoting and delimiters",
+    );
+    expect(stderr).not.toContain('27 values');
+  }, 120_000);
+
+  it('a headerless file one feature short: names the file and says what to write', async () => {
+    const { file, stderr } = await failed('noheader-29.csv');
+    expect(stderr).toContain(file);
+    expect(stderr).toContain('Record 1 has 29 values; the model expects 30');
+    expect(stderr).toContain(
+      "Write all 30 of the model's features in every record, in the order it was trained on; the file has no header",
+    );
+  }, 120_000);
+});
