@@ -120,7 +120,7 @@ describe('the CLI sniffs a local file header from lines as LineCursor splits the
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('finds the header of a CRLF file after blank lines, and of a header-only file ending in a lone CR', async () => {
+  it('finds the header of a CRLF file after blank lines, and the header of a header-only file ending in a lone CR', async () => {
     const crlf = join(dir, 'crlf.csv');
     await writeFile(crlf, '\r\n\r\nname,age\r\n1,2\r\n3,4\r\n');
     const found = await inspectInput(crlf, {});
@@ -129,7 +129,10 @@ describe('the CLI sniffs a local file header from lines as LineCursor splits the
 
     const lone = join(dir, 'lone.csv.gz');
     await writeFile(lone, gzipSync('id,score\r'));
-    expect((await inspectInput(lone, { header: true })).header?.columns).toEqual(['id', 'score']);
+    // A header line (ended by a lone CR) and no records: refused, even with --header.
+    await expect(inspectInput(lone, { header: true })).rejects.toThrow(
+      `${lone} has a header line but no records (line 1 names 2 columns;`,
+    );
   });
 
   it('reads a header whose UTF-8 characters straddle two reads of the file', async () => {
