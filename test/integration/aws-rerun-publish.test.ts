@@ -278,6 +278,34 @@ function runQueriesEvent(planned: Plan, executionName: string, registered: unkno
   } as Parameters<ReturnType<typeof steps>['runQueries']>[0];
 }
 
+/**
+ * Runs RunQueries on a store whose write of the commit marker never ends, and resolves once it got
+ * there: its report and summary are written, and the Lambda is stopped at its timeout (Step Functions'
+ * Catch, States.ALL, takes Sandbox.Timedout and runs RecordFailure).
+ */
+async function runQueriesUntilTimeout(planned: Plan, executionName: string, registered: unknown) {
+  const real = new S3ObjectStore(s3);
+  let reachedCommit: () => void = () => undefined;
+  const atCommit = new Promise<void>((resolve) => {
+    reachedCommit = resolve;
+  });
+  const hanging: ObjectStore = Object.assign(Object.create(real) as ObjectStore, {
+    put: (uri: string, body: string | Uint8Array, options?: Parameters<ObjectStore['put']>[2]) => {
+      if (uri.endsWith('/published.json')) {
+        reachedCommit();
+        return new Promise<void>(() => undefined);
+      }
+      return real.put(uri, body, options);
+    },
+  });
+  void summarizeRun(runQueriesEvent(planned, executionName, registered), {
+    store: hanging,
+    queryEngine: athenaEngine(athena),
+    loadQuery: createQueryLoader(fileURLToPath(new URL('../../queries/', import.meta.url))),
+  });
+  await atCommit;
+}
+
 /** RecordFailure with the state at the Catch: the plan's fields, what the steps added, failedState, failure. */
 async function recordFailure(
   executionName: string,
@@ -491,28 +519,7 @@ describe('a failed re-run of a published run on AWS (S3, Glue, Athena on moto)',
     const { plan: planned, jobs } = await plan(executionName);
     for (const job of jobs) await transformAndParse(job);
     const registered = await register(planned);
-    // A store whose write of the commit marker never ends: the Lambda is stopped at its timeout there,
-    // and Step Functions' Catch (States.ALL takes Sandbox.Timedout) runs RecordFailure.
-    const real = new S3ObjectStore(s3);
-    let reachedCommit: () => void = () => undefined;
-    const atCommit = new Promise<void>((resolve) => {
-      reachedCommit = resolve;
-    });
-    const hanging: ObjectStore = Object.assign(Object.create(real) as ObjectStore, {
-      put: (uri: string, body: string | Uint8Array, options?: Parameters<ObjectStore['put']>[2]) => {
-        if (uri.endsWith('/published.json')) {
-          reachedCommit();
-          return new Promise<void>(() => undefined);
-        }
-        return real.put(uri, body, options);
-      },
-    });
-    void summarizeRun(runQueriesEvent(planned, executionName, registered), {
-      store: hanging,
-      queryEngine: athenaEngine(athena),
-      loadQuery: createQueryLoader(fileURLToPath(new URL('../../queries/', import.meta.url))),
-    });
-    await atCommit;
+    await runQueriesUntilTimeout(planned, executionName, registered);
     // The re-run's report and summary were written over the published ones before the commit.
     expect(await text(`runs/${RUN_ID}/summary.json`)).toContain(`attempt=${planned.attemptId}/`);
 
@@ -562,27 +569,7 @@ describe('a failed first run on AWS (nothing of the run id published before)', (
     for (const job of jobs) await transformAndParse(job, run);
     const registered = await register(planned, run);
     expect(await partitionsOf('predictions', runId)).toHaveLength(2);
-    // The commit marker's write never ends: the Lambda is stopped at its timeout there.
-    const real = new S3ObjectStore(s3);
-    let reachedCommit: () => void = () => undefined;
-    const atCommit = new Promise<void>((resolve) => {
-      reachedCommit = resolve;
-    });
-    const hanging: ObjectStore = Object.assign(Object.create(real) as ObjectStore, {
-      put: (uri: string, body: string | Uint8Array, options?: Parameters<ObjectStore['put']>[2]) => {
-        if (uri.endsWith('/published.json')) {
-          reachedCommit();
-          return new Promise<void>(() => undefined);
-        }
-        return real.put(uri, body, options);
-      },
-    });
-    void summarizeRun(runQueriesEvent(planned, executionName, registered), {
-      store: hanging,
-      queryEngine: athenaEngine(athena),
-      loadQuery: createQueryLoader(fileURLToPath(new URL('../../queries/', import.meta.url))),
-    });
-    await atCommit;
+    await runQueriesUntilTimeout(planned, executionName, registered);
     expect(await text(`runs/${runId}/summary.json`)).toContain(`attempt=${planned.attemptId}/`);
 
     const record = await recordFailure(executionName, { ...planned, registered }, 'RunQueries', {
