@@ -11,6 +11,8 @@ import { isRunId } from '../core/run-id.js';
 import { statsTableDefinition } from '../core/stats-table.js';
 import type { RunSummary } from '../core/summarize-run.js';
 import { UsageError } from '../errors.js';
+import { FileObjectStore } from '../local/file-object-store.js';
+import { attemptFiles } from '../local/interrupted-runs.js';
 import { LOCAL_BUCKET, LocalPipeline } from '../local/local-pipeline.js';
 import { formatBytes, printRows, type QueryFormat } from './output.js';
 
@@ -74,7 +76,7 @@ export async function listRuns(home: string): Promise<RunListing[]> {
       const variants = [...new Set(summary.value.partitions.map((p) => p.values[p.values.length - 1]))];
       // An attempt left unpublished is the last one: any run's opening of the home removes them. (Not
       // a failed attempt whose files RecordFailure had to keep: that one failed, and says so.)
-      const left = await leftoverAttemptBytes(dir, failure?.value.attempt?.attemptId);
+      const left = await leftoverAttemptBytes(home, entry.name, failure?.value.attempt?.attemptId);
       runs.push({
         run_id: entry.name,
         status:
@@ -129,23 +131,25 @@ export async function listRuns(home: string): Promise<RunListing[]> {
 
 /**
  * The bytes of the run's attempts that were never published (no `published.json`) and left files: a
- * re-run stopped by Ctrl-C or a kill. Undefined when there is none.
+ * re-run stopped by Ctrl-C or a kill. Counted as the next run's cleanup counts what it frees (scratch
+ * and result files: {@link attemptFiles}), so the two say the same size. Undefined when there is none.
  */
-async function leftoverAttemptBytes(dir: string, failedAttempt?: string): Promise<number | undefined> {
+async function leftoverAttemptBytes(
+  home: string,
+  runId: string,
+  failedAttempt?: string,
+): Promise<number | undefined> {
+  const dir = localRunFolder(home, runId);
   const attempts = await readdir(join(dir, 'attempts'), { withFileTypes: true }).catch(() => []);
+  const store = new FileObjectStore(join(home, 's3'));
+  const runPrefix = `s3://${LOCAL_BUCKET}/runs/${runId}/`;
   let bytes: number | undefined;
   for (const attempt of attempts) {
     if (!attempt.isDirectory() || !/^[0-9a-f]{12}$/.test(attempt.name) || attempt.name === failedAttempt)
       continue;
-    const folder = join(dir, 'attempts', attempt.name);
-    if (existsSync(join(folder, PUBLISHED_MARKER))) continue;
-    const files = await readdir(folder, { recursive: true, withFileTypes: true }).catch(() => []);
-    if (!files.some((f) => f.isFile())) continue;
-    for (const file of files) {
-      if (!file.isFile()) continue;
-      bytes =
-        (bytes ?? 0) + ((await stat(join(file.parentPath, file.name)).catch(() => undefined))?.size ?? 0);
-    }
+    if (existsSync(join(dir, 'attempts', attempt.name, PUBLISHED_MARKER))) continue;
+    const left = await attemptFiles(store, runPrefix, attempt.name).catch(() => undefined);
+    if (left && left.files > 0) bytes = (bytes ?? 0) + left.bytes;
   }
   return bytes;
 }

@@ -128,9 +128,10 @@ function recoveryMessage(
 
 /**
  * The files an attempt left and their bytes: its scratch (plan, manifests, input copy, outputs) and its
- * result files in the results and statistics tables, found through its plan.
+ * result files in the results and statistics tables, found through its plan. What the next run's
+ * cleanup frees, and what `runs` says it will free (src/cli/runs-command.ts).
  */
-async function attemptFiles(
+export async function attemptFiles(
   store: FileObjectStore,
   runPrefix: string,
   attemptId: string,

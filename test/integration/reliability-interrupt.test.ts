@@ -96,9 +96,10 @@ describe('Ctrl-C (SIGINT) during a re-run of a published run id', () => {
 
     // `runs` says the last attempt was interrupted (not a plain SUCCEEDED), and that the next run cleans it.
     const listed = await runCli(['runs', '--format', 'json'], home);
-    expect(
-      (JSON.parse(listed.stdout) as Array<Record<string, unknown>>).find((r) => r.run_id === 'nightly'),
-    ).toMatchObject({
+    const listing = (JSON.parse(listed.stdout) as Array<Record<string, unknown>>).find(
+      (r) => r.run_id === 'nightly',
+    );
+    expect(listing).toMatchObject({
       status: 'SUCCEEDED (last attempt interrupted)',
       records: RECORDS,
       detail: expect.stringMatching(
@@ -114,6 +115,9 @@ describe('Ctrl-C (SIGINT) during a re-run of a published run id', () => {
         `^run nightly: removed attempt ${interrupted}, left by a run that was interrupted before publishing \\(\\d+ file\\(s\\), [\\d.]+ \\w+ freed\\); nothing published was touched\n$`,
       ),
     );
+    // The size `runs` announced is the size the cleanup freed.
+    const announced = /\(([\d.]+ \w+)\)$/.exec(String(listing?.detail))?.[1];
+    expect(next.stderr).toContain(`, ${announced} freed)`);
     const after = await state();
     expect(after.rows).toHaveLength(RECORDS);
     // Only the newest attempt is left: the interrupted one and the first one are gone.
