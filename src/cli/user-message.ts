@@ -86,14 +86,15 @@ function countFields(text: string, terms: Omit<UserTerms, 'paths'>): string {
   const positions = terms.columns?.length
     ? modelColumnPositions(terms.columns, terms.inputFilter)
     : undefined;
-  const kept = terms.columns && positions ? terms.columns.length - positions.length : undefined;
+  // The file's columns the model does not get (pandas' index, an id): the container's count lacks them.
+  const dropped = terms.columns && positions ? terms.columns.length - positions.length : undefined;
   return text
     .replace(RAGGED, (_match, got: string, first: string) => {
       const against =
-        kept === undefined
+        dropped === undefined
           ? `the first record has ${first}`
           : `the header has ${terms.columns?.length} columns`;
-      const fields = kept === undefined ? Number(got) : Number(got) + kept;
+      const fields = dropped === undefined ? Number(got) : Number(got) + dropped;
       return (
         `has ${fields} field${fields === 1 ? '' : 's'} but ${against}: every line needs the same number of fields. ` +
         "Check that line's quoting and delimiters (a comma inside a value must be quoted; a missing or extra " +

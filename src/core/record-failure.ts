@@ -57,9 +57,9 @@ export const FAILURE_REPORT = 'failure-report.html';
  * registering marker (`rollBackAttempt`), and the published report.html and summary.json are put back
  * if RunQueries had already written the attempt's over them (a first run's own are deleted: it had
  * none before), so a failed run publishes nothing and the previous results, report and summary are as
- * they were. Then its result files and its scratch
- * (manifests, `.out` outputs) are deleted, unless the catalog may still point at them. Whatever this
- * misses (a killed process never gets here) the next run of the id deletes in BuildManifest.
+ * they were. Then its result files and its scratch (manifests, `.out` outputs) are deleted, unless the
+ * catalog may still point at them. Whatever this misses (a killed process never gets here) the next run
+ * of the id deletes in BuildManifest.
  */
 export async function recordFailure(
   event: RecordFailureEvent,
@@ -265,9 +265,9 @@ export interface TakenBackAttempt {
  * Takes a failed attempt back, best effort and never throwing: when it reached RegisterTable's switch
  * (registering marker), the catalog is first switched back to the partitions it replaced
  * ({@link rollBackAttempt}), and the run's report.html and summary.json are put back if its RunQueries
- * had written over them, or deleted where it wrote the run's first ({@link restoreReplacedRunFiles}); then its result files and scratch are
- * deleted, unless the catalog may still point at them (published, or the switch back failed, or no
- * catalog was given: kept).
+ * had written over them, or deleted where it wrote the run's first ({@link restoreReplacedRunFiles});
+ * then its result files and scratch are deleted, unless the catalog may still point at them (published,
+ * or the switch back failed, or no catalog was given: kept).
  *
  * RecordFailure calls it for its execution's attempt; the local pipeline calls it, when it opens a home
  * for a run, for an attempt whose process was killed after the switch (nothing ran its RecordFailure).
